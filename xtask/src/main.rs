@@ -1,1 +1,52 @@
-fn main() {}
+//! Project automation: `cargo xtask <command>`.
+//!
+//! Every workflow a contributor or CI runs lives here, written in Rust with
+//! the standard library only, so it works on any machine that has the
+//! toolchain.
+
+mod util;
+
+mod bench;
+mod ci;
+mod deny;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+cargo xtask <command>
+
+Commands:
+  ci             fmt check, clippy -D warnings, then the whole test suite
+  test           the whole test suite (unit, integration, property, doc tests)
+  bench [quick]  criterion benchmarks ('quick' = a short smoke run)
+  deny           cargo-deny bans/licenses/sources checks (offline)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cmd, rest) = match args.split_first() {
+        Some((c, r)) => (c.as_str(), r),
+        None => {
+            eprint!("{HELP}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cmd {
+        "ci" => ci::ci(rest),
+        "test" => ci::test(rest),
+        "bench" => bench::bench(rest),
+        "deny" => deny::deny(rest),
+        "help" | "--help" | "-h" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        other => Err(format!("unknown command {other:?}\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -24,7 +24,12 @@ fn bench(c: &mut Criterion) {
         b.iter(|| scope_is_subset(black_box(&two_req), black_box(&two_held)))
     });
 
-    let wildcards = ["read:data:*", "write:data:*", "read:analytics:*", "write:reports:*"];
+    let wildcards = [
+        "read:data:*",
+        "write:data:*",
+        "read:analytics:*",
+        "write:reports:*",
+    ];
     let report = ["write:reports:hospital"];
     group.bench_function("1_vs_4_wildcards", |b| {
         b.iter(|| scope_is_subset(black_box(&report), black_box(&wildcards)))

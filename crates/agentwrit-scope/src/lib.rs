@@ -53,6 +53,13 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use core::fmt;
 
@@ -207,7 +214,9 @@ impl fmt::Display for ScopeError {
             ScopeError::MissingIdentifier => {
                 "scope has only one ':' separator; expected action:resource:identifier"
             }
-            ScopeError::EmptyAction => "scope has an empty action; expected action:resource:identifier",
+            ScopeError::EmptyAction => {
+                "scope has an empty action; expected action:resource:identifier"
+            }
             ScopeError::EmptyResource => {
                 "scope has an empty resource; expected action:resource:identifier"
             }
@@ -294,7 +303,10 @@ mod tests {
     #[test]
     fn parse_splits_on_first_two_colons() {
         let s = Scope::parse("a:b:c:d").unwrap();
-        assert_eq!((s.action(), s.resource(), s.identifier()), ("a", "b", "c:d"));
+        assert_eq!(
+            (s.action(), s.resource(), s.identifier()),
+            ("a", "b", "c:d")
+        );
         assert_eq!(s.as_str(), "a:b:c:d");
     }
 }

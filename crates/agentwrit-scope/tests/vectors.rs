@@ -10,8 +10,16 @@ const COVERS: &[(&str, &str, bool)] = &[
     ("read:data:*", "read:data:customer-7291", true),
     ("read:data:*", "read:data:*", true),
     ("read:data:customer-7291", "read:data:customer-9999", false),
-    ("read:data:customer-cust-7291", "read:data:customer-cust-9999", false),
-    ("write:data:order-ord-4823", "write:data:order-ord-0000", false),
+    (
+        "read:data:customer-cust-7291",
+        "read:data:customer-cust-9999",
+        false,
+    ),
+    (
+        "write:data:order-ord-4823",
+        "write:data:order-ord-0000",
+        false,
+    ),
     ("read:analytics:hospital", "read:analytics:bank", false),
     ("write:reports:hospital", "write:reports:retail", false),
     ("read:analytics:*", "read:analytics:retail", true),
@@ -76,7 +84,11 @@ fn covers_vectors() {
             "scope_is_subset([{requested:?}], [{allowed:?}])"
         );
         if let (Ok(a), Ok(r)) = (Scope::parse(allowed), Scope::parse(requested)) {
-            assert_eq!(a.covers(&r), want, "Scope::covers {allowed:?} {requested:?}");
+            assert_eq!(
+                a.covers(&r),
+                want,
+                "Scope::covers {allowed:?} {requested:?}"
+            );
         }
     }
 }
@@ -123,17 +135,32 @@ const SUBSETS: &[(&[&str], &[&str], bool)] = &[
     // Seed: the universal sample app's ceiling.
     (
         &["read:data:customer-cust-7291", "write:data:order-ord-4823"],
-        &["read:data:*", "write:data:*", "read:analytics:*", "write:reports:*"],
+        &[
+            "read:data:*",
+            "write:data:*",
+            "read:analytics:*",
+            "write:reports:*",
+        ],
         true,
     ),
     (
         &["read:analytics:hospital", "write:reports:hospital"],
-        &["read:data:*", "write:data:*", "read:analytics:*", "write:reports:*"],
+        &[
+            "read:data:*",
+            "write:data:*",
+            "read:analytics:*",
+            "write:reports:*",
+        ],
         true,
     ),
     (
         &["admin:revoke:*"],
-        &["read:data:*", "write:data:*", "read:analytics:*", "write:reports:*"],
+        &[
+            "read:data:*",
+            "write:data:*",
+            "read:analytics:*",
+            "write:reports:*",
+        ],
         false,
     ),
     // Empty sets.
@@ -142,13 +169,21 @@ const SUBSETS: &[(&[&str], &[&str], bool)] = &[
     (&[], &["garbage"], true),
     (&["read:data:x"], &[], false),
     // Equal sets (same-scope delegation) and duplicates.
-    (&["read:data:x", "write:data:y"], &["read:data:x", "write:data:y"], true),
+    (
+        &["read:data:x", "write:data:y"],
+        &["read:data:x", "write:data:y"],
+        true,
+    ),
     (&["read:data:x", "read:data:x"], &["read:data:x"], true),
     (&["read:data:x"], &["read:data:x", "read:data:x"], true),
     // Every element must be covered, each by any held scope.
     (&["read:data:x", "write:data:y"], &["read:data:*"], false),
     (&["read:data:x", "read:data:y"], &["read:data:*"], true),
-    (&["read:data:x", "read:data:y"], &["read:data:y", "read:data:x"], true),
+    (
+        &["read:data:x", "read:data:y"],
+        &["read:data:y", "read:data:x"],
+        true,
+    ),
     // One invalid required scope poisons the set; invalid held scopes are ignored.
     (&["read:data:x", "read:data:"], &["read:data:*"], false),
     (&["read:data:x"], &["read:data:", "read:data:x"], true),

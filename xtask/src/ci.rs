@@ -1,0 +1,34 @@
+//! `cargo xtask ci` and `cargo xtask test`.
+
+use crate::util::{cargo, run};
+
+/// Format check, clippy with warnings denied, then the whole test suite.
+pub fn ci(args: &[String]) -> Result<(), String> {
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo()
+        .args(["doc", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
+    test(args)
+}
+
+/// Every test: unit, integration, property (10 000 cases per property),
+/// and doc tests, for every crate in the workspace.
+pub fn test(_args: &[String]) -> Result<(), String> {
+    run(cargo()
+        .args(["test", "--workspace", "--all-targets"])
+        .env("PROPTEST_CASES", proptest_cases()))?;
+    run(cargo().args(["test", "--workspace", "--doc"]))?;
+    Ok(())
+}
+
+fn proptest_cases() -> String {
+    std::env::var("PROPTEST_CASES").unwrap_or_else(|_| String::from("10000"))
+}
