@@ -1,0 +1,188 @@
+//! `agentwrit-devbroker`: the development broker as a standalone server.
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+
+use agentwrit_devbroker::{DevBroker, DevBrokerHandle};
+use agentwrit_wire::AdminSecret;
+
+const HELP: &str = "\
+agentwrit-devbroker: a development AgentWrit broker (the real broker's HTTP
+contract, in memory). Not for production.
+
+USAGE:
+    agentwrit-devbroker [OPTIONS]
+
+OPTIONS:
+    --port <PORT>            port to listen on (default 8080; 0 = any free port)
+    --bind <ADDR>            address to listen on (default 127.0.0.1)
+    --admin-secret <SECRET>  operator secret (default: $AA_ADMIN_SECRET, else a
+                             random one, printed once at startup)
+    --issuer <ISS>           JWT issuer (default empty, as the real broker)
+    --trust-domain <TD>      SPIFFE trust domain (default agentwrit.local)
+    --sample-app             register the sample apps' universal app and print
+                             the three `export AGENTWRIT_...=` lines for a shell
+    --no-rate-limits         turn off the admin and app login rate limits
+    --verbose                log each broker event (tracing, debug level)
+    -h, --help               print this help
+
+Ctrl-C (or SIGTERM) stops the broker.
+";
+
+struct Args {
+    port: u16,
+    bind: IpAddr,
+    admin_secret: Option<String>,
+    issuer: String,
+    trust_domain: Option<String>,
+    sample_app: bool,
+    no_rate_limits: bool,
+    verbose: bool,
+}
+
+enum Parsed {
+    Run(Args),
+    Help,
+}
+
+fn parse(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
+    let mut a = Args {
+        port: 8080,
+        bind: IpAddr::from([127, 0, 0, 1]),
+        admin_secret: None,
+        issuer: String::new(),
+        trust_domain: None,
+        sample_app: false,
+        no_rate_limits: false,
+        verbose: false,
+    };
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| -> Result<String, String> {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Parsed::Help),
+            "--port" => {
+                let v = value("--port")?;
+                a.port = v.parse().map_err(|_| format!("invalid port {v:?}"))?;
+            }
+            "--bind" => {
+                let v = value("--bind")?;
+                a.bind = v.parse().map_err(|_| format!("invalid address {v:?}"))?;
+            }
+            "--admin-secret" => a.admin_secret = Some(value("--admin-secret")?),
+            "--issuer" => a.issuer = value("--issuer")?,
+            "--trust-domain" => a.trust_domain = Some(value("--trust-domain")?),
+            "--sample-app" => a.sample_app = true,
+            "--no-rate-limits" => a.no_rate_limits = true,
+            "--verbose" => a.verbose = true,
+            other => return Err(format!("unknown argument {other:?} (see --help)")),
+        }
+    }
+    Ok(Parsed::Run(a))
+}
+
+fn main() -> ExitCode {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(Parsed::Run(a)) => a,
+        Ok(Parsed::Help) => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("agentwrit-devbroker: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.verbose {
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("agentwrit-devbroker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let from_env = std::env::var("AA_ADMIN_SECRET").ok().filter(|s| !s.is_empty());
+    let given = args.admin_secret.clone().or(from_env);
+    if given.as_deref() == Some("change-me-in-production") {
+        return Err("the admin secret is a known-weak default; choose another".into());
+    }
+    let mut builder = DevBroker::builder()
+        .bind(SocketAddr::new(args.bind, args.port))
+        .issuer(args.issuer);
+    if let Some(td) = args.trust_domain {
+        builder = builder.trust_domain(td);
+    }
+    if args.no_rate_limits {
+        builder = builder.no_rate_limits();
+    }
+    let generated = given.is_none();
+    if let Some(secret) = given {
+        builder = builder.admin_secret(AdminSecret::new(secret));
+    }
+    let broker = builder.start().map_err(|e| e.to_string())?;
+    println!(
+        "agentwrit-devbroker {} (broker API {}) listening on {}",
+        env!("CARGO_PKG_VERSION"),
+        agentwrit_devbroker::BROKER_VERSION,
+        broker.url()
+    );
+    if generated {
+        println!(
+            "admin secret (generated, shown once): {}",
+            broker.admin_secret().expose_secret()
+        );
+    }
+    if args.sample_app {
+        let app = broker.register_universal_app().map_err(|e| e.to_string())?;
+        println!("# universal sample app {}; paste into a shell:", app.app_id);
+        print!("{}", app.shell_exports(broker.url()));
+    }
+    println!("press Ctrl-C to stop");
+    wait_for_signal()?;
+    stop(broker);
+    Ok(())
+}
+
+fn wait_for_signal() -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r.map_err(|e| e.to_string()),
+                _ = term.recv() => Ok(()),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await.map_err(|e| e.to_string())
+        }
+    })
+}
+
+fn stop(broker: DevBrokerHandle) {
+    println!("stopping");
+    broker.shutdown();
+    println!("stopped");
+}
