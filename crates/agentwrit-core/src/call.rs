@@ -1,0 +1,262 @@
+//! One request, its retries and the decoding of its answer: the engine
+//! behind every flow.
+
+use core::fmt;
+use std::time::{Duration, SystemTime};
+
+use crate::config::ClientConfig;
+use crate::error::Error;
+use crate::flow::{Step, TransportFailure};
+use crate::request::Prepared;
+use crate::response::{Reply, classify, retry_after};
+use crate::retry::RetryPolicy;
+
+/// Whether sending a request twice is harmless.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Idempotency {
+    /// Reads and checks: retried on any transport failure and on
+    /// 429/502/503/504.
+    Idempotent,
+    /// Anything that creates, consumes or revokes: retried only when the
+    /// request certainly was not processed (a connect failure, 429, 503).
+    NotIdempotent,
+}
+
+/// What a decoder sees besides the reply.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DecodeCtx {
+    pub(crate) now: SystemTime,
+    pub(crate) reauth_margin: Duration,
+}
+
+/// Turns the classified response into the flow's output.
+pub(crate) type Decoder<T> = fn(Result<Reply<'_>, Error>, DecodeCtx) -> Result<T, Error>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Ready,
+    InFlight,
+    Waiting { until: SystemTime },
+    Finished,
+}
+
+/// A single request with retries.
+pub(crate) struct Call<T> {
+    name: &'static str,
+    prepared: Result<Prepared, Error>,
+    idempotency: Idempotency,
+    policy: RetryPolicy,
+    max_body: usize,
+    reauth_margin: Duration,
+    decode: Decoder<T>,
+    attempts: u32,
+    state: State,
+}
+
+impl<T> fmt::Debug for Call<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("name", &self.name)
+            .field("request", &self.prepared.as_ref().ok())
+            .field("attempts", &self.attempts)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Call<T> {
+    /// A call that sends `prepared` (or, when preparing failed, ends with
+    /// that error at `start`).
+    pub(crate) fn new(
+        name: &'static str,
+        config: &ClientConfig,
+        prepared: Result<Prepared, Error>,
+        idempotency: Idempotency,
+        decode: Decoder<T>,
+    ) -> Self {
+        Call {
+            name,
+            prepared,
+            idempotency,
+            policy: config.retry().clone(),
+            max_body: config.max_response_bytes(),
+            reauth_margin: config.reauth_margin(),
+            decode,
+            attempts: 0,
+            state: State::Ready,
+        }
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn finish(&mut self, result: Result<T, Error>) -> Step<T> {
+        self.state = State::Finished;
+        Step::Done(result)
+    }
+
+    fn out_of_order(&mut self, reason: &'static str) -> Step<T> {
+        self.finish(Err(Error::invalid_state(reason)))
+    }
+
+    fn send(&mut self) -> Step<T> {
+        match &self.prepared {
+            Ok(prepared) => {
+                self.attempts = self.attempts.saturating_add(1);
+                self.state = State::InFlight;
+                Step::Send(prepared.request())
+            }
+            Err(e) => {
+                let e = e.clone();
+                self.finish(Err(e))
+            }
+        }
+    }
+
+    /// Schedules the next attempt after `delay`.
+    fn retry_after(&mut self, delay: Duration, now: SystemTime) -> Step<T> {
+        if delay.is_zero() {
+            return self.send();
+        }
+        let until = now.checked_add(delay).unwrap_or(now);
+        self.state = State::Waiting { until };
+        Step::Wait { until }
+    }
+
+    fn budget_left(&self) -> bool {
+        self.attempts < self.policy.max_attempts()
+    }
+
+    pub(crate) fn start(&mut self, _now: SystemTime) -> Step<T> {
+        match self.state {
+            State::Ready => self.send(),
+            _ => self.out_of_order("start called twice"),
+        }
+    }
+
+    pub(crate) fn resume(&mut self, now: SystemTime) -> Step<T> {
+        match self.state {
+            State::Waiting { until } if now < until => Step::Wait { until },
+            State::Waiting { .. } => self.send(),
+            _ => self.out_of_order("resume called without a pending wait"),
+        }
+    }
+
+    pub(crate) fn handle_response(
+        &mut self,
+        response: http::Response<Vec<u8>>,
+        now: SystemTime,
+    ) -> Step<T> {
+        if self.state != State::InFlight {
+            return self.out_of_order("handle_response called without a request in flight");
+        }
+        let status = response.status().as_u16();
+        if response.body().len() <= self.max_body
+            && let Some(delay) = self.delay_for_status(status, response.headers(), now)
+        {
+            return self.retry_after(delay, now);
+        }
+        let path = self
+            .prepared
+            .as_ref()
+            .map(Prepared::path)
+            .unwrap_or_default();
+        let outcome = classify(&response, path, self.max_body, now);
+        let ctx = DecodeCtx {
+            now,
+            reauth_margin: self.reauth_margin,
+        };
+        let result = (self.decode)(outcome, ctx);
+        self.finish(result)
+    }
+
+    /// The wait before retrying after this status, or `None` to stop.
+    fn delay_for_status(
+        &self,
+        status: u16,
+        headers: &http::HeaderMap,
+        now: SystemTime,
+    ) -> Option<Duration> {
+        let retryable = match status {
+            429 | 503 => true,
+            502 | 504 => self.idempotency == Idempotency::Idempotent,
+            _ => false,
+        };
+        if !retryable || !self.budget_left() {
+            return None;
+        }
+        match retry_after(headers, now) {
+            Some(wait) if wait > self.policy.max_retry_after() => None,
+            Some(wait) => Some(wait),
+            None => Some(self.policy.backoff(self.attempts)),
+        }
+    }
+
+    pub(crate) fn handle_transport_error(
+        &mut self,
+        failure: TransportFailure,
+        now: SystemTime,
+    ) -> Option<Step<T>> {
+        if self.state != State::InFlight {
+            return Some(
+                self.out_of_order("handle_transport_error called without a request in flight"),
+            );
+        }
+        if failure == TransportFailure::BodyTooLarge {
+            let message = format!("response body exceeds the {}-byte limit", self.max_body);
+            return Some(self.finish(Err(Error::decode(None, message, String::new()))));
+        }
+        let may_retry = failure.certainly_not_sent() || self.idempotency == Idempotency::Idempotent;
+        if may_retry && self.budget_left() {
+            let delay = self.policy.backoff(self.attempts);
+            return Some(self.retry_after(delay, now));
+        }
+        self.state = State::Finished;
+        None
+    }
+}
+
+/// Declares a public flow that is one [`Call`]: a newtype with `Debug`
+/// and a delegating [`Flow`](crate::Flow) impl.
+macro_rules! call_flow {
+    ($(#[$meta:meta])* $name:ident -> $output:ty) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        #[must_use = "a flow does nothing until a transport drives it"]
+        pub struct $name(crate::call::Call<$output>);
+
+        impl crate::flow::Flow for $name {
+            type Output = $output;
+
+            fn name(&self) -> &'static str {
+                self.0.name()
+            }
+
+            fn start(&mut self, now: std::time::SystemTime) -> crate::flow::Step<$output> {
+                self.0.start(now)
+            }
+
+            fn handle_response(
+                &mut self,
+                response: http::Response<Vec<u8>>,
+                now: std::time::SystemTime,
+            ) -> crate::flow::Step<$output> {
+                self.0.handle_response(response, now)
+            }
+
+            fn resume(&mut self, now: std::time::SystemTime) -> crate::flow::Step<$output> {
+                self.0.resume(now)
+            }
+
+            fn handle_transport_error(
+                &mut self,
+                failure: crate::flow::TransportFailure,
+                now: std::time::SystemTime,
+            ) -> Option<crate::flow::Step<$output>> {
+                self.0.handle_transport_error(failure, now)
+            }
+        }
+    };
+}
+pub(crate) use call_flow;

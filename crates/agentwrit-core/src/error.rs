@@ -1,0 +1,227 @@
+//! The one error type of the SDK's protocol layer.
+
+use std::time::Duration;
+
+use agentwrit_wire::{ErrorCode, ProblemDetail};
+
+/// Everything that can go wrong in a flow, short of the transport itself
+/// (the transport crates wrap this type and add their own variant).
+///
+/// Broker rejections carry the HTTP status and the full RFC 7807
+/// [`ProblemDetail`] (synthesised when the body was not problem+json).
+/// `Display` shows the status, error code, detail and request id; no
+/// variant ever holds a secret (response excerpts and problem bodies are
+/// redacted before they are stored).
+///
+/// ```
+/// use agentwrit_core::Error;
+/// let err = Error::invalid_input("scope[1]", "scope has an empty identifier");
+/// assert_eq!(err.to_string(), "invalid input: scope[1]: scope has an empty identifier");
+/// assert_eq!(err.status(), None);
+/// assert!(!err.is_retryable());
+/// ```
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// 401: missing, wrong, expired, revoked or released credentials.
+    #[error("authentication failed: {problem}")]
+    Authentication {
+        /// The HTTP status (401).
+        status: u16,
+        /// The broker's problem.
+        problem: Box<ProblemDetail>,
+    },
+
+    /// 403: the credentials are valid but do not allow this (insufficient
+    /// scope, scope beyond a ceiling, delegation depth).
+    #[error("not authorized: {problem}")]
+    Authorization {
+        /// The HTTP status (403).
+        status: u16,
+        /// The broker's problem.
+        problem: Box<ProblemDetail>,
+    },
+
+    /// 429: too many requests. Returned once the retry policy gave up, or
+    /// at once when `Retry-After` is longer than the policy waits.
+    #[error("rate limited{}: {problem}", fmt_retry_after(*.retry_after))]
+    RateLimited {
+        /// The HTTP status (429).
+        status: u16,
+        /// The broker's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
+        /// The broker's problem.
+        problem: Box<ProblemDetail>,
+    },
+
+    /// Any other non-2xx status.
+    #[error("broker error: {problem}")]
+    Problem {
+        /// The HTTP status.
+        status: u16,
+        /// The broker's problem, or one synthesised from the status and a
+        /// redacted excerpt of the body.
+        problem: Box<ProblemDetail>,
+    },
+
+    /// A response that could not be understood: not JSON, the wrong shape,
+    /// truncated, over the size limit, or a token whose claims do not
+    /// decode.
+    #[error("could not decode the broker's response{}: {message}{}", fmt_status(*.status), fmt_excerpt(.excerpt))]
+    Decode {
+        /// The HTTP status, when a response was received.
+        status: Option<u16>,
+        /// What was wrong.
+        message: String,
+        /// At most 512 bytes of the body, with secrets replaced by
+        /// `<redacted>`.
+        excerpt: String,
+    },
+
+    /// A key, signature or nonce could not be used.
+    #[error("cryptographic error: {reason}")]
+    Crypto {
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// A token failed local verification ([`TokenVerifier`](crate::TokenVerifier)).
+    #[error("token rejected: {reason}")]
+    InvalidToken {
+        /// Why.
+        reason: &'static str,
+    },
+
+    /// The caller's input was rejected before anything was sent.
+    #[error("invalid input: {field}: {reason}")]
+    InvalidInput {
+        /// The culprit, e.g. `scope[1]` or `orch_id`.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The agent has been released; its token can no longer be used.
+    #[error("the agent has been released; its token can no longer be used")]
+    Released,
+
+    /// A flow method was called out of order (a bug in the driver).
+    #[error("flow called out of order: {reason}")]
+    InvalidState {
+        /// What happened.
+        reason: &'static str,
+    },
+}
+
+fn fmt_retry_after(d: Option<Duration>) -> String {
+    d.map(|d| format!(" (retry after {} s)", d.as_secs()))
+        .unwrap_or_default()
+}
+
+fn fmt_status(status: Option<u16>) -> String {
+    status.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
+}
+
+fn fmt_excerpt(excerpt: &str) -> String {
+    if excerpt.is_empty() {
+        String::new()
+    } else {
+        format!("; body: {excerpt}")
+    }
+}
+
+impl Error {
+    /// An [`Error::InvalidInput`].
+    #[must_use]
+    pub fn invalid_input(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn crypto(reason: impl Into<String>) -> Self {
+        Error::Crypto {
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn decode(status: Option<u16>, message: impl Into<String>, excerpt: String) -> Self {
+        Error::Decode {
+            status,
+            message: message.into(),
+            excerpt,
+        }
+    }
+
+    pub(crate) fn invalid_state(reason: &'static str) -> Self {
+        Error::InvalidState { reason }
+    }
+
+    /// The HTTP status of the response behind this error, if any.
+    #[must_use]
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Authentication { status, .. }
+            | Error::Authorization { status, .. }
+            | Error::RateLimited { status, .. }
+            | Error::Problem { status, .. } => Some(*status),
+            Error::Decode { status, .. } => *status,
+            _ => None,
+        }
+    }
+
+    /// The broker's problem, for broker rejections.
+    #[must_use]
+    pub fn problem(&self) -> Option<&ProblemDetail> {
+        match self {
+            Error::Authentication { problem, .. }
+            | Error::Authorization { problem, .. }
+            | Error::RateLimited { problem, .. }
+            | Error::Problem { problem, .. } => Some(problem),
+            _ => None,
+        }
+    }
+
+    /// The broker's error code, for broker rejections that carry one.
+    #[must_use]
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.problem().and_then(ProblemDetail::code)
+    }
+
+    /// The broker's request id (also its `X-Request-ID` header), for log
+    /// correlation.
+    #[must_use]
+    pub fn request_id(&self) -> Option<&str> {
+        self.problem().and_then(|p| p.request_id.as_deref())
+    }
+
+    /// How long the broker asked the caller to wait, for
+    /// [`Error::RateLimited`].
+    #[must_use]
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// True when the same call might succeed later without any change:
+    /// rate limiting and 502/503/504. (The flows have already retried as
+    /// far as their [`RetryPolicy`](crate::RetryPolicy) allows.)
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::RateLimited { .. } => true,
+            Error::Problem { status, .. } => matches!(status, 502..=504),
+            _ => false,
+        }
+    }
+
+    /// True for [`Error::Authentication`]: the credentials presented are
+    /// not (or no longer) accepted.
+    #[must_use]
+    pub fn is_authentication(&self) -> bool {
+        matches!(self, Error::Authentication { .. })
+    }
+}
