@@ -163,7 +163,7 @@ impl CreateAgentRequest {
         self.max_ttl
     }
 
-    fn validate(&self) -> Result<(), Error> {
+    pub(crate) fn validate(&self) -> Result<(), Error> {
         input::spiffe_segment("orch_id", &self.orch_id)?;
         input::spiffe_segment("task_id", &self.task_id)?;
         input::scopes("scope", &self.scope)?;

@@ -195,7 +195,9 @@
 )]
 
 mod agent;
+mod builder;
 mod call;
+mod client;
 mod clock;
 mod config;
 mod error;
@@ -209,11 +211,19 @@ mod request;
 mod response;
 mod retry;
 mod session;
+mod shared;
 mod token;
 
 pub use agent::{
     AgentCredentials, AgentState, CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL, Delegate,
     DelegatedToken, Release, ReleaseOutcome, Renew, Renewal,
+};
+pub use builder::{
+    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, FromParts, Parts, Principal,
+};
+pub use client::{
+    AgentOptions, AppCore, ClientError, ENV_BROKER_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
+    OperatorCore, TransportError, app_settings_from,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
@@ -229,6 +239,10 @@ pub use operator::{
 pub use public::{Health, Validate, Validation};
 pub use retry::RetryPolicy;
 pub use session::{AdminAuth, AdminSession, AppAuth, AppSession, Session, SessionCache};
+pub use shared::{
+    AUTH_POLL_INTERVAL, AutoRenew, ReleaseInPlace, RenewInPlace, SharedAgent, SharedSession,
+    WithSession,
+};
 pub use token::{TokenVerifier, decode_claims, kid_for};
 
 /// The wire types, re-exported so that users of a transport crate need not

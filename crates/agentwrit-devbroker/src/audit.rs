@@ -195,7 +195,9 @@ mod tests {
             prev_hash: "283853daeeb4f114e05a2bd6614bb7c63f3d1b0bc3e5087325f6fe66147b1019".into(),
             counter: 35,
         };
-        let at = Timestamp::parse("2026-11-21T23:40:37.604768487Z").unwrap().unix_nanos();
+        let at = Timestamp::parse("2026-11-21T23:40:37.604768487Z")
+            .unwrap()
+            .unix_nanos();
         log.record(
             at,
             "token_released",
@@ -216,7 +218,10 @@ mod tests {
 
     #[test]
     fn masking() {
-        assert_eq!(sanitize("client_secret=abc"), "client_secret=***REDACTED***");
+        assert_eq!(
+            sanitize("client_secret=abc"),
+            "client_secret=***REDACTED***"
+        );
         assert_eq!(sanitize("password: hunter2"), "password: ***REDACTED***");
         assert_eq!(sanitize("app=secret-app x=y"), "app=secret-app x=y");
         assert_eq!(sanitize("plain"), "plain");

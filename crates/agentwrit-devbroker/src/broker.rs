@@ -131,12 +131,10 @@ impl Revocations {
     fn covers(&self, c: &Claims) -> bool {
         self.tokens.contains(&c.jti)
             || self.agents.contains(&c.sub)
-            || c
-                .task_id
+            || c.task_id
                 .as_ref()
                 .is_some_and(|t| !t.is_empty() && self.tasks.contains(t))
-            || c
-                .delegation_chain
+            || c.delegation_chain
                 .as_ref()
                 .and_then(|chain| chain.first())
                 .is_some_and(|root| self.chains.contains(&root.agent))
@@ -252,8 +250,7 @@ fn valid_spiffe_segment(s: &str) -> bool {
     !s.is_empty()
         && s != "."
         && s != ".."
-        && s
-            .bytes()
+        && s.bytes()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
 }
 
@@ -560,7 +557,8 @@ impl Broker {
                 r#"Admin auth format changed. Use {"secret": "..."} instead of client_id/client_secret"#,
             ));
         }
-        let req = decode_exact(body, &[("secret", Kind::Str)]).map_err(|_| ApiError::malformed())?;
+        let req =
+            decode_exact(body, &[("secret", Kind::Str)]).map_err(|_| ApiError::malformed())?;
         let secret = zeroize::Zeroizing::new(req.str("secret"));
         if secret.is_empty() {
             return Err(ApiError::bad_request("secret is required"));
@@ -677,8 +675,8 @@ impl Broker {
             n => n,
         };
         let single_use = req.opt_bool("single_use").unwrap_or(true);
-        let token = random_hex::<32>()
-            .map_err(|_| ApiError::internal("failed to create launch token"))?;
+        let token =
+            random_hex::<32>().map_err(|_| ApiError::internal("failed to create launch token"))?;
         let now = self.now();
         // Go multiplies the TTL into an int64 nanosecond Duration, which
         // wraps for absurd values; do the same rather than overflow.
@@ -782,7 +780,11 @@ impl Broker {
         };
         let failed = || ApiError::internal("failed to register app");
         let app_id = format!("app-{name}-{}", random_hex::<3>().map_err(|_| failed())?);
-        let client_id = format!("{}-{}", app_abbrev(name), random_hex::<6>().map_err(|_| failed())?);
+        let client_id = format!(
+            "{}-{}",
+            app_abbrev(name),
+            random_hex::<6>().map_err(|_| failed())?
+        );
         let secret = ClientSecret::new(random_hex::<32>().map_err(|_| failed())?);
         let now = self.now();
         {
@@ -865,8 +867,11 @@ impl Broker {
         id: &str,
         body: &[u8],
     ) -> Result<AppResponse, ApiError> {
-        let req = decode_first(body, &[("scopes", Kind::StrList), ("token_ttl", Kind::OptInt)])
-            .map_err(|_| ApiError::malformed())?;
+        let req = decode_first(
+            body,
+            &[("scopes", Kind::StrList), ("token_ttl", Kind::OptInt)],
+        )
+        .map_err(|_| ApiError::malformed())?;
         let scopes = req.list("scopes");
         let ttl = req.opt_int("token_ttl");
         if scopes.is_empty() && ttl.is_none() {
@@ -924,7 +929,10 @@ impl Broker {
                 "",
                 "",
                 "",
-                &format!("app_id={id} token_ttl={old}->{ttl} updated_by={}", claims.sub),
+                &format!(
+                    "app_id={id} token_ttl={old}->{ttl} updated_by={}",
+                    claims.sub
+                ),
                 Extra::success(),
             );
         }
@@ -959,12 +967,20 @@ impl Broker {
         Ok(r)
     }
 
-    pub(crate) fn app_auth(&self, body: &[u8], client_ip: &str) -> Result<AppAuthResponse, ApiError> {
+    pub(crate) fn app_auth(
+        &self,
+        body: &[u8],
+        client_ip: &str,
+    ) -> Result<AppAuthResponse, ApiError> {
         if let Some(l) = &self.app_limiter {
             let key = decode_exact(body, &[("client_id", Kind::Str)])
                 .map(|o| o.str("client_id"))
                 .unwrap_or_default();
-            let key = if key.is_empty() { client_ip.to_owned() } else { key };
+            let key = if key.is_empty() {
+                client_ip.to_owned()
+            } else {
+                key
+            };
             if !l.allow(&key, self.now()) {
                 return Err(ApiError::rate_limited("60"));
             }
@@ -1061,9 +1077,16 @@ impl Broker {
         let orch_id = req.str("orch_id");
         let task_id = req.str("task_id");
         let requested = req.list("requested_scope");
-        if [&*launch_token, &nonce, &public_key, &signature, &orch_id, &task_id]
-            .iter()
-            .any(|s| s.is_empty())
+        if [
+            &*launch_token,
+            &nonce,
+            &public_key,
+            &signature,
+            &orch_id,
+            &task_id,
+        ]
+        .iter()
+        .any(|s| s.is_empty())
         {
             return Err(self.fail_registration(ApiError::bad_request("missing required field")));
         }
@@ -1120,7 +1143,8 @@ impl Broker {
                 }
             }
         };
-        consumed.map_err(|e| self.fail_registration(ApiError::unauthorized(format!("nonce: {e}"))))?;
+        consumed
+            .map_err(|e| self.fail_registration(ApiError::unauthorized(format!("nonce: {e}"))))?;
         let Some(key_bytes) = b64std_decode(&public_key) else {
             return Err(self.fail_registration(ApiError::unauthorized(
                 "invalid Ed25519 public key: base64 decode failed",
@@ -1341,7 +1365,9 @@ impl Broker {
             claims.scope.clone(),
             Timestamp::from_unix_nanos(self.now()),
         );
-        record.signature = Some(hex::encode(self.keys.sign(record.signing_input().as_bytes())));
+        record.signature = Some(hex::encode(
+            self.keys.sign(record.signing_input().as_bytes()),
+        ));
         chain.push(record);
         let chain_json = to_go_json(&chain).map_err(|_| failed())?;
         let chain_hash = hex::encode(Sha256::digest(&chain_json));
@@ -1444,7 +1470,18 @@ mod tests {
         for ok in ["ab", "conf-main", "a1", "a1-b2-c3", "x9z"] {
             assert!(valid_app_name(ok), "{ok}");
         }
-        for bad in ["", "a", "A1", "1a", "a-b", "ab-", "ab--c", "ab_c", "ab c", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "a",
+            "A1",
+            "1a",
+            "a-b",
+            "ab-",
+            "ab--c",
+            "ab_c",
+            "ab c",
+            &"a".repeat(65),
+        ] {
             assert!(!valid_app_name(bad), "{bad}");
         }
     }

@@ -185,9 +185,7 @@ impl Keys {
         let sig_bytes = b64url_decode(s).ok_or(VerifyError::Signature)?;
         let sig = Signature::from_slice(&sig_bytes).map_err(|_| VerifyError::Signature)?;
         let signing_input_len = h.len() + 1 + c.len();
-        let signing_input = token
-            .get(..signing_input_len)
-            .ok_or(VerifyError::Format)?;
+        let signing_input = token.get(..signing_input_len).ok_or(VerifyError::Format)?;
         self.verifying
             .verify(signing_input.as_bytes(), &sig)
             .map_err(|_| VerifyError::Signature)?;

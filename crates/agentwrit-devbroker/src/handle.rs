@@ -113,8 +113,14 @@ impl fmt::Debug for DevBrokerBuilder {
             .field("admin_token_ttl", &self.admin_token_ttl)
             .field("app_auth_limit", &self.app_auth_limit)
             .field("admin_auth_limit", &self.admin_auth_limit)
-            .field("admin_secret", &self.admin_secret.as_ref().map(|_| "<redacted>"))
-            .field("signing_key_seed", &self.signing_seed.as_ref().map(|_| "<redacted>"))
+            .field(
+                "admin_secret",
+                &self.admin_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "signing_key_seed",
+                &self.signing_seed.as_ref().map(|_| "<redacted>"),
+            )
             .field("bind", &self.bind)
             .finish_non_exhaustive()
     }
@@ -231,9 +237,14 @@ impl DevBrokerBuilder {
             }
         }
         if self.max_ttl < 0 {
-            return Err(DevBrokerError::Config("max_ttl must not be negative".into()));
+            return Err(DevBrokerError::Config(
+                "max_ttl must not be negative".into(),
+            ));
         }
-        for limit in [self.app_auth_limit, self.admin_auth_limit].into_iter().flatten() {
+        for limit in [self.app_auth_limit, self.admin_auth_limit]
+            .into_iter()
+            .flatten()
+        {
             if !limit.per_second.is_finite() || limit.per_second < 0.0 {
                 return Err(DevBrokerError::Config(
                     "rate limit per_second must be finite and not negative".into(),
@@ -242,7 +253,9 @@ impl DevBrokerBuilder {
         }
         let admin_secret = match self.admin_secret {
             Some(s) if s.is_empty() => {
-                return Err(DevBrokerError::Config("admin secret must not be empty".into()));
+                return Err(DevBrokerError::Config(
+                    "admin secret must not be empty".into(),
+                ));
             }
             Some(s) => s,
             None => AdminSecret::new(hex::encode(*Zeroizing::new(random_bytes::<32>()?))),
@@ -429,9 +442,7 @@ impl DevBrokerHandle {
             return Err(DevBrokerError::Rejected {
                 status: 400,
                 code: ErrorCode::InvalidTtl,
-                detail: format!(
-                    "invalid token TTL: must be between 60 and 86400 seconds, got {t}"
-                ),
+                detail: format!("invalid token TTL: must be between 60 and 86400 seconds, got {t}"),
             });
         }
         let scopes = scopes.iter().map(|s| s.as_ref().to_owned()).collect();

@@ -117,7 +117,9 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), String> {
-    let from_env = std::env::var("AA_ADMIN_SECRET").ok().filter(|s| !s.is_empty());
+    let from_env = std::env::var("AA_ADMIN_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty());
     let given = args.admin_secret.clone().or(from_env);
     if given.as_deref() == Some("change-me-in-production") {
         return Err("the admin secret is a known-weak default; choose another".into());

@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use crate::sync::lock;
 
 /// The content type of `GET /v1/metrics`.
-pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8; escaping=underscores";
+pub(crate) const CONTENT_TYPE: &str =
+    "text/plain; version=0.0.4; charset=utf-8; escaping=underscores";
 
 const AUDIT_WRITE_BUCKETS: [f64; 6] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1];
 
@@ -45,7 +46,10 @@ impl Metrics {
     }
     pub(crate) fn registration(&self, success: bool) {
         let mut s = lock(&self.state);
-        bump(&mut s.registrations, if success { "success" } else { "failure" });
+        bump(
+            &mut s.registrations,
+            if success { "success" } else { "failure" },
+        );
         if success {
             s.active_agents += 1;
         }
@@ -75,35 +79,102 @@ impl Metrics {
     pub(crate) fn render(&self) -> String {
         let s = lock(&self.state);
         let mut out = String::new();
-        gauge(&mut out, "agentwrit_active_agents", "Number of currently active agents", s.active_agents);
-        labelled(&mut out, "agentwrit_admin_auth_total", "Total number of admin auth attempts", "status", &s.admin_auth);
-        gauge(&mut out, "agentwrit_audit_events_loaded", "Number of audit events loaded from SQLite at startup", 0);
-        labelled(&mut out, "agentwrit_audit_events_total", "Total number of audit events recorded", "event_type", &s.audit_events);
+        gauge(
+            &mut out,
+            "agentwrit_active_agents",
+            "Number of currently active agents",
+            s.active_agents,
+        );
+        labelled(
+            &mut out,
+            "agentwrit_admin_auth_total",
+            "Total number of admin auth attempts",
+            "status",
+            &s.admin_auth,
+        );
+        gauge(
+            &mut out,
+            "agentwrit_audit_events_loaded",
+            "Number of audit events loaded from SQLite at startup",
+            0,
+        );
+        labelled(
+            &mut out,
+            "agentwrit_audit_events_total",
+            "Total number of audit events recorded",
+            "event_type",
+            &s.audit_events,
+        );
         // Histogram.
         let name = "agentwrit_audit_write_duration_seconds";
         let _ = writeln!(out, "# HELP {name} Time to write an audit event to SQLite");
         let _ = writeln!(out, "# TYPE {name} histogram");
         for (i, le) in AUDIT_WRITE_BUCKETS.iter().enumerate() {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{}\"}} {}", go_float(*le), go_count(s.audit_write_buckets[i]));
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{}\"}} {}",
+                go_float(*le),
+                go_count(s.audit_write_buckets[i])
+            );
         }
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", go_count(s.audit_write_count));
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{le=\"+Inf\"}} {}",
+            go_count(s.audit_write_count)
+        );
         let _ = writeln!(out, "{name}_sum {}", go_float(s.audit_write_sum));
         let _ = writeln!(out, "{name}_count {}", go_count(s.audit_write_count));
-        counter(&mut out, "agentwrit_clock_skew_total", "Number of clock skew events detected", 0);
-        counter(&mut out, "agentwrit_launch_tokens_created_total", "Total number of launch tokens created", s.launch_tokens_created);
-        labelled(&mut out, "agentwrit_registrations_total", "Total number of agent registrations", "status", &s.registrations);
-        labelled(&mut out, "agentwrit_tokens_issued_total", "Total number of tokens issued", "scope", &s.tokens_issued);
-        labelled(&mut out, "agentwrit_tokens_revoked_total", "Total number of tokens revoked", "level", &s.tokens_revoked);
+        counter(
+            &mut out,
+            "agentwrit_clock_skew_total",
+            "Number of clock skew events detected",
+            0,
+        );
+        counter(
+            &mut out,
+            "agentwrit_launch_tokens_created_total",
+            "Total number of launch tokens created",
+            s.launch_tokens_created,
+        );
+        labelled(
+            &mut out,
+            "agentwrit_registrations_total",
+            "Total number of agent registrations",
+            "status",
+            &s.registrations,
+        );
+        labelled(
+            &mut out,
+            "agentwrit_tokens_issued_total",
+            "Total number of tokens issued",
+            "scope",
+            &s.tokens_issued,
+        );
+        labelled(
+            &mut out,
+            "agentwrit_tokens_revoked_total",
+            "Total number of tokens revoked",
+            "level",
+            &s.tokens_revoked,
+        );
         out
     }
 }
 
 fn gauge(out: &mut String, name: &str, help: &str, v: u64) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}", go_count(v));
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
+        go_count(v)
+    );
 }
 
 fn counter(out: &mut String, name: &str, help: &str, v: u64) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", go_count(v));
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+        go_count(v)
+    );
 }
 
 fn labelled(out: &mut String, name: &str, help: &str, label: &str, values: &BTreeMap<String, u64>) {
@@ -113,7 +184,12 @@ fn labelled(out: &mut String, name: &str, help: &str, label: &str, values: &BTre
     }
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
     for (value, n) in values {
-        let _ = writeln!(out, "{name}{{{label}=\"{}\"}} {}", escape_label(value), go_count(*n));
+        let _ = writeln!(
+            out,
+            "{name}{{{label}=\"{}\"}} {}",
+            escape_label(value),
+            go_count(*n)
+        );
     }
 }
 

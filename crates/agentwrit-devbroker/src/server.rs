@@ -79,21 +79,69 @@ const ROUTES: &[Pattern] = &[
     ("GET", &[V1, Some("challenge")], RouteKind::Challenge),
     ("GET", &[V1, Some("health")], RouteKind::Health),
     ("GET", &[V1, Some("metrics")], RouteKind::Metrics),
-    ("POST", &[V1, Some("token"), Some("validate")], RouteKind::Validate),
+    (
+        "POST",
+        &[V1, Some("token"), Some("validate")],
+        RouteKind::Validate,
+    ),
     ("POST", &[V1, Some("register")], RouteKind::Register),
-    ("POST", &[V1, Some("token"), Some("renew")], RouteKind::Renew),
+    (
+        "POST",
+        &[V1, Some("token"), Some("renew")],
+        RouteKind::Renew,
+    ),
     ("POST", &[V1, Some("delegate")], RouteKind::Delegate),
-    ("POST", &[V1, Some("token"), Some("release")], RouteKind::Release),
+    (
+        "POST",
+        &[V1, Some("token"), Some("release")],
+        RouteKind::Release,
+    ),
     ("POST", &[V1, Some("revoke")], RouteKind::Revoke),
-    ("GET", &[V1, Some("audit"), Some("events")], RouteKind::AuditEvents),
-    ("POST", &[V1, Some("admin"), Some("auth")], RouteKind::AdminAuth),
-    ("POST", &[V1, Some("admin"), Some("launch-tokens")], RouteKind::AdminLaunchTokens),
-    ("POST", &[V1, Some("app"), Some("launch-tokens")], RouteKind::AppLaunchTokens),
-    ("POST", &[V1, Some("admin"), Some("apps")], RouteKind::CreateApp),
-    ("GET", &[V1, Some("admin"), Some("apps")], RouteKind::ListApps),
-    ("GET", &[V1, Some("admin"), Some("apps"), None], RouteKind::GetApp),
-    ("PUT", &[V1, Some("admin"), Some("apps"), None], RouteKind::UpdateApp),
-    ("DELETE", &[V1, Some("admin"), Some("apps"), None], RouteKind::DeleteApp),
+    (
+        "GET",
+        &[V1, Some("audit"), Some("events")],
+        RouteKind::AuditEvents,
+    ),
+    (
+        "POST",
+        &[V1, Some("admin"), Some("auth")],
+        RouteKind::AdminAuth,
+    ),
+    (
+        "POST",
+        &[V1, Some("admin"), Some("launch-tokens")],
+        RouteKind::AdminLaunchTokens,
+    ),
+    (
+        "POST",
+        &[V1, Some("app"), Some("launch-tokens")],
+        RouteKind::AppLaunchTokens,
+    ),
+    (
+        "POST",
+        &[V1, Some("admin"), Some("apps")],
+        RouteKind::CreateApp,
+    ),
+    (
+        "GET",
+        &[V1, Some("admin"), Some("apps")],
+        RouteKind::ListApps,
+    ),
+    (
+        "GET",
+        &[V1, Some("admin"), Some("apps"), None],
+        RouteKind::GetApp,
+    ),
+    (
+        "PUT",
+        &[V1, Some("admin"), Some("apps"), None],
+        RouteKind::UpdateApp,
+    ),
+    (
+        "DELETE",
+        &[V1, Some("admin"), Some("apps"), None],
+        RouteKind::DeleteApp,
+    ),
     ("POST", &[V1, Some("app"), Some("auth")], RouteKind::AppAuth),
 ];
 
@@ -282,7 +330,8 @@ fn problem(err: &ApiError, instance: &str, request_id: &str) -> Response {
         .with_request_id(request_id);
     let mut r = response(err.status, Some(PROBLEM_JSON), encode(&p));
     if let Some(ra) = err.retry_after {
-        r.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static(ra));
+        r.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static(ra));
     }
     r
 }
@@ -397,7 +446,11 @@ async fn serve_one(
         let is_get = parts.method == Method::GET;
         let is_head = parts.method == Method::HEAD;
         let body = if is_get {
-            format!("<a href=\"{}\">Moved Permanently</a>.\n\n", html_escape(&url)).into_bytes()
+            format!(
+                "<a href=\"{}\">Moved Permanently</a>.\n\n",
+                html_escape(&url)
+            )
+            .into_bytes()
         } else {
             Vec::new()
         };
@@ -542,7 +595,11 @@ fn dispatch(ctx: &Ctx<'_>, kind: RouteKind, id: &str) -> Result<Response, ApiErr
                 offset: int("offset"),
             };
             let (events, total) = b.audit_events(&filters);
-            let limit = if filters.limit <= 0 { 100 } else { filters.limit };
+            let limit = if filters.limit <= 0 {
+                100
+            } else {
+                filters.limit
+            };
             let body = match u64::try_from(filters.offset) {
                 Ok(offset) => {
                     let mut page = agentwrit_wire::AuditEventsResponse::default();
@@ -612,7 +669,10 @@ mod tests {
     #[test]
     fn mux_methods() {
         let segs = |p: &str| -> Vec<String> { p.split('/').skip(1).map(str::to_owned).collect() };
-        assert!(matches!(route("HEAD", Some(&segs("/v1/health"))), Routed::Found(RouteKind::Health, _)));
+        assert!(matches!(
+            route("HEAD", Some(&segs("/v1/health"))),
+            Routed::Found(RouteKind::Health, _)
+        ));
         match route("POST", Some(&segs("/v1/health"))) {
             Routed::MethodNotAllowed(a) => assert_eq!(a, "GET, HEAD"),
             _ => panic!(),
@@ -625,7 +685,10 @@ mod tests {
             Routed::Found(RouteKind::GetApp, id) => assert_eq!(id, "x"),
             _ => panic!(),
         }
-        assert!(matches!(route("GET", Some(&segs("/v1/nope"))), Routed::NotFound));
+        assert!(matches!(
+            route("GET", Some(&segs("/v1/nope"))),
+            Routed::NotFound
+        ));
         assert!(matches!(route("GET", None), Routed::NotFound));
     }
 

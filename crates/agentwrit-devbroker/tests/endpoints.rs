@@ -54,7 +54,10 @@ fn health_challenge_metrics() {
     let e = env();
     let h = e.http.get("/v1/health");
     assert_eq!(h.status, 200);
-    assert_eq!(h.header("content-type").as_deref(), Some("application/json"));
+    assert_eq!(
+        h.header("content-type").as_deref(),
+        Some("application/json")
+    );
     assert_eq!(
         shape(&h.body),
         shape(br#"{"status":"ok","version":"2.0.0","uptime":0,"db_connected":true,"audit_events_count":0}"#)
@@ -70,9 +73,15 @@ fn health_challenge_metrics() {
 
     let (agent, token) = e.http.agent(&e.admin, "o", "t", &["read:data:x"]);
     assert!(agent.starts_with("spiffe://agentwrit.local/agent/o/t/"));
-    assert_eq!(e.http.post_auth("/v1/token/release", &token, None).status, 204);
-    e.http
-        .post_auth("/v1/revoke", &e.admin, Some(&json!({"level": "task", "target": "t"})));
+    assert_eq!(
+        e.http.post_auth("/v1/token/release", &token, None).status,
+        204
+    );
+    e.http.post_auth(
+        "/v1/revoke",
+        &e.admin,
+        Some(&json!({"level": "task", "target": "t"})),
+    );
     let m = e.http.get("/v1/metrics");
     assert_eq!(m.status, 200);
     assert_eq!(
@@ -90,7 +99,10 @@ fn health_challenge_metrics() {
         "agentwrit_launch_tokens_created_total 1",
         "# TYPE agentwrit_registrations_total counter",
     ] {
-        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
     }
 }
 
@@ -99,13 +111,21 @@ fn request_id_echoed_or_generated() {
     let e = env();
     let r = e.http.post("/v1/token/validate", &json!({}));
     let id = r.header("x-request-id").unwrap();
-    assert!(id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    assert!(
+        id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
     r.assert_problem(400, "invalid_request", "token field is required");
-    let r = e.http.send("GET", "/v1/nope", &[("x-request-id", "my-id-42")], None);
-    assert_eq!(r.header("x-request-id").as_deref(), Some("my-id-42"));
     let r = e
         .http
-        .send("POST", "/v1/token/validate", &[("X-Request-ID", "abc")], Some(b"{"));
+        .send("GET", "/v1/nope", &[("x-request-id", "my-id-42")], None);
+    assert_eq!(r.header("x-request-id").as_deref(), Some("my-id-42"));
+    let r = e.http.send(
+        "POST",
+        "/v1/token/validate",
+        &[("X-Request-ID", "abc")],
+        Some(b"{"),
+    );
     assert_eq!(r.json()["request_id"], "abc");
     assert_eq!(r.json()["instance"], "/v1/token/validate");
 }
@@ -116,7 +136,10 @@ fn go_mux_404_405_head_redirect() {
     let r = e.http.get("/v1/nope");
     assert_eq!(r.status, 404);
     assert_eq!(r.text(), "404 page not found\n");
-    assert_eq!(r.header("content-type").as_deref(), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("text/plain; charset=utf-8")
+    );
     r.assert_security_headers();
     assert!(r.header("x-request-id").is_some());
 
@@ -128,20 +151,44 @@ fn go_mux_404_405_head_redirect() {
     let r = e.http.send("PATCH", "/v1/admin/apps/x", &[], None);
     assert_eq!(r.header("allow").as_deref(), Some("DELETE, GET, HEAD, PUT"));
     let r = e.http.get("/v1/register");
-    assert_eq!((r.status, r.header("allow").as_deref()), (405, Some("POST")));
+    assert_eq!(
+        (r.status, r.header("allow").as_deref()),
+        (405, Some("POST"))
+    );
 
-    assert_eq!(e.http.get("/v1/health/").status, 404, "no trailing-slash routes");
+    assert_eq!(
+        e.http.get("/v1/health/").status,
+        404,
+        "no trailing-slash routes"
+    );
     assert_eq!(e.http.get("/v1/admin/apps/").status, 404);
     let r = e.http.send("HEAD", "/v1/health", &[], None);
     assert_eq!(r.status, 200);
     assert!(r.body.is_empty());
-    assert_eq!(e.http.get("/v1/%68ealth").status, 200, "segments are unescaped");
+    assert_eq!(
+        e.http.get("/v1/%68ealth").status,
+        200,
+        "segments are unescaped"
+    );
 
-    let raw = raw_http(&e.http.base, b"GET /v1/./health?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let raw = raw_http(
+        &e.http.base,
+        b"GET /v1/./health?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     assert!(raw.starts_with("HTTP/1.1 301"), "{raw}");
-    assert!(raw.to_ascii_lowercase().contains("location: /v1/health?x=1"), "{raw}");
-    assert!(raw.contains("<a href=\"/v1/health?x=1\">Moved Permanently</a>."), "{raw}");
-    assert!(raw.to_ascii_lowercase().contains("x-frame-options: deny"), "{raw}");
+    assert!(
+        raw.to_ascii_lowercase()
+            .contains("location: /v1/health?x=1"),
+        "{raw}"
+    );
+    assert!(
+        raw.contains("<a href=\"/v1/health?x=1\">Moved Permanently</a>."),
+        "{raw}"
+    );
+    assert!(
+        raw.to_ascii_lowercase().contains("x-frame-options: deny"),
+        "{raw}"
+    );
 }
 
 #[test]
@@ -154,7 +201,11 @@ fn bodies_over_one_mib_get_413() {
     .into_bytes();
     req.extend(std::iter::repeat_n(b' ', (1 << 20) + 1));
     let raw = raw_http(&e.http.base, &req);
-    assert!(raw.starts_with("HTTP/1.1 413"), "{}", &raw[..raw.len().min(300)]);
+    assert!(
+        raw.starts_with("HTTP/1.1 413"),
+        "{}",
+        &raw[..raw.len().min(300)]
+    );
     let lower = raw.to_ascii_lowercase();
     for h in [
         "content-type: application/problem+json",
@@ -198,7 +249,14 @@ fn malformed_json_is_400_on_every_json_route() {
         ("PUT", format!("/v1/admin/apps/{app_id}"), Some(&e.admin)),
     ];
     for (m, path, token) in &routes {
-        for bad in [&b"{"[..], b"", b"[]", b"\"x\"", b"{\"a\":}", b"{\"token\":1}"] {
+        for bad in [
+            &b"{"[..],
+            b"",
+            b"[]",
+            b"\"x\"",
+            b"{\"a\":}",
+            b"{\"token\":1}",
+        ] {
             let auth = token.map(|t| format!("Bearer {t}"));
             let headers: Vec<(&str, &str)> =
                 auth.iter().map(|a| ("authorization", a.as_str())).collect();
@@ -210,19 +268,35 @@ fn malformed_json_is_400_on_every_json_route() {
         }
     }
     // Go's decoder reads the first value only; Unmarshal (admin auth) wants one.
-    let r = e.http.send("POST", "/v1/token/validate", &[], Some(b"{\"token\":\"x\"} trailing"));
+    let r = e.http.send(
+        "POST",
+        "/v1/token/validate",
+        &[],
+        Some(b"{\"token\":\"x\"} trailing"),
+    );
     assert_eq!(r.status, 200);
     let r = e.http.send(
         "POST",
         "/v1/admin/auth",
         &[],
-        Some(format!("{{\"secret\":\"{}\"}} x", e.broker.admin_secret().expose_secret()).as_bytes()),
+        Some(
+            format!(
+                "{{\"secret\":\"{}\"}} x",
+                e.broker.admin_secret().expose_secret()
+            )
+            .as_bytes(),
+        ),
     );
     r.assert_problem(400, "invalid_request", "malformed JSON body");
     // Keys match case-insensitively, as in Go.
-    let r = e.http.post("/v1/token/validate", &json!({ "TOKEN": "x.y.z" }));
+    let r = e
+        .http
+        .post("/v1/token/validate", &json!({ "TOKEN": "x.y.z" }));
     assert_eq!(r.json()["valid"], false);
-    let r = e.http.post("/v1/admin/auth", &json!({ "client_id": "a", "client_secret": "b" }));
+    let r = e.http.post(
+        "/v1/admin/auth",
+        &json!({ "client_id": "a", "client_secret": "b" }),
+    );
     r.assert_problem(
         400,
         "invalid_request",
@@ -255,10 +329,16 @@ fn bearer_errors_on_every_protected_route() {
         _ => "admin:launch-tokens:*",
     };
     for (m, path, scoped) in routes {
-        let body: Option<&[u8]> = if m == "POST" || m == "PUT" { Some(b"{}") } else { None };
-        e.http
-            .send(m, path, &[], body)
-            .assert_problem(401, "unauthorized", "missing authorization header");
+        let body: Option<&[u8]> = if m == "POST" || m == "PUT" {
+            Some(b"{}")
+        } else {
+            None
+        };
+        e.http.send(m, path, &[], body).assert_problem(
+            401,
+            "unauthorized",
+            "missing authorization header",
+        );
         e.http
             .send(m, path, &[("authorization", "Basic abc")], body)
             .assert_problem(401, "unauthorized", "invalid authorization scheme");
@@ -278,9 +358,19 @@ fn bearer_errors_on_every_protected_route() {
     }
     // Expiry, on the manual clock: valid through exp, dead after it.
     e.clock.advance(Duration::from_secs(300));
-    assert_eq!(e.http.post("/v1/token/validate", &json!({"token": agent})).json()["valid"], true);
+    assert_eq!(
+        e.http
+            .post("/v1/token/validate", &json!({"token": agent}))
+            .json()["valid"],
+        true
+    );
     e.clock.advance(Duration::from_secs(1));
-    assert_eq!(e.http.post("/v1/token/validate", &json!({"token": agent})).json()["valid"], false);
+    assert_eq!(
+        e.http
+            .post("/v1/token/validate", &json!({"token": agent}))
+            .json()["valid"],
+        false
+    );
     e.http
         .post_auth("/v1/token/renew", &agent, None)
         .assert_problem(401, "unauthorized", "token verification failed");
@@ -302,22 +392,40 @@ fn tokens_are_eddsa_with_rfc7638_kid_and_forgeries_fail() {
     // Header and kid.
     let header = jwt_header(&token);
     let x = URL_SAFE_NO_PAD.encode(e.broker.public_key());
-    let thumb = URL_SAFE_NO_PAD
-        .encode(Sha256::digest(format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#)));
+    let thumb = URL_SAFE_NO_PAD.encode(Sha256::digest(format!(
+        r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#
+    )));
     assert_eq!(header, json!({"alg": "EdDSA", "typ": "JWT", "kid": thumb}));
     assert_eq!(e.broker.kid(), thumb);
-    let raw_header = String::from_utf8(URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
-    assert_eq!(raw_header, format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{thumb}"}}"#));
+    let raw_header = String::from_utf8(
+        URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        raw_header,
+        format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{thumb}"}}"#)
+    );
     // Signature over the compact signing input with the broker key.
     let (input, sig) = token.rsplit_once('.').unwrap();
     let vk = VerifyingKey::from_bytes(&e.broker.public_key()).unwrap();
     let sig = Signature::from_slice(&URL_SAFE_NO_PAD.decode(sig).unwrap()).unwrap();
     vk.verify(input.as_bytes(), &sig).unwrap();
     // Claims, in the broker's order.
-    let body = URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap();
-    let Shape::Object(fields) = shape(&body) else { panic!() };
+    let body = URL_SAFE_NO_PAD
+        .decode(token.split('.').nth(1).unwrap())
+        .unwrap();
+    let Shape::Object(fields) = shape(&body) else {
+        panic!()
+    };
     let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(names, ["iss", "sub", "exp", "nbf", "iat", "jti", "scope", "task_id", "orch_id"]);
+    assert_eq!(
+        names,
+        [
+            "iss", "sub", "exp", "nbf", "iat", "jti", "scope", "task_id", "orch_id"
+        ]
+    );
     let c = claims(&token);
     assert_eq!(c["iss"], "");
     assert_eq!(c["jti"].as_str().unwrap().len(), 32);
@@ -336,12 +444,19 @@ fn tokens_are_eddsa_with_rfc7638_kid_and_forgeries_fail() {
             URL_SAFE_NO_PAD.encode(escalated.to_string())
         );
         use ed25519_dalek::Signer as _;
-        format!("{unsigned}.{}", URL_SAFE_NO_PAD.encode(other.sign(unsigned.as_bytes()).to_bytes()))
+        format!(
+            "{unsigned}.{}",
+            URL_SAFE_NO_PAD.encode(other.sign(unsigned.as_bytes()).to_bytes())
+        )
     };
     let forgeries = [
         forge(&json!({"alg": "none", "typ": "JWT"}), &c, ""),
         forge(&json!({"alg": "none"}), &escalated, sig_part),
-        forge(&json!({"alg": "HS256", "typ": "JWT", "kid": thumb}), &c, sig_part),
+        forge(
+            &json!({"alg": "HS256", "typ": "JWT", "kid": thumb}),
+            &c,
+            sig_part,
+        ),
         forge(&header, &escalated, sig_part),
         forge(&wrong_kid, &c, sig_part),
         self_signed,
@@ -351,13 +466,17 @@ fn tokens_are_eddsa_with_rfc7638_kid_and_forgeries_fail() {
     ];
     for f in &forgeries {
         assert_eq!(
-            e.http.post("/v1/token/validate", &json!({"token": f})).json(),
+            e.http
+                .post("/v1/token/validate", &json!({"token": f}))
+                .json(),
             json!({"valid": false, "error": "token is invalid or expired"}),
             "{f}"
         );
-        e.http
-            .post_auth("/v1/token/renew", f, None)
-            .assert_problem(401, "unauthorized", "token verification failed");
+        e.http.post_auth("/v1/token/renew", f, None).assert_problem(
+            401,
+            "unauthorized",
+            "token verification failed",
+        );
     }
 }
 
@@ -367,23 +486,48 @@ fn issuer_is_configurable() {
     let (agent_id, token) = e.http.agent(&e.admin, "o", "t", &["read:data:*"]);
     assert!(agent_id.starts_with("spiffe://example.org/agent/o/t/"));
     assert_eq!(claims(&token)["iss"], "https://broker.test");
-    assert_eq!(e.http.post("/v1/token/validate", &json!({"token": token})).json()["valid"], true);
+    assert_eq!(
+        e.http
+            .post("/v1/token/validate", &json!({"token": token}))
+            .json()["valid"],
+        true
+    );
 }
 
 #[test]
 fn app_crud_rules() {
     let e = env();
     let post = |body: Value| e.http.post_auth("/v1/admin/apps", &e.admin, Some(&body));
-    for bad in ["A-app", "a", "a-b", "app-", "app--x", "app_x", &"a".repeat(65)] {
+    for bad in [
+        "A-app",
+        "a",
+        "a-b",
+        "app-",
+        "app--x",
+        "app_x",
+        &"a".repeat(65),
+    ] {
         post(json!({"name": bad, "scopes": ["read:data:*"]})).assert_problem(
             400,
             "invalid_request",
             "invalid app name: must be lowercase letters, digits, and hyphens",
         );
     }
-    post(json!({"scopes": ["read:data:*"]})).assert_problem(400, "invalid_request", "name is required");
-    for (ttl, status) in [(59i64, 400), (86401, 400), (-5, 400), (60, 201), (86400, 201)] {
-        let r = post(json!({"name": format!("ttl{}", ttl.abs()), "scopes": ["r:d:x"], "token_ttl": ttl}));
+    post(json!({"scopes": ["read:data:*"]})).assert_problem(
+        400,
+        "invalid_request",
+        "name is required",
+    );
+    for (ttl, status) in [
+        (59i64, 400),
+        (86401, 400),
+        (-5, 400),
+        (60, 201),
+        (86400, 201),
+    ] {
+        let r = post(
+            json!({"name": format!("ttl{}", ttl.abs()), "scopes": ["r:d:x"], "token_ttl": ttl}),
+        );
         if status == 400 {
             r.assert_problem(
                 400,
@@ -402,63 +546,120 @@ fn app_crud_rules() {
     assert_eq!(created["status"], "");
     assert_eq!(created["token_ttl"], 1800);
     let app_id = created["app_id"].as_str().unwrap();
-    assert!(app_id.starts_with("app-two-part-name-") && app_id.len() == "app-two-part-name-".len() + 6);
+    assert!(
+        app_id.starts_with("app-two-part-name-") && app_id.len() == "app-two-part-name-".len() + 6
+    );
     assert!(created["client_id"].as_str().unwrap().starts_with("tpn-"));
     assert_eq!(created["client_secret"].as_str().unwrap().len(), 64);
     assert!(created.get("created_at").is_none());
 
-    let get = e.http.get_auth(&format!("/v1/admin/apps/{app_id}"), &e.admin).json();
+    let get = e
+        .http
+        .get_auth(&format!("/v1/admin/apps/{app_id}"), &e.admin)
+        .json();
     assert_eq!(get["status"], "active");
     assert_eq!(get["created_at"], "2026-11-21T23:40:34Z");
     assert!(get.get("client_secret").is_none());
     let put = |body: Value| {
-        e.http
-            .send("PUT", &format!("/v1/admin/apps/{app_id}"), &[("authorization", &format!("Bearer {}", e.admin))], Some(body.to_string().as_bytes()))
+        e.http.send(
+            "PUT",
+            &format!("/v1/admin/apps/{app_id}"),
+            &[("authorization", &format!("Bearer {}", e.admin))],
+            Some(body.to_string().as_bytes()),
+        )
     };
-    put(json!({})).assert_problem(400, "invalid_request", "at least one of scopes or token_ttl must be provided");
-    put(json!({"scopes": ["bad"]})).assert_problem(400, "invalid_request", "invalid scope format: use action:resource:identifier");
-    assert_eq!(put(json!({"scopes": ["write:data:x"]})).json()["scopes"], json!(["write:data:x"]));
+    put(json!({})).assert_problem(
+        400,
+        "invalid_request",
+        "at least one of scopes or token_ttl must be provided",
+    );
+    put(json!({"scopes": ["bad"]})).assert_problem(
+        400,
+        "invalid_request",
+        "invalid scope format: use action:resource:identifier",
+    );
+    assert_eq!(
+        put(json!({"scopes": ["write:data:x"]})).json()["scopes"],
+        json!(["write:data:x"])
+    );
     let list = e.http.get_auth("/v1/admin/apps", &e.admin).json();
     assert_eq!(list["total"], 3);
     assert_eq!(keys_of(&list), ["apps", "total"]);
 
     let del = |id: &str| {
-        e.http.send("DELETE", &format!("/v1/admin/apps/{id}"), &[("authorization", &format!("Bearer {}", e.admin))], None)
+        e.http.send(
+            "DELETE",
+            &format!("/v1/admin/apps/{id}"),
+            &[("authorization", &format!("Bearer {}", e.admin))],
+            None,
+        )
     };
     for _ in 0..2 {
         let d = del(app_id);
         assert_eq!(d.status, 200);
         assert_eq!(
             d.text(),
-            format!("{{\"app_id\":\"{app_id}\",\"name\":\"\",\"client_id\":\"\",\"scopes\":null,\"token_ttl\":0,\"status\":\"inactive\",\"deregistered_at\":\"2026-11-21T23:40:34Z\"}}\n")
+            format!(
+                "{{\"app_id\":\"{app_id}\",\"name\":\"\",\"client_id\":\"\",\"scopes\":null,\"token_ttl\":0,\"status\":\"inactive\",\"deregistered_at\":\"2026-11-21T23:40:34Z\"}}\n"
+            )
         );
     }
     del("app-nope-000000").assert_problem(404, "not_found", "app not found");
-    let (cid, sec) = (created["client_id"].as_str().unwrap(), created["client_secret"].as_str().unwrap());
+    let (cid, sec) = (
+        created["client_id"].as_str().unwrap(),
+        created["client_secret"].as_str().unwrap(),
+    );
     e.http
-        .post("/v1/app/auth", &json!({"client_id": cid, "client_secret": sec}))
+        .post(
+            "/v1/app/auth",
+            &json!({"client_id": cid, "client_secret": sec}),
+        )
         .assert_problem(401, "unauthorized", "Authentication failed");
     // The name stays taken: 500, as the real broker's UNIQUE constraint.
-    post(json!({"name": "two-part-name", "scopes": ["read:data:*"]}))
-        .assert_problem(500, "internal_error", "failed to register app");
+    post(json!({"name": "two-part-name", "scopes": ["read:data:*"]})).assert_problem(
+        500,
+        "internal_error",
+        "failed to register app",
+    );
 }
 
 #[test]
 fn launch_token_rules_and_registration() {
     let e = env();
-    let (cid, sec, _) = e.http.create_app(&e.admin, "lt-app", &["read:data:*", "write:data:x"]);
+    let (cid, sec, _) = e
+        .http
+        .create_app(&e.admin, "lt-app", &["read:data:*", "write:data:x"]);
     let app = e.http.app_token(&cid, &sec);
-    let r = e.http.post_auth("/v1/app/launch-tokens", &app, Some(&json!({"agent_name": "a", "allowed_scope": ["read:data:y"]})));
+    let r = e.http.post_auth(
+        "/v1/app/launch-tokens",
+        &app,
+        Some(&json!({"agent_name": "a", "allowed_scope": ["read:data:y"]})),
+    );
     assert_eq!(r.status, 201);
     let lt = r.json();
-    assert_eq!(lt["policy"], json!({"allowed_scope": ["read:data:y"], "max_ttl": 300}));
+    assert_eq!(
+        lt["policy"],
+        json!({"allowed_scope": ["read:data:y"], "max_ttl": 300})
+    );
     assert_eq!(lt["expires_at"], "2026-11-21T23:41:04Z", "ttl 30 s");
     assert_eq!(lt["launch_token"].as_str().unwrap().len(), 64);
     e.http
-        .post_auth("/v1/app/launch-tokens", &app, Some(&json!({"agent_name": "a", "allowed_scope": ["write:data:*"]})))
-        .assert_problem(403, "forbidden", "requested scopes exceed app ceiling; allowed: [read:data:* write:data:x]");
+        .post_auth(
+            "/v1/app/launch-tokens",
+            &app,
+            Some(&json!({"agent_name": "a", "allowed_scope": ["write:data:*"]})),
+        )
+        .assert_problem(
+            403,
+            "forbidden",
+            "requested scopes exceed app ceiling; allowed: [read:data:* write:data:x]",
+        );
     e.http
-        .post_auth("/v1/app/launch-tokens", &app, Some(&json!({"agent_name": "a", "allowed_scope": []})))
+        .post_auth(
+            "/v1/app/launch-tokens",
+            &app,
+            Some(&json!({"agent_name": "a", "allowed_scope": []})),
+        )
         .assert_problem(400, "invalid_request", "allowed_scope must not be empty");
 
     // Single use: the second registration fails; multi-use does not.
@@ -467,12 +668,20 @@ fn launch_token_rules_and_registration() {
     let n = e.http.nonce();
     e.http
         .register_raw(single, &n, &key(7), "o", "t", &["read:data:y"])
-        .assert_problem(401, "unauthorized", "launch token: launch token already consumed");
+        .assert_problem(
+            401,
+            "unauthorized",
+            "launch token: launch token already consumed",
+        );
     let multi = e.http.launch_token(&e.admin, json!({"agent_name": "m", "allowed_scope": ["x:y:*"], "single_use": false, "max_ttl": 100000}));
     let (_, t1) = e.http.register(&multi, "o", "t", &["x:y:1"]);
     let (_, t2) = e.http.register(&multi, "o", "t", &["x:y:2"]);
     let c1 = claims(&t1);
-    assert_eq!(c1["exp"].as_i64().unwrap() - c1["iat"].as_i64().unwrap(), 86400, "capped at the broker max");
+    assert_eq!(
+        c1["exp"].as_i64().unwrap() - c1["iat"].as_i64().unwrap(),
+        86400,
+        "capped at the broker max"
+    );
     assert_ne!(claims(&t2)["sub"], c1["sub"]);
 
     // The signature covers the hex-DECODED nonce, not its text.
@@ -480,12 +689,20 @@ fn launch_token_rules_and_registration() {
     let k = key(8);
     let mut body = register_body(&multi, &n, &k, "o", "t", &["x:y:1"]);
     use ed25519_dalek::Signer as _;
-    body["signature"] = json!(base64::engine::general_purpose::STANDARD.encode(k.sign(n.as_bytes()).to_bytes()));
-    e.http.post("/v1/register", &body).assert_problem(401, "unauthorized", "nonce signature verification failed");
+    body["signature"] =
+        json!(base64::engine::general_purpose::STANDARD.encode(k.sign(n.as_bytes()).to_bytes()));
+    e.http.post("/v1/register", &body).assert_problem(
+        401,
+        "unauthorized",
+        "nonce signature verification failed",
+    );
 
     // An orch id that is not a SPIFFE path segment fails after consuming
     // the single-use launch token, as in the real broker.
-    let lt = e.http.launch_token(&e.admin, json!({"agent_name": "s", "allowed_scope": ["x:y:*"]}));
+    let lt = e.http.launch_token(
+        &e.admin,
+        json!({"agent_name": "s", "allowed_scope": ["x:y:*"]}),
+    );
     let n = e.http.nonce();
     e.http
         .register_raw(&lt, &n, &key(9), "bad/orch", "t", &["x:y:1"])
@@ -493,25 +710,44 @@ fn launch_token_rules_and_registration() {
     let n = e.http.nonce();
     e.http
         .register_raw(&lt, &n, &key(9), "o", "t", &["x:y:1"])
-        .assert_problem(401, "unauthorized", "launch token: launch token already consumed");
+        .assert_problem(
+            401,
+            "unauthorized",
+            "launch token: launch token already consumed",
+        );
 
     // Launch tokens and nonces expire on the clock.
-    let lt = e.http.launch_token(&e.admin, json!({"agent_name": "e", "allowed_scope": ["x:y:*"], "ttl": 10}));
+    let lt = e.http.launch_token(
+        &e.admin,
+        json!({"agent_name": "e", "allowed_scope": ["x:y:*"], "ttl": 10}),
+    );
     let n = e.http.nonce();
     e.clock.advance(Duration::from_secs(11));
     e.http
         .register_raw(&lt, &n, &key(10), "o", "t", &["x:y:1"])
         .assert_problem(401, "unauthorized", "launch token: launch token expired");
-    let lt = e.http.launch_token(&e.admin, json!({"agent_name": "e", "allowed_scope": ["x:y:*"]}));
+    let lt = e.http.launch_token(
+        &e.admin,
+        json!({"agent_name": "e", "allowed_scope": ["x:y:*"]}),
+    );
     let n = e.http.nonce();
     e.clock.advance(Duration::from_secs(30));
-    assert_eq!(e.http.register_raw(&lt, &n, &key(11), "o", "t", &["x:y:1"]).status, 200, "30 s is still in time");
+    assert_eq!(
+        e.http
+            .register_raw(&lt, &n, &key(11), "o", "t", &["x:y:1"])
+            .status,
+        200,
+        "30 s is still in time"
+    );
 }
 
 #[test]
 fn renew_preserves_identity_and_ttl() {
     let e = env();
-    let lt = e.http.launch_token(&e.admin, json!({"agent_name": "r", "allowed_scope": ["read:data:*"], "max_ttl": 120}));
+    let lt = e.http.launch_token(
+        &e.admin,
+        json!({"agent_name": "r", "allowed_scope": ["read:data:*"], "max_ttl": 120}),
+    );
     let (agent, t1) = e.http.register(&lt, "orch", "task", &["read:data:*"]);
     e.clock.advance(Duration::from_secs(10));
     let r = e.http.post_auth("/v1/token/renew", &t1, None);
@@ -525,63 +761,138 @@ fn renew_preserves_identity_and_ttl() {
         assert_eq!(c1[k], c2[k], "{k}");
     }
     assert_ne!(c1["jti"], c2["jti"]);
-    assert_eq!(c2["exp"].as_i64().unwrap() - c2["iat"].as_i64().unwrap(), 120);
-    assert_eq!(c2["iat"].as_i64().unwrap(), c1["iat"].as_i64().unwrap() + 10);
-    assert_eq!(e.http.post("/v1/token/validate", &json!({"token": t1})).json()["valid"], false);
-    assert_eq!(e.http.post("/v1/token/validate", &json!({"token": t2})).json()["valid"], true);
+    assert_eq!(
+        c2["exp"].as_i64().unwrap() - c2["iat"].as_i64().unwrap(),
+        120
+    );
+    assert_eq!(
+        c2["iat"].as_i64().unwrap(),
+        c1["iat"].as_i64().unwrap() + 10
+    );
+    assert_eq!(
+        e.http
+            .post("/v1/token/validate", &json!({"token": t1}))
+            .json()["valid"],
+        false
+    );
+    assert_eq!(
+        e.http
+            .post("/v1/token/validate", &json!({"token": t2}))
+            .json()["valid"],
+        true
+    );
 }
 
 #[test]
 fn delegation_chains_hashes_signatures_and_depth() {
     let e = env();
     let all = ["read:data:*", "write:data:*"];
-    let agents: Vec<(String, String)> = (0..7).map(|i| e.http.agent(&e.admin, "o", &format!("t{i}"), &all)).collect();
+    let agents: Vec<(String, String)> = (0..7)
+        .map(|i| e.http.agent(&e.admin, "o", &format!("t{i}"), &all))
+        .collect();
     let vk = VerifyingKey::from_bytes(&e.broker.public_key()).unwrap();
     let mut token = agents[0].1.clone();
     let mut expect_scope = json!(all);
     for hop in 1..=5 {
-        let scope = if hop == 1 { json!(["read:data:*"]) } else { json!(["read:data:x"]) };
-        let r = e.http.post_auth("/v1/delegate", &token, Some(&json!({"delegate_to": agents[hop].0, "scope": scope})));
+        let scope = if hop == 1 {
+            json!(["read:data:*"])
+        } else {
+            json!(["read:data:x"])
+        };
+        let r = e.http.post_auth(
+            "/v1/delegate",
+            &token,
+            Some(&json!({"delegate_to": agents[hop].0, "scope": scope})),
+        );
         assert_eq!(r.status, 200, "hop {hop}: {r:?}");
         let body = r.json();
-        assert_eq!(keys_of(&body), ["access_token", "delegation_chain", "expires_in"]);
+        assert_eq!(
+            keys_of(&body),
+            ["access_token", "delegation_chain", "expires_in"]
+        );
         assert_eq!(body["expires_in"], 60, "default delegation TTL");
         let chain = body["delegation_chain"].as_array().unwrap().clone();
         assert_eq!(chain.len(), hop);
         let last = &chain[hop - 1];
         assert_eq!(last["agent"], agents[hop - 1].0.as_str());
         assert_eq!(last["scope"], expect_scope, "the delegator's full scope");
-        let scopes: Vec<&str> = last["scope"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
-        let input = format!("{}|{}|{}", last["agent"].as_str().unwrap(), scopes.join(","), last["delegated_at"].as_str().unwrap());
-        let sig = Signature::from_slice(&hex::decode(last["signature"].as_str().unwrap()).unwrap()).unwrap();
+        let scopes: Vec<&str> = last["scope"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        let input = format!(
+            "{}|{}|{}",
+            last["agent"].as_str().unwrap(),
+            scopes.join(","),
+            last["delegated_at"].as_str().unwrap()
+        );
+        let sig = Signature::from_slice(&hex::decode(last["signature"].as_str().unwrap()).unwrap())
+            .unwrap();
         vk.verify(input.as_bytes(), &sig).unwrap();
         token = body["access_token"].as_str().unwrap().to_owned();
         let c = claims(&token);
         assert_eq!(c["sub"], agents[hop].0.as_str());
-        assert_eq!(c["task_id"], "t0", "task and orch come from the first presenter");
+        assert_eq!(
+            c["task_id"], "t0",
+            "task and orch come from the first presenter"
+        );
         assert_eq!(c["scope"], scope);
         // chain_hash = hex SHA-256 of the chain's compact JSON, as sent.
         let chain_json = {
-            let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+            let raw = String::from_utf8(
+                URL_SAFE_NO_PAD
+                    .decode(token.split('.').nth(1).unwrap())
+                    .unwrap(),
+            )
+            .unwrap();
             let start = raw.find("\"delegation_chain\":").unwrap() + "\"delegation_chain\":".len();
             let end = raw.find(",\"chain_hash\"").unwrap();
             raw[start..end].to_owned()
         };
-        assert_eq!(c["chain_hash"], hex::encode(Sha256::digest(chain_json.as_bytes())));
+        assert_eq!(
+            c["chain_hash"],
+            hex::encode(Sha256::digest(chain_json.as_bytes()))
+        );
         expect_scope = scope;
     }
     e.http
-        .post_auth("/v1/delegate", &token, Some(&json!({"delegate_to": agents[6].0, "scope": ["read:data:x"]})))
+        .post_auth(
+            "/v1/delegate",
+            &token,
+            Some(&json!({"delegate_to": agents[6].0, "scope": ["read:data:x"]})),
+        )
         .assert_problem(403, "scope_violation", "delegation depth limit exceeded");
     let root = &agents[0].1;
     e.http
-        .post_auth("/v1/delegate", root, Some(&json!({"delegate_to": "", "scope": ["read:data:x"]})))
+        .post_auth(
+            "/v1/delegate",
+            root,
+            Some(&json!({"delegate_to": "", "scope": ["read:data:x"]})),
+        )
         .assert_problem(500, "internal_error", "delegation failed");
     e.http
-        .post_auth("/v1/delegate", root, Some(&json!({"delegate_to": agents[1].0, "scope": ["read:other:x"]})))
-        .assert_problem(403, "scope_violation", "delegated scope exceeds delegator scope");
-    let r = e.http.post_auth("/v1/delegate", root, Some(&json!({"delegate_to": agents[1].0, "scope": all, "ttl": 500})));
-    assert_eq!(r.json()["expires_in"], 500, "equal scope and an explicit TTL are fine");
+        .post_auth(
+            "/v1/delegate",
+            root,
+            Some(&json!({"delegate_to": agents[1].0, "scope": ["read:other:x"]})),
+        )
+        .assert_problem(
+            403,
+            "scope_violation",
+            "delegated scope exceeds delegator scope",
+        );
+    let r = e.http.post_auth(
+        "/v1/delegate",
+        root,
+        Some(&json!({"delegate_to": agents[1].0, "scope": all, "ttl": 500})),
+    );
+    assert_eq!(
+        r.json()["expires_in"],
+        500,
+        "equal scope and an explicit TTL are fine"
+    );
 }
 
 #[test]
@@ -591,15 +902,40 @@ fn revocation_levels() {
     let (a, ta) = e.http.agent(&e.admin, "o", "task-a", &s);
     let (b, tb) = e.http.agent(&e.admin, "o", "task-b", &s);
     let (c, tc) = e.http.agent(&e.admin, "o", "task-c", &s);
-    let delegated = e.http.post_auth("/v1/delegate", &ta, Some(&json!({"delegate_to": b, "scope": s}))).str("access_token");
-    let valid = |t: &str| e.http.post("/v1/token/validate", &json!({"token": t})).json()["valid"] == true;
+    let delegated = e
+        .http
+        .post_auth(
+            "/v1/delegate",
+            &ta,
+            Some(&json!({"delegate_to": b, "scope": s})),
+        )
+        .str("access_token");
+    let valid = |t: &str| {
+        e.http
+            .post("/v1/token/validate", &json!({"token": t}))
+            .json()["valid"]
+            == true
+    };
     let revoke = |level: &str, target: &str| {
-        let r = e.http.post_auth("/v1/revoke", &e.admin, Some(&json!({"level": level, "target": target})));
-        assert_eq!(r.json(), json!({"revoked": true, "level": level, "target": target, "count": 1}));
+        let r = e.http.post_auth(
+            "/v1/revoke",
+            &e.admin,
+            Some(&json!({"level": level, "target": target})),
+        );
+        assert_eq!(
+            r.json(),
+            json!({"revoked": true, "level": level, "target": target, "count": 1})
+        );
     };
     revoke("chain", &a);
-    assert!(!valid(&delegated), "chain: tokens whose chain starts with a");
-    assert!(valid(&ta) && valid(&tb), "chain does not touch the root's own token");
+    assert!(
+        !valid(&delegated),
+        "chain: tokens whose chain starts with a"
+    );
+    assert!(
+        valid(&ta) && valid(&tb),
+        "chain does not touch the root's own token"
+    );
     revoke("task", "task-b");
     assert!(!valid(&tb) && valid(&tc));
     revoke("agent", &c);
@@ -608,7 +944,11 @@ fn revocation_levels() {
     assert!(!valid(&ta));
     revoke("token", "no-such-jti");
     e.http
-        .post_auth("/v1/revoke", &e.admin, Some(&json!({"level": "galaxy", "target": "x"})))
+        .post_auth(
+            "/v1/revoke",
+            &e.admin,
+            Some(&json!({"level": "galaxy", "target": "x"})),
+        )
         .assert_problem(400, "invalid_request", "invalid revocation level: galaxy");
     e.http
         .post_auth("/v1/revoke", &e.admin, Some(&json!({"level": "token"})))
@@ -625,7 +965,11 @@ fn audit_trail_is_hash_chained_filtered_and_paged() {
     for _ in 0..1005 {
         e.http.post("/v1/token/renew", &json!({}));
     }
-    let page = |q: &str| e.http.get_auth(&format!("/v1/audit/events{q}"), &e.admin).json();
+    let page = |q: &str| {
+        e.http
+            .get_auth(&format!("/v1/audit/events{q}"), &e.admin)
+            .json()
+    };
     let all = page("?limit=1000");
     assert_eq!(all["limit"], 1000);
     let events = all["events"].as_array().unwrap();
@@ -640,40 +984,84 @@ fn audit_trail_is_hash_chained_filtered_and_paged() {
         assert_eq!(s("prev_hash"), prev);
         let data = format!(
             "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
-            prev, s("id"), s("timestamp"), s("event_type"), s("agent_id"), s("task_id"), s("orch_id"),
-            s("detail"), s("resource"), s("outcome"), n("deleg_depth"), s("deleg_chain_hash"), n("bytes_transferred")
+            prev,
+            s("id"),
+            s("timestamp"),
+            s("event_type"),
+            s("agent_id"),
+            s("task_id"),
+            s("orch_id"),
+            s("detail"),
+            s("resource"),
+            s("outcome"),
+            n("deleg_depth"),
+            s("deleg_chain_hash"),
+            n("bytes_transferred")
         );
-        assert_eq!(s("hash"), hex::encode(Sha256::digest(data.as_bytes())), "{ev}");
+        assert_eq!(
+            s("hash"),
+            hex::encode(Sha256::digest(data.as_bytes())),
+            "{ev}"
+        );
         prev = s("hash");
     }
     assert_eq!(events[0]["id"], "evt-000001");
     assert_eq!(events[0]["event_type"], "admin_auth");
 
     let d = page("");
-    assert_eq!((d["limit"].as_u64(), d["offset"].as_u64()), (Some(100), Some(0)));
+    assert_eq!(
+        (d["limit"].as_u64(), d["offset"].as_u64()),
+        (Some(100), Some(0))
+    );
     assert_eq!(d["events"].as_array().unwrap().len(), 100);
     let big = page("?limit=5000&offset=1000");
     assert_eq!(big["limit"], 5000, "echoed as sent");
     assert_eq!(big["offset"], 1000);
-    assert_eq!(big["events"].as_array().unwrap().len() as u64, total.min(2000) - 1000);
+    assert_eq!(
+        big["events"].as_array().unwrap().len() as u64,
+        total.min(2000) - 1000
+    );
     let neg = page("?offset=-3&limit=-1");
-    assert_eq!((neg["offset"].as_i64(), neg["limit"].as_i64()), (Some(-3), Some(100)));
+    assert_eq!(
+        (neg["offset"].as_i64(), neg["limit"].as_i64()),
+        (Some(-3), Some(100))
+    );
 
-    let by_agent = page(&format!("?agent_id={}", agent.replace(':', "%3A").replace('/', "%2F")));
-    let types: Vec<&str> = by_agent["events"].as_array().unwrap().iter().map(|e| e["event_type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["agent_registered", "token_issued", "token_released"]);
+    let by_agent = page(&format!(
+        "?agent_id={}",
+        agent.replace(':', "%3A").replace('/', "%2F")
+    ));
+    let types: Vec<&str> = by_agent["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["agent_registered", "token_issued", "token_released"]
+    );
     let released = page("?event_type=token_released&task_id=t");
     assert_eq!(released["total"], 1);
     assert_eq!(
         released["events"][0]["detail"],
-        format!("token released | jti={}", claims(&token)["jti"].as_str().unwrap())
+        format!(
+            "token released | jti={}",
+            claims(&token)["jti"].as_str().unwrap()
+        )
     );
-    assert_eq!(page("?outcome=denied&event_type=admin_auth_failed")["total"], 1);
+    assert_eq!(
+        page("?outcome=denied&event_type=admin_auth_failed")["total"],
+        1
+    );
     assert_eq!(page("?until=2026-11-21T23:40:35Z")["total"], 6);
     let since = page("?since=2026-11-21T23:41:00Z&limit=1");
     assert_eq!(since["total"], 1005);
     assert_eq!(since["events"][0]["resource"], "/v1/token/renew");
-    assert_eq!(since["events"][0]["detail"], "missing authorization header | path=/v1/token/renew");
+    assert_eq!(
+        since["events"][0]["detail"],
+        "missing authorization header | path=/v1/token/renew"
+    );
 }
 
 #[test]
@@ -681,9 +1069,18 @@ fn rate_limits_on_the_manual_clock() {
     let clock = Arc::new(ManualClock::at_unix_seconds(1_800_000_000));
     let broker = DevBroker::builder().clock(clock.clone()).start().unwrap();
     let http = Client::new(broker.url());
-    let app = broker.register_app("limited", &["read:data:*"], None).unwrap();
-    let other = broker.register_app("other", &["read:data:*"], None).unwrap();
-    let auth = |id: &str, secret: &str| http.post("/v1/app/auth", &json!({"client_id": id, "client_secret": secret}));
+    let app = broker
+        .register_app("limited", &["read:data:*"], None)
+        .unwrap();
+    let other = broker
+        .register_app("other", &["read:data:*"], None)
+        .unwrap();
+    let auth = |id: &str, secret: &str| {
+        http.post(
+            "/v1/app/auth",
+            &json!({"client_id": id, "client_secret": secret}),
+        )
+    };
     let secret = app.client_secret.expose_secret();
     assert_eq!(auth(&app.client_id, "wrong").status, 401);
     assert_eq!(auth(&app.client_id, "").status, 400);
@@ -691,9 +1088,16 @@ fn rate_limits_on_the_manual_clock() {
     let r = auth(&app.client_id, secret);
     r.assert_problem(429, "rate_limited", "rate limit exceeded, try again later");
     assert_eq!(r.header("retry-after").as_deref(), Some("60"));
-    assert_eq!(auth(&other.client_id, other.client_secret.expose_secret()).status, 200);
+    assert_eq!(
+        auth(&other.client_id, other.client_secret.expose_secret()).status,
+        200
+    );
     clock.advance(Duration::from_secs(6));
-    assert_eq!(auth(&app.client_id, secret).status, 200, "one token per 6 s");
+    assert_eq!(
+        auth(&app.client_id, secret).status,
+        200,
+        "one token per 6 s"
+    );
     assert_eq!(auth(&app.client_id, secret).status, 429);
 
     let admin = |s: &str| http.post("/v1/admin/auth", &json!({"secret": s}));
@@ -704,18 +1108,29 @@ fn rate_limits_on_the_manual_clock() {
     r.assert_problem(429, "rate_limited", "rate limit exceeded, try again later");
     assert_eq!(r.header("retry-after").as_deref(), Some("1"));
     // X-Forwarded-For is trusted as the client IP, as in the real broker.
-    let r = http.send("POST", "/v1/admin/auth", &[("x-forwarded-for", "10.1.2.3, 10.0.0.1")], Some(b"{\"secret\":\"wrong\"}"));
+    let r = http.send(
+        "POST",
+        "/v1/admin/auth",
+        &[("x-forwarded-for", "10.1.2.3, 10.0.0.1")],
+        Some(b"{\"secret\":\"wrong\"}"),
+    );
     assert_eq!(r.status, 401);
     clock.advance(Duration::from_millis(200));
     assert_eq!(admin(broker.admin_secret().expose_secret()).status, 200);
 
     let free = DevBroker::builder()
-        .app_auth_rate_limit(Some(RateLimit { per_second: 0.0, burst: 1 }))
+        .app_auth_rate_limit(Some(RateLimit {
+            per_second: 0.0,
+            burst: 1,
+        }))
         .admin_auth_rate_limit(None)
         .start()
         .unwrap();
     let fh = Client::new(free.url());
     for _ in 0..30 {
-        assert_eq!(fh.post("/v1/admin/auth", &json!({"secret": "x"})).status, 401);
+        assert_eq!(
+            fh.post("/v1/admin/auth", &json!({"secret": "x"})).status,
+            401
+        );
     }
 }

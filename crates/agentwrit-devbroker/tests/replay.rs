@@ -73,7 +73,11 @@ fn captures() -> Vec<Capture> {
             } else if let Some(s) = line.strip_prefix("< content-length: ") {
                 c.content_length = Some(s.parse().unwrap());
             } else if let Some(s) = line.strip_prefix("< body: ") {
-                c.body = if s == "(empty)" { String::new() } else { s.to_owned() };
+                c.body = if s == "(empty)" {
+                    String::new()
+                } else {
+                    s.to_owned()
+                };
             }
         }
         out.push(c);
@@ -136,19 +140,37 @@ impl Replay {
 fn compare(cap: &Capture, resp: &Resp, subst: &[(String, String)]) {
     let what = format!("case {} ({})", cap.number, cap.title);
     assert_eq!(resp.status, cap.status, "{what}: status; got {resp:?}");
-    assert_eq!(resp.header("content-type"), cap.content_type, "{what}: content type");
+    assert_eq!(
+        resp.header("content-type"),
+        cap.content_type,
+        "{what}: content type"
+    );
     assert_eq!(
         resp.header("x-request-id").as_deref(),
         Some(cap.request_id.as_str()),
         "{what}: request id"
     );
     resp.assert_security_headers();
-    assert_eq!(resp.header("retry-after"), cap.retry_after, "{what}: Retry-After");
-    let length = resp.header("content-length").map(|v| v.parse::<usize>().unwrap());
-    assert_eq!(length, cap.content_length, "{what}: Content-Length; got {}", resp.text());
+    assert_eq!(
+        resp.header("retry-after"),
+        cap.retry_after,
+        "{what}: Retry-After"
+    );
+    let length = resp
+        .header("content-length")
+        .map(|v| v.parse::<usize>().unwrap());
+    assert_eq!(
+        length,
+        cap.content_length,
+        "{what}: Content-Length; got {}",
+        resp.text()
+    );
     let mut body = resp.text();
     if cap.content_length.is_some() {
-        assert!(body.ends_with('\n'), "{what}: Go's encoder ends bodies with a newline");
+        assert!(
+            body.ends_with('\n'),
+            "{what}: Go's encoder ends bodies with a newline"
+        );
         body.pop();
     }
     for (ours, theirs) in subst {
@@ -177,7 +199,9 @@ fn b(v: Value) -> Vec<u8> {
 
 #[test]
 fn replay_the_78_captured_cases() {
-    let clock = Arc::new(ManualClock::new(UNIX_EPOCH + Duration::from_nanos(START_NANOS)));
+    let clock = Arc::new(ManualClock::new(
+        UNIX_EPOCH + Duration::from_nanos(START_NANOS),
+    ));
     let secret = "replay-admin-secret";
     let broker = DevBroker::builder()
         .clock(clock.clone())
@@ -194,7 +218,12 @@ fn replay_the_78_captured_cases() {
         subst: Vec::new(),
     };
     assert_eq!(r.caps.len(), 78);
-    let main_scopes = ["read:data:*", "write:data:*", "read:analytics:*", "write:reports:*"];
+    let main_scopes = [
+        "read:data:*",
+        "write:data:*",
+        "read:analytics:*",
+        "write:reports:*",
+    ];
 
     // Public endpoints and admin auth.
     let health = r.case(1, None, None);
@@ -204,7 +233,9 @@ fn replay_the_78_captured_cases() {
     r.case(3, None, Some(&b(json!({ "secret": "wrong" }))));
     r.case(4, None, Some(b"{}"));
     r.case(5, None, Some(b"{\"secret\": "));
-    let admin = r.case(6, None, Some(&b(json!({ "secret": secret })))).str("access_token");
+    let admin = r
+        .case(6, None, Some(&b(json!({ "secret": secret }))))
+        .str("access_token");
     assert_eq!(jwt_header(&admin)["kid"], r.broker.kid());
 
     // Apps.
@@ -218,28 +249,43 @@ fn replay_the_78_captured_cases() {
     r.case(
         8,
         Some(&admin),
-        Some(&b(json!({ "name": "conf-main", "scopes": ["read:data:*"] }))),
+        Some(&b(
+            json!({ "name": "conf-main", "scopes": ["read:data:*"] }),
+        )),
     );
-    r.case(9, Some(&admin), Some(&b(json!({ "name": "conf-noscopes" }))));
+    r.case(
+        9,
+        Some(&admin),
+        Some(&b(json!({ "name": "conf-noscopes" }))),
+    );
     r.case(
         10,
         Some(&admin),
-        Some(&b(json!({ "name": "conf-ttl", "scopes": ["read:data:*"], "token_ttl": 0 }))),
+        Some(&b(
+            json!({ "name": "conf-ttl", "scopes": ["read:data:*"], "token_ttl": 0 }),
+        )),
     );
     r.case(
         11,
         Some(&admin),
         Some(&b(json!({ "name": "conf-bad", "scopes": ["read-data"] }))),
     );
-    r.case(12, None, Some(&b(json!({ "name": "x", "scopes": ["read:data:*"] }))));
+    r.case(
+        12,
+        None,
+        Some(&b(json!({ "name": "x", "scopes": ["read:data:*"] }))),
+    );
     let crud = r.case(
         13,
         Some(&admin),
-        Some(&b(json!({ "name": "conf-crud", "scopes": ["read:data:*"], "token_ttl": 900 }))),
+        Some(&b(
+            json!({ "name": "conf-crud", "scopes": ["read:data:*"], "token_ttl": 900 }),
+        )),
     );
     let crud_app = crud.str("app_id");
     let (crud_id, crud_secret) = (crud.str("client_id"), crud.str("client_secret"));
-    r.subst.push((crud_app.clone(), "app-conf-crud-71c121".to_owned()));
+    r.subst
+        .push((crud_app.clone(), "app-conf-crud-71c121".to_owned()));
     let list = r.case(14, Some(&admin), None);
     assert_eq!(list.json()["apps"][0]["name"], "conf-crud", "newest first");
     r.case(15, Some(&admin), None);
@@ -247,11 +293,17 @@ fn replay_the_78_captured_cases() {
     let put = r.case(
         17,
         Some(&admin),
-        Some(&b(json!({ "scopes": ["read:data:*", "write:data:x"], "token_ttl": 1200 }))),
+        Some(&b(
+            json!({ "scopes": ["read:data:*", "write:data:x"], "token_ttl": 1200 }),
+        )),
     );
     assert_eq!(put.json()["token_ttl"], 1200);
     r.case(18, Some(&admin), Some(&b(json!({ "token_ttl": -1 }))));
-    r.case(19, Some(&admin), Some(&b(json!({ "scopes": ["read:data:*"] }))));
+    r.case(
+        19,
+        Some(&admin),
+        Some(&b(json!({ "scopes": ["read:data:*"] }))),
+    );
     r.case(20, Some(&admin), None);
     r.case(21, Some(&admin), None);
 
@@ -259,19 +311,25 @@ fn replay_the_78_captured_cases() {
     r.case(
         22,
         None,
-        Some(&b(json!({ "client_id": crud_id, "client_secret": crud_secret }))),
+        Some(&b(
+            json!({ "client_id": crud_id, "client_secret": crud_secret }),
+        )),
     );
     r.case(
         23,
         None,
-        Some(&b(json!({ "client_id": main_id, "client_secret": "wrong" }))),
+        Some(&b(
+            json!({ "client_id": main_id, "client_secret": "wrong" }),
+        )),
     );
     r.case(24, None, Some(&b(json!({ "client_id": main_id }))));
     let app = r
         .case(
             25,
             None,
-            Some(&b(json!({ "client_id": main_id, "client_secret": main_secret }))),
+            Some(&b(
+                json!({ "client_id": main_id, "client_secret": main_secret }),
+            )),
         )
         .str("access_token");
 
@@ -280,23 +338,31 @@ fn replay_the_78_captured_cases() {
         .case(
             26,
             Some(&app),
-            Some(&b(json!({ "agent_name": "conf-agent", "allowed_scope": ["read:data:*"] }))),
+            Some(&b(
+                json!({ "agent_name": "conf-agent", "allowed_scope": ["read:data:*"] }),
+            )),
         )
         .str("launch_token");
     r.case(
         27,
         Some(&app),
-        Some(&b(json!({ "agent_name": "conf-agent", "allowed_scope": ["admin:revoke:*"] }))),
+        Some(&b(
+            json!({ "agent_name": "conf-agent", "allowed_scope": ["admin:revoke:*"] }),
+        )),
     );
     r.case(
         28,
         Some(&admin),
-        Some(&b(json!({ "agent_name": "x", "allowed_scope": ["read:data:*"] }))),
+        Some(&b(
+            json!({ "agent_name": "x", "allowed_scope": ["read:data:*"] }),
+        )),
     );
     r.case(
         29,
         Some(&app),
-        Some(&b(json!({ "agent_name": "x", "allowed_scope": ["read:data:*"] }))),
+        Some(&b(
+            json!({ "agent_name": "x", "allowed_scope": ["read:data:*"] }),
+        )),
     );
     let admin_lt = r
         .case(
@@ -310,7 +376,11 @@ fn replay_the_78_captured_cases() {
             }))),
         )
         .str("launch_token");
-    r.case(31, Some(&app), Some(&b(json!({ "allowed_scope": ["read:data:*"] }))));
+    r.case(
+        31,
+        Some(&app),
+        Some(&b(json!({ "allowed_scope": ["read:data:*"] }))),
+    );
 
     // Registration, in the broker's check order.
     let agent_key = key(1);
@@ -332,18 +402,39 @@ fn replay_the_78_captured_cases() {
     r.case(
         36,
         None,
-        Some(&b(register_body(&lt, &unknown, &agent_key, "conf-orch", "conf-task", &scope))),
+        Some(&b(register_body(
+            &lt,
+            &unknown,
+            &agent_key,
+            "conf-orch",
+            "conf-task",
+            &scope,
+        ))),
     );
     let n5 = r.quiet().nonce();
     r.case(
         37,
         None,
-        Some(&b(register_body(&lt, &n5, &agent_key, "conf-orch", "conf-task", &["write:data:*"]))),
+        Some(&b(register_body(
+            &lt,
+            &n5,
+            &agent_key,
+            "conf-orch",
+            "conf-task",
+            &["write:data:*"],
+        ))),
     );
     r.case(
         38,
         None,
-        Some(&b(register_body(&"ff".repeat(32), &n5, &agent_key, "conf-orch", "conf-task", &scope))),
+        Some(&b(register_body(
+            &"ff".repeat(32),
+            &n5,
+            &agent_key,
+            "conf-orch",
+            "conf-task",
+            &scope,
+        ))),
     );
     let mut no_scope = register_body(&lt, &n5, &agent_key, "conf-orch", "conf-task", &scope);
     no_scope.as_object_mut().unwrap().remove("requested_scope");
@@ -356,20 +447,41 @@ fn replay_the_78_captured_cases() {
     let reg = r.case(
         42,
         None,
-        Some(&b(register_body(&lt, &n6, &agent_key, "conf-orch", "conf-task", &scope))),
+        Some(&b(register_body(
+            &lt,
+            &n6,
+            &agent_key,
+            "conf-orch",
+            "conf-task",
+            &scope,
+        ))),
     );
     let (agent_a, token_a) = (reg.str("agent_id"), reg.str("access_token"));
     assert!(agent_a.starts_with("spiffe://agentwrit.local/agent/conf-orch/conf-task/"));
     r.case(
         43,
         None,
-        Some(&b(register_body(&admin_lt, &n6, &agent_key, "conf-orch", "conf-task", &scope))),
+        Some(&b(register_body(
+            &admin_lt,
+            &n6,
+            &agent_key,
+            "conf-orch",
+            "conf-task",
+            &scope,
+        ))),
     );
     let n7 = r.quiet().nonce();
     r.case(
         44,
         None,
-        Some(&b(register_body(&lt, &n7, &agent_key, "conf-orch", "conf-task", &scope))),
+        Some(&b(register_body(
+            &lt,
+            &n7,
+            &agent_key,
+            "conf-orch",
+            "conf-task",
+            &scope,
+        ))),
     );
 
     // Validate and renew.
@@ -405,7 +517,9 @@ fn replay_the_78_captured_cases() {
     r.case(
         54,
         Some(&token_a2),
-        Some(&b(json!({ "delegate_to": agent_b, "scope": ["write:data:*"] }))),
+        Some(&b(
+            json!({ "delegate_to": agent_b, "scope": ["write:data:*"] }),
+        )),
     );
     r.case(
         55,
@@ -415,18 +529,29 @@ fn replay_the_78_captured_cases() {
             "scope": ["read:data:reports"],
         }))),
     );
-    r.case(56, Some(&token_a2), Some(&b(json!({ "delegate_to": agent_b }))));
+    r.case(
+        56,
+        Some(&token_a2),
+        Some(&b(json!({ "delegate_to": agent_b }))),
+    );
     let deleg = r.case(
         57,
         Some(&token_a2),
-        Some(&b(json!({ "delegate_to": agent_b, "scope": ["read:data:reports"], "ttl": 30 }))),
+        Some(&b(
+            json!({ "delegate_to": agent_b, "scope": ["read:data:reports"], "ttl": 30 }),
+        )),
     );
     let delegated = deleg.str("access_token");
-    assert_eq!(deleg.json()["delegation_chain"][0]["agent"], agent_a.as_str());
+    assert_eq!(
+        deleg.json()["delegation_chain"][0]["agent"],
+        agent_a.as_str()
+    );
     r.case(
         58,
         None,
-        Some(&b(json!({ "delegate_to": agent_b, "scope": ["read:data:reports"] }))),
+        Some(&b(
+            json!({ "delegate_to": agent_b, "scope": ["read:data:reports"] }),
+        )),
     );
     r.case(
         59,
@@ -443,21 +568,36 @@ fn replay_the_78_captured_cases() {
     r.case(
         65,
         Some(&token_a2),
-        Some(&b(json!({ "delegate_to": agent_b, "scope": ["read:data:reports"] }))),
+        Some(&b(
+            json!({ "delegate_to": agent_b, "scope": ["read:data:reports"] }),
+        )),
     );
 
     // Revocation.
     r.case(66, Some(&admin), Some(&b(json!({ "target": "x" }))));
-    r.case(67, Some(&admin), Some(&b(json!({ "level": "galaxy", "target": "x" }))));
+    r.case(
+        67,
+        Some(&admin),
+        Some(&b(json!({ "level": "galaxy", "target": "x" }))),
+    );
     let jti = claims(&delegated)["jti"].as_str().unwrap().to_owned();
-    r.subst.push((jti.clone(), "639933d5de2c4f0a5dfbfbe96587a840".to_owned()));
-    r.case(68, Some(&admin), Some(&b(json!({ "level": "token", "target": jti }))));
+    r.subst
+        .push((jti.clone(), "639933d5de2c4f0a5dfbfbe96587a840".to_owned()));
+    r.case(
+        68,
+        Some(&admin),
+        Some(&b(json!({ "level": "token", "target": jti }))),
+    );
     r.case(69, None, Some(&b(json!({ "token": delegated }))));
     r.subst.push((
         agent_b.clone(),
         "spiffe://agentwrit.local/agent/conf-orch/conf-task-2/fc93a2e0c767592c".to_owned(),
     ));
-    r.case(70, Some(&admin), Some(&b(json!({ "level": "agent", "target": agent_b }))));
+    r.case(
+        70,
+        Some(&admin),
+        Some(&b(json!({ "level": "agent", "target": agent_b }))),
+    );
     r.case(71, Some(&token_b), None);
 
     // Audit.
@@ -473,21 +613,34 @@ fn replay_the_78_captured_cases() {
     r.case(
         74,
         None,
-        Some(&b(register_body(&admin_lt, &old, &agent_key, "conf-orch", "conf-task", &scope))),
+        Some(&b(register_body(
+            &admin_lt,
+            &old,
+            &agent_key,
+            "conf-orch",
+            "conf-task",
+            &scope,
+        ))),
     );
 
     // App auth rate limit: burst 3 per client_id.
-    let (rl_id, rl_secret, _) = r.quiet().create_app(&admin, "conf-ratelimit", &["read:data:*"]);
+    let (rl_id, rl_secret, _) = r
+        .quiet()
+        .create_app(&admin, "conf-ratelimit", &["read:data:*"]);
     let (rl2_id, rl2_secret, rl2_app) =
-        r.quiet().create_app(&admin, "conf-ratelimit-2", &["read:data:*"]);
-    r.subst.push((rl2_app, "app-conf-ratelimit-2-91e3dd".to_owned()));
+        r.quiet()
+            .create_app(&admin, "conf-ratelimit-2", &["read:data:*"]);
+    r.subst
+        .push((rl2_app, "app-conf-ratelimit-2-91e3dd".to_owned()));
     for _ in 0..3 {
         r.quiet().app_token(&rl_id, &rl_secret);
     }
     r.case(
         75,
         None,
-        Some(&b(json!({ "client_id": rl_id, "client_secret": rl_secret }))),
+        Some(&b(
+            json!({ "client_id": rl_id, "client_secret": rl_secret }),
+        )),
     );
     r.case(
         76,
@@ -497,7 +650,9 @@ fn replay_the_78_captured_cases() {
     r.case(
         77,
         None,
-        Some(&b(json!({ "client_id": rl2_id, "client_secret": rl2_secret }))),
+        Some(&b(
+            json!({ "client_id": rl2_id, "client_secret": rl2_secret }),
+        )),
     );
 
     // Admin auth rate limit: 24 wrong secrets at one instant; burst 10.
@@ -508,6 +663,10 @@ fn replay_the_78_captured_cases() {
     }
     let last = r.case(78, None, Some(&b(json!({ "secret": "wrong" }))));
     *counts.entry(last.status).or_insert(0) += 1;
-    assert_eq!(counts, [(401, 10), (429, 14)].into_iter().collect(), "as captured");
+    assert_eq!(
+        counts,
+        [(401, 10), (429, 14)].into_iter().collect(),
+        "as captured"
+    );
     assert_eq!(r.next, 78, "every case replayed");
 }

@@ -51,9 +51,21 @@ impl Resp {
 
     /// The three security headers are present with the broker's values.
     pub fn assert_security_headers(&self) {
-        assert_eq!(self.header("x-content-type-options").as_deref(), Some("nosniff"), "{self:?}");
-        assert_eq!(self.header("cache-control").as_deref(), Some("no-store"), "{self:?}");
-        assert_eq!(self.header("x-frame-options").as_deref(), Some("DENY"), "{self:?}");
+        assert_eq!(
+            self.header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{self:?}"
+        );
+        assert_eq!(
+            self.header("cache-control").as_deref(),
+            Some("no-store"),
+            "{self:?}"
+        );
+        assert_eq!(
+            self.header("x-frame-options").as_deref(),
+            Some("DENY"),
+            "{self:?}"
+        );
     }
 
     /// A problem+json answer with this status, code and detail, whose
@@ -209,7 +221,13 @@ impl Client {
     }
 
     /// Registers an agent: (agent_id, access_token).
-    pub fn register(&self, launch_token: &str, orch: &str, task: &str, scope: &[&str]) -> (String, String) {
+    pub fn register(
+        &self,
+        launch_token: &str,
+        orch: &str,
+        task: &str,
+        scope: &[&str],
+    ) -> (String, String) {
         let nonce = self.nonce();
         let r = self.register_raw(launch_token, &nonce, &key(rand_seed()), orch, task, scope);
         assert_eq!(r.status, 200, "{r:?}");

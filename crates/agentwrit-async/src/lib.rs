@@ -1,0 +1,83 @@
+//! Async client for the [AgentWrit](https://github.com/devonartis/agentwrit)
+//! broker, on [reqwest] and tokio: short-lived, task-scoped credentials for AI agents.
+//!
+//! An [`App`] (client id and secret from the operator) creates an
+//! [`Agent`] per task: the SDK generates an Ed25519 key, gets a
+//! single-use launch token, signs the broker's nonce and registers. The
+//! agent's JWT carries exactly the scope the task needs
+//! (`read:data:customer-7291`); the agent renews it, delegates narrower
+//! scope to other agents, and releases it when the task ends. Services
+//! that receive the token [`validate`] it at the broker and gate each
+//! action with [`scope_is_subset`].
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let broker = agentwrit_devbroker::DevBroker::start()?;
+//! # let reg = broker.register_universal_app()?;
+//! # let (url, client_id, client_secret) = (broker.url(), reg.client_id.as_str(), reg.client_secret.expose_secret());
+//! use agentwrit_async::{App, scope_is_subset};
+//!
+//! let app = App::new(url, client_id, client_secret)?;
+//! app.with_agent("order-worker", "ord-4823", &["read:data:customer-7291"], |agent| async {
+//!     let claims = app.validate(agent.access_token().expose_secret()).await?.claims().cloned().unwrap();
+//!     assert!(scope_is_subset(&["read:data:customer-7291"], &claims.scope));
+//!     assert!(!scope_is_subset(&["read:data:customer-9999"], &claims.scope));
+//!     Ok::<_, agentwrit_async::Error>(())
+//! })
+//! .await?; // released here, whatever happened inside
+//! # Ok(()) }
+//! ```
+//!
+//! The blocking twin is `agentwrit-blocking` (ureq), with the same API. Both are thin: every protocol decision — request order, retries,
+//! backoff, status to error mapping, session re-use, renewal schedule —
+//! lives in the sans-IO [`agentwrit_core`]; this crate only moves bytes
+//! with reqwest and sleeps (tokio) when told to.
+//!
+//! # Transport
+//!
+//! rustls, redirects off, response bodies capped at 1 MiB (a larger body
+//! is not read beyond the cap), a 5 s connect and 10 s overall timeout per
+//! request (see [`AppBuilder`]), connection pooling, HTTP/2 when offered.
+//! Every type is `Send + Sync`; every future is `Send`. Each request runs in a `tracing` span named `agentwrit` with
+//! the flow step (`create_agent.register`, ...), status and the broker's
+//! request id; no span or event carries a secret.
+//!
+//! # Errors
+//!
+//! Every call returns [`Error`]: [`Error::Core`] for what the broker said
+//! (401, 403, 429 with `Retry-After`, any other status, each with its RFC
+//! 7807 problem and request id), an undecodable answer, or an input the
+//! SDK refused before sending; [`Error::Transport`] when the request could
+//! not be completed and the retry policy gave up.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+mod app;
+mod operator;
+mod transport;
+mod validate;
+
+pub use agentwrit_core::scope::scope_is_subset;
+pub use agentwrit_core::wire;
+pub use agentwrit_core::{
+    AgentKey, AgentOptions, ClientBuilder, Clock, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+    ManualClock, ReleaseOutcome, RetryPolicy, SystemClock, TransportError, TransportFailure,
+    Validation,
+};
+pub use app::{Agent, AgentGuard, App, AppBuilder, DelegatedToken};
+pub use operator::{Operator, OperatorBuilder};
+pub use validate::{Validator, validate};
+
+/// The error of every call (see the [crate docs](crate#errors)).
+pub type Error = agentwrit_core::ClientError;
+
+/// The core crate, for its flows and lower-level types.
+pub use agentwrit_core as core;

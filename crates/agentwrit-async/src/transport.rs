@@ -1,0 +1,182 @@
+//! The driver loop and the reqwest plumbing: the only I/O in this crate.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentwrit_core::{
+    ClientConfig, Clock, Flow, Parts, Step, SystemClock, TransportError, TransportFailure,
+};
+use tokio::sync::Notify;
+use tracing::Instrument as _;
+
+use crate::Error;
+
+/// A configured HTTP client and the clock: what every call needs.
+#[derive(Clone, Debug)]
+pub(crate) struct Transport {
+    pub(crate) config: ClientConfig,
+    client: reqwest::Client,
+    clock: Arc<dyn Clock>,
+}
+
+impl Transport {
+    /// The transport for a client built from `parts`.
+    pub(crate) fn new<K>(
+        config: ClientConfig,
+        parts: &Parts<K, reqwest::Client>,
+    ) -> Result<Self, Error> {
+        let client = match &parts.http_client {
+            Some(client) => client.clone(),
+            None => http_client(parts.timeout, parts.connect_timeout)?,
+        };
+        Ok(Transport {
+            config,
+            client,
+            clock: Arc::clone(&parts.clock),
+        })
+    }
+
+    /// The transport of a validator: default timeouts, the system clock.
+    pub(crate) fn for_validation(config: ClientConfig, client: reqwest::Client) -> Self {
+        Transport {
+            config,
+            client,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Drives `flow` to its end: sends what it asks, sleeps when it says.
+    pub(crate) async fn drive<F: Flow>(&self, flow: F) -> Result<F::Output, Error> {
+        self.drive_waking(flow, None).await
+    }
+
+    /// As `drive`; a `notify_one` on `wake` ends a sleep early (how the
+    /// auto-renewal task is told to stop). A request in flight is never
+    /// abandoned: a renewal that reached the broker is always installed.
+    pub(crate) async fn drive_waking<F: Flow>(
+        &self,
+        mut flow: F,
+        wake: Option<&Notify>,
+    ) -> Result<F::Output, Error> {
+        let mut step = flow.start(self.clock.now());
+        loop {
+            step = match step {
+                Step::Send(request) => {
+                    let name = flow.name();
+                    match self.send(request, name).await {
+                        Ok(response) => flow.handle_response(response, self.clock.now()),
+                        Err((failure, message)) => {
+                            match flow.handle_transport_error(failure, self.clock.now()) {
+                                Some(next) => next,
+                                None => {
+                                    return Err(TransportError::new(failure, name, message).into());
+                                }
+                            }
+                        }
+                    }
+                }
+                Step::Wait { until } => {
+                    let wait = until.duration_since(self.clock.now()).unwrap_or_default();
+                    let slept = match wake {
+                        Some(wake) => tokio::select! {
+                            () = tokio::time::sleep(wait) => true,
+                            () = wake.notified() => false,
+                        },
+                        None => {
+                            tokio::time::sleep(wait).await;
+                            true
+                        }
+                    };
+                    // A full sleep counts as reaching `until` even on a
+                    // clock that does not move by itself (a test clock).
+                    let now = self.clock.now();
+                    flow.resume(if slept { now.max(until) } else { now })
+                }
+                Step::Done(result) => return result.map_err(Error::from),
+            };
+        }
+    }
+
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        step: &'static str,
+    ) -> Result<http::Response<Vec<u8>>, (TransportFailure, String)> {
+        let span = tracing::debug_span!("agentwrit", step, method = %request.method(), path = request.uri().path(), status = tracing::field::Empty, request_id = tracing::field::Empty);
+        let limit = self.config.max_response_bytes();
+        async move {
+            let request = reqwest::Request::try_from(request)
+                .map_err(|e| (TransportFailure::Other, e.to_string()))?;
+            let mut response = self.client.execute(request).await.map_err(classify)?;
+            let request_id = response
+                .headers()
+                .get(agentwrit_core::wire::headers::X_REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let span = tracing::Span::current();
+            span.record("status", response.status().as_u16());
+            span.record("request_id", request_id.as_str());
+            let mut builder = http::Response::builder()
+                .status(response.status())
+                .version(response.version());
+            if let Some(headers) = builder.headers_mut() {
+                headers.extend(response.headers().iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            // Read at most one byte over the limit, so that the flow
+            // reports an oversized body; a 10 MiB body costs 1 MiB.
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(classify)? {
+                let room = limit.saturating_add(1).saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if body.len() > limit {
+                    break;
+                }
+            }
+            tracing::debug!(status = response.status().as_u16(), %request_id, bytes = body.len(), "broker answered");
+            builder
+                .body(body)
+                .map_err(|e| (TransportFailure::Other, e.to_string()))
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// A reqwest client as the SDK wants it: rustls, no redirects, connect and
+/// overall timeouts, a pool of idle connections.
+pub(crate) fn http_client(
+    timeout: Duration,
+    connect_timeout: Duration,
+) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(connect_timeout)
+        .user_agent(agentwrit_core::DEFAULT_USER_AGENT)
+        .build()
+        .map_err(|e| {
+            TransportError::new(TransportFailure::Other, "http_client", e.to_string()).into()
+        })
+}
+
+fn classify(error: reqwest::Error) -> (TransportFailure, String) {
+    let failure = if error.is_connect() {
+        TransportFailure::Connect
+    } else if error.is_timeout() {
+        TransportFailure::Timeout
+    } else if error.is_body() || error.is_decode() || error.is_request() {
+        TransportFailure::Io
+    } else {
+        TransportFailure::Other
+    };
+    // reqwest's message names the URL, never a header or body.
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    (failure, message)
+}
