@@ -118,6 +118,14 @@ impl App {
         self.core.client_id()
     }
 
+    /// The sans-IO core of this app: its configuration and the session
+    /// shared by its clones (for inspection and for driving core flows
+    /// yourself).
+    #[must_use]
+    pub fn core(&self) -> &AppCore {
+        &self.core
+    }
+
     /// Creates an agent for `task_id` of `orch_id`, holding `scope`
     /// (within the app's ceiling), with a fresh Ed25519 key and a 300 s
     /// token.
@@ -222,8 +230,10 @@ impl App {
             .create_agent(orch_id, task_id, scope)
             .await?
             .release_on_drop();
-        let output = work(guard.agent.clone()).await?;
-        guard.release().await?;
+        let result = work(guard.agent.clone()).await;
+        let released = guard.release().await;
+        let output = result?;
+        released?;
         Ok(output)
     }
 

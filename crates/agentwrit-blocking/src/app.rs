@@ -114,6 +114,14 @@ impl App {
         self.core.client_id()
     }
 
+    /// The sans-IO core of this app: its configuration and the session
+    /// shared by its clones (for inspection and for driving core flows
+    /// yourself).
+    #[must_use]
+    pub fn core(&self) -> &AppCore {
+        &self.core
+    }
+
     /// Creates an agent for `task_id` of `orch_id`, holding `scope`
     /// (within the app's ceiling), with a fresh Ed25519 key and a 300 s
     /// token.
@@ -199,8 +207,10 @@ impl App {
         let guard = self
             .create_agent(orch_id, task_id, scope)?
             .release_on_drop();
-        let output = work(&guard)?;
-        guard.release()?;
+        let result = work(&guard);
+        let released = guard.release();
+        let output = result?;
+        released?;
         Ok(output)
     }
 

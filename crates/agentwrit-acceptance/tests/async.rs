@@ -1,0 +1,3 @@
+//! The acceptance matrix, on agentwrit-async.
+
+agentwrit_acceptance::acceptance_matrix!(agentwrit_acceptance::Async);
