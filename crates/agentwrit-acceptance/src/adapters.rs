@@ -419,8 +419,7 @@ impl Sdk for Async {
             .await
         });
         assert!(joined.is_err(), "the work panicked");
-        let token = seen.lock().unwrap().clone();
-        token
+        seen.lock().unwrap().clone()
     }
     fn concurrent_lifecycles(app: &Self::App, n: usize) -> Vec<Result<String, Error>> {
         on(async {

@@ -38,7 +38,7 @@ fn eventually_dead<S: Sdk>(app: &S::App, token: &str) -> bool {
     false
 }
 
-/// 1. Create an agent: SPIFFE id, scope, expiry and jti from the token.
+/// Story 1: Create an agent: SPIFFE id, scope, expiry and jti from the token.
 pub fn create_agent<S: Sdk>() {
     let (_env, app) = setup::<S>();
     let agent = S::create_agent(&app, "orch-1", "task-1", &["read:data:customer-7291"]).unwrap();
@@ -56,7 +56,7 @@ pub fn create_agent<S: Sdk>() {
     S::release(&agent).unwrap();
 }
 
-/// 2. Renew: new token, same id, old token dead.
+/// Story 2: Renew: new token, same id, old token dead.
 pub fn renew<S: Sdk>() {
     let (_env, app) = setup::<S>();
     let agent = S::create_agent(&app, "orch", "renew", &["read:data:*"]).unwrap();
@@ -70,7 +70,7 @@ pub fn renew<S: Sdk>() {
     S::release(&agent).unwrap();
 }
 
-/// 3. Release: dead at the broker; a second release is safe and local.
+/// Story 3: Release: dead at the broker; a second release is safe and local.
 pub fn release<S: Sdk>() {
     let (_env, app) = setup::<S>();
     let agent = S::create_agent(&app, "orch", "release", &["read:data:*"]).unwrap();
@@ -83,7 +83,7 @@ pub fn release<S: Sdk>() {
     assert!(agent.clone().is_released());
 }
 
-/// 4. Validate a live token: every claim.
+/// Story 4: Validate a live token: every claim.
 pub fn validate_live_claims<S: Sdk>() {
     let (_env, app) = setup::<S>();
     let agent =
@@ -98,7 +98,7 @@ pub fn validate_live_claims<S: Sdk>() {
     assert_eq!(claims.exp - claims.iat, 300);
     // The free function and the app agree.
     assert_eq!(
-        S::validate_free(app_url::<S>(&_env), &token_of::<S>(&agent))
+        S::validate_free(&_env.url, &token_of::<S>(&agent))
             .unwrap()
             .claims(),
         Some(claims)
@@ -106,11 +106,7 @@ pub fn validate_live_claims<S: Sdk>() {
     S::release(&agent).unwrap();
 }
 
-fn app_url<S: Sdk>(env: &Env) -> &str {
-    &env.url
-}
-
-/// 5. Delegate a narrower scope.
+/// Story 5: Delegate a narrower scope.
 pub fn delegate_narrower<S: Sdk>() {
     let (_env, app) = setup::<S>();
     let a = S::create_agent(&app, "orch", "a", &["read:data:*"]).unwrap();
@@ -124,7 +120,7 @@ pub fn delegate_narrower<S: Sdk>() {
     assert!(is_valid::<S>(&app, d.access_token.expose_secret()));
 }
 
-/// 6. Delegate beyond scope: 403 with the full ProblemDetail.
+/// Story 6: Delegate beyond scope: 403 with the full ProblemDetail.
 pub fn delegate_beyond_scope<S: Sdk>() {
     let (_env, app) = setup::<S>();
     let a = S::create_agent(&app, "orch", "a", &["read:data:reports"]).unwrap();
@@ -144,8 +140,8 @@ pub fn delegate_beyond_scope<S: Sdk>() {
     assert!(problem.request_id.is_some());
 }
 
-/// 7. A → B → C with the SDK alone: scope narrows each hop, the chain is
-/// recorded.
+/// Story 7: A → B → C with the SDK alone: scope narrows each hop, the chain
+/// is recorded.
 pub fn chain_a_b_c<S: Sdk>() {
     let (_env, app) = setup::<S>();
     let a = S::create_agent(&app, "orch", "a", &["read:data:*", "write:data:*"]).unwrap();
@@ -172,7 +168,7 @@ pub fn chain_a_b_c<S: Sdk>() {
     assert_eq!(err.status(), Some(403));
 }
 
-/// 8. Same-scope delegation is allowed.
+/// Story 8: Same-scope delegation is allowed.
 pub fn same_scope_delegation<S: Sdk>() {
     let (_env, app) = setup::<S>();
     let a = S::create_agent(&app, "orch", "a", &["read:data:x"]).unwrap();
@@ -181,7 +177,7 @@ pub fn same_scope_delegation<S: Sdk>() {
     assert_eq!(d.scope(), ["read:data:x"]);
 }
 
-/// 9. Scope gating with the validated claims.
+/// Story 9: Scope gating with the validated claims.
 pub fn scope_gating<S: Sdk>() {
     let (_env, app) = setup::<S>();
     let agent = S::create_agent(
@@ -201,7 +197,7 @@ pub fn scope_gating<S: Sdk>() {
     assert!(!v.allows(&["read:analytics:customer-7291"]));
 }
 
-/// 10. Natural expiry with a short TTL.
+/// Story 10: Natural expiry with a short TTL.
 pub fn natural_expiry<S: Sdk>() {
     let (env, app) = setup::<S>();
     let agent = S::create_agent_with(
@@ -221,7 +217,7 @@ pub fn natural_expiry<S: Sdk>() {
     assert_eq!(S::release(&agent).unwrap(), ReleaseOutcome::AlreadyDead);
 }
 
-/// 11. RFC 7807 fields on a broker rejection.
+/// Story 11: RFC 7807 fields on a broker rejection.
 pub fn problem_details<S: Sdk>() {
     let (env, _app) = setup::<S>();
     let bad = S::app(&env.url, &env.client_id, "wrong-secret").unwrap();
@@ -242,7 +238,7 @@ pub fn problem_details<S: Sdk>() {
     assert!(err.problem().unwrap().instance.ends_with("/launch-tokens"));
 }
 
-/// 12. Three agents are isolated: distinct ids, tokens and scopes.
+/// Story 12: Three agents are isolated: distinct ids, tokens and scopes.
 pub fn three_agents_isolated<S: Sdk>() {
     let (_env, app) = setup::<S>();
     let agents: Vec<S::Agent> = (0..3)
@@ -266,7 +262,7 @@ pub fn three_agents_isolated<S: Sdk>() {
     assert!(!v.allows(&["read:data:c0"]));
 }
 
-/// 13. Renew after release fails locally, without a request.
+/// Story 13: Renew after release fails locally, without a request.
 pub fn renew_after_release<S: Sdk>() {
     let (_env, app) = setup::<S>();
     let agent = S::create_agent(&app, "orch", "t", &["read:data:*"]).unwrap();
@@ -284,7 +280,7 @@ pub fn renew_after_release<S: Sdk>() {
     ));
 }
 
-/// 14. Garbage tokens: valid = false, no error.
+/// Story 14: Garbage tokens: valid = false, no error.
 pub fn garbage_tokens<S: Sdk>() {
     let (env, app) = setup::<S>();
     for garbage in [
@@ -302,7 +298,7 @@ pub fn garbage_tokens<S: Sdk>() {
     assert!(S::validate(&app, "").is_err());
 }
 
-/// 15. Health.
+/// Story 15: Health.
 pub fn health<S: Sdk>() {
     let (_env, app) = setup::<S>();
     let h = S::health(&app).unwrap();

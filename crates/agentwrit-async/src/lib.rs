@@ -16,11 +16,12 @@
 //! # let broker = agentwrit_devbroker::DevBroker::start()?;
 //! # let reg = broker.register_universal_app()?;
 //! # let (url, client_id, client_secret) = (broker.url(), reg.client_id.as_str(), reg.client_secret.expose_secret());
-//! use agentwrit_async::{App, scope_is_subset};
+//! use agentwrit_async::{App, scope_is_subset, validate};
 //!
 //! let app = App::new(url, client_id, client_secret)?;
-//! app.with_agent("order-worker", "ord-4823", &["read:data:customer-7291"], |agent| async {
-//!     let claims = app.validate(agent.access_token().expose_secret()).await?.claims().cloned().unwrap();
+//! app.with_agent("order-worker", "ord-4823", &["read:data:customer-7291"], |agent| async move {
+//!     // What a downstream service does with the token it receives:
+//!     let claims = validate(url, agent.access_token().expose_secret()).await?.claims().cloned().unwrap();
 //!     assert!(scope_is_subset(&["read:data:customer-7291"], &claims.scope));
 //!     assert!(!scope_is_subset(&["read:data:customer-9999"], &claims.scope));
 //!     Ok::<_, agentwrit_async::Error>(())

@@ -136,7 +136,8 @@ impl AgentOptions {
     }
 }
 
-/// An app's calls as flows (see the [module docs](self)). Cheap to clone:
+/// An app's calls as ready-made flows, each checking its input and
+/// carrying authentication and the one retry after a 401. Cheap to clone:
 /// clones share the session.
 #[derive(Clone, Debug)]
 pub struct AppCore {

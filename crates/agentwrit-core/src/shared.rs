@@ -197,6 +197,9 @@ impl AuthFlow {
     }
 }
 
+// Lives for one call: boxing the authentication would only add an
+// allocation to every call that needs one.
+#[allow(clippy::large_enum_variant)]
 enum Stage<F> {
     Idle,
     Authenticating(AuthFlow),

@@ -75,6 +75,7 @@ impl Default for AuditLog {
 
 impl AuditLog {
     /// Appends one event at `now_nanos`.
+    #[allow(clippy::too_many_arguments)] // one per audit field, as the broker records them
     pub(crate) fn record(
         &mut self,
         now_nanos: i128,

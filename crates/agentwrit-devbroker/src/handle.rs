@@ -47,7 +47,6 @@ pub struct DevBroker;
 
 impl DevBroker {
     /// A builder with the real broker's defaults.
-    #[must_use]
     pub fn builder() -> DevBrokerBuilder {
         DevBrokerBuilder::default()
     }
