@@ -40,6 +40,22 @@ impl Validation {
         matches!(self, Validation::Valid(_))
     }
 
+    /// The broker's reason for an invalid token (`token is invalid or
+    /// expired`), `None` for a valid one.
+    ///
+    /// ```
+    /// use agentwrit_core::Validation;
+    /// let v = Validation::Invalid { reason: "token is invalid or expired".into() };
+    /// assert_eq!(v.error(), Some("token is invalid or expired"));
+    /// ```
+    #[must_use]
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Validation::Invalid { reason } => Some(reason),
+            Validation::Valid(_) => None,
+        }
+    }
+
     /// The claims of a valid token.
     #[must_use]
     pub fn claims(&self) -> Option<&Claims> {
