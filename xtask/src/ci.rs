@@ -32,3 +32,25 @@ pub fn test(_args: &[String]) -> Result<(), String> {
 fn proptest_cases() -> String {
     std::env::var("PROPTEST_CASES").unwrap_or_else(|_| String::from("10000"))
 }
+
+/// The acceptance matrix, on both clients, against the external broker
+/// named by `AGENTWRIT_TEST_BROKER_URL` and `AGENTWRIT_TEST_ADMIN_SECRET`.
+pub fn conformance(_args: &[String]) -> Result<(), String> {
+    for var in ["AGENTWRIT_TEST_BROKER_URL", "AGENTWRIT_TEST_ADMIN_SECRET"] {
+        if std::env::var(var).map_or(true, |v| v.is_empty()) {
+            return Err(format!(
+                "{var} is not set: conformance runs against a real broker \
+                 (without it, `cargo xtask test` runs the same matrix on the development broker)"
+            ));
+        }
+    }
+    // The real broker rate-limits app logins per client id; one story at
+    // a time keeps the matrix inside the limits.
+    run(cargo().args([
+        "test",
+        "-p",
+        "agentwrit-acceptance",
+        "--",
+        "--test-threads=1",
+    ]))
+}

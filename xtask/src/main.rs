@@ -20,6 +20,7 @@ Commands:
   test           the whole test suite (unit, integration, property, doc tests)
   bench [quick]  criterion benchmarks ('quick' = a short smoke run)
   deny           cargo-deny bans/licenses/sources checks (offline)
+  conformance    the acceptance matrix against AGENTWRIT_TEST_BROKER_URL
 ";
 
 fn main() -> ExitCode {
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         "test" => ci::test(rest),
         "bench" => bench::bench(rest),
         "deny" => deny::deny(rest),
+        "conformance" => ci::conformance(rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())
