@@ -1,50 +1,15 @@
 //! The driver loop and the reqwest plumbing: the only I/O in this crate.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use agentwrit_core::{
-    ClientConfig, Clock, Flow, Parts, Step, SystemClock, TransportError, TransportFailure,
-};
+use agentwrit_core::{Flow, Step, TransportError, TransportFailure};
 use tokio::sync::Notify;
 use tracing::Instrument as _;
 
 use crate::Error;
-
-/// A configured HTTP client and the clock: what every call needs.
-#[derive(Clone, Debug)]
-pub(crate) struct Transport {
-    pub(crate) config: ClientConfig,
-    client: reqwest::Client,
-    clock: Arc<dyn Clock>,
-}
+use crate::app::Transport;
 
 impl Transport {
-    /// The transport for a client built from `parts`.
-    pub(crate) fn new<K>(
-        config: ClientConfig,
-        parts: &Parts<K, reqwest::Client>,
-    ) -> Result<Self, Error> {
-        let client = match &parts.http_client {
-            Some(client) => client.clone(),
-            None => http_client(parts.timeout, parts.connect_timeout)?,
-        };
-        Ok(Transport {
-            config,
-            client,
-            clock: Arc::clone(&parts.clock),
-        })
-    }
-
-    /// The transport of a validator: default timeouts, the system clock.
-    pub(crate) fn for_validation(config: ClientConfig, client: reqwest::Client) -> Self {
-        Transport {
-            config,
-            client,
-            clock: Arc::new(SystemClock),
-        }
-    }
-
     /// Drives `flow` to its end: sends what it asks, sleeps when it says.
     pub(crate) async fn drive<F: Flow>(&self, flow: F) -> Result<F::Output, Error> {
         self.drive_waking(flow, None).await

@@ -2,13 +2,11 @@
 
 use std::sync::OnceLock;
 
-use agentwrit_core::wire::AccessToken;
-use agentwrit_core::{BrokerUrl, ClientConfig, Validate, Validation};
+use agentwrit_core::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Validation};
 
 use crate::Error;
-use agentwrit_core::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
-
-use crate::transport::{Transport, http_client};
+use crate::app::Transport;
+use crate::transport::http_client;
 
 /// The connection pool shared by every [`validate`] call.
 fn pool() -> Result<reqwest::Client, Error> {
@@ -59,41 +57,5 @@ pub async fn validate(broker_url: &str, token: &str) -> Result<Validation, Error
 /// ```
 #[derive(Clone, Debug)]
 pub struct Validator {
-    transport: Transport,
-}
-
-impl Validator {
-    /// A validator for the broker at `broker_url`.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for a bad URL.
-    pub fn new(broker_url: &str) -> Result<Validator, Error> {
-        Self::with_client(
-            broker_url,
-            http_client(DEFAULT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT)?,
-        )
-    }
-
-    /// A validator using your reqwest client.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for a bad URL.
-    pub fn with_client(broker_url: &str, agent: reqwest::Client) -> Result<Validator, Error> {
-        let config = ClientConfig::new(BrokerUrl::parse(broker_url)?);
-        Ok(Validator {
-            transport: Transport::for_validation(config, agent),
-        })
-    }
-
-    /// Validates `token` (see [`validate`]).
-    ///
-    /// # Errors
-    ///
-    /// An empty token, a broker failure or a transport failure.
-    pub async fn validate(&self, token: &str) -> Result<Validation, Error> {
-        let flow = Validate::new(&self.transport.config, &AccessToken::new(token))?;
-        self.transport.drive(flow).await
-    }
+    pub(crate) transport: Transport,
 }

@@ -62,19 +62,10 @@ mod operator;
 mod transport;
 mod validate;
 
-pub use agentwrit_core::scope::scope_is_subset;
-pub use agentwrit_core::wire;
-pub use agentwrit_core::{
-    AgentKey, AgentOptions, ClientBuilder, Clock, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
-    ManualClock, ReleaseOutcome, RetryPolicy, SystemClock, TransportError, TransportFailure,
-    Validation,
-};
+pub use agentwrit_core::facade::*;
 pub use app::{Agent, AgentGuard, App, AppBuilder, DelegatedToken};
 pub use operator::{Operator, OperatorBuilder};
 pub use validate::{Validator, validate};
-
-/// The error of every call (see the [crate docs](crate#errors)).
-pub type Error = agentwrit_core::ClientError;
 
 /// The core crate, for its flows and lower-level types.
 pub use agentwrit_core as core;

@@ -1,46 +1,14 @@
 //! The driver loop and the ureq plumbing: the only I/O in this crate.
 
 use std::io::ErrorKind;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agentwrit_core::{
-    ClientConfig, Clock, Flow, Parts, Step, SystemClock, TransportError, TransportFailure,
-};
+use agentwrit_core::{Flow, Step, TransportError, TransportFailure};
 
 use crate::Error;
-
-/// A configured HTTP client and the clock: what every call needs.
-#[derive(Clone, Debug)]
-pub(crate) struct Transport {
-    pub(crate) config: ClientConfig,
-    agent: ureq::Agent,
-    clock: Arc<dyn Clock>,
-}
+use crate::app::Transport;
 
 impl Transport {
-    /// The transport for a client built from `parts`.
-    pub(crate) fn new<K>(config: ClientConfig, parts: &Parts<K, ureq::Agent>) -> Self {
-        let agent = parts
-            .http_client
-            .clone()
-            .unwrap_or_else(|| http_client(parts.timeout, parts.connect_timeout));
-        Transport {
-            config,
-            agent,
-            clock: Arc::clone(&parts.clock),
-        }
-    }
-
-    /// The transport of a validator: default timeouts, the system clock.
-    pub(crate) fn for_validation(config: ClientConfig, agent: ureq::Agent) -> Self {
-        Transport {
-            config,
-            agent,
-            clock: Arc::new(SystemClock),
-        }
-    }
-
     /// Drives `flow` to its end: sends what it asks, sleeps when it says.
     /// A sleep ends early when another thread unparks this one (the
     /// auto-renewal worker is woken that way to stop).
@@ -88,7 +56,7 @@ impl Transport {
     ) -> Result<http::Response<Vec<u8>>, (TransportFailure, String)> {
         let span = tracing::debug_span!("agentwrit", step, method = %request.method(), path = request.uri().path(), status = tracing::field::Empty, request_id = tracing::field::Empty);
         let _entered = span.enter();
-        let response = self.agent.run(request).map_err(classify)?;
+        let response = self.client.run(request).map_err(classify)?;
         let (parts, body) = response.into_parts();
         let request_id = parts
             .headers
@@ -118,8 +86,11 @@ impl Transport {
 
 /// A ureq agent as the SDK wants it: rustls, no redirects, statuses as
 /// responses, connect and overall timeouts, a pool of idle connections.
-pub(crate) fn http_client(timeout: Duration, connect_timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
+pub(crate) fn http_client(
+    timeout: Duration,
+    connect_timeout: Duration,
+) -> Result<ureq::Agent, Error> {
+    Ok(ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .max_redirects_will_error(false)
@@ -127,7 +98,7 @@ pub(crate) fn http_client(timeout: Duration, connect_timeout: Duration) -> ureq:
         .timeout_connect(Some(connect_timeout))
         .user_agent(agentwrit_core::DEFAULT_USER_AGENT)
         .build()
-        .into()
+        .into())
 }
 
 fn classify(error: ureq::Error) -> (TransportFailure, String) {

@@ -2,18 +2,17 @@
 
 use std::sync::OnceLock;
 
-use agentwrit_core::wire::AccessToken;
-use agentwrit_core::{BrokerUrl, ClientConfig, Validate, Validation};
+use agentwrit_core::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Validation};
 
 use crate::Error;
-use agentwrit_core::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
-
-use crate::transport::{Transport, http_client};
+use crate::app::Transport;
+use crate::transport::http_client;
 
 /// The connection pool shared by every [`validate`] call.
-fn pool() -> &'static ureq::Agent {
-    static POOL: OnceLock<ureq::Agent> = OnceLock::new();
+fn pool() -> Result<ureq::Agent, Error> {
+    static POOL: OnceLock<Result<ureq::Agent, Error>> = OnceLock::new();
     POOL.get_or_init(|| http_client(DEFAULT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT))
+        .clone()
 }
 
 /// Validates `token` at the broker at `broker_url`, with no app: what a
@@ -43,7 +42,7 @@ fn pool() -> &'static ureq::Agent {
 /// A bad URL or empty token (`InvalidInput`), a broker failure or a
 /// transport failure.
 pub fn validate(broker_url: &str, token: &str) -> Result<Validation, Error> {
-    Validator::with_client(broker_url, pool().clone())?.validate(token)
+    Validator::with_client(broker_url, pool()?)?.validate(token)
 }
 
 /// A reusable validator for one broker, with its own connection pool.
@@ -54,41 +53,5 @@ pub fn validate(broker_url: &str, token: &str) -> Result<Validation, Error> {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Validator {
-    transport: Transport,
-}
-
-impl Validator {
-    /// A validator for the broker at `broker_url`.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for a bad URL.
-    pub fn new(broker_url: &str) -> Result<Validator, Error> {
-        Self::with_client(
-            broker_url,
-            http_client(DEFAULT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT),
-        )
-    }
-
-    /// A validator using your ureq agent.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for a bad URL.
-    pub fn with_client(broker_url: &str, agent: ureq::Agent) -> Result<Validator, Error> {
-        let config = ClientConfig::new(BrokerUrl::parse(broker_url)?);
-        Ok(Validator {
-            transport: Transport::for_validation(config, agent),
-        })
-    }
-
-    /// Validates `token` (see [`validate`]).
-    ///
-    /// # Errors
-    ///
-    /// An empty token, a broker failure or a transport failure.
-    pub fn validate(&self, token: &str) -> Result<Validation, Error> {
-        let flow = Validate::new(&self.transport.config, &AccessToken::new(token))?;
-        self.transport.drive(flow)
-    }
+    pub(crate) transport: Transport,
 }

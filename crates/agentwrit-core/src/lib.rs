@@ -195,6 +195,7 @@
 )]
 
 mod agent;
+mod api;
 mod builder;
 mod call;
 mod client;
@@ -251,3 +252,21 @@ pub use agentwrit_wire as wire;
 
 /// The scope crate, re-exported (`scope_is_subset` and friends).
 pub use agentwrit_scope as scope;
+
+/// What the transport crates re-export at their root (`pub use
+/// agentwrit_core::facade::*`), so that their users need no other crate.
+pub mod facade {
+    pub use crate::{
+        AgentKey, AgentOptions, ClientBuilder, Clock, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+        ManualClock, ReleaseOutcome, RetryPolicy, SystemClock, TransportError, TransportFailure,
+        Validation,
+    };
+    pub use agentwrit_scope::scope_is_subset;
+    pub use agentwrit_wire as wire;
+
+    /// The error of every call of a transport crate: what the broker or
+    /// the SDK said ([`ClientError::Core`](crate::ClientError::Core)), or
+    /// what the transport could not do
+    /// ([`ClientError::Transport`](crate::ClientError::Transport)).
+    pub type Error = crate::ClientError;
+}

@@ -67,7 +67,8 @@ struct Slot {
 ///
 /// let config = ClientConfig::new("http://127.0.0.1:8080".parse()?);
 /// let session = Arc::new(SharedSession::app("cm-37a7c9c10885", ClientSecret::new("4ca1b208"))?);
-/// let mut flow = session.call(&config, |_app_token| Ok(Health::new(&config)));
+/// let for_health = config.clone();
+/// let mut flow = session.call(&config, move |_app_token| Ok(Health::new(&for_health)));
 /// // No session yet: the flow authenticates first.
 /// let Step::Send(request) = flow.start(std::time::UNIX_EPOCH) else { unreachable!() };
 /// assert_eq!(request.uri().path(), "/v1/app/auth");
