@@ -77,15 +77,30 @@
 //! `Authorization: Bearer ...` (marked sensitive) where the endpoint needs
 //! it.
 //!
-//! # Sessions
+//! # Sessions and shared state
 //!
-//! App and operator tokens are cached in a [`SessionCache`] behind the
-//! transport's lock. [`Session::needs_reauth`] turns true when at most
-//! `min(60 s, lifetime / 2)` remains; the lock makes re-authentication
-//! single-flight, which matters because the broker allows only three quick
-//! app logins per client id. A 401 on a call made with the cached token
-//! ([`SessionCache::observe`]) drops it, and the caller authenticates again
-//! and retries that call once.
+//! App and operator tokens live in a [`SharedSession`], shared by every
+//! clone of a client. A call runs as [`WithSession`] (from
+//! [`SharedSession::call`]): it re-uses a fresh session, or authenticates
+//! first; [`Session::needs_reauth`] turns true when at most
+//! `min(60 s, lifetime / 2)` remains. One caller authenticates at a time —
+//! the others wait [`AUTH_POLL_INTERVAL`] and look again — which matters
+//! because the broker allows only three quick app logins per client id. A
+//! 401 on a request that carried the session's token drops the session,
+//! and the call authenticates again and is retried once.
+//!
+//! An agent's state is a [`SharedAgent`] (an [`AgentState`] behind a
+//! mutex held for microseconds, never across a request), so clones of an
+//! agent and its auto-renewal worker see one token. Its flows apply their
+//! results in place: [`RenewInPlace`] installs the new token (and releases
+//! it again if the agent was released meanwhile), [`ReleaseInPlace`] marks
+//! the agent released and sends nothing the second time, [`AutoRenew`]
+//! waits until [`AgentState::next_renewal_at`] and renews until stopped.
+//!
+//! [`AppCore`] and [`OperatorCore`] turn every SDK call into one such
+//! flow, with its input checked before anything is sent. The transport
+//! crates' public methods are one-line drives of these flows, written once
+//! for both runtimes (a macro expanded with `async`/`.await` or without).
 //!
 //! # Errors
 //!

@@ -130,10 +130,10 @@ impl Session {
     }
 }
 
-/// A cached session, as pure data: the transports put it behind their own
-/// mutex and hold that lock while they re-authenticate, so concurrent
-/// callers trigger at most one re-authentication per expiry window
-/// (single-flight).
+/// A cached session, as pure data. [`SharedSession`](crate::SharedSession)
+/// keeps one behind its mutex and lets one caller at a time authenticate,
+/// so concurrent callers trigger at most one re-authentication per expiry
+/// window (single-flight).
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
