@@ -16,7 +16,8 @@ pub fn ci(args: &[String]) -> Result<(), String> {
     run(cargo()
         .args(["doc", "--workspace", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
-    test(args)
+    test(args)?;
+    crate::fuzz::fuzz(&["--quick".to_owned()])
 }
 
 /// Every test: unit, integration, property (10 000 cases per property),

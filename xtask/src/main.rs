@@ -9,6 +9,7 @@ mod util;
 mod bench;
 mod ci;
 mod deny;
+mod fuzz;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,7 @@ Commands:
   bench [quick]  criterion benchmarks ('quick' = a short smoke run)
   deny           cargo-deny bans/licenses/sources checks (offline)
   conformance    the acceptance matrix against AGENTWRIT_TEST_BROKER_URL
+  fuzz [--quick] every fuzz target, 1 000 000 inputs each (--quick: 20 000)
 ";
 
 fn main() -> ExitCode {
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         "bench" => bench::bench(rest),
         "deny" => deny::deny(rest),
         "conformance" => ci::conformance(rest),
+        "fuzz" => fuzz::fuzz(rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())
