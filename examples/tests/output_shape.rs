@@ -3,19 +3,63 @@
 //! Ids, tokens, jtis, timestamps and ports naturally differ: templates
 //! mark them with placeholders.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
-/// The examples `cargo test` built next to this test binary.
+/// The examples, built once per test run next to this test binary.
+///
+/// `cargo test --all-targets` builds examples as test harnesses (with a
+/// hash in their names), and a plain `cargo test -p` may not build them at
+/// all, so the first test that needs one runs `cargo build --examples`
+/// into the same target directory and profile as this test binary.
+fn examples_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let mut profile_dir: PathBuf = std::env::current_exe().unwrap();
+        profile_dir.pop(); // the test binary
+        if profile_dir.ends_with("deps") {
+            profile_dir.pop();
+        }
+        let profile = profile_dir
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let target_dir = profile_dir.parent().unwrap();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| String::from("cargo"));
+        let mut build = Command::new(cargo);
+        build
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "build",
+                "--quiet",
+                "--package",
+                "agentwrit-examples",
+                "--examples",
+            ])
+            .arg("--target-dir")
+            .arg(target_dir);
+        match profile.as_str() {
+            "debug" => {}
+            "release" => {
+                build.arg("--release");
+            }
+            other => {
+                build.args(["--profile", other]);
+            }
+        }
+        let status = build.status().unwrap();
+        assert!(status.success(), "cargo build --examples failed: {status}");
+        profile_dir.join("examples")
+    })
+}
+
+/// An example binary, with the broker variables removed from its
+/// environment so that it starts its embedded development broker.
 fn example(name: &str) -> Command {
-    let mut dir: PathBuf = std::env::current_exe().unwrap();
-    dir.pop(); // the test binary
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let path = examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(path.exists(), "{} was not built", path.display());
     let mut cmd = Command::new(path);
     for var in [
