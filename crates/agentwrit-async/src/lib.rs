@@ -71,5 +71,30 @@ pub use app::{Agent, AgentGuard, App, AppBuilder, DelegatedToken};
 pub use operator::{Operator, OperatorBuilder};
 pub use validate::{Validator, validate};
 
-/// The core crate, for its flows and lower-level types.
+/// The core crate, for its flows and lower-level types: here, local
+/// token verification with [`TokenVerifier`](agentwrit_core::TokenVerifier).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let broker = agentwrit_devbroker::DevBroker::start()?;
+/// # let reg = broker.register_universal_app()?;
+/// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, reg.client_secret.expose_secret())?;
+/// use std::time::SystemTime;
+/// use agentwrit_async::core::TokenVerifier;
+///
+/// // Local verification against the broker's pinned public key: no round trip.
+/// let verifier = TokenVerifier::new(broker.public_key())?;
+/// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?;
+/// let token = agent.access_token();
+/// let claims = verifier.verify(token.expose_secret(), SystemTime::now())?;
+/// assert_eq!(claims.sub, agent.agent_id());
+///
+/// // Its blind spot: revocation. A released token still verifies locally
+/// // until it expires; only the broker knows it is dead.
+/// agent.release().await?;
+/// assert!(verifier.verify(token.expose_secret(), SystemTime::now()).is_ok());
+/// assert!(!app.validate(token.expose_secret()).await?.is_valid());
+/// # Ok(()) }
+/// ```
 pub use agentwrit_core as core;

@@ -56,6 +56,14 @@ impl App {
     /// Runs `work` with a new agent and releases the agent afterwards on
     /// every path: success, error, early return, panic.
     ///
+    /// After `work` returns (`Ok` or `Err`) the release is sent here and
+    /// its outcome reported. If `work` panics, the guard holding the agent
+    /// is dropped while the stack unwinds and its `Drop` sends the release
+    /// on this thread before the panic carries on to the caller; a failed
+    /// release there is logged (`tracing`, warn) and the token expires at
+    /// the end of its TTL. With `panic = "abort"` nothing runs after a
+    /// panic, so the token simply expires.
+    ///
     /// ```
     /// # let broker = agentwrit_devbroker::DevBroker::start()?;
     /// # let reg = broker.register_universal_app()?;
