@@ -10,6 +10,7 @@ mod bench;
 mod ci;
 mod deny;
 mod fuzz;
+mod release;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,7 @@ Commands:
   deny           cargo-deny bans/licenses/sources checks (offline)
   conformance    the acceptance matrix against AGENTWRIT_TEST_BROKER_URL
   fuzz [--quick] every fuzz target, 1 000 000 inputs each (--quick: 20 000)
+  release --dry-run  release checks and `cargo package` (never publishes)
 ";
 
 fn main() -> ExitCode {
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         "deny" => deny::deny(rest),
         "conformance" => ci::conformance(rest),
         "fuzz" => fuzz::fuzz(rest),
+        "release" => release::release(rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())
