@@ -7,10 +7,12 @@
 mod util;
 
 mod bench;
+mod bench_compare;
 mod ci;
 mod deny;
 mod fuzz;
 mod release;
+mod soak;
 
 use std::process::ExitCode;
 
@@ -25,6 +27,8 @@ Commands:
   conformance    the acceptance matrix against AGENTWRIT_TEST_BROKER_URL
   fuzz [--quick] every fuzz target, 1 000 000 inputs each (--quick: 20 000)
   release --dry-run  release checks and `cargo package` (never publishes)
+  soak [--lifecycles N] [--workers W] [--quick]  lifecycles against one broker (quick: 200/8)
+  bench-compare [--lifecycles N] [--quick]  Rust vs the Python SDK, one table
 ";
 
 fn main() -> ExitCode {
@@ -44,6 +48,8 @@ fn main() -> ExitCode {
         "conformance" => ci::conformance(rest),
         "fuzz" => fuzz::fuzz(rest),
         "release" => release::release(rest),
+        "soak" => soak::soak(rest),
+        "bench-compare" => bench_compare::bench_compare(rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())
