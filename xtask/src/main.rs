@@ -11,6 +11,7 @@ mod bench_compare;
 mod ci;
 mod deny;
 mod fuzz;
+mod interop;
 mod release;
 mod soak;
 
@@ -26,6 +27,7 @@ Commands:
   deny           cargo-deny bans/licenses/sources checks (offline)
   conformance    the acceptance matrix against AGENTWRIT_TEST_BROKER_URL
   fuzz [--quick] every fuzz target, 1 000 000 inputs each (--quick: 20 000)
+  interop-python the official Python SDK (agentwrit 0.3.0) lifecycle against agentwrit-devbroker
   release --dry-run  release checks and `cargo package` (never publishes)
   soak [--lifecycles N] [--workers W] [--quick]  lifecycles against one broker (quick: 200/8)
   bench-compare [--lifecycles N] [--quick]  Rust vs the Python SDK, one table
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         "conformance" => ci::conformance(rest),
         "fuzz" => fuzz::fuzz(rest),
         "release" => release::release(rest),
+        "interop-python" => interop::interop_python(rest),
         "soak" => soak::soak(rest),
         "bench-compare" => bench_compare::bench_compare(rest),
         "help" | "--help" | "-h" => {
