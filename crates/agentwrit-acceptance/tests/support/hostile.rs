@@ -134,7 +134,13 @@ impl Shared {
         let guard = self.released.lock().unwrap();
         match timeout {
             None => *self.release.wait_while(guard, |r| !*r).unwrap(),
-            Some(t) => *self.release.wait_timeout_while(guard, t, |r| !*r).unwrap().0,
+            Some(t) => {
+                *self
+                    .release
+                    .wait_timeout_while(guard, t, |r| !*r)
+                    .unwrap()
+                    .0
+            }
         }
     }
 }
@@ -155,7 +161,10 @@ impl Hostile {
     /// A proxy in front of `upstream` (`http://127.0.0.1:port`): `script`
     /// says which requests to forward ([`Fault::Forward`]) and which to
     /// break.
-    pub fn proxy(upstream: &str, script: impl Fn(&Seen) -> Fault + Send + Sync + 'static) -> Hostile {
+    pub fn proxy(
+        upstream: &str,
+        script: impl Fn(&Seen) -> Fault + Send + Sync + 'static,
+    ) -> Hostile {
         let addr = upstream
             .trim_start_matches("http://")
             .trim_end_matches('/')
