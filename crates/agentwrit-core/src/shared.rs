@@ -618,6 +618,8 @@ impl SharedAgent {
             config: config.clone(),
             renewing: None,
             renewals: 0,
+            started: false,
+            finished: false,
         }
     }
 
@@ -806,7 +808,13 @@ impl Flow for ReleaseInPlace {
 
     fn start(&mut self, now: SystemTime) -> Step<ReleaseOutcome> {
         if std::mem::replace(&mut self.started, true) {
-            return Step::Done(Err(Error::invalid_state("start called twice")));
+            // Out of order: the inner flow (already started) answers with
+            // `InvalidState` and finishes, so that nothing continues after
+            // this `Done`.
+            return match &mut self.flow {
+                Some(f) => f.start(now),
+                None => Step::Done(Err(Error::invalid_state("start called twice"))),
+            };
         }
         match &mut self.flow {
             Some(f) => {
@@ -866,6 +874,11 @@ pub struct AutoRenew {
     config: ClientConfig,
     renewing: Option<RenewInPlace>,
     renewals: u64,
+    /// `start` has been called.
+    started: bool,
+    /// The flow has returned `Done` or given up: every later call is out
+    /// of order.
+    finished: bool,
 }
 
 impl fmt::Debug for AutoRenew {
@@ -929,27 +942,36 @@ impl Flow for AutoRenew {
     }
 
     fn start(&mut self, now: SystemTime) -> Step<u64> {
-        self.schedule(now)
+        if std::mem::replace(&mut self.started, true) || self.finished {
+            return self.track(Step::Done(Err(Error::invalid_state("start called twice"))));
+        }
+        let step = self.schedule(now);
+        self.track(step)
     }
 
     fn handle_response(&mut self, response: http::Response<Vec<u8>>, now: SystemTime) -> Step<u64> {
-        match &mut self.renewing {
-            Some(f) => {
+        let step = match &mut self.renewing {
+            Some(f) if !self.finished => {
                 let step = f.handle_response(response, now);
                 self.on_renew(step, now)
             }
-            None => Step::Done(Err(Error::invalid_state("no request in flight"))),
-        }
+            _ => Step::Done(Err(Error::invalid_state("no request in flight"))),
+        };
+        self.track(step)
     }
 
     fn resume(&mut self, now: SystemTime) -> Step<u64> {
-        match &mut self.renewing {
+        let step = match &mut self.renewing {
+            _ if self.finished || !self.started => {
+                Step::Done(Err(Error::invalid_state("resume called without a wait")))
+            }
             Some(f) => {
                 let step = f.resume(now);
                 self.on_renew(step, now)
             }
             None => self.schedule(now),
-        }
+        };
+        self.track(step)
     }
 
     fn handle_transport_error(
@@ -957,10 +979,35 @@ impl Flow for AutoRenew {
         failure: TransportFailure,
         now: SystemTime,
     ) -> Option<Step<u64>> {
-        let step = self
-            .renewing
-            .as_mut()?
-            .handle_transport_error(failure, now)?;
-        Some(self.on_renew(step, now))
+        if self.finished {
+            return Some(Step::Done(Err(Error::invalid_state(
+                "handle_transport_error called after the flow finished",
+            ))));
+        }
+        let next = match self.renewing.as_mut() {
+            Some(f) => f.handle_transport_error(failure, now),
+            None => None,
+        };
+        match next {
+            Some(step) => {
+                let step = self.on_renew(step, now);
+                Some(self.track(step))
+            }
+            None => {
+                self.finished = true;
+                None
+            }
+        }
+    }
+}
+
+impl AutoRenew {
+    /// Remembers that the flow has finished when `step` is `Done`, so that
+    /// every later call is out of order (as the [`Flow`] contract says).
+    fn track(&mut self, step: Step<u64>) -> Step<u64> {
+        if step.is_done() {
+            self.finished = true;
+        }
+        step
     }
 }

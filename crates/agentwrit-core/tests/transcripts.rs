@@ -2259,3 +2259,50 @@ fn release_in_place_after_a_401_marks_the_agent_released() {
         1
     );
 }
+
+#[test]
+fn shared_agent_flows_stay_finished_after_an_out_of_order_call() {
+    let token = agent_token("cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd", 100);
+    let cfg = config();
+
+    // AutoRenew: a response before start ends it, and it stays ended (it
+    // used to start renewing on the next call).
+    let agent = SharedAgent::new(credentials(&token, now(), 100));
+    let mut auto = agent.auto_renew_flow(&cfg);
+    let ok = || reply(200, None, b"{}");
+    assert_out_of_order(auto.handle_response(ok(), now()), "auto_renew");
+    assert_out_of_order(auto.start(now()), "auto_renew");
+    assert_out_of_order(auto.resume(now() + Duration::from_secs(80)), "auto_renew");
+    // Resume before start, and start twice.
+    let mut auto = agent.auto_renew_flow(&cfg);
+    assert_out_of_order(auto.resume(now()), "auto_renew");
+    let mut auto = agent.auto_renew_flow(&cfg);
+    assert!(matches!(auto.start(now()), Step::Wait { .. }));
+    assert_out_of_order(auto.start(now()), "auto_renew");
+    assert_out_of_order(auto.resume(now() + Duration::from_secs(80)), "auto_renew");
+    // A renewal that gave up on a transport failure ends the worker.
+    let mut auto = agent.auto_renew_flow(&cfg);
+    let _ = auto.start(now());
+    assert!(matches!(
+        auto.resume(now() + Duration::from_secs(80)),
+        Step::Send(_)
+    ));
+    assert!(
+        auto.handle_transport_error(TransportFailure::Timeout, now() + Duration::from_secs(80))
+            .is_none()
+    );
+    assert_out_of_order(auto.resume(now() + Duration::from_secs(81)), "auto_renew");
+
+    // ReleaseInPlace: start twice ends the release in flight too.
+    let mut release = agent.release_flow(&cfg);
+    assert!(matches!(release.start(now()), Step::Send(_)));
+    assert_out_of_order(release.start(now()), "release_in_place");
+    assert_out_of_order(
+        release.handle_response(capture(61, "POST", "/v1/token/release").response(), now()),
+        "release_in_place",
+    );
+    assert!(
+        !agent.is_released(),
+        "the release was abandoned, not applied"
+    );
+}
