@@ -130,3 +130,15 @@ macro_rules! acceptance_matrix {
         )*
     };
 }
+
+// The code snippets of `docs/`, compiled (and, where they have a `main`, run
+// against a development broker) as doc tests, so they keep matching the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/getting-started.md")]
+mod getting_started_md {}
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/guide.md")]
+mod guide_md {}
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/architecture.md")]
+mod architecture_md {}
