@@ -59,16 +59,26 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
         .join("py_bench.py");
     let mut cmd = Command::new(release.join("compare"));
     cmd.args(["--lifecycles", &lifecycles.to_string()])
+        .args(["--broker-pid", &broker.pid.to_string()])
         .arg("--python")
         .arg(&python)
         .arg("--script")
         .arg(&script)
+        .env("AGENTWRIT_BENCH_BROKER_PID", broker.pid.to_string())
         .env("AGENTWRIT_BROKER_URL", &broker.url)
         .env("AGENTWRIT_CLIENT_ID", &broker.client_id)
         .env("AGENTWRIT_CLIENT_SECRET", &broker.client_secret);
-    let result = run(&mut cmd);
+    // Not `util::run`: it would echo the environment, client secret included.
+    eprintln!(
+        "\n$ target/release/compare --lifecycles {lifecycles} (AGENTWRIT_* set to the broker's sample app)"
+    );
+    let status = cmd.status();
     broker.stop();
-    result
+    match status {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!("compare failed with {s}")),
+        Err(e) => Err(format!("could not start compare: {e}")),
+    }
 }
 
 /// Creates the virtualenv with the Python SDK unless it already has it;
@@ -94,6 +104,7 @@ fn ensure_venv(venv: &Path) -> Result<std::path::PathBuf, String> {
 /// The broker process; killed on drop.
 struct Broker {
     child: Option<Child>,
+    pid: u32,
     url: String,
     client_id: String,
     client_secret: String,
@@ -109,6 +120,7 @@ impl Broker {
             .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
         let stdout = child.stdout.take().ok_or("no broker stdout")?;
         let mut broker = Broker {
+            pid: child.id(),
             child: Some(child),
             url: String::new(),
             client_id: String::new(),

@@ -60,6 +60,19 @@ def lifecycle(app, i):
         raise RuntimeError("released token still valid")
 
 
+def broker_cpu():
+    """The broker process's CPU seconds (Linux), or None."""
+    pid = os.environ.get("AGENTWRIT_BENCH_BROKER_PID")
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def main():
     n = int(sys.argv[1])
     cpu_n = int(sys.argv[2])
@@ -73,12 +86,21 @@ def main():
         lifecycle(app, 1_000_000 + i)
 
     samples = []
+    cpu_lifecycles = time.process_time()
+    broker_before = broker_cpu()
     wall = time.perf_counter()
     for i in range(n):
         t = time.perf_counter()
         lifecycle(app, i)
         samples.append(time.perf_counter() - t)
     wall = time.perf_counter() - wall
+    cpu_lifecycles = time.process_time() - cpu_lifecycles
+    broker_after = broker_cpu()
+    broker_lifecycle = (
+        (broker_after - broker_before) / n
+        if broker_before is not None and broker_after is not None
+        else None
+    )
 
     agents = []
     cpu = time.process_time()
@@ -105,6 +127,8 @@ def main():
         {
             "lifecycle_samples_s": samples,
             "lifecycle_wall_s": wall,
+            "lifecycle_cpu_s": cpu_lifecycles / n,
+            "lifecycle_broker_cpu_s": broker_lifecycle,
             "create_cpu_s": cpu / cpu_n,
             "scope_ns": scope,
             "python": sys.version.split()[0],

@@ -258,6 +258,14 @@ pub fn process_cpu_time() -> Option<Duration> {
     parse_stat_cpu(&text)
 }
 
+/// CPU time (user + system, all threads) process `pid` has used, from
+/// `/proc/<pid>/stat`; `None` where that is not available.
+#[must_use]
+pub fn pid_cpu_time(pid: u32) -> Option<Duration> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat_cpu(&text)
+}
+
 /// utime + stime of a `/proc/<pid>/stat` line.
 #[must_use]
 pub fn parse_stat_cpu(text: &str) -> Option<Duration> {

@@ -19,12 +19,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use agentwrit_bench::{
-    Stats, blocking, lifecycle_async, lifecycle_blocking, ms, nonblocking, process_cpu_time,
-    scope_cases,
+    Stats, blocking, lifecycle_async, lifecycle_blocking, ms, nonblocking, pid_cpu_time,
+    process_cpu_time, scope_cases,
 };
 
 struct Args {
     lifecycles: usize,
+    broker_pid: Option<u32>,
     cpu_creates: Option<usize>,
     python: String,
     script: String,
@@ -33,6 +34,7 @@ struct Args {
 fn parse() -> Result<Args, String> {
     let mut a = Args {
         lifecycles: 500,
+        broker_pid: None,
         cpu_creates: None,
         python: "python3".into(),
         script: String::new(),
@@ -48,6 +50,10 @@ fn parse() -> Result<Args, String> {
             "--lifecycles" => a.lifecycles = positive("--lifecycles", value("--lifecycles")?)?,
             "--cpu-creates" => {
                 a.cpu_creates = Some(positive("--cpu-creates", value("--cpu-creates")?)?);
+            }
+            "--broker-pid" => {
+                let v = value("--broker-pid")?;
+                a.broker_pid = Some(v.parse().map_err(|_| format!("invalid pid {v:?}"))?);
             }
             "--python" => a.python = value("--python")?,
             "--script" => a.script = value("--script")?,
@@ -74,8 +80,42 @@ fn env(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("{name} is not set"))
 }
 
+/// One lifecycle row: latency statistics and CPU per lifecycle.
+struct Row {
+    stats: Stats,
+    client_cpu: Option<Duration>,
+    broker_cpu: Option<Duration>,
+}
+
+/// CPU readings of this process and of the broker process.
+#[derive(Clone, Copy)]
+struct Cpu {
+    client: Option<Duration>,
+    broker: Option<Duration>,
+}
+
+impl Cpu {
+    fn now(broker_pid: Option<u32>) -> Cpu {
+        Cpu {
+            client: process_cpu_time(),
+            broker: broker_pid.and_then(pid_cpu_time),
+        }
+    }
+
+    /// The row for `stats`, dividing the CPU spent since `self` by the
+    /// number of lifecycles.
+    fn row(self, stats: Stats, broker_pid: Option<u32>) -> Row {
+        let end = Cpu::now(broker_pid);
+        Row {
+            client_cpu: per(self.client, end.client, stats.count),
+            broker_cpu: per(self.broker, end.broker, stats.count),
+            stats,
+        }
+    }
+}
+
 struct Python {
-    lifecycle: Stats,
+    lifecycle: Row,
     create_cpu: Duration,
     scope_ns: Vec<(String, f64)>,
     version: String,
@@ -106,7 +146,12 @@ fn run_python(args: &Args, cpu_creates: usize) -> Result<Python, String> {
         .filter_map(secs)
         .collect();
     let wall = secs(&v["lifecycle_wall_s"]).ok_or("no lifecycle_wall_s")?;
-    let lifecycle = Stats::from_samples(&samples, wall).ok_or("no Python samples")?;
+    let stats = Stats::from_samples(&samples, wall).ok_or("no Python samples")?;
+    let lifecycle = Row {
+        stats,
+        client_cpu: secs(&v["lifecycle_cpu_s"]),
+        broker_cpu: secs(&v["lifecycle_broker_cpu_s"]),
+    };
     let create_cpu = secs(&v["create_cpu_s"]).ok_or("no create_cpu_s")?;
     let scope_ns = v["scope_ns"]
         .as_object()
@@ -138,6 +183,7 @@ fn run(args: Args) -> Result<(), String> {
         lifecycle_blocking(&app, 1_000_000 + i, None)?;
     }
     let mut samples = Vec::with_capacity(n);
+    let cpu = Cpu::now(args.broker_pid);
     let wall = Instant::now();
     for i in 0..n {
         let t = Instant::now();
@@ -147,7 +193,8 @@ fn run(args: Args) -> Result<(), String> {
             return Err("a released token still validated".into());
         }
     }
-    let rs_blocking = Stats::from_samples(&samples, wall.elapsed()).ok_or("no samples")?;
+    let stats = Stats::from_samples(&samples, wall.elapsed()).ok_or("no samples")?;
+    let rs_blocking = cpu.row(stats, args.broker_pid);
     let cpu_blocking = cpu_per_create_blocking(&app, cpu_n)?;
 
     // Rust, async.
@@ -158,9 +205,9 @@ fn run(args: Args) -> Result<(), String> {
     let app =
         nonblocking::App::new(&url, &client_id, secret.as_str()).map_err(|e| e.to_string())?;
     eprintln!("compare: Rust async, 1 in flight ...");
-    let rs_async_1 = rt.block_on(async_run(&app, n, 1))?;
+    let rs_async_1 = rt.block_on(async_run(&app, n, 1, args.broker_pid))?;
     eprintln!("compare: Rust async, 32 in flight ...");
-    let rs_async_32 = rt.block_on(async_run(&app, n, 32))?;
+    let rs_async_32 = rt.block_on(async_run(&app, n, 32, args.broker_pid))?;
     let cpu_async = rt.block_on(cpu_per_create_async(&app, cpu_n))?;
     drop(rt);
 
@@ -192,11 +239,17 @@ fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
-async fn async_run(app: &nonblocking::App, n: usize, in_flight: usize) -> Result<Stats, String> {
+async fn async_run(
+    app: &nonblocking::App,
+    n: usize,
+    in_flight: usize,
+    broker_pid: Option<u32>,
+) -> Result<Row, String> {
     for i in 0..5 {
         lifecycle_async(app, 2_000_000 + in_flight * 10 + i, None).await?;
     }
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu = Cpu::now(broker_pid);
     let wall = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..in_flight {
@@ -222,7 +275,8 @@ async fn async_run(app: &nonblocking::App, n: usize, in_flight: usize) -> Result
     for t in tasks {
         samples.extend(t.await.map_err(|e| e.to_string())??);
     }
-    Stats::from_samples(&samples, wall.elapsed()).ok_or_else(|| "no samples".into())
+    let stats = Stats::from_samples(&samples, wall.elapsed()).ok_or("no samples")?;
+    Ok(cpu.row(stats, broker_pid))
 }
 
 fn cpu_per_create_blocking(app: &blocking::App, n: usize) -> Result<Option<Duration>, String> {
@@ -303,14 +357,14 @@ fn print_table(
     py: &Python,
     n: usize,
     cpu_n: usize,
-    blocking: &Stats,
-    async_1: &Stats,
-    async_32: &Stats,
+    blocking: &Row,
+    async_1: &Row,
+    async_32: &Row,
     cpu_blocking: Option<Duration>,
     cpu_async: Option<Duration>,
     scope: &[(&str, f64, f64)],
 ) {
-    let base = py.lifecycle.throughput;
+    let base = py.lifecycle.stats.throughput;
     println!();
     println!(
         "Lifecycle: create → validate → release → validate-dead, {n} per row, one development broker process \
@@ -318,39 +372,47 @@ fn print_table(
         py.version
     );
     println!(
-        "| {:<32} | {:>12} | {:>12} | {:>16} | {:>14} |",
-        "client", "median (ms)", "p99 (ms)", "lifecycles/s", "Rust / Python"
+        "| {:<26} | {:>11} | {:>10} | {:>12} | {:>13} | {:>15} | {:>15} |",
+        "client",
+        "median (ms)",
+        "p99 (ms)",
+        "lifecycles/s",
+        "Rust / Python",
+        "client CPU (µs)",
+        "broker CPU (µs)"
     );
     println!(
-        "|{:-<34}|{:->14}|{:->14}|{:->18}|{:->16}|",
-        ":", ":", ":", ":", ":"
+        "|{:-<28}|{:->13}|{:->12}|{:->14}|{:->15}|{:->17}|{:->17}|",
+        ":", ":", ":", ":", ":", ":", ":"
     );
-    let row = |name: &str, s: &Stats, ratio: Option<f64>| {
+    let us = |d: Option<Duration>| {
+        d.map_or_else(
+            || "n/a".to_owned(),
+            |d| format!("{:.0}", d.as_secs_f64() * 1e6),
+        )
+    };
+    let row = |name: &str, r: &Row, ratio: Option<f64>| {
+        let s = &r.stats;
         println!(
-            "| {:<32} | {:>12} | {:>12} | {:>16.1} | {:>14} |",
+            "| {:<26} | {:>11} | {:>10} | {:>12.1} | {:>13} | {:>15} | {:>15} |",
             name,
             ms(s.median),
             ms(s.p99),
             s.throughput,
-            ratio.map_or_else(|| "1.0× (base)".to_owned(), |r| format!("{r:.1}×"))
+            ratio.map_or_else(|| "1.0× (base)".to_owned(), |r| format!("{r:.1}×")),
+            us(r.client_cpu),
+            us(r.broker_cpu),
         );
     };
     row("Python SDK, sequential", &py.lifecycle, None);
-    row(
-        "Rust blocking, sequential",
-        blocking,
-        Some(blocking.throughput / base),
-    );
-    row(
-        "Rust async, 1 in flight",
-        async_1,
-        Some(async_1.throughput / base),
-    );
-    row(
-        "Rust async, 32 in flight",
-        async_32,
-        Some(async_32.throughput / base),
-    );
+    for (name, r) in [
+        ("Rust blocking, sequential", blocking),
+        ("Rust async, 1 in flight", async_1),
+        ("Rust async, 32 in flight", async_32),
+    ] {
+        row(name, r, Some(r.stats.throughput / base));
+    }
+    println!("(CPU columns: per lifecycle; the broker's from /proc/<pid>/stat, 10 ms ticks)");
     println!();
     println!("Client CPU per create-agent ({cpu_n} creates, broker CPU excluded)");
     println!(
