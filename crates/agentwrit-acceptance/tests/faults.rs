@@ -121,17 +121,13 @@ pub fn slow_drip_body<S: Hardened>() {
     assert_eq!(server.count("GET", "/v1/health"), 1);
 }
 
-/// Bytes that are not HTTP: an I/O-class transport failure, retried for
-/// an idempotent call like any other transport failure.
+/// Bytes that are not HTTP: an `Io` transport failure, retried for an
+/// idempotent call like any other transport failure.
 pub fn garbage<S: Hardened>() {
     let server =
         Hostile::start(|_| Fault::Raw(b"\x00\x07SSH-2.0-nonsense\xff\xfe\r\n\r\n".to_vec()));
     let err = health_at::<S>(&server.url(), three()).unwrap_err();
-    let kind = failure(&err);
-    assert!(
-        matches!(kind, TransportFailure::Io | TransportFailure::Other),
-        "{err:?}"
-    );
+    assert_eq!(failure(&err), TransportFailure::Io, "{err:?}");
     assert_eq!(server.count("GET", "/v1/health"), 3);
 }
 
@@ -497,6 +493,60 @@ pub fn release_503_retried<S: Hardened>() {
     assert_eq!(proxy.count("POST", "/v1/token/release"), 2);
 }
 
+/// Register answered 503 by the proxy (the broker never saw it): retried
+/// — a 503 means not acted on — and the agent is created; the broker saw
+/// one registration.
+pub fn register_503_retried<S: Hardened>() {
+    let env = Env::new::<S>();
+    let proxy = Hostile::proxy(&env.url, |seen| {
+        if seen.is("POST", "/v1/register") && seen.nth == 1 {
+            Fault::json(503, "application/problem+json", r#"{"status":503}"#)
+        } else {
+            Fault::Forward
+        }
+    });
+    let app = proxied_app::<S>(&env, &proxy);
+    let (result, _) = within("create_agent after a 503", bound(3), move || {
+        S::create_agent(&app, "orch", "task", &["read:data:*"])
+    });
+    let agent = result.unwrap();
+    assert_eq!(proxy.count("POST", "/v1/register"), 2);
+    assert_eq!(proxy.count("POST", "/v1/app/launch-tokens"), 1);
+    let token = agent.access_token().expose_secret().to_owned();
+    assert!(S::validate_free(&env.url, &token).unwrap().is_valid());
+}
+
+/// Renew reaches the broker but its answer never comes back: a
+/// `Timeout`, renew sent once (a second renew would present a token the
+/// broker has just revoked, or renew twice).
+pub fn renew_timeout_not_retried<S: Hardened>() {
+    let env = Env::new::<S>();
+    let proxy = Hostile::proxy(&env.url, |seen| {
+        if seen.is("POST", "/v1/token/renew") {
+            Fault::ForwardThenHang
+        } else {
+            Fault::Forward
+        }
+    });
+    let app = proxied_app::<S>(&env, &proxy);
+    let agent = S::create_agent(&app, "orch", "task", &["read:data:*"]).unwrap();
+    let before = agent.access_token().expose_secret().to_owned();
+    let held = agent.clone();
+    let (result, _) = within("renew hangs", bound(3), move || S::renew(&held));
+    let err = result.unwrap_err();
+    assert_eq!(failure(&err), TransportFailure::Timeout, "{err:?}");
+    assert_eq!(
+        proxy.count("POST", "/v1/token/renew"),
+        1,
+        "{:?}",
+        proxy.seen()
+    );
+    // The agent keeps the token it had; the broker revoked it when it
+    // renewed, which validate (asked directly) shows.
+    assert_eq!(agent.access_token().expose_secret(), before);
+    assert!(!S::validate_free(&env.url, &before).unwrap().is_valid());
+}
+
 // --- both transports ---------------------------------------------------
 
 macro_rules! fault_matrix {
@@ -509,7 +559,8 @@ macro_rules! fault_matrix {
                 huge_until_close, rate_limited_long_retry_after, rate_limited_no_retry_after,
                 rate_limited_then_recovers, unavailable_then_recovers,
                 validate_recovers_through_proxy, register_timeout_not_retried,
-                register_reset_not_retried, release_timeout_not_retried, release_503_retried);
+                register_reset_not_retried, register_503_retried, renew_timeout_not_retried,
+                release_timeout_not_retried, release_503_retried);
         }
     };
     (@tests $sdk:ty; $($case:ident),* $(,)?) => {
