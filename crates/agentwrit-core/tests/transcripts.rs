@@ -2306,3 +2306,92 @@ fn shared_agent_flows_stay_finished_after_an_out_of_order_call() {
         "the release was abandoned, not applied"
     );
 }
+
+#[test]
+fn audit_time_filters_are_sent_as_rfc3339() {
+    use agentwrit_core::wire::Timestamp;
+    let q = AuditQuery::new()
+        .since(Timestamp::parse("2026-11-21T23:40:34Z").unwrap())
+        .until(Timestamp::parse("2026-11-21T23:41:00.5Z").unwrap());
+    let mut flow = AuditEvents::new(&config(), &tok(ADMIN_TOKEN), &q).unwrap();
+    let t = drive(&mut flow, answers![&capture(72, "GET", "/v1/audit/events")]);
+    t.sent[0].check(
+        "GET",
+        "/v1/audit/events?since=2026-11-21T23%3A40%3A34Z&until=2026-11-21T23%3A41%3A00.5Z",
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    t.end.ok();
+}
+
+#[test]
+fn an_operator_session_logs_in_with_the_admin_secret_first() {
+    let shared = Arc::new(SharedSession::admin(AdminSecret::new("s3cr3t")).unwrap());
+    assert_eq!(shared.client_id(), None);
+    let cfg = config();
+    let mut flow = shared.call(&cfg, {
+        let cfg = cfg.clone();
+        move |t: &AccessToken| Revoke::new(&cfg, t, RevocationLevel::Token, "j1")
+    });
+    let admin = capture(6, "POST", "/v1/admin/auth");
+    let admin_token = admin.json()["access_token"].as_str().unwrap().to_owned();
+    let t = drive(
+        &mut flow,
+        answers![&admin, &capture(68, "POST", "/v1/revoke")],
+    );
+    t.sent[0].check(
+        "POST",
+        "/v1/admin/auth",
+        None,
+        Some(&json!({"secret": "s3cr3t"})),
+    );
+    t.sent[1].check(
+        "POST",
+        "/v1/revoke",
+        Some(&admin_token),
+        Some(&json!({"level": "token", "target": "j1"})),
+    );
+    assert!(t.end.ok().revoked);
+    let session = shared.session().unwrap();
+    assert_eq!(
+        session.scopes,
+        ["admin:launch-tokens:*", "admin:revoke:*", "admin:audit:*"]
+    );
+    assert!(!format!("{shared:?}").contains("s3cr3t"));
+    assert!(!format!("{shared:?}").contains(&admin_token));
+
+    // Invalid input inside the call surfaces before its request is sent
+    // (after the login, which the session needed anyway).
+    let mut flow = shared.call(&cfg, {
+        let cfg = cfg.clone();
+        move |t: &AccessToken| Revoke::new(&cfg, t, RevocationLevel::Token, "")
+    });
+    let t = drive(&mut flow, answers![]);
+    assert!(t.sent.is_empty(), "the session is fresh: nothing sent");
+    assert!(matches!(&t.end.err(), Error::InvalidInput { field, .. } if field == "target"));
+}
+
+#[test]
+fn jittered_backoff_is_deterministic_and_within_bounds() {
+    let policy = RetryPolicy::default().with_jitter_seed(42);
+    let cfg = config().with_retry(policy.clone());
+    let run = || {
+        let mut flow = Health::new(&cfg);
+        drive(
+            &mut flow,
+            answers![
+                TransportFailure::Io,
+                TransportFailure::Io,
+                TransportFailure::Io
+            ],
+        )
+        .waits
+    };
+    let waits = run();
+    assert_eq!(waits, run(), "same seed, same schedule");
+    let first = policy.backoff(1);
+    let second = policy.backoff(2);
+    assert_eq!(waits, [now() + first, now() + first + second]);
+    assert!(first >= ms(100) && first <= ms(200), "{first:?}");
+    assert!(second >= ms(200) && second <= ms(400), "{second:?}");
+}
