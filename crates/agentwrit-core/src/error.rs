@@ -64,9 +64,9 @@ pub enum Error {
         problem: Box<ProblemDetail>,
     },
 
-    /// A response that could not be understood: not JSON, the wrong shape,
-    /// truncated, over the size limit, or a token whose claims do not
-    /// decode.
+    /// A response that could not be understood: not JSON (or labelled with
+    /// a non-JSON content type), the wrong shape, truncated, over the size
+    /// limit, or a token whose claims do not decode.
     #[error("could not decode the broker's response{}: {message}{}", fmt_status(*.status), fmt_excerpt(.excerpt))]
     Decode {
         /// The HTTP status, when a response was received.

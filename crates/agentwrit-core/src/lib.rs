@@ -109,7 +109,7 @@
 //! | response | error |
 //! |---|---|
 //! | body over [`ClientConfig::max_response_bytes`] | [`Error::Decode`] |
-//! | 2xx whose body is not the expected JSON | [`Error::Decode`] with the status and a redacted excerpt of at most 512 bytes |
+//! | 2xx whose body is not the expected JSON, or whose `Content-Type` is present but not JSON | [`Error::Decode`] with the status and a redacted excerpt of at most 512 bytes |
 //! | 401 | [`Error::Authentication`] |
 //! | 403 | [`Error::Authorization`] |
 //! | 429 | [`Error::RateLimited`] with `Retry-After` |

@@ -12,17 +12,28 @@ use crate::redact::{excerpt, redact};
 /// The longest request id kept from a response header.
 const MAX_REQUEST_ID: usize = 128;
 
+/// The longest `Content-Type` value quoted in an error.
+const MAX_CONTENT_TYPE: usize = 64;
+
 /// A 2xx response that passed the size check.
 #[derive(Debug)]
 pub(crate) struct Reply<'a> {
     pub(crate) status: u16,
     pub(crate) body: &'a [u8],
+    /// The `Content-Type`, when present and not a JSON media type (a proxy's
+    /// HTML page, say): the body is then not decoded as JSON.
+    pub(crate) foreign_content_type: Option<String>,
 }
 
 impl Reply<'_> {
     /// Decodes the body as `T`; failures become [`Error::Decode`] with a
     /// redacted excerpt.
     pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        if let Some(content_type) = &self.foreign_content_type {
+            return Err(self.malformed(format!(
+                "unexpected content type `{content_type}` (expected application/json)"
+            )));
+        }
         serde_json::from_slice(self.body).map_err(|e| {
             Error::decode(
                 Some(self.status),
@@ -78,7 +89,11 @@ pub(crate) fn classify<'a>(
         ));
     }
     if response.status().is_success() {
-        return Ok(Reply { status, body });
+        return Ok(Reply {
+            status,
+            body,
+            foreign_content_type: foreign_content_type(response.headers()),
+        });
     }
     let problem = Box::new(problem_detail(status, response.headers(), body, instance));
     Err(match status {
@@ -129,6 +144,25 @@ pub(crate) fn problem_detail(
         problem.request_id = request_id(headers);
     }
     problem
+}
+
+/// The `Content-Type` when it is present and names no JSON media type
+/// (`application/json` or `*/*+json`, any parameters); shortened and made
+/// printable for an error message. An absent header lets the body decide.
+fn foreign_content_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(http::header::CONTENT_TYPE)?;
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let media = text.split(';').next().unwrap_or_default().trim();
+    let media = media.to_ascii_lowercase();
+    if media == headers::APPLICATION_JSON || media.ends_with("+json") {
+        return None;
+    }
+    Some(
+        text.chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_CONTENT_TYPE)
+            .collect(),
+    )
 }
 
 fn title_for(status: u16) -> String {

@@ -1691,20 +1691,41 @@ fn malformed_truncated_mistyped_incomplete_and_oversized_bodies_are_decode_error
     assert!(m.contains("truncated"), "{m}");
     assert_eq!(x.as_bytes(), truncated);
 
-    // A proxy's HTML page with a 200: the body decides, not the header.
-    let (_, m, _) = decode_error(
+    // A proxy's HTML page with a 200: refused by its content type, with
+    // the status and an excerpt.
+    let (s, m, x) = decode_error(
         health(),
         reply(200, Some("text/html"), b"<html>maintenance</html>"),
     );
-    assert!(m.contains("not valid JSON"), "{m}");
-    // Valid JSON under a wrong content type is accepted (the body decides).
-    let mut flow = health();
-    drive(
-        &mut flow,
-        answers![reply(200, Some("text/plain"), good.as_bytes())],
-    )
-    .end
-    .ok();
+    assert_eq!(s, 200);
+    assert_eq!(
+        m,
+        "unexpected content type `text/html` (expected application/json)"
+    );
+    assert_eq!(x, "<html>maintenance</html>");
+    // Even when the body happens to be the expected JSON.
+    let (_, m, _) = decode_error(
+        health(),
+        reply(200, Some("text/plain; charset=utf-8"), good.as_bytes()),
+    );
+    assert!(m.contains("`text/plain; charset=utf-8`"), "{m}");
+    // JSON media types in any spelling, and a missing header, are fine.
+    for ct in [
+        Some("application/json"),
+        Some("application/json; charset=utf-8"),
+        Some("Application/JSON"),
+        Some("application/vnd.agentwrit+json"),
+        None,
+    ] {
+        let mut flow = health();
+        drive(&mut flow, answers![reply(200, ct, good.as_bytes())])
+            .end
+            .ok();
+    }
+    // A 204 without a content type and without a body is a release.
+    let mut flow = Release::new(&config(), &tok(AGENT_TOKEN)).unwrap();
+    let t = drive(&mut flow, answers![reply(204, Some("text/plain"), b"")]);
+    assert_eq!(t.end.ok(), ReleaseOutcome::Released);
 
     let (_, m, _) = decode_error(
         Renew::new(&config(), &tok(AGENT_TOKEN)).unwrap(),
