@@ -1,9 +1,12 @@
 //! The driver loop and the ureq plumbing: the only I/O in this crate.
 
 use std::io::ErrorKind;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use agentwrit_core::{Flow, Step, TransportError, TransportFailure};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use crate::Error;
 use crate::app::Transport;
@@ -90,15 +93,55 @@ pub(crate) fn http_client(
     timeout: Duration,
     connect_timeout: Duration,
 ) -> Result<ureq::Agent, Error> {
-    Ok(ureq::Agent::config_builder()
+    let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .max_redirects_will_error(false)
         .timeout_global(Some(timeout))
         .timeout_connect(Some(connect_timeout))
         .user_agent(agentwrit_core::DEFAULT_USER_AGENT)
-        .build()
-        .into())
+        .build();
+    Ok(ureq::Agent::with_parts(
+        config,
+        DefaultConnector::default(),
+        LiteralFirstResolver::default(),
+    ))
+}
+
+/// ureq's resolver, except that an IP-literal host (`127.0.0.1`, `[::1]`)
+/// is answered without a lookup. With a timeout configured, ureq resolves
+/// the host on every request (pooled connection or not) on a freshly
+/// spawned thread; for a literal that thread was most of the client's CPU
+/// per create-agent (see docs/performance.md).
+#[derive(Debug, Default)]
+struct LiteralFirstResolver(DefaultResolver);
+
+impl Resolver for LiteralFirstResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        if let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) {
+            let host = authority.host();
+            let host = host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host);
+            let port = authority.port_u16().or(match scheme {
+                "http" => Some(80),
+                "https" => Some(443),
+                _ => None,
+            });
+            if let (Ok(ip), Some(port)) = (host.parse::<IpAddr>(), port) {
+                let mut addrs = self.empty();
+                addrs.push(SocketAddr::new(ip, port));
+                return Ok(addrs);
+            }
+        }
+        self.0.resolve(uri, config, timeout)
+    }
 }
 
 fn classify(error: ureq::Error) -> (TransportFailure, String) {
@@ -118,4 +161,47 @@ fn classify(error: ureq::Error) -> (TransportFailure, String) {
         _ => TransportFailure::Other,
     };
     (failure, error.to_string())
+}
+
+#[cfg(test)]
+mod resolver_tests {
+    use super::*;
+
+    fn resolve(uri: &str) -> Vec<SocketAddr> {
+        let config = ureq::config::Config::default();
+        let uri: ureq::http::Uri = uri.parse().unwrap();
+        let timeout = NextTimeout::default();
+        LiteralFirstResolver::default()
+            .resolve(&uri, &config, timeout)
+            .unwrap()
+            .to_vec()
+    }
+
+    #[test]
+    fn ip_literals_are_answered_without_a_lookup() {
+        assert_eq!(
+            resolve("http://127.0.0.1:8080/v1/health"),
+            ["127.0.0.1:8080".parse().unwrap()]
+        );
+        assert_eq!(resolve("http://[::1]:9/x"), ["[::1]:9".parse().unwrap()]);
+        assert_eq!(
+            resolve("https://10.1.2.3/"),
+            ["10.1.2.3:443".parse().unwrap()]
+        );
+        assert_eq!(
+            resolve("http://10.1.2.3/"),
+            ["10.1.2.3:80".parse().unwrap()]
+        );
+    }
+
+    #[test]
+    fn names_go_to_the_default_resolver() {
+        let addrs = resolve("http://localhost:8080/");
+        assert!(!addrs.is_empty());
+        assert!(
+            addrs
+                .iter()
+                .all(|a| a.port() == 8080 && a.ip().is_loopback())
+        );
+    }
 }
