@@ -268,12 +268,21 @@ where
     H: AsRef<str>,
 {
     required.iter().all(|req| {
-        let Ok(req) = Scope::parse(req.as_ref()) else {
+        let req = req.as_ref();
+        let Ok(parsed) = Scope::parse(req) else {
             return false;
         };
-        held.iter().any(|h| match Scope::parse(h.as_ref()) {
-            Ok(h) => h.covers(&req),
-            Err(_) => false,
+        // `action:resource:` of the (valid) requested scope.
+        let prefix = &req[..parsed.action.len() + parsed.resource.len() + 2];
+        // A held scope covers a valid `req` exactly when it is the same
+        // string, or is `{prefix}*` (both imply it is valid): no need to
+        // parse the held side.
+        held.iter().any(|h| {
+            let h = h.as_ref();
+            h == req
+                || (h.len() == prefix.len() + WILDCARD.len()
+                    && h.starts_with(prefix)
+                    && h.ends_with(WILDCARD))
         })
     })
 }
