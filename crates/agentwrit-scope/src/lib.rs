@@ -269,11 +269,11 @@ where
 {
     required.iter().all(|req| {
         let req = req.as_ref();
-        let Ok(parsed) = Scope::parse(req) else {
+        let Some(prefix_len) = valid_prefix_len(req) else {
             return false;
         };
         // `action:resource:` of the (valid) requested scope.
-        let prefix = &req[..parsed.action.len() + parsed.resource.len() + 2];
+        let prefix = &req[..prefix_len];
         // A held scope covers a valid `req` exactly when it is the same
         // string, or is `{prefix}*` (both imply it is valid): no need to
         // parse the held side.
@@ -285,6 +285,18 @@ where
                     && h.ends_with(WILDCARD))
         })
     })
+}
+
+/// For a scope that [`Scope::parse`] accepts, the length of its
+/// `action:resource:` prefix; `None` for one it rejects. A byte scan for the
+/// two colons (ASCII, so always at char boundaries), cheaper than building
+/// the [`Scope`].
+fn valid_prefix_len(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let first = b.iter().position(|&c| c == b':')?;
+    let second = first + 1 + b[first + 1..].iter().position(|&c| c == b':')?;
+    // Non-empty action, resource and identifier.
+    (first > 0 && second > first + 1 && second + 1 < b.len()).then_some(second + 1)
 }
 
 /// Checks that every scope in `scopes` parses; on failure returns the index
@@ -308,6 +320,31 @@ pub fn first_invalid<S: AsRef<str>>(scopes: &[S]) -> Option<(usize, ScopeError)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn valid_prefix_len_agrees_with_parse() {
+        for s in [
+            "",
+            ":",
+            "::",
+            "a::",
+            ":b:c",
+            "a:b:",
+            "a:b",
+            "a:b:c",
+            "a:b:c:d",
+            "read:data:*",
+            "é:ü:ß",
+            "a::c",
+            "ab:cd:",
+            "ab:cd:e",
+        ] {
+            let expected = Scope::parse(s)
+                .ok()
+                .map(|p| p.action().len() + p.resource().len() + 2);
+            assert_eq!(valid_prefix_len(s), expected, "{s:?}");
+        }
+    }
 
     #[test]
     fn parse_splits_on_first_two_colons() {
