@@ -120,7 +120,7 @@ def main():
     for name, required, held in scope_cases():
         timer = timeit.Timer(lambda: scope_is_subset(required, held))
         number, _ = timer.autorange()
-        best = min(timer.repeat(repeat=5, number=number))
+        best = min(timer.repeat(repeat=9, number=number))
         scope[name] = best / number * 1e9
 
     json.dump(

@@ -328,7 +328,7 @@ fn per(before: Option<Duration>, after: Option<Duration>, n: usize) -> Option<Du
     Some(spent / u32::try_from(n).ok()?)
 }
 
-/// Best-of-5 nanoseconds per call, each run at least 100 ms long.
+/// Best-of-9 nanoseconds per call, each run at least 100 ms long.
 fn time_ns<F: FnMut() -> bool>(mut f: F) -> f64 {
     let mut iters: u64 = 1;
     loop {
@@ -341,7 +341,7 @@ fn time_ns<F: FnMut() -> bool>(mut f: F) -> f64 {
         }
         iters *= 2;
     }
-    (0..5)
+    (0..9)
         .map(|_| {
             let t = Instant::now();
             for _ in 0..iters {
@@ -440,7 +440,7 @@ fn print_table(
         }
     }
     println!();
-    println!("scope_is_subset (required × held), ns per call (best of 5)");
+    println!("scope_is_subset (required × held), ns per call (best of 9)");
     println!(
         "| {:<32} | {:>12} | {:>12} | {:>14} |",
         "case", "Python (ns)", "Rust (ns)", "Python / Rust"
