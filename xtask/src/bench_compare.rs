@@ -8,13 +8,10 @@
 //! `compare` (which runs the Python script first, then the Rust clients)
 //! and stops the broker.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use crate::python::{Broker, ensure_venv};
 use crate::util::{cargo, flag, root, run};
-
-const PYTHON_SDK: &str = "agentwrit==0.3.0";
 
 /// Runs the comparison; `--lifecycles N` (default 500) or `--quick` (50).
 pub fn bench_compare(args: &[String]) -> Result<(), String> {
@@ -50,7 +47,7 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
 
     let python = ensure_venv(&root.join("target").join("bench-venv"))?;
 
-    let mut broker = Broker::start(&release.join("agentwrit-devbroker"))?;
+    let mut broker = Broker::start(&release.join("agentwrit-devbroker"), &["--no-rate-limits"])?;
     eprintln!("bench-compare: development broker at {}", broker.url);
     let script = root
         .join("crates")
@@ -78,86 +75,5 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
         Ok(s) if s.success() => Ok(()),
         Ok(s) => Err(format!("compare failed with {s}")),
         Err(e) => Err(format!("could not start compare: {e}")),
-    }
-}
-
-/// Creates the virtualenv with the Python SDK unless it already has it;
-/// returns its interpreter.
-fn ensure_venv(venv: &Path) -> Result<std::path::PathBuf, String> {
-    let python = venv.join("bin").join("python");
-    let ready = python.exists()
-        && Command::new(&python)
-            .args([
-                "-c",
-                "import agentwrit, sys; sys.exit(agentwrit.__version__ != '0.3.0')",
-            ])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !ready {
-        let system = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-        run(Command::new(system).arg("-m").arg("venv").arg(venv))?;
-        run(Command::new(venv.join("bin").join("pip")).args(["install", "-q", PYTHON_SDK]))?;
-    }
-    Ok(python)
-}
-
-/// The broker process; killed on drop.
-struct Broker {
-    child: Option<Child>,
-    pid: u32,
-    url: String,
-    client_id: String,
-    client_secret: String,
-}
-
-impl Broker {
-    fn start(binary: &Path) -> Result<Broker, String> {
-        let mut child = Command::new(binary)
-            .args(["--port", "0", "--sample-app", "--no-rate-limits"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
-        let stdout = child.stdout.take().ok_or("no broker stdout")?;
-        let mut broker = Broker {
-            pid: child.id(),
-            child: Some(child),
-            url: String::new(),
-            client_id: String::new(),
-            client_secret: String::new(),
-        };
-        let mut lines = BufReader::new(stdout).lines();
-        for line in lines.by_ref() {
-            let line = line.map_err(|e| format!("reading the broker's output: {e}"))?;
-            if let Some((_, url)) = line.split_once(" listening on ") {
-                broker.url = url.trim().to_owned();
-            } else if let Some(v) = line.strip_prefix("export AGENTWRIT_CLIENT_ID=") {
-                broker.client_id = v.trim().to_owned();
-            } else if let Some(v) = line.strip_prefix("export AGENTWRIT_CLIENT_SECRET=") {
-                broker.client_secret = v.trim().to_owned();
-            }
-            if line.starts_with("press Ctrl-C") {
-                break;
-            }
-        }
-        if broker.url.is_empty() || broker.client_id.is_empty() || broker.client_secret.is_empty() {
-            return Err("the broker did not print its URL and sample app".into());
-        }
-        // Keep draining stdout so the broker never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Ok(broker)
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.stop();
     }
 }

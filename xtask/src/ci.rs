@@ -2,7 +2,11 @@
 
 use crate::util::{cargo, run};
 
-/// Format check, clippy with warnings denied, then the whole test suite.
+/// Format check, clippy with warnings denied, docs with warnings denied,
+/// the whole test suite (criterion benches included, each run once as a
+/// smoke test), then the short modes of the long-running checks: fuzzing,
+/// the official Python SDK against the development broker, the soak, the
+/// side-by-side comparison, and the release dry run.
 pub fn ci(args: &[String]) -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args([
@@ -17,7 +21,12 @@ pub fn ci(args: &[String]) -> Result<(), String> {
         .args(["doc", "--workspace", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
     test(args)?;
-    crate::fuzz::fuzz(&["--quick".to_owned()])
+    let quick = [String::from("--quick")];
+    crate::fuzz::fuzz(&quick)?;
+    crate::interop::interop_python(&[])?;
+    crate::soak::soak(&quick)?;
+    crate::bench_compare::bench_compare(&quick)?;
+    crate::release::release(&[String::from("--dry-run")])
 }
 
 /// Every test: unit, integration, property (10 000 cases per property),

@@ -12,6 +12,7 @@ mod ci;
 mod deny;
 mod fuzz;
 mod interop;
+mod python;
 mod release;
 mod soak;
 

@@ -19,8 +19,11 @@ pub fn cargo() -> Command {
 }
 
 /// Runs `cmd`, echoing it and its duration; fails on a non-zero exit.
+///
+/// The echo is the program and its arguments only: the environment a
+/// command was given (credentials among it) is named, never its values.
 pub fn run(cmd: &mut Command) -> Result<(), String> {
-    let shown = format!("{cmd:?}").replace('"', "");
+    let shown = shown(cmd);
     eprintln!("\n$ {shown}");
     let start = Instant::now();
     let status = cmd
@@ -34,7 +37,41 @@ pub fn run(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
+/// `cmd` as a shell-like line: environment variable names (values
+/// replaced by `…`), then the program and its arguments.
+fn shown(cmd: &Command) -> String {
+    let mut line = String::new();
+    for (name, value) in cmd.get_envs() {
+        if value.is_some() {
+            line.push_str(&name.to_string_lossy());
+            line.push_str("=… ");
+        }
+    }
+    line.push_str(&cmd.get_program().to_string_lossy());
+    for arg in cmd.get_args() {
+        line.push(' ');
+        line.push_str(&arg.to_string_lossy());
+    }
+    line
+}
+
 /// True when `--flag` is among `args`.
 pub fn flag(args: &[String], name: &str) -> bool {
     args.iter().any(|a| a == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_echo_names_environment_variables_but_never_their_values() {
+        let mut cmd = Command::new("compare");
+        cmd.args(["--lifecycles", "5"])
+            .env("AGENTWRIT_CLIENT_SECRET", "s3cr3t-value")
+            .env_remove("HOME");
+        let line = shown(&cmd);
+        assert_eq!(line, "AGENTWRIT_CLIENT_SECRET=… compare --lifecycles 5");
+        assert!(!line.contains("s3cr3t-value"));
+    }
 }
