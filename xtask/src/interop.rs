@@ -100,4 +100,3 @@ fn run_script(python: &Path, script: &Path, broker: &Broker) -> Result<(), Strin
         }
     }
 }
-
