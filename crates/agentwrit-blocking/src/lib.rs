@@ -40,6 +40,13 @@
 //! the flow step (`create_agent.register`, ...), status and the broker's
 //! request id; no span or event carries a secret.
 //!
+//! One caution outside this crate's control: ureq's protocol layer
+//! (`ureq-proto`) logs every raw request, `Authorization: Bearer` header
+//! included, through the `log` crate at TRACE level under the target
+//! `ureq_proto`. Never enable TRACE for `ureq_proto` (or TRACE for
+//! everything) where logs are kept; DEBUG and above are clean. This
+//! crate's own spans and events never carry a secret, at any level.
+//!
 //! # Errors
 //!
 //! Every call returns [`Error`]: [`Error::Core`] for what the broker said
