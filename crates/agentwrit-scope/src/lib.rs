@@ -268,35 +268,140 @@ where
     H: AsRef<str>,
 {
     required.iter().all(|req| {
-        let req = req.as_ref();
+        let req = req.as_ref().as_bytes();
         let Some(prefix_len) = valid_prefix_len(req) else {
             return false;
         };
-        // `action:resource:` of the (valid) requested scope.
-        let prefix = &req[..prefix_len];
-        // A held scope covers a valid `req` exactly when it is the same
-        // string, or is `{prefix}*` (both imply it is valid): no need to
-        // parse the held side.
-        held.iter().any(|h| {
-            let h = h.as_ref();
-            h == req
-                || (h.len() == prefix.len() + WILDCARD.len()
-                    && h.starts_with(prefix)
-                    && h.ends_with(WILDCARD))
-        })
+        let wanted = Wanted::new(req, prefix_len);
+        held.iter()
+            .any(|h| wanted.covered_by(h.as_ref().as_bytes()))
     })
+}
+
+/// A valid requested scope, ready to be compared with many held scopes.
+///
+/// A held scope covers a valid requested scope exactly when it is the same
+/// string, or is the requested scope's `action:resource:` followed by `*`
+/// (either implies the held scope is valid), so the held side is never
+/// parsed. Identifiers mostly differ at their end (`customer-7291` against
+/// `customer-7292`), so equal-length candidates are first compared on their
+/// last eight bytes, loaded once for the requested scope.
+struct Wanted<'a> {
+    /// The requested scope.
+    bytes: &'a [u8],
+    /// Length of its `action:resource:` prefix.
+    prefix_len: usize,
+    /// Its last eight bytes as a word, when it has at least eight.
+    tail: Option<u64>,
+}
+
+impl<'a> Wanted<'a> {
+    #[inline]
+    fn new(bytes: &'a [u8], prefix_len: usize) -> Self {
+        Wanted {
+            bytes,
+            prefix_len,
+            tail: last_word(bytes),
+        }
+    }
+
+    /// True when the held scope `h` covers this requested scope.
+    #[inline]
+    fn covered_by(&self, h: &[u8]) -> bool {
+        if h.len() == self.bytes.len() {
+            let same = match self.tail {
+                // Equal last words, then equal whole words from the start:
+                // together they cover every byte.
+                Some(tail) => last_word(h) == Some(tail) && same_words(h, self.bytes),
+                None => h == self.bytes,
+            };
+            if same {
+                return true;
+            }
+        }
+        h.len() == self.prefix_len + WILDCARD.len()
+            && h.last() == Some(&b'*')
+            && h.get(..self.prefix_len) == self.bytes.get(..self.prefix_len)
+    }
+}
+
+/// True when every whole eight-byte word of `a` from the start equals the
+/// one of `b` at the same offset (for equal lengths: all but the last
+/// `len % 8` bytes, which the caller compares through [`last_word`]).
+#[inline]
+fn same_words(a: &[u8], b: &[u8]) -> bool {
+    a.chunks_exact(8)
+        .zip(b.chunks_exact(8))
+        .all(|(x, y)| x.first_chunk::<8>() == y.first_chunk::<8>())
+}
+
+/// The last eight bytes of `b` as a native-endian word; `None` when `b` is
+/// shorter.
+#[inline]
+fn last_word(b: &[u8]) -> Option<u64> {
+    b.last_chunk::<8>().map(|w| u64::from_ne_bytes(*w))
 }
 
 /// For a scope that [`Scope::parse`] accepts, the length of its
 /// `action:resource:` prefix; `None` for one it rejects. A byte scan for the
 /// two colons (ASCII, so always at char boundaries), cheaper than building
 /// the [`Scope`].
-fn valid_prefix_len(s: &str) -> Option<usize> {
-    let b = s.as_bytes();
-    let first = b.iter().position(|&c| c == b':')?;
-    let second = first + 1 + b[first + 1..].iter().position(|&c| c == b':')?;
+#[inline]
+fn valid_prefix_len(b: &[u8]) -> Option<usize> {
+    let (first, second) = two_colons(b)?;
     // Non-empty action, resource and identifier.
     (first > 0 && second > first + 1 && second + 1 < b.len()).then_some(second + 1)
+}
+
+/// Eight copies of `:`.
+const COLONS: u64 = u64::from_ne_bytes([b':'; 8]);
+/// Eight copies of `0x7f`.
+const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+
+/// Positions of the first two `:` in `b`, scanning eight bytes at a time.
+///
+/// For each word, a byte of the mask has its high bit set exactly when the
+/// byte is `:` (the per-byte sums cannot carry into a neighbour, so there are
+/// no false positives); the lowest such byte is the first colon in it.
+#[inline]
+fn two_colons(b: &[u8]) -> Option<(usize, usize)> {
+    let mut first: Option<usize> = None;
+    let mut offset = 0;
+    let mut words = b.chunks_exact(8);
+    for chunk in words.by_ref() {
+        let mut mask = colon_mask(chunk);
+        while mask != 0 {
+            let at = offset + (mask.trailing_zeros() / 8) as usize;
+            match first {
+                None => first = Some(at),
+                Some(f) => return Some((f, at)),
+            }
+            mask &= mask - 1;
+        }
+        offset += 8;
+    }
+    for (i, &c) in words.remainder().iter().enumerate() {
+        if c == b':' {
+            match first {
+                None => first = Some(offset + i),
+                Some(f) => return Some((f, offset + i)),
+            }
+        }
+    }
+    None
+}
+
+/// One high bit per `:` byte of an eight-byte `chunk` (little-endian order,
+/// so the lowest set bit is the first colon).
+#[inline]
+fn colon_mask(chunk: &[u8]) -> u64 {
+    let Some(word) = chunk.first_chunk::<8>() else {
+        return 0;
+    };
+    let x = u64::from_le_bytes(*word) ^ COLONS;
+    // A byte of `x` is zero exactly when the byte was `:`; its high bit
+    // after this is clear exactly then.
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
 }
 
 /// Checks that every scope in `scopes` parses; on failure returns the index
@@ -342,7 +447,58 @@ mod tests {
             let expected = Scope::parse(s)
                 .ok()
                 .map(|p| p.action().len() + p.resource().len() + 2);
-            assert_eq!(valid_prefix_len(s), expected, "{s:?}");
+            assert_eq!(valid_prefix_len(s.as_bytes()), expected, "{s:?}");
+        }
+    }
+
+    /// The first two `:` by the obvious byte loop.
+    fn naive_two_colons(b: &[u8]) -> Option<(usize, usize)> {
+        let mut at = b
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c == b':')
+            .map(|(i, _)| i);
+        Some((at.next()?, at.next()?))
+    }
+
+    #[test]
+    fn two_colons_agrees_with_a_byte_loop_at_every_position() {
+        // Fillers next to `:` (0x3a) that could fool a word-at-a-time
+        // scan: its neighbours, its high-bit twin, zero and 0xff.
+        for filler in [b'a', b';', b'9', 0xba, 0x00, 0xff, 0x3b, 0x7f] {
+            for len in 0..40 {
+                for i in 0..=len {
+                    for j in i..=len {
+                        let mut b = [filler; 40];
+                        let b = &mut b[..len];
+                        if i < len {
+                            b[i] = b':';
+                        }
+                        if j < len {
+                            b[j] = b':';
+                        }
+                        assert_eq!(two_colons(b), naive_two_colons(b), "{filler:#x} {b:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn same_words_and_last_word_compare_every_byte() {
+        let base = *b"read:data:customer-7291-and-some-more";
+        for len in 8..base.len() {
+            for k in 0..len {
+                let a = &base[..len];
+                let mut other = base;
+                other[k] ^= 1;
+                let b = &other[..len];
+                assert!(
+                    !(last_word(a) == last_word(b) && same_words(a, b)),
+                    "byte {k} of {len} missed"
+                );
+                assert!(last_word(a) == last_word(a) && same_words(a, a));
+            }
         }
     }
 

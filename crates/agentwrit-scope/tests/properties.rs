@@ -84,6 +84,37 @@ fn valid_scope() -> impl Strategy<Value = String> {
     ("[ab]{1,2}", "[ab*]{1,2}", "[ab:*]{1,3}").prop_map(|(a, r, i)| format!("{a}:{r}:{i}"))
 }
 
+/// Longer scope-like strings (up to ~50 bytes), so the word-at-a-time
+/// paths (colon scan, equal-length comparison) see every alignment.
+fn long_scope_like() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => ("[ab]{0,10}", "[ab*]{0,10}", "[ab:*é]{0,20}")
+            .prop_map(|(a, r, i)| format!("{a}:{r}:{i}")),
+        1 => "[ab:é]{0,40}",
+    ]
+}
+
+/// A near miss of `base`: itself, one character changed, its
+/// `action:resource:*` wildcard, or one character longer or shorter.
+fn near_miss(base: &str, kind: u8, at: prop::sample::Index) -> String {
+    let chars: Vec<char> = base.chars().collect();
+    match kind {
+        0 => base.to_owned(),
+        1 if !chars.is_empty() => {
+            let i = at.index(chars.len());
+            let mut changed = chars;
+            changed[i] = if changed[i] == 'a' { 'b' } else { 'a' };
+            changed.into_iter().collect()
+        }
+        2 => match oracle::parse(base) {
+            Some((a, r, _)) => format!("{a}:{r}:*"),
+            None => base.to_owned(),
+        },
+        3 => format!("{base}a"),
+        _ => chars[..chars.len().saturating_sub(1)].iter().collect(),
+    }
+}
+
 fn set(strategy: impl Strategy<Value = String>) -> impl Strategy<Value = Vec<String>> {
     proptest::collection::vec(strategy, 0..5)
 }
@@ -100,6 +131,21 @@ proptest! {
     #[test]
     fn subset_agrees_with_oracle(req in set(scope_like()), held in set(scope_like())) {
         prop_assert_eq!(scope_is_subset(&req, &held), oracle::subset(&req, &held));
+    }
+
+    #[test]
+    fn subset_agrees_with_oracle_on_long_near_misses(
+        req in proptest::collection::vec(long_scope_like(), 1..4),
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..5, any::<prop::sample::Index>()), 0..6),
+    ) {
+        let held: Vec<String> = edits
+            .into_iter()
+            .map(|(pick, kind, at)| near_miss(pick.get::<String>(&req), kind, at))
+            .collect();
+        prop_assert_eq!(scope_is_subset(&req, &held), oracle::subset(&req, &held));
+        for r in &req {
+            prop_assert_eq!(Scope::parse(r).is_ok(), oracle::parse(r).is_some());
+        }
     }
 
     #[test]
