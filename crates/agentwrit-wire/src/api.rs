@@ -21,8 +21,8 @@ use crate::util::null_as_default;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct HealthResponse {
-    /// `ok` when the broker is healthy.
-    #[serde(default)]
+    /// `ok` when the broker is healthy. Required: a body without it is not
+    /// a health answer.
     pub status: String,
     /// The broker's version, e.g. `2.0.0`.
     #[serde(default)]

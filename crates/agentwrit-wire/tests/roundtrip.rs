@@ -422,3 +422,23 @@ fn secrets_never_appear_in_debug() {
     assert!(AccessToken::new("a") != AccessToken::new("b"));
     assert!(ClientSecret::new("same") == ClientSecret::new("same"));
 }
+
+#[test]
+fn a_health_body_without_status_is_not_a_health_answer() {
+    for body in [
+        "{}",
+        r#"{"token":"x"}"#,
+        r#"{"version":"2.0.0","uptime":1}"#,
+        "[]",
+        "null",
+    ] {
+        assert!(
+            serde_json::from_str::<HealthResponse>(body).is_err(),
+            "{body} decoded as health"
+        );
+    }
+    // The other members stay optional, so a trimmed-down broker still decodes.
+    let h: HealthResponse = serde_json::from_str(r#"{"status":"ok"}"#).unwrap();
+    assert_eq!(h.status, "ok");
+    assert_eq!(h.version, "");
+}
