@@ -1,6 +1,6 @@
 //! The driver loop and the ureq plumbing: the only I/O in this crate.
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read as _};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -68,15 +68,19 @@ impl Transport {
             .unwrap_or_default();
         span.record("status", parts.status.as_u16());
         span.record("request_id", request_id);
-        // One byte over the limit lets the flow report an oversized body.
+        // Read at most one byte over the limit, so the flow reports an
+        // oversized body as it does any other bad body: with its status.
+        // The rest is never read; dropping the reader closes the connection
+        // instead of returning it to the pool.
         let limit = u64::try_from(self.config.max_response_bytes())
             .unwrap_or(u64::MAX)
             .saturating_add(1);
-        let body = body
-            .into_with_config()
-            .limit(limit)
-            .read_to_vec()
-            .map_err(classify)?;
+        let mut body_bytes = Vec::new();
+        body.into_reader()
+            .take(limit)
+            .read_to_end(&mut body_bytes)
+            .map_err(|e| classify(ureq::Error::from(e)))?;
+        let body = body_bytes;
         tracing::debug!(
             status = parts.status.as_u16(),
             request_id,
