@@ -3,11 +3,19 @@
 //! `AGENTWRIT_CLIENT_SECRET` (run the broker as a separate process so its
 //! CPU is not counted), then prints this process's CPU per create.
 //!
+//! Then, for scale, the floor: the same number of three-request exchanges
+//! (`GET /v1/health` three times, the number of requests a create makes)
+//! by the leanest client there is, hand-written HTTP/1.1 over one
+//! kept-alive `std::net::TcpStream`, and its CPU per three requests.
+//!
 //! ```text
 //! create_loop [N]        # e.g. under `perf record -g` or `strace -c -f`
 //! ```
 
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use agentwrit_bench::{blocking, process_cpu_time};
 
@@ -19,6 +27,10 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn per_call(before: Option<Duration>, after: Option<Duration>, n: usize) -> Option<f64> {
+    Some((after? - before?).as_secs_f64() * 1e6 / n.max(1) as f64)
 }
 
 fn run() -> Result<(), String> {
@@ -40,9 +52,101 @@ fn run() -> Result<(), String> {
     for a in agents {
         a.release().map_err(|e| e.to_string())?;
     }
-    if let (Some(b), Some(a)) = (before, after) {
-        let per = (a - b).as_secs_f64() * 1e6 / n.max(1) as f64;
-        println!("{n} creates: {per:.1} µs client CPU per create");
+    let sdk = per_call(before, after, n);
+
+    let url = std::env::var("AGENTWRIT_BROKER_URL").map_err(|e| e.to_string())?;
+    let authority = url
+        .strip_prefix("http://")
+        .ok_or("the floor needs an http:// broker URL")?
+        .trim_end_matches('/');
+    let mut floor = RawHttp::connect(authority)?;
+    let before = process_cpu_time();
+    for _ in 0..n {
+        for _ in 0..3 {
+            floor.health()?;
+        }
+    }
+    let after = process_cpu_time();
+    let raw = per_call(before, after, n);
+
+    match (sdk, raw) {
+        (Some(sdk), Some(raw)) => {
+            println!("{n} creates: {sdk:.1} µs client CPU per create");
+            println!(
+                "floor, {n} × 3 raw HTTP/1.1 requests on one kept-alive TcpStream: {raw:.1} µs CPU per 3 requests"
+            );
+            println!(
+                "the SDK above the floor: {:.1} µs per create (Ed25519 keygen + sign alone: ≈ 56 µs)",
+                sdk - raw
+            );
+        }
+        _ => println!("no CPU figures: /proc/self/stat unavailable"),
     }
     Ok(())
+}
+
+/// The leanest possible client: one connection, fixed request bytes, a
+/// response read to its `Content-Length`.
+struct RawHttp {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    request: Vec<u8>,
+    line: String,
+    body: Vec<u8>,
+}
+
+impl RawHttp {
+    fn connect(authority: &str) -> Result<RawHttp, String> {
+        let stream = TcpStream::connect(authority).map_err(|e| e.to_string())?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        let writer = stream.try_clone().map_err(|e| e.to_string())?;
+        let request = format!("GET /v1/health HTTP/1.1\r\nHost: {authority}\r\n\r\n").into_bytes();
+        Ok(RawHttp {
+            reader: BufReader::new(stream),
+            writer,
+            request,
+            line: String::new(),
+            body: Vec::new(),
+        })
+    }
+
+    fn health(&mut self) -> Result<(), String> {
+        self.writer
+            .write_all(&self.request)
+            .map_err(|e| e.to_string())?;
+        let mut length = None;
+        let mut first = true;
+        loop {
+            self.line.clear();
+            if self
+                .reader
+                .read_line(&mut self.line)
+                .map_err(|e| e.to_string())?
+                == 0
+            {
+                return Err("the broker closed the connection".into());
+            }
+            if first {
+                if !self.line.starts_with("HTTP/1.1 200") {
+                    return Err(format!("unexpected status line {:?}", self.line.trim_end()));
+                }
+                first = false;
+                continue;
+            }
+            let line = self.line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse::<usize>().ok();
+            }
+        }
+        let length = length.ok_or("no Content-Length")?;
+        self.body.resize(length, 0);
+        self.reader
+            .read_exact(&mut self.body)
+            .map_err(|e| e.to_string())
+    }
 }
