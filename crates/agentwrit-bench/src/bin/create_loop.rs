@@ -9,15 +9,19 @@
 //! kept-alive `std::net::TcpStream`, and its CPU per three requests.
 //!
 //! ```text
-//! create_loop [N]        # e.g. under `perf record -g` or `strace -c -f`
+//! create_loop [N] [--async [--multi-thread]]   # e.g. under `perf record -g`
 //! ```
+//!
+//! `--async` runs the creates on `agentwrit-async` (a current-thread tokio
+//! runtime, or the multi-thread one with `--multi-thread`) instead of
+//! `agentwrit-blocking`.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use agentwrit_bench::{blocking, process_cpu_time};
+use agentwrit_bench::{blocking, nonblocking, process_cpu_time};
 
 fn main() -> ExitCode {
     match run() {
@@ -38,20 +42,12 @@ fn run() -> Result<(), String> {
         Some(v) => v.parse().map_err(|_| format!("invalid count {v:?}"))?,
         None => 1000,
     };
-    let app = blocking::App::from_env().map_err(|e| e.to_string())?;
-    let mut agents = Vec::with_capacity(n);
-    let before = process_cpu_time();
-    for i in 0..n {
-        let scope = [format!("read:data:customer-{i}")];
-        agents.push(
-            app.create_agent("bench-orch", &format!("loop-{i}"), &scope)
-                .map_err(|e| e.to_string())?,
-        );
-    }
-    let after = process_cpu_time();
-    for a in agents {
-        a.release().map_err(|e| e.to_string())?;
-    }
+    let use_async = std::env::args().any(|a| a == "--async");
+    let (before, after) = if use_async {
+        creates_async(n, std::env::args().any(|a| a == "--multi-thread"))?
+    } else {
+        creates_blocking(n)?
+    };
     let sdk = per_call(before, after, n);
 
     let url = std::env::var("AGENTWRIT_BROKER_URL").map_err(|e| e.to_string())?;
@@ -83,6 +79,59 @@ fn run() -> Result<(), String> {
         _ => println!("no CPU figures: /proc/self/stat unavailable"),
     }
     Ok(())
+}
+
+/// N creates on the blocking client; the process CPU time around them.
+fn creates_blocking(n: usize) -> Result<(Option<Duration>, Option<Duration>), String> {
+    let app = blocking::App::from_env().map_err(|e| e.to_string())?;
+    let mut agents = Vec::with_capacity(n);
+    let before = process_cpu_time();
+    for i in 0..n {
+        let scope = [format!("read:data:customer-{i}")];
+        agents.push(
+            app.create_agent("bench-orch", &format!("loop-{i}"), &scope)
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    let after = process_cpu_time();
+    for a in agents {
+        a.release().map_err(|e| e.to_string())?;
+    }
+    Ok((before, after))
+}
+
+/// N creates on the async client, one at a time on a current-thread (or
+/// multi-thread) runtime; the process CPU time around them.
+fn creates_async(
+    n: usize,
+    multi_thread: bool,
+) -> Result<(Option<Duration>, Option<Duration>), String> {
+    let rt = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    }
+    .enable_all()
+    .build()
+    .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let app = nonblocking::App::from_env().map_err(|e| e.to_string())?;
+        let mut agents = Vec::with_capacity(n);
+        let before = process_cpu_time();
+        for i in 0..n {
+            let scope = [format!("read:data:customer-{i}")];
+            agents.push(
+                app.create_agent("bench-orch", &format!("loop-{i}"), &scope)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let after = process_cpu_time();
+        for a in agents {
+            a.release().await.map_err(|e| e.to_string())?;
+        }
+        Ok((before, after))
+    })
 }
 
 /// The leanest possible client: one connection, fixed request bytes, a
