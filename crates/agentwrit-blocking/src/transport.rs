@@ -75,19 +75,18 @@ impl Transport {
         let limit = u64::try_from(self.config.max_response_bytes())
             .unwrap_or(u64::MAX)
             .saturating_add(1);
-        let mut body_bytes = Vec::new();
+        let mut received = Vec::new();
         body.into_reader()
             .take(limit)
-            .read_to_end(&mut body_bytes)
+            .read_to_end(&mut received)
             .map_err(|e| classify(ureq::Error::from(e)))?;
-        let body = body_bytes;
         tracing::debug!(
             status = parts.status.as_u16(),
             request_id,
-            bytes = body.len(),
+            bytes = received.len(),
             "broker answered"
         );
-        Ok(http::Response::from_parts(parts, body))
+        Ok(http::Response::from_parts(parts, received))
     }
 }
 

@@ -81,15 +81,20 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
+/// The scope and task id of create number `i`.
+fn nth_create(i: usize) -> ([String; 1], String) {
+    ([format!("read:data:customer-{i}")], format!("loop-{i}"))
+}
+
 /// N creates on the blocking client; the process CPU time around them.
 fn creates_blocking(n: usize) -> Result<(Option<Duration>, Option<Duration>), String> {
     let app = blocking::App::from_env().map_err(|e| e.to_string())?;
     let mut agents = Vec::with_capacity(n);
     let before = process_cpu_time();
     for i in 0..n {
-        let scope = [format!("read:data:customer-{i}")];
+        let (scope, task) = nth_create(i);
         agents.push(
-            app.create_agent("bench-orch", &format!("loop-{i}"), &scope)
+            app.create_agent("bench-orch", &task, &scope)
                 .map_err(|e| e.to_string())?,
         );
     }
@@ -119,9 +124,9 @@ fn creates_async(
         let mut agents = Vec::with_capacity(n);
         let before = process_cpu_time();
         for i in 0..n {
-            let scope = [format!("read:data:customer-{i}")];
+            let (scope, task) = nth_create(i);
             agents.push(
-                app.create_agent("bench-orch", &format!("loop-{i}"), &scope)
+                app.create_agent("bench-orch", &task, &scope)
                     .await
                     .map_err(|e| e.to_string())?,
             );
@@ -137,8 +142,7 @@ fn creates_async(
 /// The leanest possible client: one connection, fixed request bytes, a
 /// response read to its `Content-Length`.
 struct RawHttp {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    stream: BufReader<TcpStream>,
     request: Vec<u8>,
     line: String,
     body: Vec<u8>,
@@ -148,40 +152,37 @@ impl RawHttp {
     fn connect(authority: &str) -> Result<RawHttp, String> {
         let stream = TcpStream::connect(authority).map_err(|e| e.to_string())?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        let writer = stream.try_clone().map_err(|e| e.to_string())?;
         let request = format!("GET /v1/health HTTP/1.1\r\nHost: {authority}\r\n\r\n").into_bytes();
         Ok(RawHttp {
-            reader: BufReader::new(stream),
-            writer,
+            stream: BufReader::new(stream),
             request,
             line: String::new(),
             body: Vec::new(),
         })
     }
 
+    /// Reads the next response line into `self.line`.
+    fn next_line(&mut self) -> Result<(), String> {
+        self.line.clear();
+        match self.stream.read_line(&mut self.line) {
+            Ok(0) => Err("the broker closed the connection".into()),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     fn health(&mut self) -> Result<(), String> {
-        self.writer
+        self.stream
+            .get_mut()
             .write_all(&self.request)
             .map_err(|e| e.to_string())?;
+        self.next_line()?;
+        if !self.line.starts_with("HTTP/1.1 200") {
+            return Err(format!("unexpected status line {:?}", self.line.trim_end()));
+        }
         let mut length = None;
-        let mut first = true;
         loop {
-            self.line.clear();
-            if self
-                .reader
-                .read_line(&mut self.line)
-                .map_err(|e| e.to_string())?
-                == 0
-            {
-                return Err("the broker closed the connection".into());
-            }
-            if first {
-                if !self.line.starts_with("HTTP/1.1 200") {
-                    return Err(format!("unexpected status line {:?}", self.line.trim_end()));
-                }
-                first = false;
-                continue;
-            }
+            self.next_line()?;
             let line = self.line.trim_end();
             if line.is_empty() {
                 break;
@@ -194,7 +195,7 @@ impl RawHttp {
         }
         let length = length.ok_or("no Content-Length")?;
         self.body.resize(length, 0);
-        self.reader
+        self.stream
             .read_exact(&mut self.body)
             .map_err(|e| e.to_string())
     }
