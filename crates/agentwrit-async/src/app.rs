@@ -1,16 +1,18 @@
-//! `App`, `Agent` and `DelegatedToken`: thin async handles over the core flows.
+//! `App` and its builder: the client an app uses to create agents.
 
-use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
-use agentwrit_core::{AppCore, AutoRenew, ClientBuilder};
-use tokio::sync::Notify;
-use tokio::task::JoinHandle;
+use agentwrit_core::wire::{
+    BearerToken, ClientSecret, HealthResponse, LaunchTokenRequest, LaunchTokenResponse,
+};
+use agentwrit_core::{
+    AgentOptions, AppCore, ClientSettings, Clock, Error, RetryPolicy, SharedAgent, Validation,
+    app_settings_from,
+};
 
-use crate::Error;
-use crate::operator::{Operator, OperatorBuilder};
-use crate::transport::http_client;
-use crate::validate::Validator;
+use crate::agent::Agent;
+use crate::transport::Transport;
 
 /// An app registered at the broker: it creates agents for tasks.
 ///
@@ -24,7 +26,7 @@ use crate::validate::Validator;
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let broker = agentwrit_devbroker::DevBroker::start()?;
 /// # let reg = broker.register_universal_app()?;
-/// # let (url, client_id, client_secret) = (broker.url(), reg.client_id.as_str(), reg.client_secret.expose_secret());
+/// # let (url, client_id, client_secret) = (broker.url(), reg.client_id.as_str(), &reg.client_secret);
 /// use agentwrit_async::App;
 ///
 /// let app = App::new(url, client_id, client_secret)?;
@@ -40,7 +42,7 @@ pub struct App {
 }
 
 /// Builds an [`App`] with non-default settings: timeouts, user agent,
-/// retry policy, your own `reqwest::Client`, a clock.
+/// retry policy, body limit, your own `reqwest::Client`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -54,30 +56,297 @@ pub struct App {
 /// assert_eq!(app.client_id(), "cm-37a7c9c10885");
 /// # Ok::<(), agentwrit_async::Error>(())
 /// ```
-pub type AppBuilder = ClientBuilder<App, reqwest::Client>;
+#[derive(Debug)]
+#[must_use = "call build() to get the app"]
+pub struct AppBuilder {
+    settings: ClientSettings,
+    client_id: String,
+    client_secret: ClientSecret,
+    http_client: Option<reqwest::Client>,
+}
+
+impl AppBuilder {
+    /// Overall timeout of one request (default 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.settings = self.settings.timeout(timeout);
+        self
+    }
+
+    /// Connect timeout (default 5 s, at most the overall timeout).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.settings = self.settings.connect_timeout(timeout);
+        self
+    }
+
+    /// The `User-Agent` header (default `agentwrit-rs/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.settings = self.settings.user_agent(user_agent);
+        self
+    }
+
+    /// Which calls are retried, how often, after what backoff.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.settings = self.settings.retry(policy);
+        self
+    }
+
+    /// The largest response body accepted (default 1 MiB).
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.settings = self.settings.max_response_bytes(bytes);
+        self
+    }
+
+    /// Your own `reqwest::Client` (proxy, pool). It must not follow
+    /// redirects (`redirect(Policy::none())`); its own timeouts apply
+    /// instead of the builder's.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Where the SDK reads the time. For tests: expiry and re-login
+    /// decisions follow this clock.
+    #[doc(hidden)]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.settings = self.settings.clock(clock);
+        self
+    }
+
+    /// The app. Sends nothing: it logs in on first use.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a bad URL, an empty id or secret, or a
+    /// user agent that is not a header value.
+    pub fn build(self) -> Result<App, Error> {
+        let transport = Transport::new(&self.settings, self.http_client)?;
+        let core = AppCore::new(transport.config.clone(), self.client_id, self.client_secret)?;
+        Ok(App { core, transport })
+    }
+}
 
 impl App {
-    /// Runs `work` with a new agent and releases the agent afterwards:
-    /// after success, error and early return the release is awaited here.
-    ///
-    /// If `work` panics, or the returned future is dropped before it
-    /// finishes (cancelled: `tokio::select!`, a timeout, an aborted task),
-    /// the guard inside is dropped and spawns the release on the current
-    /// tokio runtime; it runs unless the runtime is shutting down, in
-    /// which case the token simply expires at the end of its TTL.
+    /// The app `client_id` at `broker_url`, with default settings. Sends
+    /// nothing yet.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let broker = agentwrit_devbroker::DevBroker::start()?;
     /// # let reg = broker.register_universal_app()?;
-    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, reg.client_secret.expose_secret())?;
+    /// let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// assert_eq!(app.health().await?.status, "ok");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`AppBuilder::build`].
+    pub fn new(
+        broker_url: &str,
+        client_id: &str,
+        client_secret: impl Into<ClientSecret>,
+    ) -> Result<App, Error> {
+        Self::builder(broker_url, client_id, client_secret).build()
+    }
+
+    /// The app named by `AGENTWRIT_BROKER_URL`, `AGENTWRIT_CLIENT_ID` and
+    /// `AGENTWRIT_CLIENT_SECRET`.
+    ///
+    /// ```
+    /// use agentwrit_async::App;
+    ///
+    /// match App::from_env() {
+    ///     Ok(app) => println!("app {} at {}", app.client_id(), app.broker_url()),
+    ///     Err(error) => eprintln!("not configured: {error}"),
+    /// }
+    /// # if std::env::var_os("AGENTWRIT_BROKER_URL").is_none() {
+    /// #     assert!(App::from_env().unwrap_err().to_string().contains("AGENTWRIT_BROKER_URL"));
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] naming the first variable unset or empty.
+    pub fn from_env() -> Result<App, Error> {
+        let (url, id, secret) = app_settings_from(|k| std::env::var(k).ok())?;
+        Self::new(url.as_str(), &id, secret)
+    }
+
+    /// A builder for the app `client_id` at `broker_url`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// use std::time::Duration;
+    /// use agentwrit_async::{App, RetryPolicy};
+    ///
+    /// let app = App::builder(broker.url(), &reg.client_id, &reg.client_secret)
+    ///     .timeout(Duration::from_secs(3))
+    ///     .retry(RetryPolicy::default().with_max_attempts(5))
+    ///     .build()?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?;
+    /// agent.release().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder(
+        broker_url: &str,
+        client_id: &str,
+        client_secret: impl Into<ClientSecret>,
+    ) -> AppBuilder {
+        AppBuilder {
+            settings: ClientSettings::new(broker_url),
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.into(),
+            http_client: None,
+        }
+    }
+
+    /// The broker's base URL, normalised.
+    ///
+    /// ```
+    /// let app = agentwrit_async::App::new("http://127.0.0.1:8080/", "cm-37a7c9c10885", "4ca1b208")?;
+    /// assert_eq!(app.broker_url(), "http://127.0.0.1:8080");
+    /// # Ok::<(), agentwrit_async::Error>(())
+    /// ```
+    #[must_use]
+    pub fn broker_url(&self) -> &str {
+        self.transport.config.broker().as_str()
+    }
+
+    /// The app's client id.
+    ///
+    /// ```
+    /// let app = agentwrit_async::App::new("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")?;
+    /// assert_eq!(app.client_id(), "cm-37a7c9c10885");
+    /// # Ok::<(), agentwrit_async::Error>(())
+    /// ```
+    #[must_use]
+    pub fn client_id(&self) -> &str {
+        self.core.client_id()
+    }
+
+    /// The sans-IO core of this app (its configuration and the session
+    /// its clones share), for driving core flows by hand.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn sansio(&self) -> &AppCore {
+        &self.core
+    }
+
+    /// Creates an agent for `task_id` of `orch_id`, holding `scope`
+    /// (within the app's ceiling), with a fresh Ed25519 key and a 300 s
+    /// token.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// use agentwrit_async::Error;
+    ///
+    /// let agent = app.create_agent("order-worker", "ord-4823", &["read:data:customer-7291"]).await?;
+    /// assert_eq!(agent.scope(), ["read:data:customer-7291"]); // read from the issued token
+    /// agent.release().await?;
+    ///
+    /// // Beyond the app's ceiling: the broker refuses.
+    /// match app.create_agent("order-worker", "ord-4823", &["delete:data:*"]).await {
+    ///     Err(Error::Authorization { problem, .. }) => assert_eq!(problem.status, 403),
+    ///     other => panic!("expected a 403, got {other:?}"),
+    /// }
+    /// // A malformed scope: refused before anything is sent.
+    /// let err = app.create_agent("order-worker", "ord-4823", &["read:data:"]).await.unwrap_err();
+    /// assert!(matches!(&err, Error::InvalidInput { field, .. } if field == "scope[0]"));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before anything is sent for an empty id or
+    /// a bad scope; the broker's rejection (e.g. [`Error::Authorization`]
+    /// for a scope beyond the ceiling) or a transport failure.
+    pub async fn create_agent<S: AsRef<str>>(
+        &self,
+        orch_id: &str,
+        task_id: &str,
+        scope: &[S],
+    ) -> Result<Agent, Error> {
+        self.create_agent_with(orch_id, task_id, scope, AgentOptions::new())
+            .await
+    }
+
+    /// [`App::create_agent`] with options: your own key, a TTL, a label,
+    /// auto-renewal.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// use std::time::Duration;
+    /// use agentwrit_async::AgentOptions;
+    ///
+    /// let options = AgentOptions::new().label("nightly-report").max_ttl(Duration::from_secs(600));
+    /// let agent = app.create_agent_with("reports", "nightly", &["write:reports:*"], options).await?;
+    /// assert_eq!(agent.expires_in(), Duration::from_secs(600));
+    /// agent.release().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`App::create_agent`].
+    pub async fn create_agent_with<S: AsRef<str>>(
+        &self,
+        orch_id: &str,
+        task_id: &str,
+        scope: &[S],
+        options: AgentOptions,
+    ) -> Result<Agent, Error> {
+        let mut rng = rand_core::OsRng;
+        let flow = self
+            .core
+            .create_agent(orch_id, task_id, scope, &options, &mut rng)?;
+        let credentials = self.transport.drive(flow).await?;
+        let agent = Agent::new(self.transport.clone(), SharedAgent::new(credentials));
+        if options.get_auto_renew() {
+            agent.start_auto_renewal();
+        }
+        Ok(agent)
+    }
+
+    /// Runs `work` with a new agent, then ends the task on every path
+    /// (success, error, early return, panic, cancellation): the tokens the
+    /// agent delegated are released, then the agent
+    /// ([`Agent::release_task`]). `work` is an async closure that
+    /// borrows the agent, as in the blocking crate.
+    ///
+    /// After `work` finishes (`Ok` or `Err`) the release is awaited here
+    /// and its outcome reported. If `work` panics, or the returned future
+    /// is dropped before it finishes (`tokio::select!`, a timeout, an
+    /// aborted task), the guard inside is dropped and spawns the release
+    /// on the current tokio runtime; it runs unless the runtime is
+    /// shutting down, in which case the token simply expires at the end
+    /// of its TTL.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
     /// let token = app
-    ///     .with_agent("orch-1", "task-1", &["read:data:*"], |agent| async move {
+    ///     .with_agent("orch-1", "task-1", &["read:data:*"], async |agent| {
+    ///         assert!(agent.allows(&["read:data:customer-7291"]));
+    ///         agent.renew().await?; // the agent is borrowed: call anything on it
     ///         Ok::<_, agentwrit_async::Error>(agent.access_token())
     ///     })
     ///     .await?;
-    /// assert!(!app.validate(token.expose_secret()).await?.is_valid()); // released
+    /// assert!(!app.validate(&token).await?.is_valid()); // released
     /// # Ok(()) }
     /// ```
     ///
@@ -86,160 +355,100 @@ impl App {
     /// `work`'s error, or creating the agent failed. A failed release
     /// after success is returned too; after `work` failed, `work`'s error
     /// wins.
-    pub async fn with_agent<S, T, E, F, Fut>(
+    pub async fn with_agent<S, T, E>(
         &self,
         orch_id: &str,
         task_id: &str,
         scope: &[S],
-        work: F,
+        work: impl AsyncFnOnce(&Agent) -> Result<T, E>,
     ) -> Result<T, E>
     where
         S: AsRef<str>,
         E: From<Error>,
-        F: FnOnce(Agent) -> Fut,
-        Fut: Future<Output = Result<T, E>>,
     {
         let guard = self
             .create_agent(orch_id, task_id, scope)
             .await?
             .release_on_drop();
-        let result = work(guard.agent.clone()).await;
+        let result = work(&guard).await;
         let released = guard.release().await;
         let output = result?;
         released?;
         Ok(output)
     }
-}
 
-// ------------------------------------------------------------------ agent --
-
-/// The auto-renewal worker: a task driving the core's `AutoRenew` flow on
-/// the current tokio runtime, woken early (notified) to stop.
-struct Renewer {
-    wake: Arc<Notify>,
-    handle: JoinHandle<Result<u64, Error>>,
-}
-
-impl Renewer {
-    fn spawn(transport: Transport, flow: AutoRenew) -> Option<Renewer> {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!("auto-renewal needs a tokio runtime; not started");
-            return None;
-        };
-        let wake = Arc::new(Notify::new());
-        let waker = Arc::clone(&wake);
-        let handle = runtime.spawn(async move { transport.drive_waking(flow, Some(&waker)).await });
-        Some(Renewer { wake, handle })
+    /// Mints a launch token (for an agent registered by other means, e.g.
+    /// another SDK or host).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// use agentwrit_async::wire::LaunchTokenRequest;
+    ///
+    /// let request = LaunchTokenRequest::new("py-worker", vec!["read:data:*".into()]).with_max_ttl(120);
+    /// let minted = app.launch_token(request).await?;
+    /// assert_eq!(minted.launch_token.expose_secret().len(), 64);
+    /// assert_eq!(minted.policy.max_ttl, 120);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The broker's rejection or a transport failure.
+    pub async fn launch_token(
+        &self,
+        request: LaunchTokenRequest,
+    ) -> Result<LaunchTokenResponse, Error> {
+        self.transport.drive(self.core.launch_token(request)?).await
     }
 
-    fn wake(&self) {
-        self.wake.notify_one();
+    /// Validates `token` at the broker. An invalid token is
+    /// `Ok(Validation::Invalid { .. })`, not an error.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:customer-7291"]).await?;
+    /// let validation = app.validate(&agent.access_token()).await?;
+    /// assert!(validation.allows(&["read:data:customer-7291"]));
+    /// assert!(!validation.allows(&["read:data:customer-9999"]));
+    ///
+    /// agent.release().await?;
+    /// let after = app.validate(&agent.access_token()).await?;
+    /// assert_eq!(after.error(), Some("token is invalid or expired"));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// An empty token, a broker failure or a transport failure.
+    pub async fn validate<T: BearerToken + ?Sized>(&self, token: &T) -> Result<Validation, Error> {
+        self.transport.drive(self.core.validate(token)?).await
     }
 
-    fn is_finished(&self) -> bool {
-        self.handle.is_finished()
-    }
-
-    async fn join(self) -> Result<u64, Error> {
-        self.handle.await.unwrap_or_else(|_| {
-            Err(agentwrit_core::Error::invalid_input("auto_renewal", "the worker panicked").into())
-        })
-    }
-}
-
-/// An agent: a SPIFFE identity holding a short-lived token for one task.
-///
-/// Cheap to clone; clones share the token, so a renewal is seen by all.
-/// Dropping the last clone does **not** release the token (it expires by
-/// itself); use [`Agent::release`], [`App::with_agent`] or
-/// [`Agent::release_on_drop`].
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// # let broker = agentwrit_devbroker::DevBroker::start()?;
-/// # let reg = broker.register_universal_app()?;
-/// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, reg.client_secret.expose_secret())?;
-/// let agent = app.create_agent("orch-1", "task-1", &["read:data:customer-7291"]).await?;
-/// assert!(agent.agent_id().starts_with("spiffe://"));
-/// let old = agent.jti();
-/// agent.renew().await?;
-/// assert_ne!(agent.jti(), old);
-/// agent.release().await?;
-/// agent.release().await?; // idempotent
-/// assert!(agent.renew().await.is_err()); // released: fails without a request
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
-pub struct Agent {
-    inner: Arc<AgentInner>,
-}
-
-/// Releases its agent when dropped. Derefs to [`Agent`].
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// # let broker = agentwrit_devbroker::DevBroker::start()?;
-/// # let reg = broker.register_universal_app()?;
-/// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, reg.client_secret.expose_secret())?;
-/// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?.release_on_drop();
-/// let token = agent.access_token();
-/// // ... if this code panics or is cancelled, dropping `agent` spawns the release ...
-/// agent.release().await?; // the normal path: release and see the outcome
-/// assert!(!app.validate(token.expose_secret()).await?.is_valid());
-/// # Ok(()) }
-/// ```
-#[derive(Debug)]
-#[must_use = "dropping the guard releases the agent"]
-pub struct AgentGuard {
-    agent: Agent,
-}
-
-impl Drop for AgentGuard {
-    fn drop(&mut self) {
-        if self.agent.is_released() {
-            return;
-        }
-        let agent = self.agent.clone();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    if let Err(error) = agent.release().await {
-                        tracing::warn!(%error, "releasing the agent on drop failed; its token expires by itself");
-                    }
-                });
-            }
-            Err(_) => tracing::warn!(
-                "agent guard dropped outside a tokio runtime; its token expires by itself"
-            ),
-        }
+    /// The broker's health.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let health = app.health().await?;
+    /// assert_eq!(health.status, "ok");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A broker failure or a transport failure.
+    pub async fn health(&self) -> Result<HealthResponse, Error> {
+        self.transport.drive(self.core.health()).await
     }
 }
-
-// --------------------------------------------------------------- delegate --
-
-/// A token delegated to another agent; it can delegate further (A → B →
-/// C) and be released.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// # let broker = agentwrit_devbroker::DevBroker::start()?;
-/// # let reg = broker.register_universal_app()?;
-/// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, reg.client_secret.expose_secret())?;
-/// let a = app.create_agent("orch", "a", &["read:data:*"]).await?;
-/// let b = app.create_agent("orch", "b", &["read:data:*"]).await?;
-/// let c = app.create_agent("orch", "c", &["read:data:*"]).await?;
-/// let to_b = a.delegate(&b.agent_id(), &["read:data:reports"], Some(60)).await?;
-/// let to_c = to_b.delegate(&c.agent_id(), &["read:data:reports"], None).await?;
-/// assert_eq!(to_c.delegation_chain.len(), 2);
-/// # Ok(()) }
-/// ```
-#[derive(Clone, Debug)]
-pub struct DelegatedToken {
-    app: App,
-    token: agentwrit_core::DelegatedToken,
-}
-
-agentwrit_core::__transport_api!([async] [.await] reqwest::Client);

@@ -1,15 +1,41 @@
 //! The driver loop and the reqwest plumbing: the only I/O in this crate.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use agentwrit_core::{Flow, Step, TransportError, TransportFailure};
+use agentwrit_core::{ClientConfig, ClientSettings, Clock, Error, Flow, Step, TransportFailure};
 use tokio::sync::Notify;
 use tracing::Instrument as _;
 
-use crate::Error;
-use crate::app::Transport;
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What every call needs: the protocol configuration, a configured
+/// reqwest client (its pool shared by clones) and the clock.
+#[derive(Clone, Debug)]
+pub(crate) struct Transport {
+    pub(crate) config: ClientConfig,
+    client: reqwest::Client,
+    clock: Arc<dyn Clock>,
+}
 
 impl Transport {
+    /// The transport for `settings`, on `client` or a new reqwest client.
+    pub(crate) fn new(
+        settings: &ClientSettings,
+        client: Option<reqwest::Client>,
+    ) -> Result<Transport, Error> {
+        let config = settings.config()?;
+        let client = match client {
+            Some(client) => client,
+            None => http_client(settings.get_timeout(), settings.get_connect_timeout())?,
+        };
+        Ok(Transport {
+            config,
+            client,
+            clock: settings.get_clock(),
+        })
+    }
+
     /// Drives `flow` to its end: sends what it asks, sleeps when it says.
     pub(crate) async fn drive<F: Flow>(&self, flow: F) -> Result<F::Output, Error> {
         self.drive_waking(flow, None).await
@@ -30,12 +56,10 @@ impl Transport {
                     let name = flow.name();
                     match self.send(request, name).await {
                         Ok(response) => flow.handle_response(response, self.clock.now()),
-                        Err((failure, message)) => {
+                        Err((failure, source)) => {
                             match flow.handle_transport_error(failure, self.clock.now()) {
                                 Some(next) => next,
-                                None => {
-                                    return Err(TransportError::new(failure, name, message).into());
-                                }
+                                None => return Err(Error::transport(failure, name, Some(source))),
                             }
                         }
                     }
@@ -57,7 +81,7 @@ impl Transport {
                     let now = self.clock.now();
                     flow.resume(if slept { now.max(until) } else { now })
                 }
-                Step::Done(result) => return result.map_err(Error::from),
+                Step::Done(result) => return result,
             };
         }
     }
@@ -66,12 +90,12 @@ impl Transport {
         &self,
         request: http::Request<Vec<u8>>,
         step: &'static str,
-    ) -> Result<http::Response<Vec<u8>>, (TransportFailure, String)> {
+    ) -> Result<http::Response<Vec<u8>>, (TransportFailure, BoxError)> {
         let span = tracing::debug_span!("agentwrit", step, method = %request.method(), path = request.uri().path(), status = tracing::field::Empty, request_id = tracing::field::Empty);
         let limit = self.config.max_response_bytes();
         async move {
             let request = reqwest::Request::try_from(request)
-                .map_err(|e| (TransportFailure::Other, e.to_string()))?;
+                .map_err(|e| (TransportFailure::Other, BoxError::from(e)))?;
             let mut response = self.client.execute(request).await.map_err(classify)?;
             let request_id = response
                 .headers()
@@ -101,7 +125,7 @@ impl Transport {
             tracing::debug!(status = response.status().as_u16(), %request_id, bytes = body.len(), "broker answered");
             builder
                 .body(body)
-                .map_err(|e| (TransportFailure::Other, e.to_string()))
+                .map_err(|e| (TransportFailure::Other, BoxError::from(e)))
         }
         .instrument(span)
         .await
@@ -120,12 +144,12 @@ pub(crate) fn http_client(
         .connect_timeout(connect_timeout)
         .user_agent(agentwrit_core::DEFAULT_USER_AGENT)
         .build()
-        .map_err(|e| {
-            TransportError::new(TransportFailure::Other, "http_client", e.to_string()).into()
-        })
+        .map_err(|e| Error::transport(TransportFailure::Other, "http_client", Some(Box::new(e))))
 }
 
-fn classify(error: reqwest::Error) -> (TransportFailure, String) {
+/// The failure's kind, and the underlying error to keep as its source.
+/// reqwest's message names the URL, never a header or body.
+fn classify(error: reqwest::Error) -> (TransportFailure, BoxError) {
     let failure = if error.is_connect() {
         TransportFailure::Connect
     } else if error.is_timeout() {
@@ -135,13 +159,5 @@ fn classify(error: reqwest::Error) -> (TransportFailure, String) {
     } else {
         TransportFailure::Other
     };
-    // reqwest's message names the URL, never a header or body.
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    (failure, message)
+    (failure, Box::new(error))
 }

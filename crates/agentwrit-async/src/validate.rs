@@ -2,17 +2,19 @@
 
 use std::sync::OnceLock;
 
-use agentwrit_core::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Validation};
+use agentwrit_core::wire::BearerToken;
+use agentwrit_core::{ClientSettings, Error, Validate, Validation};
 
-use crate::Error;
-use crate::app::Transport;
-use crate::transport::http_client;
+use crate::transport::{Transport, http_client};
 
 /// The connection pool shared by every [`validate`] call.
 fn pool() -> Result<reqwest::Client, Error> {
     static POOL: OnceLock<Result<reqwest::Client, Error>> = OnceLock::new();
-    POOL.get_or_init(|| http_client(DEFAULT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT))
-        .clone()
+    POOL.get_or_init(|| {
+        let settings = ClientSettings::new("");
+        http_client(settings.get_timeout(), settings.get_connect_timeout())
+    })
+    .clone()
 }
 
 /// Validates `token` at the broker at `broker_url`, with no app: what a
@@ -25,37 +27,110 @@ fn pool() -> Result<reqwest::Client, Error> {
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let broker = agentwrit_devbroker::DevBroker::start()?;
 /// # let reg = broker.register_universal_app()?;
-/// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, reg.client_secret.expose_secret())?;
+/// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
 /// # let agent = app.create_agent("orch-1", "task-1", &["read:data:customer-7291"]).await?;
 /// # let (url, bearer_token) = (broker.url(), agent.access_token());
-/// use agentwrit_async::{scope_is_subset, validate};
+/// use agentwrit_async::validate;
 ///
-/// let validation = validate(url, bearer_token.expose_secret()).await?;
-/// let allowed = validation
-///     .claims()
-///     .is_some_and(|claims| scope_is_subset(&["read:data:customer-7291"], &claims.scope));
-/// assert!(allowed);
+/// let validation = validate(url, &bearer_token).await?;
+/// assert!(validation.allows(&["read:data:customer-7291"]));
 /// assert!(!validate(url, "not-a-token").await?.is_valid());
 /// # Ok(()) }
 /// ```
 ///
 /// # Errors
 ///
-/// A bad URL or empty token (`InvalidInput`), a broker failure or a
-/// transport failure.
-pub async fn validate(broker_url: &str, token: &str) -> Result<Validation, Error> {
+/// A bad URL or empty token ([`Error::InvalidInput`]), a broker failure or
+/// a transport failure.
+pub async fn validate<T: BearerToken + ?Sized>(
+    broker_url: &str,
+    token: &T,
+) -> Result<Validation, Error> {
     Validator::with_client(broker_url, pool()?)?
         .validate(token)
         .await
 }
 
 /// A reusable validator for one broker, with its own connection pool.
+/// Cheap to clone; clones share the pool.
 ///
 /// ```
-/// let validator = agentwrit_async::Validator::new("http://127.0.0.1:8080")?;
+/// let validator = agentwrit_async::Validator::new("http://127.0.0.1:8080")?; // no request yet
 /// # Ok::<(), agentwrit_async::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Validator {
-    pub(crate) transport: Transport,
+    transport: Transport,
+}
+
+impl Validator {
+    /// A validator for the broker at `broker_url`, with its own
+    /// connection pool and the default timeouts.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// let validator = agentwrit_async::Validator::new(broker.url())?;
+    /// assert!(!validator.validate("not-a-token").await?.is_valid());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a bad URL.
+    pub fn new(broker_url: &str) -> Result<Validator, Error> {
+        let transport = Transport::new(&ClientSettings::new(broker_url), None)?;
+        Ok(Validator { transport })
+    }
+
+    /// A validator using your `reqwest::Client`. It must not follow
+    /// redirects.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// let client = reqwest::Client::builder()
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .build()?;
+    /// let validator = agentwrit_async::Validator::with_client(broker.url(), client)?;
+    /// assert!(!validator.validate("not-a-token").await?.is_valid());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a bad URL.
+    pub fn with_client(broker_url: &str, client: reqwest::Client) -> Result<Validator, Error> {
+        let transport = Transport::new(&ClientSettings::new(broker_url), Some(client))?;
+        Ok(Validator { transport })
+    }
+
+    /// Validates `token`: what a downstream service calls on every
+    /// request before gating it with the scope it needs. An invalid token
+    /// is `Ok(Validation::Invalid { .. })`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let validator = agentwrit_async::Validator::new(app.broker_url())?; // one per service
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:customer-7291"]).await?;
+    /// let verdict = validator.validate(&agent.access_token()).await?;
+    /// assert!(verdict.allows(&["read:data:customer-7291"]));
+    /// assert!(validator.validate("").await.is_err()); // refused before sending
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// An empty token ([`Error::InvalidInput`]), a broker failure or a
+    /// transport failure.
+    pub async fn validate<T: BearerToken + ?Sized>(&self, token: &T) -> Result<Validation, Error> {
+        let flow = Validate::new(&self.transport.config, token)?;
+        self.transport.drive(flow).await
+    }
 }

@@ -1,14 +1,18 @@
-//! `App`, `Agent` and `DelegatedToken`: thin handles over the core flows.
+//! `App` and its builder: the client an app uses to create agents.
 
 use std::sync::Arc;
-use std::thread::{JoinHandle, Thread};
+use std::time::Duration;
 
-use agentwrit_core::{AppCore, AutoRenew, ClientBuilder};
+use agentwrit_core::wire::{
+    BearerToken, ClientSecret, HealthResponse, LaunchTokenRequest, LaunchTokenResponse,
+};
+use agentwrit_core::{
+    AgentOptions, AppCore, ClientSettings, Clock, Error, RetryPolicy, SharedAgent, Validation,
+    app_settings_from,
+};
 
-use crate::Error;
-use crate::operator::{Operator, OperatorBuilder};
-use crate::transport::http_client;
-use crate::validate::Validator;
+use crate::agent::Agent;
+use crate::transport::Transport;
 
 /// An app registered at the broker: it creates agents for tasks.
 ///
@@ -20,7 +24,7 @@ use crate::validate::Validator;
 /// ```
 /// # let broker = agentwrit_devbroker::DevBroker::start()?;
 /// # let reg = broker.register_universal_app()?;
-/// # let (url, client_id, client_secret) = (broker.url(), reg.client_id.as_str(), reg.client_secret.expose_secret());
+/// # let (url, client_id, client_secret) = (broker.url(), reg.client_id.as_str(), &reg.client_secret);
 /// use agentwrit_blocking::App;
 ///
 /// let app = App::new(url, client_id, client_secret)?;
@@ -36,7 +40,7 @@ pub struct App {
 }
 
 /// Builds an [`App`] with non-default settings: timeouts, user agent,
-/// retry policy, your own `ureq::Agent`, a clock.
+/// retry policy, body limit, your own `ureq::Agent`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -50,28 +54,282 @@ pub struct App {
 /// assert_eq!(app.client_id(), "cm-37a7c9c10885");
 /// # Ok::<(), agentwrit_blocking::Error>(())
 /// ```
-pub type AppBuilder = ClientBuilder<App, ureq::Agent>;
+#[derive(Debug)]
+#[must_use = "call build() to get the app"]
+pub struct AppBuilder {
+    settings: ClientSettings,
+    client_id: String,
+    client_secret: ClientSecret,
+    http_client: Option<ureq::Agent>,
+}
+
+impl AppBuilder {
+    /// Overall timeout of one request (default 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.settings = self.settings.timeout(timeout);
+        self
+    }
+
+    /// Connect timeout (default 5 s, at most the overall timeout).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.settings = self.settings.connect_timeout(timeout);
+        self
+    }
+
+    /// The `User-Agent` header (default `agentwrit-rs/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.settings = self.settings.user_agent(user_agent);
+        self
+    }
+
+    /// Which calls are retried, how often, after what backoff.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.settings = self.settings.retry(policy);
+        self
+    }
+
+    /// The largest response body accepted (default 1 MiB).
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.settings = self.settings.max_response_bytes(bytes);
+        self
+    }
+
+    /// Your own `ureq::Agent` (proxy, pool). It must answer HTTP error
+    /// statuses as responses (`http_status_as_error(false)`) and not follow
+    /// redirects; its own timeouts apply instead of the builder's.
+    pub fn http_client(mut self, client: ureq::Agent) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Where the SDK reads the time. For tests: expiry and re-login
+    /// decisions follow this clock.
+    #[doc(hidden)]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.settings = self.settings.clock(clock);
+        self
+    }
+
+    /// The app. Sends nothing: it logs in on first use.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a bad URL, an empty id or secret, or a
+    /// user agent that is not a header value.
+    pub fn build(self) -> Result<App, Error> {
+        let transport = Transport::new(&self.settings, self.http_client)?;
+        let core = AppCore::new(transport.config.clone(), self.client_id, self.client_secret)?;
+        Ok(App { core, transport })
+    }
+}
 
 impl App {
-    /// Runs `work` with a new agent and releases the agent afterwards on
-    /// every path: success, error, early return, panic.
-    ///
-    /// After `work` returns (`Ok` or `Err`) the release is sent here and
-    /// its outcome reported. If `work` panics, the guard holding the agent
-    /// is dropped while the stack unwinds and its `Drop` sends the release
-    /// on this thread before the panic carries on to the caller; a failed
-    /// release there is logged (`tracing`, warn) and the token expires at
-    /// the end of its TTL. With `panic = "abort"` nothing runs after a
-    /// panic, so the token simply expires.
+    /// The app `client_id` at `broker_url`, with default settings. Sends
+    /// nothing yet.
     ///
     /// ```
     /// # let broker = agentwrit_devbroker::DevBroker::start()?;
     /// # let reg = broker.register_universal_app()?;
-    /// # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, reg.client_secret.expose_secret())?;
+    /// let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// assert_eq!(app.health()?.status, "ok");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`AppBuilder::build`].
+    pub fn new(
+        broker_url: &str,
+        client_id: &str,
+        client_secret: impl Into<ClientSecret>,
+    ) -> Result<App, Error> {
+        Self::builder(broker_url, client_id, client_secret).build()
+    }
+
+    /// The app named by `AGENTWRIT_BROKER_URL`, `AGENTWRIT_CLIENT_ID` and
+    /// `AGENTWRIT_CLIENT_SECRET`.
+    ///
+    /// ```
+    /// use agentwrit_blocking::App;
+    ///
+    /// match App::from_env() {
+    ///     Ok(app) => println!("app {} at {}", app.client_id(), app.broker_url()),
+    ///     Err(error) => eprintln!("not configured: {error}"),
+    /// }
+    /// # if std::env::var_os("AGENTWRIT_BROKER_URL").is_none() {
+    /// #     assert!(App::from_env().unwrap_err().to_string().contains("AGENTWRIT_BROKER_URL"));
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] naming the first variable unset or empty.
+    pub fn from_env() -> Result<App, Error> {
+        let (url, id, secret) = app_settings_from(|k| std::env::var(k).ok())?;
+        Self::new(url.as_str(), &id, secret)
+    }
+
+    /// A builder for the app `client_id` at `broker_url`.
+    ///
+    /// ```
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// use std::time::Duration;
+    /// use agentwrit_blocking::{App, RetryPolicy};
+    ///
+    /// let app = App::builder(broker.url(), &reg.client_id, &reg.client_secret)
+    ///     .timeout(Duration::from_secs(3))
+    ///     .retry(RetryPolicy::default().with_max_attempts(5))
+    ///     .build()?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"])?;
+    /// agent.release()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder(
+        broker_url: &str,
+        client_id: &str,
+        client_secret: impl Into<ClientSecret>,
+    ) -> AppBuilder {
+        AppBuilder {
+            settings: ClientSettings::new(broker_url),
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.into(),
+            http_client: None,
+        }
+    }
+
+    /// The broker's base URL, normalised.
+    ///
+    /// ```
+    /// let app = agentwrit_blocking::App::new("http://127.0.0.1:8080/", "cm-37a7c9c10885", "4ca1b208")?;
+    /// assert_eq!(app.broker_url(), "http://127.0.0.1:8080");
+    /// # Ok::<(), agentwrit_blocking::Error>(())
+    /// ```
+    #[must_use]
+    pub fn broker_url(&self) -> &str {
+        self.transport.config.broker().as_str()
+    }
+
+    /// The app's client id.
+    ///
+    /// ```
+    /// let app = agentwrit_blocking::App::new("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")?;
+    /// assert_eq!(app.client_id(), "cm-37a7c9c10885");
+    /// # Ok::<(), agentwrit_blocking::Error>(())
+    /// ```
+    #[must_use]
+    pub fn client_id(&self) -> &str {
+        self.core.client_id()
+    }
+
+    /// The sans-IO core of this app (its configuration and the session
+    /// its clones share), for driving core flows by hand.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn sansio(&self) -> &AppCore {
+        &self.core
+    }
+
+    /// Creates an agent for `task_id` of `orch_id`, holding `scope`
+    /// (within the app's ceiling), with a fresh Ed25519 key and a 300 s
+    /// token.
+    ///
+    /// ```
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// use agentwrit_blocking::Error;
+    ///
+    /// let agent = app.create_agent("order-worker", "ord-4823", &["read:data:customer-7291"])?;
+    /// assert_eq!(agent.scope(), ["read:data:customer-7291"]); // read from the issued token
+    /// agent.release()?;
+    ///
+    /// // Beyond the app's ceiling: the broker refuses.
+    /// match app.create_agent("order-worker", "ord-4823", &["delete:data:*"]) {
+    ///     Err(Error::Authorization { problem, .. }) => assert_eq!(problem.status, 403),
+    ///     other => panic!("expected a 403, got {other:?}"),
+    /// }
+    /// // A malformed scope: refused before anything is sent.
+    /// let err = app.create_agent("order-worker", "ord-4823", &["read:data:"]).unwrap_err();
+    /// assert!(matches!(&err, Error::InvalidInput { field, .. } if field == "scope[0]"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before anything is sent for an empty id or
+    /// a bad scope; the broker's rejection (e.g. [`Error::Authorization`]
+    /// for a scope beyond the ceiling) or a transport failure.
+    pub fn create_agent<S: AsRef<str>>(
+        &self,
+        orch_id: &str,
+        task_id: &str,
+        scope: &[S],
+    ) -> Result<Agent, Error> {
+        self.create_agent_with(orch_id, task_id, scope, AgentOptions::new())
+    }
+
+    /// [`App::create_agent`] with options: your own key, a TTL, a label,
+    /// auto-renewal.
+    ///
+    /// ```
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// use std::time::Duration;
+    /// use agentwrit_blocking::AgentOptions;
+    ///
+    /// let options = AgentOptions::new().label("nightly-report").max_ttl(Duration::from_secs(600));
+    /// let agent = app.create_agent_with("reports", "nightly", &["write:reports:*"], options)?;
+    /// assert_eq!(agent.expires_in(), Duration::from_secs(600));
+    /// agent.release()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`App::create_agent`].
+    pub fn create_agent_with<S: AsRef<str>>(
+        &self,
+        orch_id: &str,
+        task_id: &str,
+        scope: &[S],
+        options: AgentOptions,
+    ) -> Result<Agent, Error> {
+        let mut rng = rand_core::OsRng;
+        let flow = self
+            .core
+            .create_agent(orch_id, task_id, scope, &options, &mut rng)?;
+        let credentials = self.transport.drive(flow)?;
+        let agent = Agent::new(self.transport.clone(), SharedAgent::new(credentials));
+        if options.get_auto_renew() {
+            agent.start_auto_renewal();
+        }
+        Ok(agent)
+    }
+
+    /// Runs `work` with a new agent, then ends the task on every path
+    /// (success, error, early return, panic): the tokens the agent
+    /// delegated are released, then the agent
+    /// ([`Agent::release_task`]).
+    ///
+    /// After `work` returns (`Ok` or `Err`) the release is sent here and
+    /// its outcome reported. If `work` panics, the guard holding the agent
+    /// is dropped while the stack unwinds and its `Drop` sends the release
+    /// on this thread before the panic carries on; a failed release there
+    /// is logged (`tracing`, warn) and the token expires at the end of its
+    /// TTL. With `panic = "abort"` nothing runs after a panic, so the
+    /// token simply expires.
+    ///
+    /// ```
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
     /// let token = app.with_agent("orch-1", "task-1", &["read:data:*"], |agent| {
+    ///     assert!(agent.allows(&["read:data:customer-7291"]));
     ///     Ok::<_, agentwrit_blocking::Error>(agent.access_token())
     /// })?;
-    /// assert!(!app.validate(token.expose_secret())?.is_valid()); // released
+    /// assert!(!app.validate(&token)?.is_valid()); // released
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
@@ -100,123 +358,70 @@ impl App {
         released?;
         Ok(output)
     }
-}
 
-// ------------------------------------------------------------------ agent --
-
-/// The auto-renewal worker: a thread driving the core's `AutoRenew` flow,
-/// woken early (unparked) to stop.
-struct Renewer {
-    thread: Thread,
-    handle: JoinHandle<Result<u64, Error>>,
-}
-
-impl Renewer {
-    fn spawn(transport: Transport, flow: AutoRenew) -> Option<Renewer> {
-        let spawned = std::thread::Builder::new()
-            .name("agentwrit-renew".into())
-            .spawn(move || transport.drive(flow));
-        match spawned {
-            Ok(handle) => Some(Renewer {
-                thread: handle.thread().clone(),
-                handle,
-            }),
-            Err(error) => {
-                tracing::warn!(%error, "could not start the auto-renewal thread");
-                None
-            }
-        }
+    /// Mints a launch token (for an agent registered by other means, e.g.
+    /// another SDK or host).
+    ///
+    /// ```
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// use agentwrit_blocking::wire::LaunchTokenRequest;
+    ///
+    /// let request = LaunchTokenRequest::new("py-worker", vec!["read:data:*".into()]).with_max_ttl(120);
+    /// let minted = app.launch_token(request)?;
+    /// assert_eq!(minted.launch_token.expose_secret().len(), 64);
+    /// assert_eq!(minted.policy.max_ttl, 120);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The broker's rejection or a transport failure.
+    pub fn launch_token(&self, request: LaunchTokenRequest) -> Result<LaunchTokenResponse, Error> {
+        self.transport.drive(self.core.launch_token(request)?)
     }
 
-    fn wake(&self) {
-        self.thread.unpark();
+    /// Validates `token` at the broker. An invalid token is
+    /// `Ok(Validation::Invalid { .. })`, not an error.
+    ///
+    /// ```
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:customer-7291"])?;
+    /// let validation = app.validate(&agent.access_token())?;
+    /// assert!(validation.allows(&["read:data:customer-7291"]));
+    /// assert!(!validation.allows(&["read:data:customer-9999"]));
+    ///
+    /// agent.release()?;
+    /// let after = app.validate(&agent.access_token())?;
+    /// assert_eq!(after.error(), Some("token is invalid or expired"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// An empty token, a broker failure or a transport failure.
+    pub fn validate<T: BearerToken + ?Sized>(&self, token: &T) -> Result<Validation, Error> {
+        self.transport.drive(self.core.validate(token)?)
     }
 
-    fn is_finished(&self) -> bool {
-        self.handle.is_finished()
-    }
-
-    fn join(self) -> Result<u64, Error> {
-        self.handle.join().unwrap_or_else(|_| {
-            Err(agentwrit_core::Error::invalid_input("auto_renewal", "the worker panicked").into())
-        })
-    }
-}
-
-/// An agent: a SPIFFE identity holding a short-lived token for one task.
-///
-/// Cheap to clone; clones share the token, so a renewal is seen by all.
-/// Dropping the last clone does **not** release the token (it expires by
-/// itself); use [`Agent::release`], [`App::with_agent`] or
-/// [`Agent::release_on_drop`].
-///
-/// ```
-/// # let broker = agentwrit_devbroker::DevBroker::start()?;
-/// # let reg = broker.register_universal_app()?;
-/// # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, reg.client_secret.expose_secret())?;
-/// let agent = app.create_agent("orch-1", "task-1", &["read:data:customer-7291"])?;
-/// assert!(agent.agent_id().starts_with("spiffe://"));
-/// let old = agent.jti();
-/// agent.renew()?;
-/// assert_ne!(agent.jti(), old);
-/// agent.release()?;
-/// agent.release()?; // idempotent
-/// assert!(agent.renew().is_err()); // released: fails without a request
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Clone)]
-pub struct Agent {
-    inner: Arc<AgentInner>,
-}
-
-/// Releases its agent when dropped. Derefs to [`Agent`].
-///
-/// ```
-/// # let broker = agentwrit_devbroker::DevBroker::start()?;
-/// # let reg = broker.register_universal_app()?;
-/// # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, reg.client_secret.expose_secret())?;
-/// let token = {
-///     let agent = app.create_agent("orch-1", "task-1", &["read:data:*"])?.release_on_drop();
-///     agent.access_token()
-/// }; // released here
-/// assert!(!app.validate(token.expose_secret())?.is_valid());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug)]
-#[must_use = "dropping the guard releases the agent at once"]
-pub struct AgentGuard {
-    agent: Agent,
-}
-
-impl Drop for AgentGuard {
-    fn drop(&mut self) {
-        if let Err(error) = self.agent.release() {
-            tracing::warn!(%error, "releasing the agent on drop failed; its token expires by itself");
-        }
+    /// The broker's health.
+    ///
+    /// ```
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let health = app.health()?;
+    /// assert_eq!(health.status, "ok");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A broker failure or a transport failure.
+    pub fn health(&self) -> Result<HealthResponse, Error> {
+        self.transport.drive(self.core.health())
     }
 }
-
-// --------------------------------------------------------------- delegate --
-
-/// A token delegated to another agent; it can delegate further (A → B →
-/// C) and be released.
-///
-/// ```
-/// # let broker = agentwrit_devbroker::DevBroker::start()?;
-/// # let reg = broker.register_universal_app()?;
-/// # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, reg.client_secret.expose_secret())?;
-/// let a = app.create_agent("orch", "a", &["read:data:*"])?;
-/// let b = app.create_agent("orch", "b", &["read:data:*"])?;
-/// let c = app.create_agent("orch", "c", &["read:data:*"])?;
-/// let to_b = a.delegate(&b.agent_id(), &["read:data:reports"], Some(60))?;
-/// let to_c = to_b.delegate(&c.agent_id(), &["read:data:reports"], None)?;
-/// assert_eq!(to_c.delegation_chain.len(), 2);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Clone, Debug)]
-pub struct DelegatedToken {
-    app: App,
-    token: agentwrit_core::DelegatedToken,
-}
-
-agentwrit_core::__transport_api!([] [] ureq::Agent);

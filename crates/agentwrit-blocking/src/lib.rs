@@ -13,15 +13,17 @@
 //! ```
 //! # let broker = agentwrit_devbroker::DevBroker::start()?;
 //! # let reg = broker.register_universal_app()?;
-//! # let (url, client_id, client_secret) = (broker.url(), reg.client_id.as_str(), reg.client_secret.expose_secret());
-//! use agentwrit_blocking::{App, scope_is_subset};
+//! # let (url, client_id, client_secret) = (broker.url(), reg.client_id.as_str(), &reg.client_secret);
+//! use agentwrit_blocking::{App, Error, scope_is_subset};
 //!
-//! let app = App::new(url, client_id, client_secret)?;
+//! let app = App::new(url, client_id, client_secret)?; // or App::from_env()
 //! app.with_agent("order-worker", "ord-4823", &["read:data:customer-7291"], |agent| {
-//!     let claims = app.validate(agent.access_token().expose_secret())?.claims().cloned().unwrap();
-//!     assert!(scope_is_subset(&["read:data:customer-7291"], &claims.scope));
-//!     assert!(!scope_is_subset(&["read:data:customer-9999"], &claims.scope));
-//!     Ok::<_, agentwrit_blocking::Error>(())
+//!     assert!(agent.allows(&["read:data:customer-7291"]));
+//!     // What a downstream service does with the token it receives:
+//!     let validation = app.validate(&agent.access_token())?;
+//!     let granted = validation.claims().map(|c| c.scope.as_slice()).unwrap_or_default();
+//!     assert!(!scope_is_subset(&["read:data:customer-9999"], granted));
+//!     Ok::<_, Error>(())
 //! })?; // released here, whatever happened inside
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -29,7 +31,7 @@
 //! The async twin is `agentwrit-async` (reqwest and tokio), with the same
 //! API. Both are thin: every protocol decision — request order, retries,
 //! backoff, status to error mapping, session re-use, renewal schedule —
-//! lives in the sans-IO [`agentwrit_core`]; this crate only moves bytes
+//! lives in the sans-IO core ([`sansio`]); this crate only moves bytes
 //! with ureq and sleeps when told to.
 //!
 //! # Transport
@@ -49,13 +51,33 @@
 //!
 //! # Errors
 //!
-//! Every call returns [`Error`]: [`Error::Core`] for what the broker said
-//! (401, 403, 429 with `Retry-After`, any other status, each with its RFC
-//! 7807 problem and request id), an undecodable answer, or an input the
-//! SDK refused before sending; [`Error::Transport`] when the request could
-//! not be completed and the retry policy gave up.
+//! Every call returns the one [`Error`] enum, matched directly:
+//! [`Error::Authentication`] (401), [`Error::Authorization`] (403),
+//! [`Error::RateLimited`] (429, with `Retry-After`), [`Error::Problem`]
+//! (any other status), each with the broker's RFC 7807 problem and request
+//! id; [`Error::Decode`] for an answer that is not what the contract says;
+//! [`Error::InvalidInput`] for an input refused before sending;
+//! [`Error::Released`]; and [`Error::Transport`] when the request could
+//! not be completed, with the io or TLS error behind it reachable through
+//! [`source()`](std::error::Error::source).
+//!
+//! ```
+//! # let broker = agentwrit_devbroker::DevBroker::start()?;
+//! # let reg = broker.register_universal_app()?;
+//! # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+//! use agentwrit_blocking::Error;
+//!
+//! match app.create_agent("orch-1", "task-1", &["delete:data:*"]) {
+//!     Ok(agent) => { agent.release()?; }
+//!     Err(Error::Authorization { problem, .. }) => eprintln!("beyond the ceiling: {}", problem.detail),
+//!     Err(error) if error.is_retryable() => eprintln!("try again later: {error}"),
+//!     Err(error) => return Err(error.into()),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -64,38 +86,28 @@
     clippy::print_stderr
 )]
 
+mod agent;
 mod app;
 mod operator;
 mod transport;
 mod validate;
 
-pub use agentwrit_core::facade::*;
-pub use app::{Agent, AgentGuard, App, AppBuilder, DelegatedToken};
+pub use agent::{Agent, AgentGuard, DelegatedToken};
+pub use app::{App, AppBuilder};
 pub use operator::{Operator, OperatorBuilder};
 pub use validate::{Validator, validate};
 
-/// The core crate, for its flows and lower-level types: here, local
-/// token verification with [`TokenVerifier`](agentwrit_core::TokenVerifier).
-///
-/// ```
-/// # let broker = agentwrit_devbroker::DevBroker::start()?;
-/// # let reg = broker.register_universal_app()?;
-/// # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, reg.client_secret.expose_secret())?;
-/// use std::time::SystemTime;
-/// use agentwrit_blocking::core::TokenVerifier;
-///
-/// // Local verification against the broker's pinned public key: no round trip.
-/// let verifier = TokenVerifier::new(broker.public_key())?;
-/// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"])?;
-/// let token = agent.access_token();
-/// let claims = verifier.verify(token.expose_secret(), SystemTime::now())?;
-/// assert_eq!(claims.sub, agent.agent_id());
-///
-/// // Its blind spot: revocation. A released token still verifies locally
-/// // until it expires; only the broker knows it is dead.
-/// agent.release()?;
-/// assert!(verifier.verify(token.expose_secret(), SystemTime::now()).is_ok());
-/// assert!(!app.validate(token.expose_secret())?.is_valid());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub use agentwrit_core as core;
+pub use agentwrit_core::scope::scope_is_subset;
+pub use agentwrit_core::{
+    AgentKey, AgentOptions, Error, ReleaseOutcome, RetryPolicy, TokenVerifier, TransportFailure,
+    Validation,
+};
+
+/// The request and response bodies, the token claims and the RFC 7807
+/// problem (`agentwrit-wire`), for the calls that take or return them.
+pub use agentwrit_core::wire;
+
+/// The sans-IO core (`agentwrit-core`): every broker interaction as a
+/// state machine, for driving flows by hand or writing another transport.
+/// Not needed for ordinary use.
+pub use agentwrit_core as sansio;

@@ -4,14 +4,39 @@ use std::io::{ErrorKind, Read as _};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use agentwrit_core::{Flow, Step, TransportError, TransportFailure};
+use std::sync::Arc;
+
+use agentwrit_core::{ClientConfig, ClientSettings, Clock, Error, Flow, Step, TransportFailure};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-use crate::Error;
-use crate::app::Transport;
+/// What every call needs: the protocol configuration, a configured ureq
+/// agent (its pool shared by clones) and the clock.
+#[derive(Clone, Debug)]
+pub(crate) struct Transport {
+    pub(crate) config: ClientConfig,
+    client: ureq::Agent,
+    clock: Arc<dyn Clock>,
+}
 
 impl Transport {
+    /// The transport for `settings`, on `client` or a new ureq agent.
+    pub(crate) fn new(
+        settings: &ClientSettings,
+        client: Option<ureq::Agent>,
+    ) -> Result<Transport, Error> {
+        let config = settings.config()?;
+        let client = match client {
+            Some(client) => client,
+            None => http_client(settings.get_timeout(), settings.get_connect_timeout()),
+        };
+        Ok(Transport {
+            config,
+            client,
+            clock: settings.get_clock(),
+        })
+    }
+
     /// Drives `flow` to its end: sends what it asks, sleeps when it says.
     /// A sleep ends early when another thread unparks this one (the
     /// auto-renewal worker is woken that way to stop).
@@ -23,12 +48,10 @@ impl Transport {
                     let name = flow.name();
                     match self.send(request, name) {
                         Ok(response) => flow.handle_response(response, self.clock.now()),
-                        Err((failure, message)) => {
+                        Err((failure, source)) => {
                             match flow.handle_transport_error(failure, self.clock.now()) {
                                 Some(next) => next,
-                                None => {
-                                    return Err(TransportError::new(failure, name, message).into());
-                                }
+                                None => return Err(Error::transport(failure, name, Some(source))),
                             }
                         }
                     }
@@ -47,7 +70,7 @@ impl Transport {
                     };
                     flow.resume(now)
                 }
-                Step::Done(result) => return result.map_err(Error::from),
+                Step::Done(result) => return result,
             };
         }
     }
@@ -56,7 +79,7 @@ impl Transport {
         &self,
         request: http::Request<Vec<u8>>,
         step: &'static str,
-    ) -> Result<http::Response<Vec<u8>>, (TransportFailure, String)> {
+    ) -> Result<http::Response<Vec<u8>>, (TransportFailure, BoxError)> {
         let span = tracing::debug_span!("agentwrit", step, method = %request.method(), path = request.uri().path(), status = tracing::field::Empty, request_id = tracing::field::Empty);
         let _entered = span.enter();
         let response = self.client.run(request).map_err(classify)?;
@@ -92,10 +115,7 @@ impl Transport {
 
 /// A ureq agent as the SDK wants it: rustls, no redirects, statuses as
 /// responses, connect and overall timeouts, a pool of idle connections.
-pub(crate) fn http_client(
-    timeout: Duration,
-    connect_timeout: Duration,
-) -> Result<ureq::Agent, Error> {
+pub(crate) fn http_client(timeout: Duration, connect_timeout: Duration) -> ureq::Agent {
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -104,11 +124,11 @@ pub(crate) fn http_client(
         .timeout_connect(Some(connect_timeout))
         .user_agent(agentwrit_core::DEFAULT_USER_AGENT)
         .build();
-    Ok(ureq::Agent::with_parts(
+    ureq::Agent::with_parts(
         config,
         DefaultConnector::default(),
         LiteralFirstResolver::default(),
-    ))
+    )
 }
 
 /// ureq's resolver, except that an IP-literal host (`127.0.0.1`, `[::1]`)
@@ -147,7 +167,11 @@ impl Resolver for LiteralFirstResolver {
     }
 }
 
-fn classify(error: ureq::Error) -> (TransportFailure, String) {
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The failure's kind, and the underlying error to keep as its source
+/// (the `std::io::Error` itself for an I/O failure).
+fn classify(error: ureq::Error) -> (TransportFailure, BoxError) {
     let failure = match &error {
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => TransportFailure::Connect,
         ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
@@ -163,7 +187,11 @@ fn classify(error: ureq::Error) -> (TransportFailure, String) {
         ureq::Error::Protocol(_) | ureq::Error::BodyStalled => TransportFailure::Io,
         _ => TransportFailure::Other,
     };
-    (failure, error.to_string())
+    let source: BoxError = match error {
+        ureq::Error::Io(io) => Box::new(io),
+        other => Box::new(other),
+    };
+    (failure, source)
 }
 
 #[cfg(test)]

@@ -574,8 +574,8 @@ impl Release {
 pub struct DelegatedToken {
     /// The delegated token.
     pub access_token: AccessToken,
-    /// Lifetime in seconds (the requested `ttl`, broker default 60).
-    pub expires_in: i64,
+    /// Lifetime (the requested `ttl`, broker default 60 s).
+    pub expires_in: Duration,
     /// Its `exp` claim.
     pub expires_at: SystemTime,
     /// When it arrived (local clock).
@@ -599,10 +599,13 @@ impl DelegatedToken {
         &self.claims.scope
     }
 
-    /// `Bearer <token>`; itself a secret.
-    #[must_use]
-    pub fn bearer_header_value(&self) -> String {
-        self.access_token.bearer_header_value()
+    /// `Bearer <token>` for an `Authorization` header, marked sensitive.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] if the token holds a byte a header cannot.
+    pub fn bearer_header_value(&self) -> Result<http::HeaderValue, Error> {
+        crate::request::bearer_value(&self.access_token)
     }
 
     /// Delegates onwards from this token (A → B → C).
@@ -615,7 +618,7 @@ impl DelegatedToken {
         config: &ClientConfig,
         delegate_to: &str,
         scope: &[S],
-        ttl: Option<i64>,
+        ttl: Option<Duration>,
     ) -> Result<Delegate, Error> {
         Delegate::new(config, &self.access_token, delegate_to, scope, ttl)
     }
@@ -644,7 +647,7 @@ call_flow!(
     /// let config = ClientConfig::new("http://127.0.0.1:8080".parse()?);
     /// let token = AccessToken::new("eyJ.agent.token");
     /// let to = "spiffe://agentwrit.local/agent/o/t/fc93a2e0c767592c";
-    /// assert!(Delegate::new(&config, &token, to, &["read:data:reports"], Some(30)).is_ok());
+    /// assert!(Delegate::new(&config, &token, to, &["read:data:reports"], Some(std::time::Duration::from_secs(30))).is_ok());
     /// let err = Delegate::new(&config, &token, to, &[] as &[&str], None).unwrap_err();
     /// assert!(matches!(&err, Error::InvalidInput { field, .. } if field == "scope"));
     /// # Ok::<(), agentwrit_core::Error>(())
@@ -666,10 +669,11 @@ impl Delegate {
         token: &AccessToken,
         delegate_to: &str,
         scope: &[S],
-        ttl: Option<i64>,
+        ttl: Option<Duration>,
     ) -> Result<Self, Error> {
         input::non_empty("delegate_to", delegate_to)?;
         input::scopes("scope", scope)?;
+        let ttl = ttl.map(crate::client::ttl_seconds);
         if let Some(ttl) = ttl {
             input::positive_seconds("ttl", ttl)?;
         }
@@ -691,7 +695,7 @@ impl Delegate {
                 let i = issued(&reply, r.access_token, r.expires_in, ctx.now)?;
                 Ok(DelegatedToken {
                     access_token: i.access_token,
-                    expires_in: i.expires_in,
+                    expires_in: Duration::from_secs(i.expires_in.max(0).unsigned_abs()),
                     expires_at: i.expires_at,
                     received_at: i.received_at,
                     claims: i.claims,
@@ -766,10 +770,13 @@ impl AgentState {
         &self.credentials.access_token
     }
 
-    /// `Bearer <token>`; itself a secret.
-    #[must_use]
-    pub fn bearer_header_value(&self) -> String {
-        self.credentials.access_token.bearer_header_value()
+    /// `Bearer <token>` for an `Authorization` header, marked sensitive.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] if the token holds a byte a header cannot.
+    pub fn bearer_header_value(&self) -> Result<http::HeaderValue, Error> {
+        crate::request::bearer_value(&self.credentials.access_token)
     }
 
     /// The granted scope (from the token's claims).
@@ -869,7 +876,7 @@ impl AgentState {
         config: &ClientConfig,
         delegate_to: &str,
         scope: &[S],
-        ttl: Option<i64>,
+        ttl: Option<Duration>,
     ) -> Result<Delegate, Error> {
         if self.released {
             return Err(Error::Released);

@@ -207,6 +207,11 @@ impl<T> Call<T> {
             let message = format!("response body exceeds the {}-byte limit", self.max_body);
             return Some(self.finish(Err(Error::decode(None, message, String::new()))));
         }
+        if failure == TransportFailure::Tls {
+            // A certificate or protocol failure repeats on every attempt.
+            self.state = State::Finished;
+            return None;
+        }
         let may_retry = failure.certainly_not_sent() || self.idempotency == Idempotency::Idempotent;
         if may_retry && self.budget_left() {
             let delay = self.policy.backoff(self.attempts);

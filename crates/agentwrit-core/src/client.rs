@@ -9,15 +9,14 @@
 use std::sync::Arc;
 
 use agentwrit_wire::{
-    AccessToken, AdminSecret, AuditQuery, ClientSecret, CreateAppRequest, LaunchTokenRequest,
-    RevocationLevel, UpdateAppRequest,
+    AccessToken, AdminSecret, AuditQuery, BearerToken, ClientSecret, CreateAppRequest,
+    LaunchTokenRequest, RevocationLevel, UpdateAppRequest,
 };
 use rand_core::CryptoRngCore;
 
 use crate::agent::{CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL};
 use crate::config::{BrokerUrl, ClientConfig};
 use crate::error::Error;
-use crate::flow::TransportFailure;
 use crate::keys::AgentKey;
 use crate::operator::{
     AuditEvents, CreateApp, CreateLaunchToken, DeleteApp, GetApp, ListApps, Revoke, UpdateApp,
@@ -31,6 +30,15 @@ pub const ENV_BROKER_URL: &str = "AGENTWRIT_BROKER_URL";
 pub const ENV_CLIENT_ID: &str = "AGENTWRIT_CLIENT_ID";
 /// The environment variable holding the app's client secret.
 pub const ENV_CLIENT_SECRET: &str = "AGENTWRIT_CLIENT_SECRET";
+/// The environment variable holding the operator's admin secret (the
+/// broker's `AA_ADMIN_SECRET`).
+pub const ENV_ADMIN_SECRET: &str = "AGENTWRIT_ADMIN_SECRET";
+
+fn required(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Result<String, Error> {
+    lookup(name)
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| Error::invalid_input(name, "is not set"))
+}
 
 /// What to read from the environment for an app: the broker URL, client id
 /// and client secret, from [`ENV_BROKER_URL`], [`ENV_CLIENT_ID`] and
@@ -54,27 +62,53 @@ pub const ENV_CLIENT_SECRET: &str = "AGENTWRIT_CLIENT_SECRET";
 pub fn app_settings_from(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<(BrokerUrl, String, ClientSecret), Error> {
-    let get = |name: &str| {
-        lookup(name)
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| Error::invalid_input(name, "is not set"))
-    };
-    let url = BrokerUrl::parse(&get(ENV_BROKER_URL)?)?;
-    let client_id = get(ENV_CLIENT_ID)?;
-    let secret = ClientSecret::from(get(ENV_CLIENT_SECRET)?);
+    let url = BrokerUrl::parse(&required(&lookup, ENV_BROKER_URL)?)?;
+    let client_id = required(&lookup, ENV_CLIENT_ID)?;
+    let secret = ClientSecret::from(required(&lookup, ENV_CLIENT_SECRET)?);
     Ok((url, client_id, secret))
+}
+
+/// What to read from the environment for the operator: the broker URL and
+/// the admin secret, from [`ENV_BROKER_URL`] and [`ENV_ADMIN_SECRET`],
+/// through `lookup` (pass `|k| std::env::var(k).ok()`).
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] naming the first variable that is unset or
+/// empty, or a broker URL that does not parse.
+///
+/// ```
+/// use agentwrit_core::operator_settings_from;
+/// let env = |k: &str| (k == "AGENTWRIT_BROKER_URL").then(|| "http://127.0.0.1:8080".to_owned());
+/// let err = operator_settings_from(env).unwrap_err();
+/// assert!(err.to_string().contains("AGENTWRIT_ADMIN_SECRET"));
+/// ```
+pub fn operator_settings_from(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<(BrokerUrl, AdminSecret), Error> {
+    let url = BrokerUrl::parse(&required(&lookup, ENV_BROKER_URL)?)?;
+    let secret = AdminSecret::from(required(&lookup, ENV_ADMIN_SECRET)?);
+    Ok((url, secret))
+}
+
+/// Whole seconds for the broker, at least one: a `Duration` the SDK was
+/// handed for a TTL.
+pub(crate) fn ttl_seconds(ttl: std::time::Duration) -> i64 {
+    let rounded = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
+    i64::try_from(rounded).unwrap_or(i64::MAX)
 }
 
 /// How to create an agent, beyond orch, task and scope.
 ///
 /// ```
+/// use std::time::Duration;
 /// use agentwrit_core::{AgentKey, AgentOptions};
 /// let options = AgentOptions::new()
 ///     .label("nightly-report")
-///     .max_ttl(600)
+///     .max_ttl(Duration::from_secs(600))
 ///     .key(AgentKey::from_seed([7; 32]))
 ///     .auto_renew(true);
-/// assert_eq!(options.get_max_ttl(), 600);
+/// assert_eq!(options.get_max_ttl(), Duration::from_secs(600));
 /// assert!(options.get_auto_renew());
 /// ```
 #[derive(Clone, Debug, Default)]
@@ -101,10 +135,11 @@ impl AgentOptions {
         self
     }
 
-    /// The token's lifetime in seconds (default 300; the broker caps it).
+    /// The token's lifetime (default 300 s; whole seconds, rounded up;
+    /// the broker caps it).
     #[must_use]
-    pub fn max_ttl(mut self, seconds: i64) -> Self {
-        self.max_ttl = Some(seconds);
+    pub fn max_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.max_ttl = Some(ttl_seconds(ttl));
         self
     }
 
@@ -125,7 +160,11 @@ impl AgentOptions {
 
     /// The lifetime that will be requested.
     #[must_use]
-    pub fn get_max_ttl(&self) -> i64 {
+    pub fn get_max_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.max_ttl_seconds().unsigned_abs())
+    }
+
+    fn max_ttl_seconds(&self) -> i64 {
         self.max_ttl.unwrap_or(DEFAULT_MAX_TTL)
     }
 
@@ -205,7 +244,7 @@ impl AppCore {
             scope.iter().map(|s| s.as_ref().to_owned()),
             key,
         )
-        .with_max_ttl(options.get_max_ttl());
+        .with_max_ttl(options.max_ttl_seconds());
         if let Some(label) = &options.label {
             request = request.with_label(label.clone());
         }
@@ -238,7 +277,7 @@ impl AppCore {
     /// # Errors
     ///
     /// As [`Validate::new`].
-    pub fn validate(&self, token: &AccessToken) -> Result<Validate, Error> {
+    pub fn validate<T: BearerToken + ?Sized>(&self, token: &T) -> Result<Validate, Error> {
         Validate::new(&self.config, token)
     }
 
@@ -377,82 +416,5 @@ impl OperatorCore {
     /// As [`AuditEvents::new`].
     pub fn audit_events(&self, query: AuditQuery) -> Result<WithSession<AuditEvents>, Error> {
         operator_call!(self, AuditEvents::new(query))
-    }
-}
-
-/// The transport could not complete a request and the flow's retry policy
-/// gave up. Built by the transport crates.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{step}: {failure}: {message}")]
-#[non_exhaustive]
-pub struct TransportError {
-    /// What kind of failure.
-    pub failure: TransportFailure,
-    /// The flow step that was sending (e.g. `create_agent.register`).
-    pub step: &'static str,
-    /// The HTTP library's description (it never holds a header or body).
-    pub message: String,
-}
-
-impl TransportError {
-    /// A transport error.
-    #[must_use]
-    pub fn new(failure: TransportFailure, step: &'static str, message: impl Into<String>) -> Self {
-        TransportError {
-            failure,
-            step,
-            message: message.into(),
-        }
-    }
-}
-
-/// The error of every call in the transport crates (re-exported there as
-/// `Error`): what the broker or the SDK said, or what the transport could
-/// not do.
-///
-/// ```
-/// use agentwrit_core::{ClientError, Error, TransportError, TransportFailure};
-/// let e = ClientError::from(Error::Released);
-/// assert!(e.core().is_some() && e.status().is_none());
-/// let t = ClientError::from(TransportError::new(TransportFailure::Connect, "health", "connection refused"));
-/// assert_eq!(t.to_string(), "health: could not connect: connection refused");
-/// ```
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// The broker's answer, or the SDK's own check (see [`Error`]).
-    #[error(transparent)]
-    Core(#[from] Error),
-    /// The request could not be completed.
-    #[error(transparent)]
-    Transport(#[from] TransportError),
-}
-
-impl ClientError {
-    /// The core error, unless this is a transport failure.
-    #[must_use]
-    pub fn core(&self) -> Option<&Error> {
-        match self {
-            ClientError::Core(e) => Some(e),
-            ClientError::Transport(_) => None,
-        }
-    }
-
-    /// The HTTP status of a broker rejection or undecodable response.
-    #[must_use]
-    pub fn status(&self) -> Option<u16> {
-        self.core().and_then(Error::status)
-    }
-
-    /// The broker's ProblemDetail, when it rejected the call.
-    #[must_use]
-    pub fn problem(&self) -> Option<&agentwrit_wire::ProblemDetail> {
-        self.core().and_then(Error::problem)
-    }
-
-    /// The broker's request id, for its logs.
-    #[must_use]
-    pub fn request_id(&self) -> Option<&str> {
-        self.core().and_then(Error::request_id)
     }
 }

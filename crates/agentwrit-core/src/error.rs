@@ -1,11 +1,55 @@
-//! The one error type of the SDK's protocol layer.
+//! The SDK's one error type, shared by core and both transports.
 
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use agentwrit_wire::{ErrorCode, ProblemDetail};
 
-/// Everything that can go wrong in a flow, short of the transport itself
-/// (the transport crates wrap this type and add their own variant).
+use crate::flow::TransportFailure;
+
+/// The underlying error of a transport failure (an `std::io::Error`, a
+/// rustls or HTTP library error), shared so that [`Error`] stays `Clone`.
+#[derive(Clone)]
+pub struct TransportSource(Arc<dyn StdError + Send + Sync + 'static>);
+
+impl TransportSource {
+    /// Wraps the underlying error.
+    pub fn new(error: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
+        TransportSource(Arc::from(error.into()))
+    }
+
+    /// The underlying error itself.
+    #[must_use]
+    pub fn get(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl fmt::Debug for TransportSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for TransportSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl StdError for TransportSource {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Everything that can go wrong in a call: what the broker answered, an
+/// answer that could not be understood, an input refused before sending,
+/// or a request the transport could not complete. `agentwrit-blocking`
+/// and `agentwrit-async` re-export it as their `Error`, so a 403 is
+/// matched as `Err(Error::Authorization { .. })` whichever runtime you use.
 ///
 /// Broker rejections carry the HTTP status and the full RFC 7807
 /// [`ProblemDetail`] (synthesised when the body was not problem+json).
@@ -20,7 +64,7 @@ use agentwrit_wire::{ErrorCode, ProblemDetail};
 /// assert_eq!(err.status(), None);
 /// assert!(!err.is_retryable());
 /// ```
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// 401: missing, wrong, expired, revoked or released credentials.
@@ -105,12 +149,32 @@ pub enum Error {
     #[error("the agent has been released; its token can no longer be used")]
     Released,
 
-    /// A flow method was called out of order (a bug in the driver).
+    /// The request could not be completed (connection refused, timeout,
+    /// TLS failure, I/O error) and the retry policy gave up. The
+    /// underlying error is reachable through [`std::error::Error::source`].
+    #[error("{step}: {kind}{}", fmt_source(.source.as_ref()))]
+    Transport {
+        /// What kind of failure.
+        kind: TransportFailure,
+        /// The flow step that was sending (e.g. `create_agent.register`).
+        step: &'static str,
+        /// The HTTP library's error, when there is one. It never holds a
+        /// header or a body.
+        #[source]
+        source: Option<TransportSource>,
+    },
+
+    /// A flow method was called out of order (a bug in the driver), or a
+    /// background worker of a transport stopped abnormally.
     #[error("flow called out of order: {reason}")]
     InvalidState {
         /// What happened.
         reason: &'static str,
     },
+}
+
+fn fmt_source(source: Option<&TransportSource>) -> String {
+    source.map(|s| format!(": {s}")).unwrap_or_default()
 }
 
 fn fmt_retry_after(d: Option<Duration>) -> String {
@@ -154,8 +218,34 @@ impl Error {
         }
     }
 
-    pub(crate) fn invalid_state(reason: &'static str) -> Self {
+    /// An [`Error::InvalidState`].
+    #[must_use]
+    pub fn invalid_state(reason: &'static str) -> Self {
         Error::InvalidState { reason }
+    }
+
+    /// An [`Error::Transport`]: what a transport returns when a flow gave
+    /// up after `kind` at `step`, with the HTTP library's error.
+    #[must_use]
+    pub fn transport(
+        kind: TransportFailure,
+        step: &'static str,
+        source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+    ) -> Self {
+        Error::Transport {
+            kind,
+            step,
+            source: source.map(TransportSource::new),
+        }
+    }
+
+    /// The kind of transport failure, for [`Error::Transport`].
+    #[must_use]
+    pub fn transport_failure(&self) -> Option<TransportFailure> {
+        match self {
+            Error::Transport { kind, .. } => Some(*kind),
+            _ => None,
+        }
     }
 
     /// The HTTP status of the response behind this error, if any.
@@ -207,15 +297,32 @@ impl Error {
     }
 
     /// True when the same call might succeed later without any change:
-    /// rate limiting and 502/503/504. (The flows have already retried as
-    /// far as their [`RetryPolicy`](crate::RetryPolicy) allows.)
+    /// rate limiting, 502/503/504, and connection failures and timeouts.
+    /// (The flows have already retried as far as their
+    /// [`RetryPolicy`](crate::RetryPolicy) allows.)
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::RateLimited { .. } => true,
             Error::Problem { status, .. } => matches!(status, 502..=504),
+            Error::Transport { kind, .. } => matches!(
+                kind,
+                TransportFailure::Connect | TransportFailure::Timeout | TransportFailure::Io
+            ),
             _ => false,
         }
+    }
+
+    /// True for a transport failure that is a timeout.
+    #[must_use]
+    pub fn is_timeout(&self) -> bool {
+        self.transport_failure() == Some(TransportFailure::Timeout)
+    }
+
+    /// True for a transport failure to connect (the request was not sent).
+    #[must_use]
+    pub fn is_connect(&self) -> bool {
+        self.transport_failure() == Some(TransportFailure::Connect)
     }
 
     /// True for [`Error::Authentication`]: the credentials presented are

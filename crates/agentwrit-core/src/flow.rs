@@ -76,6 +76,12 @@ pub enum TransportFailure {
     /// The response body exceeded [`ClientConfig::max_response_bytes`](crate::ClientConfig::max_response_bytes)
     /// and the transport stopped reading it.
     BodyTooLarge,
+    /// The TLS handshake failed: an untrusted or expired certificate, a
+    /// host name mismatch, a refused client certificate, or a peer that
+    /// does not speak TLS (an `https://` URL to a plain-HTTP port). The
+    /// request was not sent, and it is never retried: sending it again
+    /// would fail the same way.
+    Tls,
     /// Anything else; treated like [`TransportFailure::Io`].
     Other,
 }
@@ -96,6 +102,7 @@ impl fmt::Display for TransportFailure {
             TransportFailure::Timeout => "timed out",
             TransportFailure::Io => "I/O error",
             TransportFailure::BodyTooLarge => "response body too large",
+            TransportFailure::Tls => "TLS handshake failed",
             TransportFailure::Other => "transport error",
         })
     }

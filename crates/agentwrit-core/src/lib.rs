@@ -210,7 +210,6 @@
 )]
 
 mod agent;
-mod api;
 mod builder;
 mod call;
 mod client;
@@ -234,18 +233,16 @@ pub use agent::{
     AgentCredentials, AgentState, CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL, Delegate,
     DelegatedToken, Release, ReleaseOutcome, Renew, Renewal,
 };
-pub use builder::{
-    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, FromParts, Parts, Principal,
-};
+pub use builder::{ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use client::{
-    AgentOptions, AppCore, ClientError, ENV_BROKER_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
-    OperatorCore, TransportError, app_settings_from,
+    AgentOptions, AppCore, ENV_ADMIN_SECRET, ENV_BROKER_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
+    OperatorCore, app_settings_from, operator_settings_from,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     BrokerUrl, ClientConfig, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REAUTH_MARGIN, DEFAULT_USER_AGENT,
 };
-pub use error::Error;
+pub use error::{Error, TransportSource};
 pub use flow::{Flow, Step, TransportFailure};
 pub use keys::AgentKey;
 pub use operator::{
@@ -267,21 +264,3 @@ pub use agentwrit_wire as wire;
 
 /// The scope crate, re-exported (`scope_is_subset` and friends).
 pub use agentwrit_scope as scope;
-
-/// What the transport crates re-export at their root (`pub use
-/// agentwrit_core::facade::*`), so that their users need no other crate.
-pub mod facade {
-    pub use crate::{
-        AgentKey, AgentOptions, ClientBuilder, Clock, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
-        ManualClock, ReleaseOutcome, RetryPolicy, SystemClock, TransportError, TransportFailure,
-        Validation,
-    };
-    pub use agentwrit_scope::scope_is_subset;
-    pub use agentwrit_wire as wire;
-
-    /// The error of every call of a transport crate: what the broker or
-    /// the SDK said ([`ClientError::Core`](crate::ClientError::Core)), or
-    /// what the transport could not do
-    /// ([`ClientError::Transport`](crate::ClientError::Transport)).
-    pub type Error = crate::ClientError;
-}

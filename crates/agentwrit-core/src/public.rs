@@ -1,7 +1,7 @@
 //! Calls that need no credentials: validate and health.
 
 use agentwrit_wire::{
-    AccessToken, Claims, HealthResponse, ValidateRequest, ValidateResponse, paths,
+    AccessToken, BearerToken, Claims, HealthResponse, ValidateRequest, ValidateResponse, paths,
 };
 
 use crate::call::{Call, Idempotency, call_flow};
@@ -98,11 +98,12 @@ impl Validate {
     /// # Errors
     ///
     /// [`Error::InvalidInput`] (field `token`) when it is empty.
-    pub fn new(config: &ClientConfig, token: &AccessToken) -> Result<Self, Error> {
+    pub fn new<T: BearerToken + ?Sized>(config: &ClientConfig, token: &T) -> Result<Self, Error> {
+        let token = token.bearer_token();
         if token.is_empty() {
             return Err(Error::invalid_input("token", "must not be empty"));
         }
-        let body = ValidateRequest::new(token.clone());
+        let body = ValidateRequest::new(AccessToken::new(token));
         let prepared = Spec::post(paths::VALIDATE).json(&body)?.prepare(config);
         Ok(Validate(Call::new(
             "validate",

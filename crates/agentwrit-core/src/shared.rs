@@ -18,7 +18,9 @@ use std::time::{Duration, SystemTime};
 
 use agentwrit_wire::{AccessToken, AdminSecret, Claims, ClientSecret};
 
-use crate::agent::{AgentCredentials, AgentState, Delegate, Release, ReleaseOutcome, Renew};
+use crate::agent::{
+    AgentCredentials, AgentState, Delegate, DelegatedToken, Release, ReleaseOutcome, Renew,
+};
 use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::flow::{Flow, Step, TransportFailure};
@@ -468,6 +470,7 @@ impl<F> Drop for WithSession<F> {
 pub struct SharedAgent {
     state: Arc<Mutex<AgentState>>,
     stop_renewal: Arc<AtomicBool>,
+    delegations: Arc<Mutex<Vec<DelegatedToken>>>,
 }
 
 impl fmt::Debug for SharedAgent {
@@ -483,6 +486,7 @@ impl SharedAgent {
         SharedAgent {
             state: Arc::new(Mutex::new(AgentState::new(credentials))),
             stop_renewal: Arc::new(AtomicBool::new(false)),
+            delegations: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -515,10 +519,14 @@ impl SharedAgent {
         self.read(AgentState::is_released)
     }
 
-    /// `Bearer <token>`, for an `Authorization` header; itself a secret.
-    #[must_use]
-    pub fn bearer_header_value(&self) -> String {
-        self.read(AgentState::bearer_header_value)
+    /// `Bearer <token>`, for an `Authorization` header, marked sensitive
+    /// (its `Debug` does not show it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] if the token holds a byte a header cannot.
+    pub fn bearer_header_value(&self) -> Result<http::HeaderValue, Error> {
+        self.read(|s| crate::request::bearer_value(s.access_token()))
     }
 
     /// The granted scope, from the token's claims.
@@ -527,16 +535,41 @@ impl SharedAgent {
         self.read(|s| s.scope().to_vec())
     }
 
+    /// Whether the token's scope covers every scope in `required` (the
+    /// broker's rule, [`scope_is_subset`](agentwrit_scope::scope_is_subset)),
+    /// without copying the scope list.
+    #[must_use]
+    pub fn allows<S: AsRef<str>>(&self, required: &[S]) -> bool {
+        self.read(|s| agentwrit_scope::scope_is_subset(required, s.scope()))
+    }
+
+    /// Records a token this agent (or a token delegated from it) handed
+    /// to another agent, so that releasing the task releases it too.
+    pub fn track_delegation(&self, token: &DelegatedToken) {
+        lock(&self.delegations).push(token.clone());
+    }
+
+    /// Takes the tokens recorded by [`SharedAgent::track_delegation`], to
+    /// release them when the task ends.
+    #[must_use]
+    pub fn take_delegations(&self) -> Vec<DelegatedToken> {
+        std::mem::take(&mut *lock(&self.delegations))
+    }
+
     /// When the current token expires (its `exp` claim).
     #[must_use]
     pub fn expires_at(&self) -> SystemTime {
         self.read(AgentState::expires_at)
     }
 
-    /// The current token's lifetime in seconds.
+    /// The current token's lifetime, as issued.
     #[must_use]
-    pub fn expires_in(&self) -> i64 {
-        self.read(|s| s.credentials().expires_in)
+    pub fn expires_in(&self) -> Duration {
+        Duration::from_secs(
+            self.read(|s| s.credentials().expires_in)
+                .max(0)
+                .unsigned_abs(),
+        )
     }
 
     /// The current token's id.
@@ -602,7 +635,7 @@ impl SharedAgent {
         config: &ClientConfig,
         delegate_to: &str,
         scope: &[S],
-        ttl: Option<i64>,
+        ttl: Option<Duration>,
     ) -> Result<Delegate, Error> {
         self.read(|s| s.delegate_flow(config, delegate_to, scope, ttl))
     }

@@ -51,11 +51,14 @@ pub struct ChallengeResponse {
 }
 
 /// `POST /v1/token/validate` request.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ValidateRequest {
     /// The token to check.
-    #[serde(default)]
+    #[serde(
+        default = "crate::secret::empty",
+        serialize_with = "crate::secret::serialize_exposed"
+    )]
     pub token: AccessToken,
 }
 
@@ -114,11 +117,14 @@ impl ValidateResponse {
 // ------------------------------------------------------------ principals --
 
 /// `POST /v1/admin/auth` request.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AdminAuthRequest {
     /// The operator's admin secret.
-    #[serde(default)]
+    #[serde(
+        default = "crate::secret::empty",
+        serialize_with = "crate::secret::serialize_exposed"
+    )]
     pub secret: AdminSecret,
 }
 
@@ -131,10 +137,11 @@ impl AdminAuthRequest {
 }
 
 /// `POST /v1/admin/auth` → 200.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AdminAuthResponse {
     /// The admin JWT.
+    #[serde(serialize_with = "crate::secret::serialize_redacted")]
     pub access_token: AccessToken,
     /// Seconds until it expires (300).
     pub expires_in: i64,
@@ -144,14 +151,17 @@ pub struct AdminAuthResponse {
 }
 
 /// `POST /v1/app/auth` request.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AppAuthRequest {
     /// The app's client id.
     #[serde(default)]
     pub client_id: String,
     /// The app's client secret.
-    #[serde(default)]
+    #[serde(
+        default = "crate::secret::empty",
+        serialize_with = "crate::secret::serialize_exposed"
+    )]
     pub client_secret: ClientSecret,
 }
 
@@ -167,10 +177,11 @@ impl AppAuthRequest {
 }
 
 /// `POST /v1/app/auth` → 200.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AppAuthResponse {
     /// The app JWT.
+    #[serde(serialize_with = "crate::secret::serialize_redacted")]
     pub access_token: AccessToken,
     /// Seconds until it expires (the app's `token_ttl`).
     pub expires_in: i64,
@@ -226,7 +237,7 @@ impl CreateAppRequest {
 ///
 /// The real broker's quirks are representable: the create response carries
 /// `"name":""` and `"status":""`, the delete response `"scopes":null`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AppResponse {
     /// `app-{name}-{6 hex}`.
@@ -239,7 +250,11 @@ pub struct AppResponse {
     #[serde(default)]
     pub client_id: String,
     /// The client secret: present only in the create response, once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::serialize_redacted_option"
+    )]
     pub client_secret: Option<ClientSecret>,
     /// The app's scope ceiling; `None` when the broker sends `null` (the
     /// delete response does).
@@ -378,10 +393,11 @@ pub struct LaunchTokenPolicy {
 }
 
 /// `POST /v1/{app,admin}/launch-tokens` → 201.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct LaunchTokenResponse {
     /// 64 hex characters.
+    #[serde(serialize_with = "crate::secret::serialize_redacted")]
     pub launch_token: LaunchToken,
     /// When the launch token expires (RFC 3339, seconds).
     pub expires_at: Timestamp,
@@ -392,11 +408,14 @@ pub struct LaunchTokenResponse {
 // ---------------------------------------------------------------- agents --
 
 /// `POST /v1/register` request.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RegisterRequest {
     /// The launch token.
-    #[serde(default)]
+    #[serde(
+        default = "crate::secret::empty",
+        serialize_with = "crate::secret::serialize_exposed"
+    )]
     pub launch_token: LaunchToken,
     /// The nonce from `GET /v1/challenge`, hex as received.
     #[serde(default)]
@@ -444,23 +463,25 @@ impl RegisterRequest {
 }
 
 /// `POST /v1/register` → 200.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RegisterResponse {
     /// The agent's SPIFFE id:
     /// `spiffe://{trust_domain}/agent/{orch}/{task}/{16 hex}`.
     pub agent_id: String,
     /// The agent JWT.
+    #[serde(serialize_with = "crate::secret::serialize_redacted")]
     pub access_token: AccessToken,
     /// Seconds until it expires.
     pub expires_in: i64,
 }
 
 /// `POST /v1/token/renew` → 200.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RenewResponse {
     /// The new token; the presented one is revoked.
+    #[serde(serialize_with = "crate::secret::serialize_redacted")]
     pub access_token: AccessToken,
     /// Seconds until it expires (the old token's lifetime).
     pub expires_in: i64,
@@ -494,10 +515,11 @@ impl DelegateRequest {
 }
 
 /// `POST /v1/delegate` → 200.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct DelegateResponse {
     /// The delegated token (its `sub` is the delegate).
+    #[serde(serialize_with = "crate::secret::serialize_redacted")]
     pub access_token: AccessToken,
     /// Seconds until it expires.
     pub expires_in: i64,
@@ -613,4 +635,179 @@ pub struct RevokeResponse {
     /// How many tokens (or entries) the revocation covered.
     #[serde(default)]
     pub count: u64,
+}
+
+impl Default for ValidateRequest {
+    /// An empty value (every field empty or zero).
+    fn default() -> Self {
+        ValidateRequest {
+            token: AccessToken::new(String::new()),
+        }
+    }
+}
+
+impl Default for AdminAuthRequest {
+    /// An empty value (every field empty or zero).
+    fn default() -> Self {
+        AdminAuthRequest {
+            secret: AdminSecret::new(String::new()),
+        }
+    }
+}
+
+impl Default for AdminAuthResponse {
+    /// An empty value (every field empty or zero).
+    fn default() -> Self {
+        AdminAuthResponse {
+            access_token: AccessToken::new(String::new()),
+            expires_in: Default::default(),
+            token_type: Default::default(),
+        }
+    }
+}
+
+impl Default for AppAuthRequest {
+    /// An empty value (every field empty or zero).
+    fn default() -> Self {
+        AppAuthRequest {
+            client_id: Default::default(),
+            client_secret: ClientSecret::new(String::new()),
+        }
+    }
+}
+
+impl Default for AppAuthResponse {
+    /// An empty value (every field empty or zero).
+    fn default() -> Self {
+        AppAuthResponse {
+            access_token: AccessToken::new(String::new()),
+            expires_in: Default::default(),
+            token_type: Default::default(),
+            scopes: Default::default(),
+        }
+    }
+}
+
+impl Default for AppResponse {
+    /// An empty value (every field empty or zero).
+    fn default() -> Self {
+        AppResponse {
+            app_id: Default::default(),
+            name: Default::default(),
+            client_id: Default::default(),
+            client_secret: Default::default(),
+            scopes: Default::default(),
+            token_ttl: Default::default(),
+            status: Default::default(),
+            created_at: Default::default(),
+            updated_at: Default::default(),
+            deregistered_at: Default::default(),
+        }
+    }
+}
+
+impl Default for LaunchTokenResponse {
+    /// An empty value (every field empty or zero).
+    fn default() -> Self {
+        LaunchTokenResponse {
+            launch_token: LaunchToken::new(String::new()),
+            expires_at: Default::default(),
+            policy: Default::default(),
+        }
+    }
+}
+
+impl Default for RegisterRequest {
+    /// An empty value (every field empty or zero).
+    fn default() -> Self {
+        RegisterRequest {
+            launch_token: LaunchToken::new(String::new()),
+            nonce: Default::default(),
+            public_key: Default::default(),
+            signature: Default::default(),
+            orch_id: Default::default(),
+            task_id: Default::default(),
+            requested_scope: Default::default(),
+        }
+    }
+}
+
+impl Default for RegisterResponse {
+    /// An empty value (every field empty or zero).
+    fn default() -> Self {
+        RegisterResponse {
+            agent_id: Default::default(),
+            access_token: AccessToken::new(String::new()),
+            expires_in: Default::default(),
+        }
+    }
+}
+
+impl Default for RenewResponse {
+    /// An empty value (every field empty or zero).
+    fn default() -> Self {
+        RenewResponse {
+            access_token: AccessToken::new(String::new()),
+            expires_in: Default::default(),
+        }
+    }
+}
+
+impl Default for DelegateResponse {
+    /// An empty value (every field empty or zero).
+    fn default() -> Self {
+        DelegateResponse {
+            access_token: AccessToken::new(String::new()),
+            expires_in: Default::default(),
+            delegation_chain: Default::default(),
+        }
+    }
+}
+
+impl IntoIterator for ListAppsResponse {
+    type Item = AppResponse;
+    type IntoIter = std::vec::IntoIter<AppResponse>;
+
+    /// The apps, in the broker's order.
+    fn into_iter(self) -> Self::IntoIter {
+        self.apps.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a ListAppsResponse {
+    type Item = &'a AppResponse;
+    type IntoIter = core::slice::Iter<'a, AppResponse>;
+
+    /// The apps, in the broker's order.
+    fn into_iter(self) -> Self::IntoIter {
+        self.apps.iter()
+    }
+}
+
+impl ListAppsResponse {
+    /// The apps, in the broker's order.
+    ///
+    /// ```
+    /// use agentwrit_wire::ListAppsResponse;
+    /// let listed: ListAppsResponse = serde_json::from_str(r#"{"apps":[],"total":0}"#).unwrap();
+    /// assert_eq!(listed.iter().count(), 0);
+    /// for app in &listed {
+    ///     println!("{}", app.name);
+    /// }
+    /// ```
+    pub fn iter(&self) -> core::slice::Iter<'_, AppResponse> {
+        self.apps.iter()
+    }
+
+    /// How many apps the answer holds.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.apps.len()
+    }
+
+    /// True when the broker has no apps.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.apps.is_empty()
+    }
 }

@@ -59,12 +59,20 @@ pub use api::{
 };
 pub use audit::{AuditEvent, AuditEventsResponse, AuditQuery};
 pub use claims::{Claims, DelegationRecord, JwtHeader};
-pub use problem::{ErrorCode, PROBLEM_TYPE_PREFIX, ProblemDetail, status_text};
-pub use secret::{AccessToken, AdminSecret, ClientSecret, LaunchToken, constant_time_eq};
+#[doc(hidden)]
+pub use problem::status_text;
+pub use problem::{ErrorCode, PROBLEM_TYPE_PREFIX, ProblemDetail};
+pub use secret::{
+    AccessToken, AdminSecret, BearerToken, ClientSecret, LaunchToken, REDACTED, constant_time_eq,
+    expose_secrets_while,
+};
 pub use time::{Timestamp, TimestampError};
+#[doc(hidden)]
 pub use util::to_go_json;
 
-/// Endpoint paths, relative to the broker's base URL.
+/// Endpoint paths, relative to the broker's base URL (for broker
+/// implementations and the flows).
+#[doc(hidden)]
 pub mod paths {
     /// `GET`: liveness and version.
     pub const HEALTH: &str = "/v1/health";

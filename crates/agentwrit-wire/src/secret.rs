@@ -5,13 +5,133 @@
 //! and whose value is reached only through an explicit `expose_secret()`.
 //! Equality is constant-time so that comparing a presented secret does not
 //! leak how much of it matched.
+//!
+//! Like the `secrecy` crate's secrets they have no `Serialize` and no
+//! `Default` of their own. The request bodies that must carry a secret to
+//! the broker opt in field by field; the response bodies that hold one
+//! (an app's client secret, a token) serialise it as `"<redacted>"`, so
+//! `serde_json::to_string(&created_app)` never writes the secret. Only
+//! code that answers as a broker (the development broker) writes them in
+//! clear, inside [`expose_secrets_while`].
 
+use core::cell::Cell;
 use core::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serializer};
 use zeroize::Zeroize;
 
+/// What a response body's secret field serialises as.
+pub const REDACTED: &str = "<redacted>";
+
+std::thread_local! {
+    static EXPOSING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with the secrets held by response bodies serialised in clear
+/// on this thread (what a broker implementation needs to answer); outside
+/// it they serialise as [`REDACTED`].
+///
+/// ```
+/// use agentwrit_wire::{AppAuthResponse, expose_secrets_while};
+/// let body = r#"{"access_token":"eyJ.e30.sig","expires_in":1800,"token_type":"Bearer","scopes":[]}"#;
+/// let answer: AppAuthResponse = serde_json::from_str(body).unwrap();
+/// assert!(!serde_json::to_string(&answer).unwrap().contains("eyJ.e30.sig"));
+/// let clear = expose_secrets_while(|| serde_json::to_string(&answer)).unwrap();
+/// assert!(clear.contains("eyJ.e30.sig"));
+/// ```
+pub fn expose_secrets_while<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            EXPOSING.with(|e| e.set(self.0));
+        }
+    }
+    let _reset = Reset(EXPOSING.with(|e| e.replace(true)));
+    f()
+}
+
+/// A secret's value, written for the wire (request bodies that carry it).
+pub(crate) fn serialize_exposed<T: Secret, S: Serializer>(
+    secret: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.value())
+}
+
+/// A response body's secret: `"<redacted>"` unless inside
+/// [`expose_secrets_while`].
+pub(crate) fn serialize_redacted<T: Secret, S: Serializer>(
+    secret: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    if EXPOSING.with(Cell::get) {
+        serializer.serialize_str(secret.value())
+    } else {
+        serializer.serialize_str(REDACTED)
+    }
+}
+
+/// [`serialize_redacted`] for an optional secret.
+#[allow(clippy::ref_option)] // the signature serde's `serialize_with` calls
+pub(crate) fn serialize_redacted_option<T: Secret, S: Serializer>(
+    secret: &Option<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => serialize_redacted(secret, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// An empty secret, for a request field the sender left out.
+pub(crate) fn empty<T: From<String>>() -> T {
+    T::from(String::new())
+}
+
+/// The secret newtypes, for the serialisers above.
+pub(crate) trait Secret {
+    fn value(&self) -> &str;
+}
+
+/// Something that holds a bearer token: `&str`, `String`, or the SDK's own
+/// [`AccessToken`]. The SDK's calls that take a token take any of them, so
+/// the token an agent holds goes back to the SDK without
+/// `.expose_secret()`.
+///
+/// ```
+/// use agentwrit_wire::{AccessToken, BearerToken};
+/// fn length<T: BearerToken + ?Sized>(token: &T) -> usize {
+///     token.bearer_token().len()
+/// }
+/// assert_eq!(length("eyJ.e30.sig"), 11);
+/// assert_eq!(length(&AccessToken::new("eyJ.e30.sig")), 11);
+/// assert_eq!(length(&String::from("eyJ.e30.sig")), 11);
+/// ```
+pub trait BearerToken {
+    /// The token's value.
+    fn bearer_token(&self) -> &str;
+}
+
+impl BearerToken for str {
+    fn bearer_token(&self) -> &str {
+        self
+    }
+}
+
+impl BearerToken for String {
+    fn bearer_token(&self) -> &str {
+        self
+    }
+}
+
+impl<T: BearerToken + ?Sized> BearerToken for &T {
+    fn bearer_token(&self) -> &str {
+        (**self).bearer_token()
+    }
+}
+
 /// Compares two byte strings in time that depends only on their lengths.
+#[doc(hidden)]
 #[must_use]
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
@@ -28,8 +148,14 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 macro_rules! secret_string {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Clone, Default)]
+        #[derive(Clone)]
         pub struct $name(String);
+
+        impl Secret for $name {
+            fn value(&self) -> &str {
+                &self.0
+            }
+        }
 
         impl $name {
             /// Wraps a secret value.
@@ -90,9 +216,15 @@ macro_rules! secret_string {
             }
         }
 
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(&self.0)
+        impl From<&$name> for $name {
+            fn from(value: &$name) -> Self {
+                value.clone()
+            }
+        }
+
+        impl From<&String> for $name {
+            fn from(value: &String) -> Self {
+                Self(value.clone())
             }
         }
 
@@ -148,9 +280,17 @@ secret_string!(
     LaunchToken
 );
 
+impl BearerToken for AccessToken {
+    fn bearer_token(&self) -> &str {
+        &self.0
+    }
+}
+
 impl AccessToken {
     /// The value of an `Authorization` header carrying this token:
-    /// `Bearer <token>`. The result is itself secret; treat it so.
+    /// `Bearer <token>`, as a plain string for code that builds its own
+    /// header (the SDK's clients hand out a sensitive `HeaderValue`).
+    #[doc(hidden)]
     #[must_use]
     pub fn bearer_header_value(&self) -> String {
         let mut v = String::with_capacity(7 + self.0.len());

@@ -1,0 +1,903 @@
+//! `Agent`, its release guard, and the tokens it delegates.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use agentwrit_core::wire::{AccessToken, Claims, DelegationRecord};
+use agentwrit_core::{AutoRenew, Error, ReleaseOutcome, SharedAgent};
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::transport::Transport;
+
+/// An agent: a SPIFFE identity holding a short-lived token for one task.
+///
+/// Cheap to clone; clones share the token, so a renewal is seen by all.
+/// Dropping the last clone does **not** release the token (it expires by
+/// itself); use [`Agent::release`], [`App::with_agent`](crate::App::with_agent)
+/// or [`Agent::release_on_drop`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let broker = agentwrit_devbroker::DevBroker::start()?;
+/// # let reg = broker.register_universal_app()?;
+/// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+/// let agent = app.create_agent("orch-1", "task-1", &["read:data:customer-7291"]).await?;
+/// assert!(agent.agent_id().starts_with("spiffe://"));
+/// assert!(agent.allows(&["read:data:customer-7291"]));
+/// let old = agent.jti();
+/// agent.renew().await?;
+/// assert_ne!(agent.jti(), old);
+/// agent.release().await?;
+/// agent.release().await?; // idempotent
+/// assert!(agent.renew().await.is_err()); // released: fails without a request
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Agent {
+    inner: Arc<AgentInner>,
+}
+
+struct AgentInner {
+    transport: Transport,
+    shared: SharedAgent,
+    renewer: Mutex<Option<Renewer>>,
+}
+
+impl fmt::Debug for Agent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner.shared, f)
+    }
+}
+
+impl Agent {
+    pub(crate) fn new(transport: Transport, shared: SharedAgent) -> Agent {
+        Agent {
+            inner: Arc::new(AgentInner {
+                transport,
+                shared,
+                renewer: Mutex::new(None),
+            }),
+        }
+    }
+
+    fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    fn renewer(&self) -> MutexGuard<'_, Option<Renewer>> {
+        self.inner
+            .renewer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The agent's SPIFFE id,
+    /// `spiffe://{trust domain}/agent/{orch}/{task}/{instance}`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("order-worker", "ord-4823", &["read:data:*"]).await?;
+    /// assert!(agent.agent_id().starts_with("spiffe://agentwrit.local/agent/order-worker/ord-4823/"));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn agent_id(&self) -> String {
+        self.inner.shared.agent_id()
+    }
+
+    /// The current token (a renewal replaces it). Its `Debug` is
+    /// redacted; hand it back to the SDK as it is
+    /// (`app.validate(&agent.access_token())`), or read it with
+    /// `expose_secret()` to send it yourself.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?;
+    /// let token = agent.access_token();
+    /// assert_eq!(format!("{token:?}"), "AccessToken(<redacted>)");
+    /// assert!(app.validate(&token).await?.is_valid());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn access_token(&self) -> AccessToken {
+        self.inner.shared.access_token()
+    }
+
+    /// `Bearer <token>` for an `Authorization` header, marked sensitive
+    /// so that `http`'s `Debug` hides it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?;
+    /// let header = agent.bearer_header_value()?;
+    /// assert!(header.is_sensitive());
+    /// assert_eq!(format!("{header:?}"), "Sensitive");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] if the token holds a byte a header cannot.
+    pub fn bearer_header_value(&self) -> Result<http::HeaderValue, Error> {
+        self.inner.shared.bearer_header_value()
+    }
+
+    /// The scope granted, read from the issued token (not from what was
+    /// asked).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:customer-7291"]).await?;
+    /// assert_eq!(agent.scope(), ["read:data:customer-7291"]);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn scope(&self) -> Vec<String> {
+        self.inner.shared.scope()
+    }
+
+    /// Whether the token's scope covers every scope in `required`: the
+    /// broker's rule ([`scope_is_subset`](crate::scope_is_subset)),
+    /// checked without copying the scope list.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?;
+    /// assert!(agent.allows(&["read:data:customer-7291"]));
+    /// assert!(!agent.allows(&["write:data:customer-7291"]));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn allows<S: AsRef<str>>(&self, required: &[S]) -> bool {
+        self.inner.shared.allows(required)
+    }
+
+    /// The current token's claims (`sub`, `scope`, `task_id`, `exp`, ...).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?;
+    /// assert_eq!(agent.claims().sub, agent.agent_id());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn claims(&self) -> Claims {
+        self.inner.shared.claims()
+    }
+
+    /// When the current token expires (its `exp` claim).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?;
+    /// assert!(agent.expires_at() > std::time::SystemTime::now());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn expires_at(&self) -> SystemTime {
+        self.inner.shared.expires_at()
+    }
+
+    /// The current token's lifetime, as issued (300 s by default).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?;
+    /// assert_eq!(agent.expires_in(), std::time::Duration::from_secs(300));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn expires_in(&self) -> Duration {
+        self.inner.shared.expires_in()
+    }
+
+    /// The current token's id (`jti`); a renewal changes it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?;
+    /// assert_eq!(agent.jti(), agent.claims().jti);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn jti(&self) -> String {
+        self.inner.shared.jti()
+    }
+
+    /// The task id the agent was created for.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?;
+    /// assert_eq!((agent.orch_id(), agent.task_id()), ("orch-1".into(), "task-1".into()));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn task_id(&self) -> String {
+        self.inner.shared.task_id()
+    }
+
+    /// The orchestrator id the agent was created for.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?;
+    /// assert_eq!(agent.orch_id(), "orch-1");
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn orch_id(&self) -> String {
+        self.inner.shared.orch_id()
+    }
+
+    /// Whether the agent has been released (by [`Agent::release`], a
+    /// guard, or a 401 on release).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?;
+    /// assert!(!agent.is_released());
+    /// agent.release().await?;
+    /// assert!(agent.is_released());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn is_released(&self) -> bool {
+        self.inner.shared.is_released()
+    }
+
+    /// Renews the token in place: same agent id, new token and jti; the
+    /// old token is dead at once.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?;
+    /// let (id, old) = (agent.agent_id(), agent.access_token());
+    /// agent.renew().await?;
+    /// assert_eq!(agent.agent_id(), id); // same identity
+    /// assert!(!app.validate(&old).await?.is_valid()); // the old token is dead
+    /// assert!(app.validate(&agent.access_token()).await?.is_valid());
+    /// # agent.release().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Released`] without a request once released; the broker's
+    /// rejection or a transport failure.
+    pub async fn renew(&self) -> Result<(), Error> {
+        let flow = self.inner.shared.renew_flow(&self.transport().config)?;
+        self.transport().drive(flow).await
+    }
+
+    /// Releases the token. Idempotent: once released, nothing is sent. A
+    /// 401 from the broker means the token was already dead (released,
+    /// renewed, revoked, expired) and counts as released:
+    /// [`ReleaseOutcome::AlreadyDead`]. Stops auto-renewal. Tokens this
+    /// agent delegated are not touched (see [`Agent::release_task`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// use agentwrit_async::ReleaseOutcome;
+    ///
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?;
+    /// assert_eq!(agent.release().await?, ReleaseOutcome::Released);
+    /// assert_eq!(agent.release().await?, ReleaseOutcome::AlreadyDead); // sent nothing
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A broker failure other than 401, or a transport failure; the agent
+    /// then stays unreleased and `release` may be called again.
+    pub async fn release(&self) -> Result<ReleaseOutcome, Error> {
+        let flow = self.inner.shared.release_flow(&self.transport().config);
+        let outcome = self.transport().drive(flow).await;
+        if let Some(renewer) = self.renewer().as_ref() {
+            renewer.wake();
+        }
+        outcome
+    }
+
+    /// Ends the task: releases every token this agent delegated (and
+    /// those delegated onwards from them) that is still alive, then the
+    /// agent itself. What [`App::with_agent`](crate::App::with_agent) and
+    /// [`AgentGuard`] call.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let a = app.create_agent("orch", "a", &["read:data:*"]).await?;
+    /// let b = app.create_agent("orch", "b", &["read:data:*"]).await?;
+    /// let to_b = a.delegate(&b.agent_id(), &["read:data:reports"], None).await?;
+    /// a.release_task().await?;
+    /// assert!(!app.validate(&to_b.access_token()).await?.is_valid()); // the delegation died too
+    /// assert!(!app.validate(&a.access_token()).await?.is_valid());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The first failure; the other releases are still attempted.
+    pub async fn release_task(&self) -> Result<ReleaseOutcome, Error> {
+        let mut first_error = None;
+        for token in self.inner.shared.take_delegations() {
+            let released = match token.release_flow(&self.transport().config) {
+                Ok(flow) => self.transport().drive(flow).await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = released {
+                first_error.get_or_insert(error);
+            }
+        }
+        let released = self.release().await;
+        match first_error {
+            Some(error) => Err(error),
+            None => released,
+        }
+    }
+
+    /// Delegates `scope` (equal to or narrower than the agent's) to the
+    /// registered agent `delegate_to` for `ttl` (broker default 60 s).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// use std::time::Duration;
+    /// use agentwrit_async::Error;
+    ///
+    /// let a = app.create_agent("orch", "a", &["read:data:*"]).await?;
+    /// let b = app.create_agent("orch", "b", &["read:data:reports"]).await?;
+    /// let token = a.delegate(&b.agent_id(), &["read:data:reports"], Some(Duration::from_secs(60))).await?;
+    /// assert_eq!(token.subject(), b.agent_id());
+    /// assert_eq!(token.scope(), ["read:data:reports"]);
+    /// assert_eq!(token.delegation_chain()[0].agent, a.agent_id());
+    ///
+    /// // Wider than the delegator's own scope: the broker refuses.
+    /// let refused = a.delegate(&b.agent_id(), &["write:data:reports"], None).await;
+    /// assert!(matches!(refused, Err(Error::Authorization { .. })));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Released`] once released; [`Error::Authorization`]
+    /// (`scope_violation`) beyond the agent's scope; a 404 problem for an
+    /// unknown delegate.
+    pub async fn delegate<S: AsRef<str>>(
+        &self,
+        delegate_to: &str,
+        scope: &[S],
+        ttl: Option<Duration>,
+    ) -> Result<DelegatedToken, Error> {
+        let config = &self.transport().config;
+        let flow = self
+            .inner
+            .shared
+            .delegate_flow(config, delegate_to, scope, ttl)?;
+        let token = self.transport().drive(flow).await?;
+        self.inner.shared.track_delegation(&token);
+        Ok(DelegatedToken {
+            transport: self.transport().clone(),
+            origin: self.inner.shared.clone(),
+            token,
+        })
+    }
+
+    /// Starts renewing the token in the background (a task on the current
+    /// tokio runtime; outside one it logs a warning and does nothing) at 80 % of
+    /// each lifetime, until the agent is released or
+    /// [`Agent::stop_auto_renewal`] is called. Does nothing if it is
+    /// already running. Also available as
+    /// [`AgentOptions::auto_renew`](crate::AgentOptions::auto_renew).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?;
+    /// agent.start_auto_renewal();
+    /// assert_eq!(agent.stop_auto_renewal().await.transpose()?, Some(0)); // stopped before any renewal
+    /// # Ok(()) }
+    /// ```
+    pub fn start_auto_renewal(&self) {
+        let mut renewer = self.renewer();
+        if renewer.as_ref().is_some_and(|r| !r.is_finished()) {
+            return;
+        }
+        let flow = self.inner.shared.auto_renew_flow(&self.transport().config);
+        *renewer = Renewer::spawn(self.transport().clone(), flow);
+    }
+
+    /// Stops auto-renewal and waits for the worker: `Some(Ok(n))` after
+    /// `n` renewals, `Some(Err(..))` if a renewal failed, `None` if it was
+    /// not running.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?;
+    /// assert!(agent.stop_auto_renewal().await.is_none()); // never started
+    /// # Ok(()) }
+    /// ```
+    pub async fn stop_auto_renewal(&self) -> Option<Result<u64, Error>> {
+        let renewer = self.renewer().take()?;
+        self.inner.shared.stop_auto_renewal();
+        renewer.wake();
+        Some(renewer.join().await)
+    }
+
+    /// A guard that ends the task ([`Agent::release_task`]) when dropped,
+    /// on every path including a panic or a cancelled future (the release
+    /// is then spawned on the current tokio runtime).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let token = {
+    ///     let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?.release_on_drop();
+    ///     agent.access_token()
+    /// }; // released here
+    /// assert!(!app.validate(&token).await?.is_valid());
+    /// # Ok(()) }
+    /// ```
+    pub fn release_on_drop(self) -> AgentGuard {
+        AgentGuard { agent: self }
+    }
+}
+
+/// The auto-renewal worker: a task driving the core's `AutoRenew` flow
+/// on the current tokio runtime, woken early (notified) to stop.
+struct Renewer {
+    wake: Arc<Notify>,
+    handle: JoinHandle<Result<u64, Error>>,
+}
+
+impl Renewer {
+    fn spawn(transport: Transport, flow: AutoRenew) -> Option<Renewer> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!("auto-renewal needs a tokio runtime; not started");
+            return None;
+        };
+        let wake = Arc::new(Notify::new());
+        let waker = Arc::clone(&wake);
+        let handle = runtime.spawn(async move { transport.drive_waking(flow, Some(&waker)).await });
+        Some(Renewer { wake, handle })
+    }
+
+    fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    fn is_finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+
+    async fn join(self) -> Result<u64, Error> {
+        self.handle
+            .await
+            .unwrap_or_else(|_| Err(Error::invalid_state("the auto-renewal worker panicked")))
+    }
+}
+
+/// Ends its agent's task when dropped: releases the tokens the agent
+/// delegated, then the agent ([`Agent::release_task`]). Derefs to
+/// [`Agent`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let broker = agentwrit_devbroker::DevBroker::start()?;
+/// # let reg = broker.register_universal_app()?;
+/// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+/// let guard = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?.release_on_drop();
+/// let token = guard.access_token();
+/// // ... if this code panics or returns early, dropping `guard` releases ...
+/// guard.release().await?; // the normal path: release and see the outcome
+/// assert!(!app.validate(&token).await?.is_valid());
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "dropping the guard releases the agent at once"]
+pub struct AgentGuard {
+    agent: Agent,
+}
+
+impl AgentGuard {
+    /// Ends the task now ([`Agent::release_task`]) and reports the
+    /// outcome; the drop then sends nothing.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let guard = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?.release_on_drop();
+    /// assert_eq!(guard.release().await?, agentwrit_async::ReleaseOutcome::Released);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Agent::release_task`].
+    pub async fn release(self) -> Result<ReleaseOutcome, Error> {
+        self.agent.release_task().await
+    }
+}
+
+impl std::ops::Deref for AgentGuard {
+    type Target = Agent;
+
+    fn deref(&self) -> &Agent {
+        &self.agent
+    }
+}
+
+impl Drop for AgentGuard {
+    /// Spawns the release on the current tokio runtime (a drop cannot
+    /// await); outside a runtime, or while it shuts down, the token simply
+    /// expires at the end of its TTL.
+    fn drop(&mut self) {
+        if self.agent.is_released() {
+            return;
+        }
+        let agent = self.agent.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Err(error) = agent.release_task().await {
+                        tracing::warn!(%error, "releasing the agent on drop failed; its token expires by itself");
+                    }
+                });
+            }
+            Err(_) => tracing::warn!(
+                "agent guard dropped outside a tokio runtime; its token expires by itself"
+            ),
+        }
+    }
+}
+
+/// A token delegated to another agent: it can delegate further (A → B →
+/// C) and be released. Released with the task of the agent it came from
+/// ([`Agent::release_task`], [`App::with_agent`](crate::App::with_agent)).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let broker = agentwrit_devbroker::DevBroker::start()?;
+/// # let reg = broker.register_universal_app()?;
+/// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+/// let a = app.create_agent("orch", "a", &["read:data:*"]).await?;
+/// let b = app.create_agent("orch", "b", &["read:data:*"]).await?;
+/// let c = app.create_agent("orch", "c", &["read:data:*"]).await?;
+/// let to_b = a.delegate(&b.agent_id(), &["read:data:reports"], None).await?;
+/// let to_c = to_b.delegate(&c.agent_id(), &["read:data:reports"], None).await?;
+/// assert_eq!(to_c.delegation_chain().len(), 2);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct DelegatedToken {
+    transport: Transport,
+    origin: SharedAgent,
+    token: agentwrit_core::DelegatedToken,
+}
+
+impl fmt::Debug for DelegatedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.token, f)
+    }
+}
+
+impl DelegatedToken {
+    /// The delegated token. Its `Debug` is redacted.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// # let a = app.create_agent("orch", "a", &["read:data:*"]).await?;
+    /// # let b = app.create_agent("orch", "b", &["read:data:*"]).await?;
+    /// let token = a.delegate(&b.agent_id(), &["read:data:reports"], None).await?;
+    /// assert!(app.validate(&token.access_token()).await?.allows(&["read:data:reports"]));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn access_token(&self) -> AccessToken {
+        self.token.access_token.clone()
+    }
+
+    /// `Bearer <token>` for an `Authorization` header, marked sensitive.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// # let a = app.create_agent("orch", "a", &["read:data:*"]).await?;
+    /// # let b = app.create_agent("orch", "b", &["read:data:*"]).await?;
+    /// let token = a.delegate(&b.agent_id(), &["read:data:reports"], None).await?;
+    /// assert!(token.bearer_header_value()?.is_sensitive());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] if the token holds a byte a header cannot.
+    pub fn bearer_header_value(&self) -> Result<http::HeaderValue, Error> {
+        self.token.bearer_header_value()
+    }
+
+    /// The delegate's SPIFFE id (the token's `sub`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// # let a = app.create_agent("orch", "a", &["read:data:*"]).await?;
+    /// # let b = app.create_agent("orch", "b", &["read:data:*"]).await?;
+    /// let token = a.delegate(&b.agent_id(), &["read:data:reports"], None).await?;
+    /// assert_eq!(token.subject(), b.agent_id());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn subject(&self) -> &str {
+        self.token.subject()
+    }
+
+    /// The delegated scope (from the token's claims).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// # let a = app.create_agent("orch", "a", &["read:data:*"]).await?;
+    /// # let b = app.create_agent("orch", "b", &["read:data:*"]).await?;
+    /// let token = a.delegate(&b.agent_id(), &["read:data:reports"], None).await?;
+    /// assert_eq!(token.scope(), ["read:data:reports"]);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn scope(&self) -> &[String] {
+        self.token.scope()
+    }
+
+    /// Whether the delegated scope covers every scope in `required`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// # let a = app.create_agent("orch", "a", &["read:data:*"]).await?;
+    /// # let b = app.create_agent("orch", "b", &["read:data:*"]).await?;
+    /// let token = a.delegate(&b.agent_id(), &["read:data:reports"], None).await?;
+    /// assert!(token.allows(&["read:data:reports"]));
+    /// assert!(!token.allows(&["read:data:payroll"]));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn allows<S: AsRef<str>>(&self, required: &[S]) -> bool {
+        crate::scope_is_subset(required, self.token.scope())
+    }
+
+    /// The token's claims.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// # let a = app.create_agent("orch", "a", &["read:data:*"]).await?;
+    /// # let b = app.create_agent("orch", "b", &["read:data:*"]).await?;
+    /// let token = a.delegate(&b.agent_id(), &["read:data:reports"], None).await?;
+    /// assert_eq!(token.claims().sub, b.agent_id());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn claims(&self) -> &Claims {
+        &self.token.claims
+    }
+
+    /// The token's lifetime (the requested `ttl`, broker default 60 s).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// # let a = app.create_agent("orch", "a", &["read:data:*"]).await?;
+    /// # let b = app.create_agent("orch", "b", &["read:data:*"]).await?;
+    /// let token = a.delegate(&b.agent_id(), &["read:data:reports"], None).await?;
+    /// assert_eq!(token.expires_in(), std::time::Duration::from_secs(60));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn expires_in(&self) -> Duration {
+        self.token.expires_in
+    }
+
+    /// When the token expires (its `exp` claim).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// # let a = app.create_agent("orch", "a", &["read:data:*"]).await?;
+    /// # let b = app.create_agent("orch", "b", &["read:data:*"]).await?;
+    /// let token = a.delegate(&b.agent_id(), &["read:data:reports"], None).await?;
+    /// assert!(token.expires_at() > std::time::SystemTime::now());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn expires_at(&self) -> SystemTime {
+        self.token.expires_at
+    }
+
+    /// The delegation chain, oldest hop first, as the broker returned it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// # let a = app.create_agent("orch", "a", &["read:data:*"]).await?;
+    /// # let b = app.create_agent("orch", "b", &["read:data:*"]).await?;
+    /// let token = a.delegate(&b.agent_id(), &["read:data:reports"], None).await?;
+    /// assert_eq!(token.delegation_chain()[0].agent, a.agent_id());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn delegation_chain(&self) -> &[DelegationRecord] {
+        &self.token.delegation_chain
+    }
+
+    /// Delegates onwards from this token (A → B → C), at most five hops.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// # let a = app.create_agent("orch", "a", &["read:data:*"]).await?;
+    /// # let b = app.create_agent("orch", "b", &["read:data:*"]).await?;
+    /// # let c = app.create_agent("orch", "c", &["read:data:*"]).await?;
+    /// let to_b = a.delegate(&b.agent_id(), &["read:data:*"], None).await?;
+    /// let to_c = to_b.delegate(&c.agent_id(), &["read:data:reports"], None).await?;
+    /// assert_eq!(to_c.subject(), c.agent_id());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Agent::delegate`].
+    pub async fn delegate<S: AsRef<str>>(
+        &self,
+        delegate_to: &str,
+        scope: &[S],
+        ttl: Option<Duration>,
+    ) -> Result<DelegatedToken, Error> {
+        let flow = self
+            .token
+            .delegate_flow(&self.transport.config, delegate_to, scope, ttl)?;
+        let token = self.transport.drive(flow).await?;
+        self.origin.track_delegation(&token);
+        Ok(DelegatedToken {
+            transport: self.transport.clone(),
+            origin: self.origin.clone(),
+            token,
+        })
+    }
+
+    /// Releases the delegated token (a 401 means it was already dead).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// # let a = app.create_agent("orch", "a", &["read:data:*"]).await?;
+    /// # let b = app.create_agent("orch", "b", &["read:data:*"]).await?;
+    /// let token = a.delegate(&b.agent_id(), &["read:data:reports"], None).await?;
+    /// token.release().await?;
+    /// assert!(!app.validate(&token.access_token()).await?.is_valid());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A broker failure other than 401, or a transport failure.
+    pub async fn release(&self) -> Result<ReleaseOutcome, Error> {
+        let flow = self.token.release_flow(&self.transport.config)?;
+        self.transport.drive(flow).await
+    }
+}
