@@ -1,26 +1,139 @@
 //! The two transports behind one interface.
 
 use std::fmt::Debug;
-use std::ops::Deref;
 use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
 
+use agentwrit_core::wire::{AccessToken, Claims, DelegationRecord};
 use agentwrit_core::wire::{
     AdminSecret, AppResponse, AuditEvent, AuditQuery, CreateAppRequest, HealthResponse,
     LaunchTokenRequest, LaunchTokenResponse, ListAppsResponse, RevocationLevel, RevokeResponse,
     UpdateAppRequest,
 };
-use agentwrit_core::{
-    AgentOptions, ClientError as Error, DelegatedToken, ReleaseOutcome, RetryPolicy, SharedAgent,
-    Validation,
-};
+use agentwrit_core::{AgentOptions, Error, ReleaseOutcome, RetryPolicy, Validation};
+
+/// The plain (not async) methods of an agent, the same in both crates:
+/// implemented below by calling each crate's inherent methods, so a
+/// method missing from one crate, or with another signature, fails to
+/// build.
+pub trait AgentApi {
+    fn agent_id(&self) -> String;
+    fn access_token(&self) -> AccessToken;
+    fn bearer_header_value(&self) -> Result<http::HeaderValue, Error>;
+    fn scope(&self) -> Vec<String>;
+    fn allows(&self, required: &[&str]) -> bool;
+    fn claims(&self) -> Claims;
+    fn expires_at(&self) -> SystemTime;
+    fn expires_in(&self) -> Duration;
+    fn jti(&self) -> String;
+    fn task_id(&self) -> String;
+    fn orch_id(&self) -> String;
+    fn is_released(&self) -> bool;
+    fn start_auto_renewal(&self);
+}
+
+/// The plain methods of a delegated token, the same in both crates.
+pub trait DelegatedApi {
+    fn access_token(&self) -> AccessToken;
+    fn bearer_header_value(&self) -> Result<http::HeaderValue, Error>;
+    fn subject(&self) -> &str;
+    fn scope(&self) -> &[String];
+    fn allows(&self, required: &[&str]) -> bool;
+    fn claims(&self) -> &Claims;
+    fn expires_in(&self) -> Duration;
+    fn expires_at(&self) -> SystemTime;
+    fn delegation_chain(&self) -> &[DelegationRecord];
+}
+
+macro_rules! plain_api {
+    ($agent:ty, $delegated:ty) => {
+        impl AgentApi for $agent {
+            fn agent_id(&self) -> String {
+                <$agent>::agent_id(self)
+            }
+            fn access_token(&self) -> AccessToken {
+                <$agent>::access_token(self)
+            }
+            fn bearer_header_value(&self) -> Result<http::HeaderValue, Error> {
+                <$agent>::bearer_header_value(self)
+            }
+            fn scope(&self) -> Vec<String> {
+                <$agent>::scope(self)
+            }
+            fn allows(&self, required: &[&str]) -> bool {
+                <$agent>::allows(self, required)
+            }
+            fn claims(&self) -> Claims {
+                <$agent>::claims(self)
+            }
+            fn expires_at(&self) -> SystemTime {
+                <$agent>::expires_at(self)
+            }
+            fn expires_in(&self) -> Duration {
+                <$agent>::expires_in(self)
+            }
+            fn jti(&self) -> String {
+                <$agent>::jti(self)
+            }
+            fn task_id(&self) -> String {
+                <$agent>::task_id(self)
+            }
+            fn orch_id(&self) -> String {
+                <$agent>::orch_id(self)
+            }
+            fn is_released(&self) -> bool {
+                <$agent>::is_released(self)
+            }
+            fn start_auto_renewal(&self) {
+                <$agent>::start_auto_renewal(self)
+            }
+        }
+
+        impl DelegatedApi for $delegated {
+            fn access_token(&self) -> AccessToken {
+                <$delegated>::access_token(self)
+            }
+            fn bearer_header_value(&self) -> Result<http::HeaderValue, Error> {
+                <$delegated>::bearer_header_value(self)
+            }
+            fn subject(&self) -> &str {
+                <$delegated>::subject(self)
+            }
+            fn scope(&self) -> &[String] {
+                <$delegated>::scope(self)
+            }
+            fn allows(&self, required: &[&str]) -> bool {
+                <$delegated>::allows(self, required)
+            }
+            fn claims(&self) -> &Claims {
+                <$delegated>::claims(self)
+            }
+            fn expires_in(&self) -> Duration {
+                <$delegated>::expires_in(self)
+            }
+            fn expires_at(&self) -> SystemTime {
+                <$delegated>::expires_at(self)
+            }
+            fn delegation_chain(&self) -> &[DelegationRecord] {
+                <$delegated>::delegation_chain(self)
+            }
+        }
+    };
+}
+
+plain_api!(
+    agentwrit_blocking::Agent,
+    agentwrit_blocking::DelegatedToken
+);
+plain_api!(agentwrit_async::Agent, agentwrit_async::DelegatedToken);
 
 /// What a story needs from a transport crate. Each method is one call of
 /// the crate's public API.
 pub trait Sdk: 'static {
     const NAME: &'static str;
     type App: Clone + Send + Sync + Debug + 'static;
-    type Agent: Clone + Send + Sync + Debug + Deref<Target = SharedAgent> + 'static;
-    type Delegated: Clone + Send + Sync + Debug + Deref<Target = DelegatedToken> + 'static;
+    type Agent: AgentApi + Clone + Send + Sync + Debug + 'static;
+    type Delegated: DelegatedApi + Clone + Send + Sync + Debug + 'static;
     type Operator: Clone + Send + Sync + Debug + 'static;
 
     fn app(url: &str, client_id: &str, secret: &str) -> Result<Self::App, Error>;
@@ -45,18 +158,20 @@ pub trait Sdk: 'static {
     ) -> Result<Self::Agent, Error>;
     fn renew(agent: &Self::Agent) -> Result<(), Error>;
     fn release(agent: &Self::Agent) -> Result<ReleaseOutcome, Error>;
+    fn release_task(agent: &Self::Agent) -> Result<ReleaseOutcome, Error>;
+    fn release_delegated(token: &Self::Delegated) -> Result<ReleaseOutcome, Error>;
     fn stop_auto_renewal(agent: &Self::Agent) -> Option<Result<u64, Error>>;
     fn delegate(
         agent: &Self::Agent,
         to: &str,
         scope: &[&str],
-        ttl: Option<i64>,
+        ttl: Option<Duration>,
     ) -> Result<Self::Delegated, Error>;
     fn delegate_from(
         token: &Self::Delegated,
         to: &str,
         scope: &[&str],
-        ttl: Option<i64>,
+        ttl: Option<Duration>,
     ) -> Result<Self::Delegated, Error>;
     fn validate(app: &Self::App, token: &str) -> Result<Validation, Error>;
     fn validate_free(url: &str, token: &str) -> Result<Validation, Error>;
@@ -113,7 +228,7 @@ pub struct Blocking;
 
 impl Sdk for Blocking {
     fn app_session_jti(app: &Self::App) -> Option<String> {
-        let session = app.core().session().session()?;
+        let session = app.sansio().session().session()?;
         Some(
             agentwrit_core::decode_claims(&session.access_token)
                 .ok()?
@@ -162,6 +277,12 @@ impl Sdk for Blocking {
     fn release(agent: &Self::Agent) -> Result<ReleaseOutcome, Error> {
         agent.release()
     }
+    fn release_task(agent: &Self::Agent) -> Result<ReleaseOutcome, Error> {
+        agent.release_task()
+    }
+    fn release_delegated(token: &Self::Delegated) -> Result<ReleaseOutcome, Error> {
+        token.release()
+    }
     fn stop_auto_renewal(agent: &Self::Agent) -> Option<Result<u64, Error>> {
         agent.stop_auto_renewal()
     }
@@ -169,7 +290,7 @@ impl Sdk for Blocking {
         agent: &Self::Agent,
         to: &str,
         scope: &[&str],
-        ttl: Option<i64>,
+        ttl: Option<Duration>,
     ) -> Result<Self::Delegated, Error> {
         agent.delegate(to, scope, ttl)
     }
@@ -177,7 +298,7 @@ impl Sdk for Blocking {
         token: &Self::Delegated,
         to: &str,
         scope: &[&str],
-        ttl: Option<i64>,
+        ttl: Option<Duration>,
     ) -> Result<Self::Delegated, Error> {
         token.delegate(to, scope, ttl)
     }
@@ -200,9 +321,7 @@ impl Sdk for Blocking {
         let err = app
             .with_agent(orch, task, scope, |agent| {
                 seen = agent.access_token().expose_secret().to_owned();
-                Err::<(), Error>(
-                    agentwrit_core::Error::invalid_input("work", "failed on purpose").into(),
-                )
+                Err::<(), Error>(Error::invalid_input("work", "failed on purpose"))
             })
             .unwrap_err();
         (seen, err)
@@ -228,10 +347,7 @@ impl Sdk for Blocking {
                         barrier.wait();
                         let agent =
                             app.create_agent("load", &format!("task-{i}"), &["read:data:*"])?;
-                        assert!(
-                            app.validate(agent.access_token().expose_secret())?
-                                .is_valid()
-                        );
+                        assert!(app.validate(&agent.access_token())?.is_valid());
                         agent.release()?;
                         Ok(agent.agent_id())
                     })
@@ -302,7 +418,7 @@ fn on<F: std::future::Future>(f: F) -> F::Output {
 
 impl Sdk for Async {
     fn app_session_jti(app: &Self::App) -> Option<String> {
-        let session = app.core().session().session()?;
+        let session = app.sansio().session().session()?;
         Some(
             agentwrit_core::decode_claims(&session.access_token)
                 .ok()?
@@ -352,6 +468,12 @@ impl Sdk for Async {
     fn release(agent: &Self::Agent) -> Result<ReleaseOutcome, Error> {
         on(agent.release())
     }
+    fn release_task(agent: &Self::Agent) -> Result<ReleaseOutcome, Error> {
+        on(agent.release_task())
+    }
+    fn release_delegated(token: &Self::Delegated) -> Result<ReleaseOutcome, Error> {
+        on(token.release())
+    }
     fn stop_auto_renewal(agent: &Self::Agent) -> Option<Result<u64, Error>> {
         on(agent.stop_auto_renewal())
     }
@@ -359,7 +481,7 @@ impl Sdk for Async {
         agent: &Self::Agent,
         to: &str,
         scope: &[&str],
-        ttl: Option<i64>,
+        ttl: Option<Duration>,
     ) -> Result<Self::Delegated, Error> {
         on(agent.delegate(to, scope, ttl))
     }
@@ -367,7 +489,7 @@ impl Sdk for Async {
         token: &Self::Delegated,
         to: &str,
         scope: &[&str],
-        ttl: Option<i64>,
+        ttl: Option<Duration>,
     ) -> Result<Self::Delegated, Error> {
         on(token.delegate(to, scope, ttl))
     }
@@ -388,11 +510,9 @@ impl Sdk for Async {
     ) -> (String, Error) {
         let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let inner = seen.clone();
-        let err = on(app.with_agent(orch, task, scope, |agent| async move {
+        let err = on(app.with_agent(orch, task, scope, async |agent| {
             *inner.lock().unwrap() = agent.access_token().expose_secret().to_owned();
-            Err::<(), Error>(
-                agentwrit_core::Error::invalid_input("work", "failed on purpose").into(),
-            )
+            Err::<(), Error>(Error::invalid_input("work", "failed on purpose"))
         }))
         .unwrap_err();
         let token = seen.lock().unwrap().clone();
@@ -407,7 +527,7 @@ impl Sdk for Async {
         // drop spawns the release on the same runtime.
         let joined = on(async move {
             tokio::spawn(async move {
-                app.with_agent(&orch, &task, &scope, |agent| async move {
+                app.with_agent(&orch, &task, &scope, async |agent| {
                     *inner.lock().unwrap() = agent.access_token().expose_secret().to_owned();
                     if !agent.agent_id().is_empty() {
                         panic!("work panicked on purpose");
@@ -432,11 +552,7 @@ impl Sdk for Async {
                         let agent = app
                             .create_agent("load", &format!("task-{i}"), &["read:data:*"])
                             .await?;
-                        assert!(
-                            app.validate(agent.access_token().expose_secret())
-                                .await?
-                                .is_valid()
-                        );
+                        assert!(app.validate(&agent.access_token()).await?.is_valid());
                         agent.release().await?;
                         Ok(agent.agent_id())
                     })

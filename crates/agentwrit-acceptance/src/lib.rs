@@ -22,7 +22,7 @@ use std::time::Duration;
 use agentwrit_core::wire::{AdminSecret, CreateAppRequest};
 use agentwrit_devbroker::{DevBroker, DevBrokerHandle, ManualClock};
 
-pub use adapters::{Async, Blocking, Sdk};
+pub use adapters::{AgentApi, Async, Blocking, DelegatedApi, Sdk};
 pub use stories::*;
 
 /// The universal sample app's scope ceiling.

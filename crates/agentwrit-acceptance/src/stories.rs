@@ -7,9 +7,9 @@ use agentwrit_core::scope::scope_is_subset;
 use agentwrit_core::wire::{
     AuditQuery, CreateAppRequest, ErrorCode, LaunchTokenRequest, RevocationLevel, UpdateAppRequest,
 };
-use agentwrit_core::{AgentOptions, ClientError, ReleaseOutcome, RetryPolicy, TransportFailure};
+use agentwrit_core::{AgentOptions, Error, ReleaseOutcome, RetryPolicy, TransportFailure};
 
-use crate::{Env, Sdk, unique};
+use crate::{AgentApi, DelegatedApi, Env, Sdk, unique};
 
 fn setup<S: Sdk>() -> (Env, S::App) {
     let env = Env::new::<S>();
@@ -48,11 +48,13 @@ pub fn create_agent<S: Sdk>() {
             .starts_with("spiffe://agentwrit.local/agent/orch-1/task-1/")
     );
     assert_eq!(agent.scope(), ["read:data:customer-7291"]);
-    assert_eq!(agent.expires_in(), 300);
+    assert_eq!(agent.expires_in(), Duration::from_secs(300));
     assert_eq!(agent.task_id(), "task-1");
     assert_eq!(agent.orch_id(), "orch-1");
     assert_eq!(agent.jti().len(), 32);
-    assert!(agent.bearer_header_value().starts_with("Bearer ey"));
+    let header = agent.bearer_header_value().unwrap();
+    assert!(header.is_sensitive());
+    assert!(header.to_str().unwrap().starts_with("Bearer ey"));
     S::release(&agent).unwrap();
 }
 
@@ -111,13 +113,19 @@ pub fn delegate_narrower<S: Sdk>() {
     let (_env, app) = setup::<S>();
     let a = S::create_agent(&app, "orch", "a", &["read:data:*"]).unwrap();
     let b = S::create_agent(&app, "orch", "b", &["read:data:*"]).unwrap();
-    let d = S::delegate(&a, &b.agent_id(), &["read:data:reports"], Some(120)).unwrap();
+    let d = S::delegate(
+        &a,
+        &b.agent_id(),
+        &["read:data:reports"],
+        Some(Duration::from_secs(120)),
+    )
+    .unwrap();
     assert_eq!(d.subject(), b.agent_id());
     assert_eq!(d.scope(), ["read:data:reports"]);
-    assert_eq!(d.expires_in, 120);
-    assert_eq!(d.delegation_chain.len(), 1);
-    assert_eq!(d.delegation_chain[0].agent, a.agent_id());
-    assert!(is_valid::<S>(&app, d.access_token.expose_secret()));
+    assert_eq!(d.expires_in(), Duration::from_secs(120));
+    assert_eq!(d.delegation_chain().len(), 1);
+    assert_eq!(d.delegation_chain()[0].agent, a.agent_id());
+    assert!(is_valid::<S>(&app, d.access_token().expose_secret()));
 }
 
 /// Story 6: Delegate beyond scope: 403 with the full ProblemDetail.
@@ -127,10 +135,7 @@ pub fn delegate_beyond_scope<S: Sdk>() {
     let b = S::create_agent(&app, "orch", "b", &["read:data:*"]).unwrap();
     let err = S::delegate(&a, &b.agent_id(), &["write:data:reports"], None).unwrap_err();
     assert!(
-        matches!(
-            err,
-            ClientError::Core(agentwrit_core::Error::Authorization { status: 403, .. })
-        ),
+        matches!(err, Error::Authorization { status: 403, .. }),
         "{err:?}"
     );
     let problem = err.problem().unwrap();
@@ -152,13 +157,13 @@ pub fn chain_a_b_c<S: Sdk>() {
     assert_eq!(bc.subject(), c.agent_id());
     assert_eq!(bc.scope(), ["read:data:customer-7291"]);
     let chain: Vec<&str> = bc
-        .delegation_chain
+        .delegation_chain()
         .iter()
         .map(|r| r.agent.as_str())
         .collect();
     assert_eq!(chain, [a.agent_id(), b.agent_id()]);
     assert!(
-        bc.claims
+        bc.claims()
             .chain_hash
             .as_deref()
             .is_some_and(|h| h.len() == 64)
@@ -205,10 +210,10 @@ pub fn natural_expiry<S: Sdk>() {
         "orch",
         "short",
         &["read:data:*"],
-        AgentOptions::new().max_ttl(2),
+        AgentOptions::new().max_ttl(Duration::from_secs(2)),
     )
     .unwrap();
-    assert_eq!(agent.expires_in(), 2);
+    assert_eq!(agent.expires_in(), Duration::from_secs(2));
     let token = token_of::<S>(&agent);
     assert!(is_valid::<S>(&app, &token));
     env.advance(Duration::from_secs(3));
@@ -268,16 +273,10 @@ pub fn renew_after_release<S: Sdk>() {
     let agent = S::create_agent(&app, "orch", "t", &["read:data:*"]).unwrap();
     S::release(&agent).unwrap();
     let err = S::renew(&agent).unwrap_err();
-    assert!(
-        matches!(err, ClientError::Core(agentwrit_core::Error::Released)),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::Released), "{err:?}");
     let b = S::create_agent(&app, "orch", "b", &["read:data:*"]).unwrap();
     let err = S::delegate(&agent, &b.agent_id(), &["read:data:*"], None).unwrap_err();
-    assert!(matches!(
-        err,
-        ClientError::Core(agentwrit_core::Error::Released)
-    ));
+    assert!(matches!(err, Error::Released), "{err:?}");
 }
 
 /// Story 14: Garbage tokens: valid = false, no error.
@@ -376,7 +375,7 @@ pub fn operator_flows<S: Sdk>() {
     let leaf = S::create_agent(&app, "orch-r", "task-leaf", &["read:data:*"]).unwrap();
     let d = S::delegate(&root, &leaf.agent_id(), &["read:data:*"], None).unwrap();
     S::revoke(&op, RevocationLevel::Chain, &root.agent_id()).unwrap();
-    assert!(!is_valid::<S>(&app, d.access_token.expose_secret()));
+    assert!(!is_valid::<S>(&app, d.access_token().expose_secret()));
     // A revoked agent's release counts as already dead.
     assert_eq!(S::release(&t).unwrap(), ReleaseOutcome::AlreadyDead);
 
@@ -400,13 +399,14 @@ pub fn secrets_never_in_debug<S: Sdk>() {
         a.access_token(),
         S::validate(&app, &token_of::<S>(&a)).unwrap()
     );
+    let delegated = d.access_token();
     let secrets = [
         env.client_secret.as_str(),
         env.admin_secret.expose_secret(),
         "wrong-secret-value",
         &token_of::<S>(&a),
         &token_of::<S>(&b),
-        d.access_token.expose_secret(),
+        delegated.expose_secret(),
     ];
     for secret in secrets {
         assert!(
@@ -432,7 +432,7 @@ pub fn invalid_input_is_local<S: Sdk>() {
     for (orch, task, scope, culprit) in cases {
         let err = S::create_agent(&app, orch, task, scope).unwrap_err();
         match err {
-            ClientError::Core(agentwrit_core::Error::InvalidInput { field, .. }) => {
+            Error::InvalidInput { field, .. } => {
                 assert_eq!(field, culprit)
             }
             other => panic!("expected InvalidInput for {culprit}, got {other:?}"),
@@ -451,7 +451,9 @@ pub fn auto_renewal<S: Sdk>() {
         "orch",
         "long",
         &["read:data:*"],
-        AgentOptions::new().max_ttl(2).auto_renew(true),
+        AgentOptions::new()
+            .max_ttl(Duration::from_secs(2))
+            .auto_renew(true),
     )
     .unwrap();
     let first = agent.jti();
@@ -494,10 +496,24 @@ pub fn dead_broker_is_a_transport_error<S: Sdk>() {
     let url = format!("http://127.0.0.1:{port}");
     let app = S::app_with_retry(&url, "id", "secret", RetryPolicy::none()).unwrap();
     let err = S::health(&app).unwrap_err();
-    match err {
-        ClientError::Transport(t) => assert_eq!(t.failure, TransportFailure::Connect),
+    match &err {
+        Error::Transport { kind, .. } => assert_eq!(*kind, TransportFailure::Connect),
         other => panic!("expected a transport error, got {other:?}"),
     }
+    // The refused connection itself is reachable through the source chain.
+    let mut source = std::error::Error::source(&err);
+    let mut io = None;
+    while let Some(cause) = source {
+        if let Some(e) = cause.downcast_ref::<std::io::Error>() {
+            io = Some(e.kind());
+        }
+        source = cause.source();
+    }
+    assert_eq!(
+        io,
+        Some(std::io::ErrorKind::ConnectionRefused),
+        "no io::Error in the chain of {err:?}"
+    );
     let err = S::create_agent(&app, "o", "t", &["read:data:*"]).unwrap_err();
-    assert!(matches!(err, ClientError::Transport(_)), "{err:?}");
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
 }

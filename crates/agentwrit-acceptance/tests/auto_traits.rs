@@ -39,12 +39,10 @@ fn async_types_are_send_and_sync_and_their_futures_send() {
     send(&app.create_agent("o", "t", &["read:data:x"]));
     send(&app.validate("t"));
     send(&app.health());
-    send(
-        &app.with_agent("o", "t", &["read:data:x"], |agent| async move {
-            agent.renew().await?;
-            Ok::<_, a::Error>(())
-        }),
-    );
+    send(&app.with_agent("o", "t", &["read:data:x"], async |agent| {
+        agent.renew().await?;
+        Ok::<_, a::Error>(())
+    }));
     send(&a::validate("http://127.0.0.1:9", "t"));
     let op = a::Operator::new("http://127.0.0.1:9", "s").unwrap();
     send(&op.list_apps());

@@ -13,8 +13,8 @@ mod support;
 
 use std::time::Duration;
 
-use agentwrit_acceptance::{Async, Blocking, Env, Sdk};
-use agentwrit_core::{ClientError, Error, ReleaseOutcome, RetryPolicy, TransportFailure};
+use agentwrit_acceptance::{AgentApi, Async, Blocking, Env, Sdk};
+use agentwrit_core::{Error, ReleaseOutcome, RetryPolicy, TransportFailure};
 use support::hostile::{Fault, Hostile, closed_port_url};
 use support::{Hardened, within};
 
@@ -39,16 +39,16 @@ fn three() -> RetryPolicy {
 const HEALTH: &str =
     r#"{"status":"ok","version":"2.0.0","uptime":7,"db_connected":true,"audit_events_count":0}"#;
 
-fn failure(err: &ClientError) -> TransportFailure {
+fn failure(err: &Error) -> TransportFailure {
     match err {
-        ClientError::Transport(t) => t.failure,
+        Error::Transport { kind, .. } => *kind,
         other => panic!("expected a transport error, got {other:?}"),
     }
 }
 
-fn step(err: &ClientError) -> &'static str {
+fn step(err: &Error) -> &'static str {
     match err {
-        ClientError::Transport(t) => t.step,
+        Error::Transport { step, .. } => step,
         other => panic!("expected a transport error, got {other:?}"),
     }
 }
@@ -57,7 +57,7 @@ fn step(err: &ClientError) -> &'static str {
 fn health_at<S: Hardened>(
     url: &str,
     policy: RetryPolicy,
-) -> Result<agentwrit_core::wire::HealthResponse, ClientError> {
+) -> Result<agentwrit_core::wire::HealthResponse, Error> {
     let attempts = policy.max_attempts();
     let app = S::app_with(url, "fault-app", "fault-secret", TIMEOUT, policy);
     within(&format!("{} health", S::NAME), bound(attempts), move || {
@@ -141,7 +141,7 @@ pub fn html_502<S: Hardened>() {
     });
     let err = health_at::<S>(&server.url(), three()).unwrap_err();
     match &err {
-        ClientError::Core(Error::Problem { status, problem }) => {
+        Error::Problem { status, problem } => {
             assert_eq!(*status, 502);
             assert_eq!(problem.status, 502);
             assert_eq!(problem.request_id.as_deref(), Some("req-502-html"));
@@ -185,9 +185,9 @@ pub fn wrong_shape<S: Hardened>() {
     let server = Hostile::start(move |_| Fault::json(200, "application/json", &body));
     let err = health_at::<S>(&server.url(), three()).unwrap_err();
     match &err {
-        ClientError::Core(Error::Decode {
+        Error::Decode {
             status, excerpt, ..
-        }) => {
+        } => {
             assert_eq!(*status, Some(200));
             assert!(excerpt.contains("hello"), "{excerpt}");
             assert!(
@@ -214,7 +214,7 @@ pub fn problem_missing_fields<S: Hardened>() {
     });
     let err = health_at::<S>(&server.url(), three()).unwrap_err();
     match &err {
-        ClientError::Core(Error::Problem { status, problem }) => {
+        Error::Problem { status, problem } => {
             assert_eq!(*status, 400);
             assert_eq!(problem.status, 400);
             assert_eq!(problem.request_id.as_deref(), Some("req-400"));
@@ -236,11 +236,11 @@ fn huge<S: Hardened>(declare_length: bool) {
     });
     let err = health_at::<S>(&server.url(), three()).unwrap_err();
     match &err {
-        ClientError::Core(Error::Decode {
+        Error::Decode {
             status,
             message,
             excerpt,
-        }) => {
+        } => {
             assert_eq!(*status, Some(200));
             assert!(message.contains("1048576-byte limit"), "{message}");
             assert!(
@@ -286,11 +286,11 @@ pub fn rate_limited_long_retry_after<S: Hardened>() {
     });
     let err = health_at::<S>(&server.url(), three()).unwrap_err();
     match &err {
-        ClientError::Core(Error::RateLimited {
+        Error::RateLimited {
             status,
             retry_after,
             problem,
-        }) => {
+        } => {
             assert_eq!(*status, 429);
             assert_eq!(*retry_after, Some(Duration::from_secs(120)));
             assert_eq!(problem.detail, "slow down");
@@ -312,11 +312,11 @@ pub fn rate_limited_no_retry_after<S: Hardened>() {
     });
     let err = health_at::<S>(&server.url(), three()).unwrap_err();
     match &err {
-        ClientError::Core(Error::RateLimited {
+        Error::RateLimited {
             status,
             retry_after,
             ..
-        }) => {
+        } => {
             assert_eq!(*status, 429);
             assert_eq!(*retry_after, None);
         }

@@ -14,14 +14,12 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use agentwrit_acceptance::{Async, Blocking, CEILING, Sdk, unique};
+use agentwrit_acceptance::{AgentApi, Async, Blocking, CEILING, DelegatedApi, Sdk, unique};
 use agentwrit_core::wire::{
     AccessToken, AdminSecret, AuditQuery, ClientSecret, CreateAppRequest, LaunchToken,
     LaunchTokenRequest, RevocationLevel,
 };
-use agentwrit_core::{
-    AgentKey, AgentOptions, ClientConfig, ClientError, Error, ReleaseOutcome, Validation,
-};
+use agentwrit_core::{AgentKey, AgentOptions, ClientConfig, Error, ReleaseOutcome, Validation};
 use agentwrit_devbroker::DevBroker;
 use support::Hardened;
 
@@ -154,13 +152,16 @@ impl Shown {
         self.debug(what, value);
         let _ = writeln!(self.0, "{what}: {value}");
     }
-    fn error(&mut self, what: &str, err: &ClientError) {
+    fn error(&mut self, what: &str, err: &Error) {
         self.both(what, err);
         if let Some(problem) = err.problem() {
             self.both(&format!("{what}.problem"), problem);
         }
-        if let Some(core) = err.core() {
-            self.both(&format!("{what}.core"), core);
+        let mut source = std::error::Error::source(err);
+        while let Some(cause) = source {
+            self.debug(&format!("{what}.source"), &cause);
+            let _ = writeln!(self.0, "{what}.source: {cause}");
+            source = cause.source();
         }
     }
 }
@@ -247,15 +248,21 @@ fn lifecycle<S: Hardened>() {
     assert_ne!(a_first, a_renewed);
     let b = S::create_agent(&app, "orch", "b", &["read:data:*"]).unwrap();
     let b_token = b.access_token().expose_secret().to_owned();
-    let delegated = S::delegate(&a, &b.agent_id(), &["read:data:x"], Some(60)).unwrap();
-    let delegated_valid = S::validate(&app, delegated.access_token.expose_secret()).unwrap();
+    let delegated = S::delegate(
+        &a,
+        &b.agent_id(),
+        &["read:data:x"],
+        Some(std::time::Duration::from_secs(60)),
+    )
+    .unwrap();
+    let delegated_valid = S::validate(&app, delegated.access_token().expose_secret()).unwrap();
     assert!(delegated_valid.is_valid());
     assert_eq!(S::release(&a).unwrap(), ReleaseOutcome::Released);
     let a_dead = S::validate(&app, &a_renewed).unwrap();
     assert!(!a_dead.is_valid());
     let released_renew = S::renew(&a).unwrap_err();
     assert!(
-        matches!(released_renew, ClientError::Core(Error::Released)),
+        matches!(released_renew, Error::Released),
         "{released_renew:?}"
     );
 
@@ -263,7 +270,7 @@ fn lifecycle<S: Hardened>() {
     let revoked = S::revoke(&op, RevocationLevel::Agent, &b.agent_id()).unwrap();
     let b_refused = S::delegate(&b, &a.agent_id(), &["read:data:x"], None).unwrap_err();
     assert!(
-        matches!(b_refused, ClientError::Core(Error::Authentication { .. })),
+        matches!(b_refused, Error::Authentication { .. }),
         "{b_refused:?}"
     );
     let audit = S::audit_all(&op, AuditQuery::new()).unwrap();
@@ -295,13 +302,13 @@ fn lifecycle<S: Hardened>() {
     shown.debug("wrong app", &wrong_app);
     shown.debug("wrong operator", &wrong_op);
     shown.debug("agent a", &a);
-    shown.debug("agent a (shared)", &*a);
+    shown.debug("agent a's claims", &a.claims());
+    shown.debug("agent a's header", &a.bearer_header_value().unwrap());
     shown.debug("agent b", &b);
     shown.debug("agent c", &c);
     shown.debug("a's token", &a.access_token());
     shown.debug("delegated", &delegated);
-    shown.debug("delegated (core)", &*delegated);
-    shown.debug("delegated claims", &delegated.claims);
+    shown.debug("delegated claims", delegated.claims());
     for (what, validation) in [
         ("a valid", &a_valid),
         ("delegated valid", &delegated_valid),
@@ -348,7 +355,7 @@ fn lifecycle<S: Hardened>() {
         ("agent c's token", c_token),
         (
             "delegated token",
-            delegated.access_token.expose_secret().to_owned(),
+            delegated.access_token().expose_secret().to_owned(),
         ),
         (
             "admin launch token",

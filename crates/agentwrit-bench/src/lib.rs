@@ -72,10 +72,10 @@ pub fn lifecycle_blocking(
     check_valid(&v, "validate")?;
     if let Some(to) = delegate_to {
         let d = agent
-            .delegate(to, &scope[..1], Some(60))
+            .delegate(to, &scope[..1], Some(std::time::Duration::from_secs(60)))
             .map_err(|e| format!("delegate: {e}"))?;
         let v = app
-            .validate(d.access_token.expose_secret())
+            .validate(&d.access_token())
             .map_err(|e| format!("validate delegated: {e}"))?;
         check_valid(&v, "validate delegated")?;
         d.release().map_err(|e| format!("release delegated: {e}"))?;
@@ -114,11 +114,11 @@ pub async fn lifecycle_async(
     check_valid(&v, "validate")?;
     if let Some(to) = delegate_to {
         let d = agent
-            .delegate(to, &scope[..1], Some(60))
+            .delegate(to, &scope[..1], Some(std::time::Duration::from_secs(60)))
             .await
             .map_err(|e| format!("delegate: {e}"))?;
         let v = app
-            .validate(d.access_token.expose_secret())
+            .validate(&d.access_token())
             .await
             .map_err(|e| format!("validate delegated: {e}"))?;
         check_valid(&v, "validate delegated")?;

@@ -430,7 +430,7 @@ fn run_kind(kind: usize, inputs: &[(Input, u16)]) -> Ending {
                 &tok("agent.token.x"),
                 "spiffe://agentwrit.local/agent/o/t/1",
                 &["read:data:*"],
-                Some(30),
+                Some(std::time::Duration::from_secs(30)),
             )
             .unwrap(),
             inputs,

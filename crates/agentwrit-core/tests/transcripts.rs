@@ -744,7 +744,7 @@ fn delegate_from_an_agent_and_again_from_the_delegated_token() {
         &tok(AGENT_TOKEN),
         to,
         &["read:data:reports"],
-        Some(30),
+        Some(std::time::Duration::from_secs(30)),
     )
     .unwrap();
     let t = drive(&mut flow, answers![&c]);
@@ -757,7 +757,7 @@ fn delegate_from_an_agent_and_again_from_the_delegated_token() {
     let d = t.end.ok();
     let body = c.json();
     assert_eq!(d.access_token.expose_secret(), body["access_token"]);
-    assert_eq!(d.expires_in, body["expires_in"].as_i64().unwrap());
+    assert_eq!(d.expires_in.as_secs(), body["expires_in"].as_u64().unwrap());
     assert_eq!(d.subject(), to);
     assert_eq!(
         d.delegation_chain.len(),
@@ -847,7 +847,16 @@ fn delegate_rejections_and_bad_input() {
         "scope"
     );
     assert_eq!(
-        field(Delegate::new(&cfg, &t, "x", &["read:data:*"], Some(0)).unwrap_err()),
+        field(
+            Delegate::new(
+                &cfg,
+                &t,
+                "x",
+                &["read:data:*"],
+                Some(std::time::Duration::ZERO)
+            )
+            .unwrap_err()
+        ),
         "ttl"
     );
     assert_eq!(

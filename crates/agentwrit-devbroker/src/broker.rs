@@ -273,9 +273,9 @@ fn invalid_ttl(ttl: i64) -> ApiError {
 }
 
 /// Serialises a body the way Go's `json.Encoder` does: compact, Go
-/// escaping, trailing newline.
+/// escaping, trailing newline; secrets in clear, as a broker answers.
 pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
-    match to_go_json(value) {
+    match agentwrit_wire::expose_secrets_while(|| to_go_json(value)) {
         Ok(mut v) => {
             v.push(b'\n');
             v

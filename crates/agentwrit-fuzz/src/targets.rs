@@ -257,7 +257,7 @@ fn flows(input: &[u8]) {
                 &token,
                 "spiffe://x/agent/o/t/1",
                 &["read:data:x"],
-                Some(30),
+                Some(std::time::Duration::from_secs(30)),
             )
             .unwrap(),
             &script,

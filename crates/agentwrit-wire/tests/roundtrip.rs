@@ -50,7 +50,8 @@ fn captures() -> Vec<Capture> {
 fn exact<T: Serialize + DeserializeOwned>(number: u32, body: &str) -> T {
     let value: T = serde_json::from_str(body)
         .unwrap_or_else(|e| panic!("case {number}: decode failed: {e}\n{body}"));
-    let again = to_go_json(&value).unwrap();
+    // As a broker writes it: secrets in clear (the opt-in scope).
+    let again = expose_secrets_while(|| to_go_json(&value)).unwrap();
     assert_eq!(
         String::from_utf8(again).unwrap(),
         body,
@@ -414,10 +415,9 @@ fn secrets_never_appear_in_debug() {
         assert!(!d.contains("s3cr3t"), "secret leaked: {d}");
     }
     assert!(debugs.iter().all(|d| d.contains("<redacted>")));
-    // The accessor is the only way in, and serialisation still carries it.
+    // The accessor is the only way in.
     let t = AccessToken::new(SECRET);
     assert_eq!(t.expose_secret(), SECRET);
-    assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{SECRET}\""));
     assert_eq!(t.bearer_header_value(), format!("Bearer {SECRET}"));
     assert!(AccessToken::new("a") != AccessToken::new("b"));
     assert!(ClientSecret::new("same") == ClientSecret::new("same"));
@@ -441,4 +441,45 @@ fn a_health_body_without_status_is_not_a_health_answer() {
     let h: HealthResponse = serde_json::from_str(r#"{"status":"ok"}"#).unwrap();
     assert_eq!(h.status, "ok");
     assert_eq!(h.version, "");
+}
+
+#[test]
+fn responses_serialise_their_secrets_redacted_requests_carry_them() {
+    const SECRET: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    // An app registration answer, as the broker sends it once.
+    let created: AppResponse = serde_json::from_str(&format!(
+        r#"{{"app_id":"app-billing-1","name":"billing","client_id":"bl-1","client_secret":"{SECRET}","scopes":["read:data:*"],"token_ttl":1800,"status":"active","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}}"#
+    ))
+    .unwrap();
+    assert_eq!(
+        created
+            .client_secret
+            .as_ref()
+            .map(ClientSecret::expose_secret),
+        Some(SECRET)
+    );
+    let logged = serde_json::to_string(&created).unwrap();
+    assert!(!logged.contains(SECRET), "{logged}");
+    assert!(
+        logged.contains(r#""client_secret":"<redacted>""#),
+        "{logged}"
+    );
+    // Tokens in answers too.
+    let renewed: RenewResponse = serde_json::from_str(&format!(
+        r#"{{"access_token":"{SECRET}","expires_in":300}}"#
+    ))
+    .unwrap();
+    assert!(!serde_json::to_string(&renewed).unwrap().contains(SECRET));
+    // A broker implementation writes them in clear, inside the opt-in scope.
+    let clear = agentwrit_wire::expose_secrets_while(|| serde_json::to_string(&created)).unwrap();
+    assert!(clear.contains(SECRET));
+    // ... which ends with the closure, panic or not.
+    assert!(!serde_json::to_string(&created).unwrap().contains(SECRET));
+    let _ = std::panic::catch_unwind(|| {
+        agentwrit_wire::expose_secrets_while(|| panic!("inside the scope"))
+    });
+    assert!(!serde_json::to_string(&renewed).unwrap().contains(SECRET));
+    // Request bodies exist to carry their secret to the broker.
+    let auth = AppAuthRequest::new("bl-1", ClientSecret::new(SECRET));
+    assert!(serde_json::to_string(&auth).unwrap().contains(SECRET));
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use agentwrit_acceptance::{Async, Blocking, Sdk};
 use agentwrit_core::wire::{AdminSecret, LaunchTokenRequest, LaunchTokenResponse};
-use agentwrit_core::{ClientError, RetryPolicy};
+use agentwrit_core::{Error, RetryPolicy};
 
 /// What the acceptance [`Sdk`] lacks: clients built with a short timeout
 /// and a chosen retry policy, and the transport-specific types to format.
@@ -28,12 +28,12 @@ pub trait Hardened: Sdk {
         token: &str,
         timeout: Duration,
         retry: RetryPolicy,
-    ) -> Result<agentwrit_core::Validation, ClientError>;
+    ) -> Result<agentwrit_core::Validation, Error>;
     /// A launch token minted with the app's session.
     fn app_launch_token(
         app: &Self::App,
         request: LaunchTokenRequest,
-    ) -> Result<LaunchTokenResponse, ClientError>;
+    ) -> Result<LaunchTokenResponse, Error>;
     /// The app's cached session token.
     fn app_session_token(app: &Self::App) -> Option<String>;
     /// `{:?}` of the transport's own types that the matrix does not hold:
@@ -71,7 +71,7 @@ macro_rules! hardened {
                 token: &str,
                 timeout: Duration,
                 retry: RetryPolicy,
-            ) -> Result<agentwrit_core::Validation, ClientError> {
+            ) -> Result<agentwrit_core::Validation, Error> {
                 // A validator on an app's transport: the app's timeout
                 // and policy, no app credentials used.
                 let app = Self::app_with(url, "validator", "unused", timeout, retry);
@@ -81,12 +81,12 @@ macro_rules! hardened {
             fn app_launch_token(
                 app: &Self::App,
                 request: LaunchTokenRequest,
-            ) -> Result<LaunchTokenResponse, ClientError> {
+            ) -> Result<LaunchTokenResponse, Error> {
                 hardened!(@run [$($block)*] app.launch_token(request))
             }
 
             fn app_session_token(app: &Self::App) -> Option<String> {
-                let session = app.core().session().session()?;
+                let session = app.sansio().session().session()?;
                 Some(session.access_token.expose_secret().to_owned())
             }
 
@@ -105,9 +105,9 @@ macro_rules! hardened {
                 let guard = agent.release_on_drop();
                 let rendered = format!(
                     "{app_builder:?} {operator_builder:?} {validator:?} {guard:?} {:?} {:?} {:?}",
-                    app.core(),
-                    app.core().config(),
-                    app.core().session(),
+                    app.sansio(),
+                    app.sansio().config(),
+                    app.sansio().session(),
                 );
                 // Released by the guard's drop; the outcome is the test's
                 // business elsewhere.
