@@ -22,7 +22,7 @@ use crate::operator::{
     AuditEvents, CreateApp, CreateLaunchToken, DeleteApp, GetApp, ListApps, Revoke, UpdateApp,
 };
 use crate::public::{Health, Validate};
-use crate::shared::{SharedSession, WithSession};
+use crate::session::{SharedSession, WithSession};
 
 /// The environment variable holding the broker's URL.
 pub const ENV_BROKER_URL: &str = "AGENTWRIT_BROKER_URL";

@@ -226,12 +226,13 @@ mod request;
 mod response;
 mod retry;
 mod session;
-mod shared;
+mod sync;
 mod token;
 
 pub use agent::{
-    AgentCredentials, AgentState, CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL, Delegate,
-    DelegatedToken, Release, ReleaseOutcome, Renew, Renewal,
+    AgentCredentials, AgentState, AutoRenew, CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL,
+    Delegate, DelegatedToken, Release, ReleaseInPlace, ReleaseOutcome, Renew, RenewInPlace,
+    Renewal, SharedAgent,
 };
 pub use builder::{ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use client::{
@@ -251,10 +252,9 @@ pub use operator::{
 };
 pub use public::{Health, Validate, Validation};
 pub use retry::RetryPolicy;
-pub use session::{AdminAuth, AdminSession, AppAuth, AppSession, Session, SessionCache};
-pub use shared::{
-    AUTH_POLL_INTERVAL, AutoRenew, ReleaseInPlace, RenewInPlace, SharedAgent, SharedSession,
-    WithSession,
+pub use session::{
+    AUTH_POLL_INTERVAL, AdminAuth, AdminSession, AppAuth, AppSession, Session, SessionCache,
+    SharedSession, WithSession,
 };
 pub use token::{TokenVerifier, decode_claims, kid_for};
 

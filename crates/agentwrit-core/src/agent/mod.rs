@@ -2,6 +2,8 @@
 //! per-agent state the transports keep.
 
 use core::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use agentwrit_wire::{
@@ -18,6 +20,7 @@ use crate::input;
 use crate::keys::AgentKey;
 use crate::request::{Spec, check_token};
 use crate::response::Reply;
+use crate::sync::lock;
 use crate::token::{decode_claims, from_unix_seconds};
 
 /// The agent token lifetime asked for when none is given: 300 s.
@@ -916,5 +919,597 @@ impl AgentState {
             .checked_add(lifetime / 5 * 4)
             .unwrap_or(self.credentials.received_at);
         Some(at.max(now))
+    }
+}
+
+// ------------------------------------------------------------------ agent --
+
+/// An agent's state shared by its handle, its clones and its auto-renewal
+/// worker: an [`AgentState`] behind a mutex, with flows that apply their
+/// results in place.
+///
+/// ```
+/// # use agentwrit_core::*;
+/// # fn demo(credentials: AgentCredentials, config: &ClientConfig) -> Result<(), Error> {
+/// let agent = SharedAgent::new(credentials);
+/// let mut release = agent.release_flow(config); // drive it: the state is marked released
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SharedAgent {
+    state: Arc<Mutex<AgentState>>,
+    stop_renewal: Arc<AtomicBool>,
+    delegations: Arc<Mutex<Vec<DelegatedToken>>>,
+}
+
+impl fmt::Debug for SharedAgent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        lock(&self.state).fmt(f)
+    }
+}
+
+impl SharedAgent {
+    /// A live agent with these credentials.
+    #[must_use]
+    pub fn new(credentials: AgentCredentials) -> Self {
+        SharedAgent {
+            state: Arc::new(Mutex::new(AgentState::new(credentials))),
+            stop_renewal: Arc::new(AtomicBool::new(false)),
+            delegations: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Reads the state: `agent.read(|s| s.jti().to_owned())`.
+    pub fn read<T>(&self, f: impl FnOnce(&AgentState) -> T) -> T {
+        f(&lock(&self.state))
+    }
+
+    /// The agent's SPIFFE id.
+    #[must_use]
+    pub fn agent_id(&self) -> String {
+        self.read(|s| s.agent_id().to_owned())
+    }
+
+    /// The current token (a renewal replaces it).
+    #[must_use]
+    pub fn access_token(&self) -> AccessToken {
+        self.read(|s| s.access_token().clone())
+    }
+
+    /// The current token's claims.
+    #[must_use]
+    pub fn claims(&self) -> Claims {
+        self.read(|s| s.claims().clone())
+    }
+
+    /// Whether the agent has been released.
+    #[must_use]
+    pub fn is_released(&self) -> bool {
+        self.read(AgentState::is_released)
+    }
+
+    /// `Bearer <token>`, for an `Authorization` header, marked sensitive
+    /// (its `Debug` does not show it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] if the token holds a byte a header cannot.
+    pub fn bearer_header_value(&self) -> Result<http::HeaderValue, Error> {
+        self.read(|s| crate::request::bearer_value(s.access_token()))
+    }
+
+    /// The granted scope, from the token's claims.
+    #[must_use]
+    pub fn scope(&self) -> Vec<String> {
+        self.read(|s| s.scope().to_vec())
+    }
+
+    /// Whether the token's scope covers every scope in `required` (the
+    /// broker's rule, [`scope_is_subset`](agentwrit_scope::scope_is_subset)),
+    /// without copying the scope list.
+    #[must_use]
+    pub fn allows<S: AsRef<str>>(&self, required: &[S]) -> bool {
+        self.read(|s| agentwrit_scope::scope_is_subset(required, s.scope()))
+    }
+
+    /// Records a token this agent (or a token delegated from it) handed
+    /// to another agent, so that releasing the task releases it too.
+    pub fn track_delegation(&self, token: &DelegatedToken) {
+        lock(&self.delegations).push(token.clone());
+    }
+
+    /// Takes the tokens recorded by [`SharedAgent::track_delegation`], to
+    /// release them when the task ends.
+    #[must_use]
+    pub fn take_delegations(&self) -> Vec<DelegatedToken> {
+        std::mem::take(&mut *lock(&self.delegations))
+    }
+
+    /// When the current token expires (its `exp` claim).
+    #[must_use]
+    pub fn expires_at(&self) -> SystemTime {
+        self.read(AgentState::expires_at)
+    }
+
+    /// The current token's lifetime, as issued.
+    #[must_use]
+    pub fn expires_in(&self) -> Duration {
+        Duration::from_secs(
+            self.read(|s| s.credentials().expires_in)
+                .max(0)
+                .unsigned_abs(),
+        )
+    }
+
+    /// The current token's id.
+    #[must_use]
+    pub fn jti(&self) -> String {
+        self.read(|s| s.jti().to_owned())
+    }
+
+    /// The task id.
+    #[must_use]
+    pub fn task_id(&self) -> String {
+        self.read(|s| s.task_id().to_owned())
+    }
+
+    /// The orchestrator id.
+    #[must_use]
+    pub fn orch_id(&self) -> String {
+        self.read(|s| s.orch_id().to_owned())
+    }
+
+    /// A flow renewing the token and installing the new one in place. If
+    /// the agent is released while the renewal is in flight, the flow
+    /// releases the new token too, so that nothing stays alive.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Released`] once the agent has been released.
+    pub fn renew_flow(&self, config: &ClientConfig) -> Result<RenewInPlace, Error> {
+        let flow = self.read(|s| s.renew_flow(config))?;
+        Ok(RenewInPlace {
+            agent: self.clone(),
+            config: config.clone(),
+            stage: RenewStage::Renewing(flow),
+        })
+    }
+
+    /// A flow releasing the token and marking the agent released. On a
+    /// released agent it sends nothing and finishes with
+    /// [`ReleaseOutcome::AlreadyDead`]. Either outcome stops auto-renewal.
+    pub fn release_flow(&self, config: &ClientConfig) -> ReleaseInPlace {
+        self.stop_renewal.store(true, Ordering::SeqCst);
+        ReleaseInPlace {
+            agent: self.clone(),
+            flow: self.read(|s| s.release_flow(config)),
+            started: false,
+        }
+    }
+
+    /// Marks the agent released without telling the broker (for a token
+    /// known to be dead).
+    pub fn mark_released(&self) {
+        self.stop_renewal.store(true, Ordering::SeqCst);
+        lock(&self.state).mark_released();
+    }
+
+    /// A flow delegating `scope` to `delegate_to` from the current token.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Released`] once released; otherwise as [`Delegate::new`].
+    pub fn delegate_flow<S: AsRef<str>>(
+        &self,
+        config: &ClientConfig,
+        delegate_to: &str,
+        scope: &[S],
+        ttl: Option<Duration>,
+    ) -> Result<Delegate, Error> {
+        self.read(|s| s.delegate_flow(config, delegate_to, scope, ttl))
+    }
+
+    /// A flow that renews the token at 80 % of each lifetime
+    /// ([`AgentState::next_renewal_at`]) until the agent is released or
+    /// [`SharedAgent::stop_auto_renewal`] is called. A failed renewal ends
+    /// it with that error.
+    pub fn auto_renew_flow(&self, config: &ClientConfig) -> AutoRenew {
+        self.stop_renewal.store(false, Ordering::SeqCst);
+        AutoRenew {
+            agent: self.clone(),
+            config: config.clone(),
+            renewing: None,
+            renewals: 0,
+            started: false,
+            finished: false,
+        }
+    }
+
+    /// Asks a running [`AutoRenew`] flow to finish at its next step (a
+    /// renewal in flight completes first). The transport should then wake
+    /// the worker that is waiting.
+    pub fn stop_auto_renewal(&self) {
+        self.stop_renewal.store(true, Ordering::SeqCst);
+    }
+
+    fn renewal_stopped(&self) -> bool {
+        self.stop_renewal.load(Ordering::SeqCst)
+    }
+}
+
+enum RenewStage {
+    Renewing(Renew),
+    ReleasingOrphan(Release),
+    Finished,
+}
+
+/// Renews an agent's token in place (from [`SharedAgent::renew_flow`]).
+#[must_use = "a flow does nothing until a transport drives it"]
+pub struct RenewInPlace {
+    agent: SharedAgent,
+    config: ClientConfig,
+    stage: RenewStage,
+}
+
+impl fmt::Debug for RenewInPlace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RenewInPlace").finish_non_exhaustive()
+    }
+}
+
+impl RenewInPlace {
+    fn on_renew(&mut self, step: Step<Renewal>, now: SystemTime) -> Step<()> {
+        match step {
+            Step::Done(Ok(renewal)) => {
+                let orphan = renewal.access_token.clone();
+                let applied = lock(&self.agent.state).apply_renewal(renewal);
+                match applied {
+                    Ok(()) => self.done(Ok(())),
+                    Err(_) => {
+                        // Released while renewing: the new token must not
+                        // outlive the agent.
+                        match Release::new(&self.config, &orphan) {
+                            Ok(mut flow) => {
+                                let step = flow.start(now);
+                                self.stage = RenewStage::ReleasingOrphan(flow);
+                                self.on_orphan(step)
+                            }
+                            Err(_) => self.done(Err(Error::Released)),
+                        }
+                    }
+                }
+            }
+            other => {
+                if other.is_done() {
+                    self.stage = RenewStage::Finished;
+                }
+                other.map(|_| ())
+            }
+        }
+    }
+
+    fn on_orphan(&mut self, step: Step<ReleaseOutcome>) -> Step<()> {
+        match step {
+            Step::Done(_) => self.done(Err(Error::Released)),
+            other => other.map(|_| ()),
+        }
+    }
+
+    fn done(&mut self, result: Result<(), Error>) -> Step<()> {
+        self.stage = RenewStage::Finished;
+        Step::Done(result)
+    }
+}
+
+impl Flow for RenewInPlace {
+    type Output = ();
+
+    fn name(&self) -> &'static str {
+        match &self.stage {
+            RenewStage::Renewing(f) => f.name(),
+            RenewStage::ReleasingOrphan(f) => f.name(),
+            RenewStage::Finished => "renew",
+        }
+    }
+
+    fn start(&mut self, now: SystemTime) -> Step<()> {
+        match &mut self.stage {
+            RenewStage::Renewing(f) => {
+                let step = f.start(now);
+                self.on_renew(step, now)
+            }
+            _ => self.done(Err(Error::invalid_state("start called twice"))),
+        }
+    }
+
+    fn handle_response(&mut self, response: http::Response<Vec<u8>>, now: SystemTime) -> Step<()> {
+        match &mut self.stage {
+            RenewStage::Renewing(f) => {
+                let step = f.handle_response(response, now);
+                self.on_renew(step, now)
+            }
+            RenewStage::ReleasingOrphan(f) => {
+                let step = f.handle_response(response, now);
+                self.on_orphan(step)
+            }
+            RenewStage::Finished => self.done(Err(Error::invalid_state("flow has finished"))),
+        }
+    }
+
+    fn resume(&mut self, now: SystemTime) -> Step<()> {
+        match &mut self.stage {
+            RenewStage::Renewing(f) => {
+                let step = f.resume(now);
+                self.on_renew(step, now)
+            }
+            RenewStage::ReleasingOrphan(f) => {
+                let step = f.resume(now);
+                self.on_orphan(step)
+            }
+            RenewStage::Finished => self.done(Err(Error::invalid_state("flow has finished"))),
+        }
+    }
+
+    fn handle_transport_error(
+        &mut self,
+        failure: TransportFailure,
+        now: SystemTime,
+    ) -> Option<Step<()>> {
+        match &mut self.stage {
+            RenewStage::Renewing(f) => {
+                let step = f.handle_transport_error(failure, now)?;
+                Some(self.on_renew(step, now))
+            }
+            RenewStage::ReleasingOrphan(f) => {
+                let step = f.handle_transport_error(failure, now)?;
+                Some(self.on_orphan(step))
+            }
+            RenewStage::Finished => Some(self.done(Err(Error::invalid_state("flow has finished")))),
+        }
+    }
+}
+
+/// Releases an agent's token and marks the agent released (from
+/// [`SharedAgent::release_flow`]). Idempotent: a released agent sends nothing.
+///
+/// When the transport gives up (a timeout: the release may or may not
+/// have reached the broker), the agent stays unreleased so that a second
+/// `release` sends it again, which is safe: a dead token answers 401,
+/// which counts as released.
+#[must_use = "a flow does nothing until a transport drives it"]
+pub struct ReleaseInPlace {
+    agent: SharedAgent,
+    flow: Option<Release>,
+    started: bool,
+}
+
+impl fmt::Debug for ReleaseInPlace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReleaseInPlace")
+            .field("sends", &self.flow.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReleaseInPlace {
+    fn on(&mut self, step: Step<ReleaseOutcome>) -> Step<ReleaseOutcome> {
+        if let Step::Done(Ok(_)) = &step {
+            lock(&self.agent.state).mark_released();
+            self.flow = None;
+        }
+        step
+    }
+}
+
+impl Flow for ReleaseInPlace {
+    type Output = ReleaseOutcome;
+
+    fn name(&self) -> &'static str {
+        "release"
+    }
+
+    fn start(&mut self, now: SystemTime) -> Step<ReleaseOutcome> {
+        if std::mem::replace(&mut self.started, true) {
+            // Out of order: the inner flow (already started) answers with
+            // `InvalidState` and finishes, so that nothing continues after
+            // this `Done`.
+            return match &mut self.flow {
+                Some(f) => f.start(now),
+                None => Step::Done(Err(Error::invalid_state("start called twice"))),
+            };
+        }
+        match &mut self.flow {
+            Some(f) => {
+                let step = f.start(now);
+                self.on(step)
+            }
+            None => Step::Done(Ok(ReleaseOutcome::AlreadyDead)),
+        }
+    }
+
+    fn handle_response(
+        &mut self,
+        response: http::Response<Vec<u8>>,
+        now: SystemTime,
+    ) -> Step<ReleaseOutcome> {
+        match &mut self.flow {
+            Some(f) => {
+                let step = f.handle_response(response, now);
+                self.on(step)
+            }
+            None => Step::Done(Err(Error::invalid_state("no request in flight"))),
+        }
+    }
+
+    fn resume(&mut self, now: SystemTime) -> Step<ReleaseOutcome> {
+        match &mut self.flow {
+            Some(f) => {
+                let step = f.resume(now);
+                self.on(step)
+            }
+            None => Step::Done(Err(Error::invalid_state("no wait in progress"))),
+        }
+    }
+
+    fn handle_transport_error(
+        &mut self,
+        failure: TransportFailure,
+        now: SystemTime,
+    ) -> Option<Step<ReleaseOutcome>> {
+        let step = self.flow.as_mut()?.handle_transport_error(failure, now)?;
+        Some(self.on(step))
+    }
+}
+
+/// Keeps an agent's token fresh (from [`SharedAgent::auto_renew_flow`]): waits
+/// until [`AgentState::next_renewal_at`], renews in place, and again,
+/// until the agent is released or renewal is stopped. Its output is the
+/// number of renewals made.
+///
+/// A transport runs it on a worker (a thread or a task) and wakes that
+/// worker early after [`SharedAgent::stop_auto_renewal`] or a release;
+/// the flow answers an early [`Flow::resume`] with the same wait, or with
+/// `Done` when it was stopped.
+#[must_use = "a flow does nothing until a transport drives it"]
+pub struct AutoRenew {
+    agent: SharedAgent,
+    config: ClientConfig,
+    renewing: Option<RenewInPlace>,
+    renewals: u64,
+    /// `start` has been called.
+    started: bool,
+    /// The flow has returned `Done` or given up: every later call is out
+    /// of order.
+    finished: bool,
+}
+
+impl fmt::Debug for AutoRenew {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AutoRenew")
+            .field("renewing", &self.renewing.is_some())
+            .field("renewals", &self.renewals)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AutoRenew {
+    fn schedule(&mut self, now: SystemTime) -> Step<u64> {
+        if self.agent.renewal_stopped() {
+            return Step::Done(Ok(self.renewals));
+        }
+        match self.agent.read(|s| s.next_renewal_at(now)) {
+            Some(until) if until > now => Step::Wait { until },
+            Some(_) => match self.agent.renew_flow(&self.config) {
+                Ok(mut flow) => {
+                    let step = flow.start(now);
+                    self.renewing = Some(flow);
+                    self.on_renew(step, now)
+                }
+                Err(Error::Released) => Step::Done(Ok(self.renewals)),
+                Err(e) => Step::Done(Err(e)),
+            },
+            None => Step::Done(Ok(self.renewals)),
+        }
+    }
+
+    fn on_renew(&mut self, step: Step<()>, now: SystemTime) -> Step<u64> {
+        match step {
+            Step::Send(request) => Step::Send(request),
+            Step::Wait { until } => Step::Wait { until },
+            Step::Done(Ok(())) => {
+                self.renewing = None;
+                self.renewals = self.renewals.saturating_add(1);
+                self.schedule(now)
+            }
+            Step::Done(Err(Error::Released)) => {
+                self.renewing = None;
+                Step::Done(Ok(self.renewals))
+            }
+            Step::Done(Err(e)) => {
+                self.renewing = None;
+                Step::Done(Err(e))
+            }
+        }
+    }
+}
+
+impl Flow for AutoRenew {
+    type Output = u64;
+
+    fn name(&self) -> &'static str {
+        match &self.renewing {
+            Some(f) => f.name(),
+            None => "auto_renew.wait",
+        }
+    }
+
+    fn start(&mut self, now: SystemTime) -> Step<u64> {
+        if std::mem::replace(&mut self.started, true) || self.finished {
+            return self.track(Step::Done(Err(Error::invalid_state("start called twice"))));
+        }
+        let step = self.schedule(now);
+        self.track(step)
+    }
+
+    fn handle_response(&mut self, response: http::Response<Vec<u8>>, now: SystemTime) -> Step<u64> {
+        let step = match &mut self.renewing {
+            Some(f) if !self.finished => {
+                let step = f.handle_response(response, now);
+                self.on_renew(step, now)
+            }
+            _ => Step::Done(Err(Error::invalid_state("no request in flight"))),
+        };
+        self.track(step)
+    }
+
+    fn resume(&mut self, now: SystemTime) -> Step<u64> {
+        let step = match &mut self.renewing {
+            _ if self.finished || !self.started => {
+                Step::Done(Err(Error::invalid_state("resume called without a wait")))
+            }
+            Some(f) => {
+                let step = f.resume(now);
+                self.on_renew(step, now)
+            }
+            None => self.schedule(now),
+        };
+        self.track(step)
+    }
+
+    fn handle_transport_error(
+        &mut self,
+        failure: TransportFailure,
+        now: SystemTime,
+    ) -> Option<Step<u64>> {
+        if self.finished {
+            return Some(Step::Done(Err(Error::invalid_state(
+                "handle_transport_error called after the flow finished",
+            ))));
+        }
+        let next = match self.renewing.as_mut() {
+            Some(f) => f.handle_transport_error(failure, now),
+            None => None,
+        };
+        match next {
+            Some(step) => {
+                let step = self.on_renew(step, now);
+                Some(self.track(step))
+            }
+            None => {
+                self.finished = true;
+                None
+            }
+        }
+    }
+}
+
+impl AutoRenew {
+    /// Remembers that the flow has finished when `step` is `Done`, so that
+    /// every later call is out of order (as the [`Flow`] contract says).
+    fn track(&mut self, step: Step<u64>) -> Step<u64> {
+        if step.is_done() {
+            self.finished = true;
+        }
+        step
     }
 }
