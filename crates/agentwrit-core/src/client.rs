@@ -17,6 +17,7 @@ use rand_core::CryptoRngCore;
 use crate::agent::{CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL};
 use crate::config::{BrokerUrl, ClientConfig};
 use crate::error::Error;
+use crate::input;
 use crate::keys::AgentKey;
 use crate::operator::{
     AuditEvents, CreateApp, CreateLaunchToken, DeleteApp, GetApp, ListApps, Revoke, UpdateApp,
@@ -91,13 +92,6 @@ pub fn operator_settings_from(
     Ok((url, secret))
 }
 
-/// Whole seconds for the broker, at least one: a `Duration` the SDK was
-/// handed for a TTL.
-pub(crate) fn ttl_seconds(ttl: std::time::Duration) -> i64 {
-    let rounded = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
-    i64::try_from(rounded).unwrap_or(i64::MAX)
-}
-
 /// How to create an agent, beyond orch, task and scope.
 ///
 /// ```
@@ -139,7 +133,7 @@ impl AgentOptions {
     /// the broker caps it).
     #[must_use]
     pub fn max_ttl(mut self, ttl: std::time::Duration) -> Self {
-        self.max_ttl = Some(ttl_seconds(ttl));
+        self.max_ttl = Some(input::ttl_seconds(ttl));
         self
     }
 
