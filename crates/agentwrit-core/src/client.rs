@@ -17,13 +17,14 @@ use rand_core::CryptoRngCore;
 use crate::agent::{CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL};
 use crate::config::{BrokerUrl, ClientConfig};
 use crate::error::Error;
+use crate::health::Health;
 use crate::input;
 use crate::keys::AgentKey;
 use crate::operator::{
     AuditEvents, CreateApp, CreateLaunchToken, DeleteApp, GetApp, ListApps, Revoke, UpdateApp,
 };
-use crate::public::{Health, Validate};
 use crate::session::{SharedSession, WithSession};
+use crate::validate::Validate;
 
 /// The environment variable holding the broker's URL.
 pub const ENV_BROKER_URL: &str = "AGENTWRIT_BROKER_URL";

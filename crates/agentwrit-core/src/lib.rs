@@ -217,10 +217,10 @@ mod clock;
 mod config;
 mod error;
 mod flow;
+mod health;
 mod input;
 mod keys;
 mod operator;
-mod public;
 mod redact;
 mod request;
 mod response;
@@ -228,6 +228,7 @@ mod retry;
 mod session;
 mod sync;
 mod token;
+mod validate;
 
 pub use agent::{
     AgentCredentials, AgentState, AutoRenew, CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL,
@@ -245,18 +246,19 @@ pub use config::{
 };
 pub use error::{Error, TransportSource};
 pub use flow::{Flow, Step, TransportFailure};
+pub use health::Health;
 pub use keys::AgentKey;
 pub use operator::{
     AuditEvents, CreateApp, CreateLaunchToken, DeleteApp, GetApp, ListApps, Revoke, UpdateApp,
     next_audit_page,
 };
-pub use public::{Health, Validate, Validation};
 pub use retry::RetryPolicy;
 pub use session::{
     AUTH_POLL_INTERVAL, AdminAuth, AdminSession, AppAuth, AppSession, Session, SessionCache,
     SharedSession, WithSession,
 };
 pub use token::{TokenVerifier, decode_claims, kid_for};
+pub use validate::{Validate, Validation};
 
 /// The wire types, re-exported so that users of a transport crate need not
 /// depend on `agentwrit-wire` themselves.
