@@ -210,16 +210,18 @@
 )]
 
 mod agent;
+mod app;
 mod builder;
 mod call;
-mod client;
 mod clock;
 mod config;
+mod env;
 mod error;
 mod flow;
 mod health;
 mod input;
 mod keys;
+mod launch_token;
 mod operator;
 mod redact;
 mod request;
@@ -235,21 +237,23 @@ pub use agent::{
     Delegate, DelegatedToken, Release, ReleaseInPlace, ReleaseOutcome, Renew, RenewInPlace,
     Renewal, SharedAgent,
 };
+pub use app::{AgentOptions, AppCore};
 pub use builder::{ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
-pub use client::{
-    AgentOptions, AppCore, ENV_ADMIN_SECRET, ENV_BROKER_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
-    OperatorCore, app_settings_from, operator_settings_from,
-};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     BrokerUrl, ClientConfig, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REAUTH_MARGIN, DEFAULT_USER_AGENT,
+};
+pub use env::{
+    ENV_ADMIN_SECRET, ENV_BROKER_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, app_settings_from,
+    operator_settings_from,
 };
 pub use error::{Error, TransportSource};
 pub use flow::{Flow, Step, TransportFailure};
 pub use health::Health;
 pub use keys::AgentKey;
+pub use launch_token::CreateLaunchToken;
 pub use operator::{
-    AuditEvents, CreateApp, CreateLaunchToken, DeleteApp, GetApp, ListApps, Revoke, UpdateApp,
+    AuditEvents, CreateApp, DeleteApp, GetApp, ListApps, OperatorCore, Revoke, UpdateApp,
     next_audit_page,
 };
 pub use retry::RetryPolicy;
