@@ -10,10 +10,11 @@ use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::flow::{Flow, Step, TransportFailure};
 
-/// Keeps an agent's token fresh (from [`SharedAgent::auto_renew_flow`]): waits
-/// until [`AgentState::next_renewal_at`], renews in place, and again,
-/// until the agent is released or renewal is stopped. Its output is the
-/// number of renewals made.
+/// Keeps an agent's token fresh (from [`SharedAgent::auto_renew_flow`]):
+/// waits until
+/// [`AgentState::next_renewal_at`](super::AgentState::next_renewal_at),
+/// renews in place, and again, until the agent is released or renewal is
+/// stopped. Its output is the number of renewals made.
 ///
 /// A transport runs it on a worker (a thread or a task) and wakes that
 /// worker early after [`SharedAgent::stop_auto_renewal`] or a release;

@@ -50,7 +50,7 @@ call_flow!(
     /// Not idempotent for retries (the broker rate-limits it per client
     /// id: 3 quick calls, then 10 per minute, `Retry-After: 60`), so it is
     /// retried only when the request certainly was not sent. Cache the
-    /// session in a [`SessionCache`].
+    /// session in a [`SessionCache`](super::SessionCache).
     ///
     /// ```
     /// use agentwrit_core::{AppAuth, ClientConfig, Flow, Step};
