@@ -7,8 +7,8 @@ use std::time::SystemTime;
 
 use agentwrit_wire::{AccessToken, Claims, RenewResponse, paths};
 
+use super::release::{Release, ReleaseOutcome};
 use super::{SharedAgent, issued};
-use crate::agent::release::{Release, ReleaseOutcome};
 use crate::call::{Call, Idempotency, call_flow};
 use crate::config::ClientConfig;
 use crate::error::Error;
