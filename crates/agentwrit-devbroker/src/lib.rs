@@ -46,6 +46,7 @@
 //!   (the real broker keeps them until restart), so a replay older than
 //!   that reads "not found" instead of "expired"/"already consumed".
 #![forbid(unsafe_code)]
+#![deny(rustdoc::broken_intra_doc_links)]
 #![deny(missing_docs)]
 #![deny(
     clippy::unwrap_used,
