@@ -67,6 +67,7 @@ mod problem;
 mod ratelimit;
 mod server;
 mod sync;
+pub mod tls;
 
 pub use broker::RegisteredApp;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -75,6 +76,7 @@ pub use handle::{
     DevBroker, DevBrokerBuilder, DevBrokerHandle, UNIVERSAL_APP_NAME, UNIVERSAL_APP_SCOPES,
 };
 pub use ratelimit::RateLimit;
+pub use tls::{TlsMode, TlsServerConfig};
 
 /// The version string the broker reports in `GET /v1/health` (the real
 /// broker's).
