@@ -75,7 +75,6 @@ const PLAIN_HTTP_ANSWER: &[u8] =
 /// assert!("https".parse::<TlsMode>().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
 pub enum TlsMode {
     /// Plain HTTP (the default).
     #[default]
