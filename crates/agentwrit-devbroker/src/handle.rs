@@ -223,6 +223,7 @@ impl DevBrokerBuilder {
     /// `Strict-Transport-Security` header. Default: plain HTTP.
     ///
     /// ```
+    /// # #[cfg(feature = "test-pki")] {
     /// use agentwrit_devbroker::{DevBroker, TlsMode};
     /// use agentwrit_devbroker::tls::TestPki;
     ///
@@ -230,6 +231,7 @@ impl DevBrokerBuilder {
     /// let broker = DevBroker::builder().tls(pki.server_config()?).start()?;
     /// assert!(broker.url().starts_with("https://127.0.0.1:"));
     /// assert_eq!(broker.tls_mode(), TlsMode::Tls);
+    /// # }
     /// # Ok::<(), agentwrit_devbroker::DevBrokerError>(())
     /// ```
     pub fn tls(mut self, config: TlsServerConfig) -> Self {

@@ -19,6 +19,7 @@
 //! offers `http/1.1` only.
 //!
 //! ```
+//! # #[cfg(feature = "test-pki")] {
 //! use agentwrit_devbroker::DevBroker;
 //! use agentwrit_devbroker::tls::TestPki;
 //!
@@ -26,6 +27,7 @@
 //! let broker = DevBroker::builder().tls(pki.mtls_server_config()?).start()?;
 //! assert!(broker.url().starts_with("https://127.0.0.1:"));
 //! assert_eq!(broker.tls_handshakes(), 0);
+//! # }
 //! # Ok::<(), agentwrit_devbroker::DevBrokerError>(())
 //! ```
 
@@ -138,6 +140,7 @@ impl FromStr for TlsMode {
 /// The private key never appears in `Debug`.
 ///
 /// ```
+/// # #[cfg(feature = "test-pki")] {
 /// use agentwrit_devbroker::{TlsMode, TlsServerConfig};
 /// use agentwrit_devbroker::tls::TestPki;
 ///
@@ -147,6 +150,7 @@ impl FromStr for TlsMode {
 /// let mtls = tls.require_client_cert(pki.ca_pem())?;
 /// assert_eq!(mtls.mode(), TlsMode::Mtls);
 /// assert!(!format!("{mtls:?}").contains("PRIVATE KEY"));
+/// # }
 /// # Ok::<(), agentwrit_devbroker::DevBrokerError>(())
 /// ```
 #[derive(Clone)]
@@ -196,12 +200,14 @@ impl TlsServerConfig {
     /// One-way TLS from the PEM files `AA_TLS_CERT` and `AA_TLS_KEY` name.
     ///
     /// ```
+    /// # #[cfg(feature = "test-pki")] {
     /// use agentwrit_devbroker::TlsServerConfig;
     /// use agentwrit_devbroker::tls::TestPki;
     ///
     /// let files = TestPki::generate()?.write_to_temp_dir()?;
     /// let tls = TlsServerConfig::from_pem_files(files.server_cert(), files.server_key())?;
     /// assert_eq!(tls.mode(), agentwrit_devbroker::TlsMode::Tls);
+    /// # }
     /// # Ok::<(), agentwrit_devbroker::DevBrokerError>(())
     /// ```
     ///

@@ -656,7 +656,8 @@ fn binary_refuses_incomplete_or_unknown_tls_settings() {
     let files = pki.write_to_temp_dir().unwrap();
     let cert = files.server_cert().display().to_string();
     let key = files.server_key().display().to_string();
-    let cases: [(&[&str], &[(&str, &str)], i32, &str); 5] = [
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], i32, &'a str);
+    let cases: [Case<'_>; 5] = [
         (
             &["--tls-mode", "https"],
             &[],
