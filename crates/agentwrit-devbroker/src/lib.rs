@@ -11,7 +11,9 @@
 //!
 //! Use it as the peer of integration tests, the embedded default of
 //! examples, or standalone (`agentwrit-devbroker --sample-app`) for any
-//! client, the official Python SDK included.
+//! client, the official Python SDK included. It speaks plain HTTP, HTTPS
+//! or mutual TLS, as the real broker's `AA_TLS_MODE` chooses (see
+//! [`tls`]).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -45,6 +47,8 @@
 //! * Expired nonces and launch tokens are forgotten an hour after expiry
 //!   (the real broker keeps them until restart), so a replay older than
 //!   that reads "not found" instead of "expired"/"already consumed".
+//! * Over TLS ([`DevBrokerBuilder::tls`]) it offers HTTP/1.1 only through
+//!   ALPN; the real broker also offers HTTP/2.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(
@@ -85,3 +89,9 @@ pub const BROKER_VERSION: &str = broker::VERSION;
 /// The largest request body the broker reads (1 MiB); larger bodies get
 /// 413 `payload_too_large`.
 pub const MAX_BODY_BYTES: usize = server::MAX_BODY;
+
+// The Rust snippets of `docs/devbroker.md`, run as doc tests so they keep
+// matching the API.
+#[cfg(all(doctest, feature = "test-pki"))]
+#[doc = include_str!("../../../docs/devbroker.md")]
+mod devbroker_md {}
