@@ -167,6 +167,29 @@ fn https_serves_health_and_a_whole_app_lifecycle() {
 }
 
 #[test]
+fn no_process_wide_crypto_provider_is_installed_or_needed() {
+    // Both providers are compiled in (see Cargo.toml), so rustls cannot
+    // pick a default and the default builders panic.
+    assert!(std::panic::catch_unwind(rustls::ServerConfig::builder).is_err());
+    let pki = TestPki::generate().unwrap();
+    let broker = DevBroker::builder()
+        .tls(pki.mtls_server_config().unwrap())
+        .start()
+        .unwrap();
+    let answer = raw_tls_health(
+        &broker,
+        rustls_config(pki.ca_pem(), Some(pki.client())),
+        "localhost",
+    )
+    .unwrap();
+    assert_http_200(&answer);
+    // The broker named its provider; it neither relied on nor installed a
+    // process default that could clash with another provider in the
+    // user's program.
+    assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+}
+
+#[test]
 fn plain_http_has_no_hsts_and_counts_no_handshakes() {
     let broker = DevBroker::start().unwrap();
     assert_eq!(broker.tls_mode(), TlsMode::None);
