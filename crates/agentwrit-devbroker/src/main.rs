@@ -165,7 +165,29 @@ fn tls_settings(args: &Args) -> Result<Tls, String> {
             _ => TlsMode::None,
         },
     };
+    let ignored: Vec<&str> = [
+        (args.tls_cert.is_some(), "--tls-cert"),
+        (args.tls_key.is_some(), "--tls-key"),
+        (args.tls_client_ca.is_some(), "--tls-client-ca"),
+    ]
+    .into_iter()
+    .filter(|&(given, flag)| {
+        given && (mode == TlsMode::None || (mode == TlsMode::Tls && flag == "--tls-client-ca"))
+    })
+    .map(|(_, flag)| flag)
+    .collect();
+    if !ignored.is_empty() {
+        eprintln!(
+            "agentwrit-devbroker: warning: {} ignored under --tls-mode {mode}",
+            ignored.join(", ")
+        );
+    }
     if mode == TlsMode::None {
+        if args.bind.is_unspecified() {
+            eprintln!(
+                "agentwrit-devbroker: warning: listening on all interfaces without TLS; tokens and secrets travel in clear"
+            );
+        }
         return Ok(Tls {
             mode,
             config: None,

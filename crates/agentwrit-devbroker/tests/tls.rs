@@ -674,6 +674,26 @@ fn binary_flag_none_overrides_the_environment() {
 }
 
 #[test]
+fn binary_warns_about_tls_files_it_ignores() {
+    let mut cmd = binary();
+    cmd.args(["--tls-mode", "none", "--tls-key", "/nonexistent/key.pem"]);
+    let mut run = start_binary(cmd);
+    assert!(run.url.starts_with("http://"), "{:?}", run.lines);
+    let _ = run.child.kill();
+    let mut stderr = String::new();
+    run.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        stderr.contains("warning: --tls-key ignored under --tls-mode none"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn binary_refuses_incomplete_or_unknown_tls_settings() {
     let pki = TestPki::generate().unwrap();
     let files = pki.write_to_temp_dir().unwrap();
