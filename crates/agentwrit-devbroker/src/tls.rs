@@ -43,7 +43,7 @@ use std::time::Duration;
 use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -409,14 +409,13 @@ fn is_connection_error(e: &io::Error) -> bool {
 }
 
 async fn handshake(
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     peer: SocketAddr,
     acceptor: TlsAcceptor,
     tx: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
     counters: Arc<Counters>,
 ) {
     let _ = tcp.set_nodelay(true);
-    let mut tcp = tcp;
     let mut head = [0_u8; 5];
     let n = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.peek(&mut head)).await {
         Ok(Ok(n)) => n,
@@ -426,6 +425,17 @@ async fn handshake(
         tracing::debug!(%peer, "devbroker: plain HTTP on the TLS port");
         let _ = tcp.write_all(PLAIN_HTTP_ANSWER).await;
         let _ = tcp.shutdown().await;
+        // Read what the client sent until it closes (bounded), so that
+        // closing with unread data does not reset the connection before
+        // the client has read the answer.
+        let mut sink = [0_u8; 4096];
+        let mut left = 1_usize << 20;
+        while left > 0 {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.read(&mut sink)).await {
+                Ok(Ok(n)) if n > 0 => left = left.saturating_sub(n),
+                _ => break,
+            }
+        }
         return;
     }
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {

@@ -304,6 +304,22 @@ fn plain_http_to_the_tls_port_gets_go_s_400_and_no_handshake() {
         answer,
         "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
     );
+    // With a body the broker never reads: the answer still arrives whole.
+    let mut tcp = TcpStream::connect(broker.local_addr()).unwrap();
+    tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let body = vec![b'x'; 200_000];
+    let head = format!(
+        "POST /v1/app/auth HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).unwrap();
+    let _ = tcp.write_all(&body); // the broker may stop reading early
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.0 400 Bad Request\r\n"),
+        "{answer}"
+    );
     // Through an HTTP client: a clean 400, no hang.
     let http_url = broker.url().replacen("https://", "http://", 1);
     let r = Client::new(&http_url).get("/v1/health");
