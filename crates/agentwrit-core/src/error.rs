@@ -44,9 +44,14 @@ impl fmt::Display for TransportSource {
     }
 }
 
-impl StdError for TransportSource {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.0.source()
+// Not `Error` itself: through `Deref`, `Error::source()` hands out the
+// underlying error, so a chain walk meets the `std::io::Error` (or the
+// rustls error) directly rather than this wrapper.
+impl std::ops::Deref for TransportSource {
+    type Target = dyn StdError + Send + Sync + 'static;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
     }
 }
 
