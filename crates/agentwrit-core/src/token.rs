@@ -165,8 +165,12 @@ impl TokenVerifier {
     /// # Errors
     ///
     /// [`Error::InvalidToken`] saying which check failed.
-    pub fn verify(&self, token: &str, now: SystemTime) -> Result<Claims, Error> {
-        let mut parts = token.split('.');
+    pub fn verify<T: agentwrit_wire::BearerToken + ?Sized>(
+        &self,
+        token: &T,
+        now: SystemTime,
+    ) -> Result<Claims, Error> {
+        let mut parts = token.bearer_token().split('.');
         let (Some(header), Some(payload), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {

@@ -283,7 +283,7 @@ fn flows(input: &[u8]) {
                 &config,
                 &token,
                 "app-x-123456",
-                &UpdateAppRequest::new().token_ttl(600),
+                &UpdateAppRequest::new().token_ttl(std::time::Duration::from_secs(600)),
             )
             .unwrap(),
             &script,
