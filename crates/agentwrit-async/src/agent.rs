@@ -508,10 +508,11 @@ impl Agent {
     /// # let broker = agentwrit_devbroker::DevBroker::start()?;
     /// # let reg = broker.register_universal_app()?;
     /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
-    /// let token = {
-    ///     let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?.release_on_drop();
-    ///     agent.access_token()
-    /// }; // released here
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?.release_on_drop();
+    /// let token = agent.access_token();
+    /// // ... if this code panics, returns early or is cancelled, dropping
+    /// // `agent` spawns the release ...
+    /// agent.release().await?; // the normal path: release and see the outcome
     /// assert!(!app.validate(&token).await?.is_valid());
     /// # Ok(()) }
     /// ```

@@ -1,4 +1,9 @@
-//! The SDK's one error type, shared by core and both transports.
+//! Every error type of the SDK: [`Error`], the one error core and both
+//! transports return, and [`TransportSource`], the transport's own error
+//! that an [`Error::Transport`] keeps as its `source()`.
+//!
+//! ([`TransportFailure`](crate::TransportFailure), in `flow.rs`, is not an
+//! error type: it is what a transport tells a flow about a failed send.)
 
 use std::error::Error as StdError;
 use std::fmt;

@@ -99,8 +99,37 @@
 //!
 //! [`AppCore`] and [`OperatorCore`] turn every SDK call into one such
 //! flow, with its input checked before anything is sent. The transport
-//! crates' public methods are one-line drives of these flows, written once
-//! for both runtimes (a macro expanded with `async`/`.await` or without).
+//! crates' public methods are one-line drives of these flows, written out
+//! in each crate.
+//!
+//! # Where things live
+//!
+//! Every public item is re-exported at the crate root; the modules are
+//! private and only say where to read the code.
+//!
+//! | file | what lives there |
+//! |---|---|
+//! | `app.rs` | [`AppCore`] (an app's calls as flows) and [`AgentOptions`] |
+//! | `operator/mod.rs` | [`OperatorCore`] (the operator's calls as flows) |
+//! | `operator/apps.rs`, `revoke.rs`, `audit.rs` | the operator's broker calls: [`CreateApp`] ... [`DeleteApp`], [`Revoke`], [`AuditEvents`] and [`next_audit_page`] |
+//! | `launch_token.rs` | [`CreateLaunchToken`], for an app or the operator |
+//! | `session/mod.rs` | [`Session`] and [`SessionCache`] |
+//! | `session/auth.rs` | the logins: [`AppAuth`], [`AdminAuth`] |
+//! | `session/shared.rs` | [`SharedSession`] and [`WithSession`]: the session every clone shares, single-flight login, the retry after a 401 |
+//! | `agent/mod.rs` | [`AgentCredentials`], [`AgentState`] and [`SharedAgent`] (the state an agent's clones and its auto-renewal share) |
+//! | `agent/create.rs` | [`CreateAgent`] and [`CreateAgentRequest`] |
+//! | `agent/renew.rs`, `release.rs`, `delegate.rs`, `auto_renew.rs` | [`Renew`] and [`RenewInPlace`], [`Release`] and [`ReleaseInPlace`], [`Delegate`] and [`DelegatedToken`], [`AutoRenew`] |
+//! | `validate.rs`, `health.rs` | the calls that need no credentials: [`Validate`], [`Health`] |
+//! | `env.rs` | the `AGENTWRIT_*` variables, [`app_settings_from`], [`operator_settings_from`] |
+//! | `flow.rs` | the contract with a transport: [`Flow`], [`Step`], [`TransportFailure`] |
+//! | `call.rs`, `request.rs`, `response.rs`, `retry.rs` | the engine under every flow: one request, its retries ([`RetryPolicy`]) and the decoding of its answer |
+//! | `error.rs` | every error type: [`Error`], [`TransportSource`] |
+//! | `config.rs`, `builder.rs`, `clock.rs` | [`ClientConfig`], [`ClientSettings`], [`Clock`] |
+//! | `keys.rs`, `token.rs` | [`AgentKey`]; [`decode_claims`] and [`TokenVerifier`] |
+//! | `input.rs`, `redact.rs`, `sync.rs` | checks on the caller's input; removing secrets from kept response text; the lock |
+//!
+//! Dependencies point one way: the app and operator use sessions and
+//! flows, `agent/` uses the engine, and `session/` knows nothing of agents.
 //!
 //! # Errors
 //!
@@ -210,53 +239,59 @@
 )]
 
 mod agent;
+mod app;
 mod builder;
 mod call;
-mod client;
 mod clock;
 mod config;
+mod env;
 mod error;
 mod flow;
+mod health;
 mod input;
 mod keys;
+mod launch_token;
 mod operator;
-mod public;
 mod redact;
 mod request;
 mod response;
 mod retry;
 mod session;
-mod shared;
+mod sync;
 mod token;
+mod validate;
 
 pub use agent::{
-    AgentCredentials, AgentState, CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL, Delegate,
-    DelegatedToken, Release, ReleaseOutcome, Renew, Renewal,
+    AgentCredentials, AgentState, AutoRenew, CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL,
+    Delegate, DelegatedToken, Release, ReleaseInPlace, ReleaseOutcome, Renew, RenewInPlace,
+    Renewal, SharedAgent,
 };
+pub use app::{AgentOptions, AppCore};
 pub use builder::{ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
-pub use client::{
-    AgentOptions, AppCore, ENV_ADMIN_SECRET, ENV_BROKER_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
-    OperatorCore, app_settings_from, operator_settings_from,
-};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     BrokerUrl, ClientConfig, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REAUTH_MARGIN, DEFAULT_USER_AGENT,
 };
+pub use env::{
+    ENV_ADMIN_SECRET, ENV_BROKER_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, app_settings_from,
+    operator_settings_from,
+};
 pub use error::{Error, TransportSource};
 pub use flow::{Flow, Step, TransportFailure};
+pub use health::Health;
 pub use keys::AgentKey;
+pub use launch_token::CreateLaunchToken;
 pub use operator::{
-    AuditEvents, CreateApp, CreateLaunchToken, DeleteApp, GetApp, ListApps, Revoke, UpdateApp,
+    AuditEvents, CreateApp, DeleteApp, GetApp, ListApps, OperatorCore, Revoke, UpdateApp,
     next_audit_page,
 };
-pub use public::{Health, Validate, Validation};
 pub use retry::RetryPolicy;
-pub use session::{AdminAuth, AdminSession, AppAuth, AppSession, Session, SessionCache};
-pub use shared::{
-    AUTH_POLL_INTERVAL, AutoRenew, ReleaseInPlace, RenewInPlace, SharedAgent, SharedSession,
-    WithSession,
+pub use session::{
+    AUTH_POLL_INTERVAL, AdminAuth, AdminSession, AppAuth, AppSession, Session, SessionCache,
+    SharedSession, WithSession,
 };
 pub use token::{TokenVerifier, decode_claims, kid_for};
+pub use validate::{Validate, Validation};
 
 /// The wire types, re-exported so that users of a transport crate need not
 /// depend on `agentwrit-wire` themselves.

@@ -1,8 +1,7 @@
-//! Calls that need no credentials: validate and health.
+//! Asking the broker about a token: [`Validate`] (no credentials needed)
+//! and its answer, [`Validation`], valid with the claims or invalid.
 
-use agentwrit_wire::{
-    AccessToken, BearerToken, Claims, HealthResponse, ValidateRequest, ValidateResponse, paths,
-};
+use agentwrit_wire::{AccessToken, BearerToken, Claims, ValidateRequest, ValidateResponse, paths};
 
 use crate::call::{Call, Idempotency, call_flow};
 use crate::config::ClientConfig;
@@ -122,36 +121,5 @@ impl Validate {
                 }
             },
         )))
-    }
-}
-
-call_flow!(
-    /// `GET /v1/health` (no auth): liveness, version, store and audit
-    /// status. Idempotent.
-    ///
-    /// ```
-    /// use agentwrit_core::{ClientConfig, Flow, Health, Step};
-    ///
-    /// let config = ClientConfig::new("http://127.0.0.1:8080".parse()?);
-    /// let mut flow = Health::new(&config);
-    /// let Step::Send(request) = flow.start(std::time::UNIX_EPOCH) else { unreachable!() };
-    /// assert_eq!(request.method(), "GET");
-    /// assert_eq!(request.uri(), "http://127.0.0.1:8080/v1/health");
-    /// # Ok::<(), agentwrit_core::Error>(())
-    /// ```
-    Health -> HealthResponse
-);
-
-impl Health {
-    /// Checks the broker's health.
-    pub fn new(config: &ClientConfig) -> Self {
-        let prepared = Spec::get(paths::HEALTH).prepare(config);
-        Health(Call::new(
-            "health",
-            config,
-            prepared,
-            Idempotency::Idempotent,
-            |outcome, _| outcome?.json(),
-        ))
     }
 }
