@@ -229,6 +229,7 @@
 //! connection refused is `Connect`, a timeout `Timeout`, ...); take `now`
 //! from a [`Clock`]; and sleep on [`Step::Wait`] with their runtime's sleep.
 #![forbid(unsafe_code)]
+#![deny(rustdoc::broken_intra_doc_links)]
 #![deny(missing_docs)]
 #![deny(
     clippy::unwrap_used,

@@ -124,10 +124,14 @@ pub(crate) fn problem_detail(
         .and_then(|text| serde_json::from_str::<ProblemDetail>(&redact(text)).ok());
     let mut problem = parsed.unwrap_or_else(|| {
         let mut p = ProblemDetail::default();
-        p.detail = if body.is_empty() {
+        // A plain-text body (Go's "404 page not found\n") without the
+        // line break it ends with.
+        let text = excerpt(body);
+        let text = text.trim_end();
+        p.detail = if text.is_empty() {
             String::from("(empty response body)")
         } else {
-            excerpt(body)
+            text.to_owned()
         };
         p
     });
@@ -252,6 +256,14 @@ mod tests {
             HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"),
         );
         assert_eq!(retry_after(&h, now()), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_plain_text_body_loses_its_trailing_newline() {
+        let p = problem_detail(404, &HeaderMap::new(), b"404 page not found\n", "/v1/x");
+        assert_eq!(p.detail, "404 page not found");
+        let p = problem_detail(502, &HeaderMap::new(), b" \r\n", "/v1/x");
+        assert_eq!(p.detail, "(empty response body)");
     }
 
     #[test]

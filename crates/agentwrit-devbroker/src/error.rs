@@ -21,6 +21,20 @@ pub enum DevBrokerError {
     /// A builder setting is out of range.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A TLS certificate, key or CA is unusable (no PEM block, a key
+    /// that does not match the certificate, an invalid CA, ...).
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+    /// A file (a PEM file, or the test PKI's directory) could not be read
+    /// or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
     Randomness,

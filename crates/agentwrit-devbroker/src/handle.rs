@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -15,7 +16,8 @@ use crate::crypto::random_bytes;
 use crate::error::DevBrokerError;
 use crate::problem::ApiError;
 use crate::ratelimit::RateLimit;
-use crate::server::router;
+use crate::server::{Peer, router};
+use crate::tls::{Counters, TlsListener, TlsMode, TlsServerConfig};
 
 /// The scope ceiling of the sample apps' "universal" app.
 pub const UNIVERSAL_APP_SCOPES: [&str; 4] = [
@@ -80,6 +82,7 @@ pub struct DevBrokerBuilder {
     signing_seed: Option<Zeroizing<[u8; 32]>>,
     clock: Arc<dyn Clock>,
     bind: SocketAddr,
+    tls: Option<TlsServerConfig>,
 }
 
 impl Default for DevBrokerBuilder {
@@ -97,6 +100,7 @@ impl Default for DevBrokerBuilder {
             signing_seed: None,
             clock: Arc::new(SystemClock),
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            tls: None,
         }
     }
 }
@@ -121,6 +125,7 @@ impl fmt::Debug for DevBrokerBuilder {
                 &self.signing_seed.as_ref().map(|_| "<redacted>"),
             )
             .field("bind", &self.bind)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -210,6 +215,30 @@ impl DevBrokerBuilder {
         self
     }
 
+    /// Serves HTTPS (or, with
+    /// [`TlsServerConfig::require_client_cert`], mutual TLS) instead of
+    /// plain HTTP, as the real broker does with `AA_TLS_MODE=tls|mtls`;
+    /// the handle's [`url`](DevBrokerHandle::url) then starts `https://`
+    /// and every answer carries the real broker's
+    /// `Strict-Transport-Security` header. Default: plain HTTP.
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-pki")] {
+    /// use agentwrit_devbroker::{DevBroker, TlsMode};
+    /// use agentwrit_devbroker::tls::TestPki;
+    ///
+    /// let pki = TestPki::generate()?;
+    /// let broker = DevBroker::builder().tls(pki.server_config()?).start()?;
+    /// assert!(broker.url().starts_with("https://127.0.0.1:"));
+    /// assert_eq!(broker.tls_mode(), TlsMode::Tls);
+    /// # }
+    /// # Ok::<(), agentwrit_devbroker::DevBrokerError>(())
+    /// ```
+    pub fn tls(mut self, config: TlsServerConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// Binds the socket and starts serving on a background thread with its
     /// own tokio runtime, so blocking and async callers alike can use it.
     ///
@@ -288,6 +317,18 @@ impl DevBrokerBuilder {
         listener.set_nonblocking(true).map_err(bind_err)?;
         let addr = listener.local_addr().map_err(bind_err)?;
 
+        let tls_mode = self
+            .tls
+            .as_ref()
+            .map_or(TlsMode::None, TlsServerConfig::mode);
+        let rustls_config = self
+            .tls
+            .as_ref()
+            .map(TlsServerConfig::rustls_config)
+            .transpose()?;
+        let counters = Arc::new(Counters::default());
+        let tls_counters = Arc::clone(&counters);
+
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("agentwrit-devbroker")
@@ -295,7 +336,8 @@ impl DevBrokerBuilder {
             .build()
             .map_err(DevBrokerError::Runtime)?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let app = router(Arc::clone(&broker));
+        let app = router(Arc::clone(&broker), tls_mode != TlsMode::None)
+            .into_make_service_with_connect_info::<Peer>();
         let thread = std::thread::Builder::new()
             .name(format!("agentwrit-devbroker-{}", addr.port()))
             .spawn(move || {
@@ -309,13 +351,24 @@ impl DevBrokerBuilder {
                     };
                     let mut graceful = stop_rx.clone();
                     let mut hard = stop_rx;
-                    let serve = axum::serve(
-                        listener,
-                        app.into_make_service_with_connect_info::<SocketAddr>(),
-                    )
-                    .with_graceful_shutdown(async move {
+                    let stopped = async move {
                         let _ = graceful.wait_for(|stop| *stop).await;
-                    });
+                    };
+                    let serve = async move {
+                        match rustls_config {
+                            None => {
+                                axum::serve(listener, app)
+                                    .with_graceful_shutdown(stopped)
+                                    .await
+                            }
+                            Some(config) => {
+                                let listener = TlsListener::spawn(listener, config, tls_counters)?;
+                                axum::serve(listener, app)
+                                    .with_graceful_shutdown(stopped)
+                                    .await
+                            }
+                        }
+                    };
                     tokio::select! {
                         r = serve => {
                             if let Err(e) = r {
@@ -331,10 +384,17 @@ impl DevBrokerBuilder {
                 runtime.shutdown_timeout(Duration::from_millis(200));
             })
             .map_err(DevBrokerError::Runtime)?;
-        tracing::debug!(%addr, "devbroker: listening");
+        tracing::debug!(%addr, %tls_mode, "devbroker: listening");
+        let scheme = if tls_mode == TlsMode::None {
+            "http"
+        } else {
+            "https"
+        };
         Ok(DevBrokerHandle {
-            url: format!("http://{}", display_addr(addr)),
+            url: format!("{scheme}://{}", display_addr(addr)),
             addr,
+            tls_mode,
+            counters,
             admin_secret,
             broker,
             stop: stop_tx,
@@ -362,6 +422,8 @@ fn display_addr(addr: SocketAddr) -> SocketAddr {
 pub struct DevBrokerHandle {
     url: String,
     addr: SocketAddr,
+    tls_mode: TlsMode,
+    counters: Arc<Counters>,
     admin_secret: AdminSecret,
     broker: Arc<Broker>,
     stop: tokio::sync::watch::Sender<bool>,
@@ -372,6 +434,7 @@ impl fmt::Debug for DevBrokerHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DevBrokerHandle")
             .field("url", &self.url)
+            .field("tls_mode", &self.tls_mode)
             .field("kid", &self.kid())
             .field("admin_secret", &self.admin_secret)
             .finish_non_exhaustive()
@@ -379,10 +442,39 @@ impl fmt::Debug for DevBrokerHandle {
 }
 
 impl DevBrokerHandle {
-    /// The base URL, e.g. `http://127.0.0.1:41234` (no trailing slash).
+    /// The base URL, e.g. `http://127.0.0.1:41234`, or
+    /// `https://127.0.0.1:41234` over TLS (no trailing slash).
     #[must_use]
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The transport: [`TlsMode::None`] unless the builder was given
+    /// [`DevBrokerBuilder::tls`].
+    #[must_use]
+    pub fn tls_mode(&self) -> TlsMode {
+        self.tls_mode
+    }
+
+    /// How many TLS handshakes have completed since the start (always 0
+    /// over plain HTTP). One per connection: a client that pools its
+    /// connections makes one handshake per pooled connection, not one per
+    /// request. Failed handshakes (an untrusted or missing client
+    /// certificate under mTLS, plain HTTP on the TLS port) are not
+    /// counted. A handshake is counted before its connection's first
+    /// request is served, so once a response has arrived the count
+    /// includes that response's connection.
+    ///
+    /// ```
+    /// use agentwrit_devbroker::DevBroker;
+    ///
+    /// let broker = DevBroker::start()?; // plain HTTP
+    /// assert_eq!(broker.tls_handshakes(), 0);
+    /// # Ok::<(), agentwrit_devbroker::DevBrokerError>(())
+    /// ```
+    #[must_use]
+    pub fn tls_handshakes(&self) -> u64 {
+        self.counters.completed.load(Ordering::SeqCst)
     }
 
     /// The address the server is bound to.

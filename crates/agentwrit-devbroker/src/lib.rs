@@ -11,7 +11,9 @@
 //!
 //! Use it as the peer of integration tests, the embedded default of
 //! examples, or standalone (`agentwrit-devbroker --sample-app`) for any
-//! client, the official Python SDK included.
+//! client, the official Python SDK included. It speaks plain HTTP, HTTPS
+//! or mutual TLS, as the real broker's `AA_TLS_MODE` chooses (see
+//! [`tls`]).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -45,7 +47,10 @@
 //! * Expired nonces and launch tokens are forgotten an hour after expiry
 //!   (the real broker keeps them until restart), so a replay older than
 //!   that reads "not found" instead of "expired"/"already consumed".
+//! * Over TLS ([`DevBrokerBuilder::tls`]) it offers HTTP/1.1 only through
+//!   ALPN; the real broker also offers HTTP/2.
 #![forbid(unsafe_code)]
+#![deny(rustdoc::broken_intra_doc_links)]
 #![deny(missing_docs)]
 #![deny(
     clippy::unwrap_used,
@@ -67,6 +72,7 @@ mod problem;
 mod ratelimit;
 mod server;
 mod sync;
+pub mod tls;
 
 pub use broker::RegisteredApp;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -75,6 +81,7 @@ pub use handle::{
     DevBroker, DevBrokerBuilder, DevBrokerHandle, UNIVERSAL_APP_NAME, UNIVERSAL_APP_SCOPES,
 };
 pub use ratelimit::RateLimit;
+pub use tls::{TlsMode, TlsServerConfig};
 
 /// The version string the broker reports in `GET /v1/health` (the real
 /// broker's).
@@ -83,3 +90,9 @@ pub const BROKER_VERSION: &str = broker::VERSION;
 /// The largest request body the broker reads (1 MiB); larger bodies get
 /// 413 `payload_too_large`.
 pub const MAX_BODY_BYTES: usize = server::MAX_BODY;
+
+// The Rust snippets of `docs/devbroker.md`, run as doc tests so they keep
+// matching the API.
+#[cfg(all(doctest, feature = "test-pki"))]
+#[doc = include_str!("../../../docs/devbroker.md")]
+mod devbroker_md {}

@@ -1,9 +1,10 @@
 //! `agentwrit-devbroker`: the development broker as a standalone server.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use agentwrit_devbroker::{DevBroker, DevBrokerHandle};
+use agentwrit_devbroker::{DevBroker, DevBrokerHandle, TlsMode, TlsServerConfig};
 use agentwrit_wire::AdminSecret;
 
 const HELP: &str = "\
@@ -23,6 +24,14 @@ OPTIONS:
     --sample-app             register the sample apps' universal app and print
                              the three `export AGENTWRIT_...=` lines for a shell
     --no-rate-limits         turn off the admin and app login rate limits
+    --tls-mode <MODE>        none (plain HTTP, default), tls (HTTPS) or mtls
+                             (HTTPS, and clients must present a certificate
+                             signed by --tls-client-ca); default $AA_TLS_MODE
+    --tls-cert <FILE>        the server certificate chain, PEM (tls, mtls);
+                             default $AA_TLS_CERT
+    --tls-key <FILE>         its private key, PEM (tls, mtls); default $AA_TLS_KEY
+    --tls-client-ca <FILE>   the CA client certificates must chain to, PEM
+                             (mtls); default $AA_TLS_CLIENT_CA
     --verbose                log each broker event (tracing, debug level)
     -h, --help               print this help
 
@@ -38,6 +47,10 @@ struct Args {
     sample_app: bool,
     no_rate_limits: bool,
     verbose: bool,
+    tls_mode: Option<TlsMode>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_client_ca: Option<PathBuf>,
 }
 
 enum Parsed {
@@ -55,6 +68,10 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
         sample_app: false,
         no_rate_limits: false,
         verbose: false,
+        tls_mode: None,
+        tls_cert: None,
+        tls_key: None,
+        tls_client_ca: None,
     };
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -83,6 +100,13 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
             "--sample-app" => a.sample_app = true,
             "--no-rate-limits" => a.no_rate_limits = true,
             "--verbose" => a.verbose = true,
+            "--tls-mode" => {
+                let v = value("--tls-mode")?;
+                a.tls_mode = Some(v.parse().map_err(|e| format!("--tls-mode: {e}"))?);
+            }
+            "--tls-cert" => a.tls_cert = Some(value("--tls-cert")?.into()),
+            "--tls-key" => a.tls_key = Some(value("--tls-key")?.into()),
+            "--tls-client-ca" => a.tls_client_ca = Some(value("--tls-client-ca")?.into()),
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
@@ -116,6 +140,82 @@ fn main() -> ExitCode {
     }
 }
 
+/// A setting from its flag, else from the real broker's environment
+/// variable (an empty variable counts as unset, as there).
+fn flag_or_env(flag: Option<PathBuf>, var: &str) -> Option<PathBuf> {
+    flag.or_else(|| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
+}
+
+/// The TLS settings from the flags and `AA_TLS_*` (flags win).
+struct Tls {
+    mode: TlsMode,
+    config: Option<TlsServerConfig>,
+    client_ca: Option<PathBuf>,
+}
+
+fn tls_settings(args: &Args) -> Result<Tls, String> {
+    let mode = match args.tls_mode {
+        Some(m) => m,
+        None => match std::env::var("AA_TLS_MODE") {
+            Ok(v) if !v.is_empty() => v.parse().map_err(|e| format!("AA_TLS_MODE: {e}"))?,
+            _ => TlsMode::None,
+        },
+    };
+    let ignored: Vec<&str> = [
+        (args.tls_cert.is_some(), "--tls-cert"),
+        (args.tls_key.is_some(), "--tls-key"),
+        (args.tls_client_ca.is_some(), "--tls-client-ca"),
+    ]
+    .into_iter()
+    .filter(|&(given, flag)| {
+        given && (mode == TlsMode::None || (mode == TlsMode::Tls && flag == "--tls-client-ca"))
+    })
+    .map(|(_, flag)| flag)
+    .collect();
+    if !ignored.is_empty() {
+        eprintln!(
+            "agentwrit-devbroker: warning: {} ignored under --tls-mode {mode}",
+            ignored.join(", ")
+        );
+    }
+    if mode == TlsMode::None {
+        if args.bind.is_unspecified() {
+            eprintln!(
+                "agentwrit-devbroker: warning: listening on all interfaces without TLS; tokens and secrets travel in clear"
+            );
+        }
+        return Ok(Tls {
+            mode,
+            config: None,
+            client_ca: None,
+        });
+    }
+    let need = |flag: &Option<PathBuf>, name: &str, var: &str| {
+        flag_or_env(flag.clone(), var)
+            .ok_or_else(|| format!("--tls-mode {mode} needs {name} <FILE> (or {var})"))
+    };
+    let cert = need(&args.tls_cert, "--tls-cert", "AA_TLS_CERT")?;
+    let key = need(&args.tls_key, "--tls-key", "AA_TLS_KEY")?;
+    let mut config = TlsServerConfig::from_pem_files(&cert, &key).map_err(|e| e.to_string())?;
+    let mut client_ca = None;
+    if mode == TlsMode::Mtls {
+        let ca = need(&args.tls_client_ca, "--tls-client-ca", "AA_TLS_CLIENT_CA")?;
+        config = config
+            .require_client_cert_from_file(&ca)
+            .map_err(|e| e.to_string())?;
+        client_ca = Some(ca);
+    }
+    Ok(Tls {
+        mode,
+        config: Some(config),
+        client_ca,
+    })
+}
+
 fn run(args: Args) -> Result<(), String> {
     let from_env = std::env::var("AA_ADMIN_SECRET")
         .ok()
@@ -124,9 +224,13 @@ fn run(args: Args) -> Result<(), String> {
     if given.as_deref() == Some("change-me-in-production") {
         return Err("the admin secret is a known-weak default; choose another".into());
     }
+    let tls = tls_settings(&args)?;
     let mut builder = DevBroker::builder()
         .bind(SocketAddr::new(args.bind, args.port))
         .issuer(args.issuer);
+    if let Some(config) = tls.config {
+        builder = builder.tls(config);
+    }
     if let Some(td) = args.trust_domain {
         builder = builder.trust_domain(td);
     }
@@ -144,6 +248,14 @@ fn run(args: Args) -> Result<(), String> {
         agentwrit_devbroker::BROKER_VERSION,
         broker.url()
     );
+    match (tls.mode, &tls.client_ca) {
+        (TlsMode::Mtls, Some(ca)) => println!(
+            "TLS mode mtls: clients must present a certificate signed by {}",
+            ca.display()
+        ),
+        (TlsMode::None, _) => {}
+        (mode, _) => println!("TLS mode {mode}"),
+    }
     if generated {
         println!(
             "admin secret (generated, shown once): {}",
@@ -153,6 +265,23 @@ fn run(args: Args) -> Result<(), String> {
     if args.sample_app {
         let app = broker.register_universal_app().map_err(|e| e.to_string())?;
         println!("# universal sample app {}; paste into a shell:", app.app_id);
+        println!("# scope ceiling: {}", app.scopes.join(" "));
+        if args.no_rate_limits {
+            println!("# app login rate limit: off (--no-rate-limits)");
+        } else {
+            println!(
+                "# app login is rate-limited as on the real broker: 3 at once, then 10 a minute per client id; runs in quick succession get 429 (start with --no-rate-limits to lift it)"
+            );
+        }
+        match tls.mode {
+            TlsMode::None => {}
+            TlsMode::Tls => println!(
+                "# over TLS the client must trust the CA that signed the broker's certificate (AGENTWRIT_CA_FILE)"
+            ),
+            TlsMode::Mtls => println!(
+                "# over mTLS the client must trust the CA that signed the broker's certificate (AGENTWRIT_CA_FILE) and present a client certificate (AGENTWRIT_CLIENT_CERT, AGENTWRIT_CLIENT_KEY)"
+            ),
+        }
         print!("{}", app.shell_exports(broker.url()));
     }
     println!("press Ctrl-C to stop");

@@ -19,19 +19,22 @@ use std::sync::Arc;
 use agentwrit_wire::{AuditEvent, ProblemDetail, scopes};
 use axum::Router;
 use axum::body::Body;
+use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{
     ALLOW, AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_TYPE, LOCATION, RETRY_AFTER,
-    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
+use axum::serve::IncomingStream;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 
 use crate::audit::Filters;
 use crate::broker::{Broker, encode};
 use crate::crypto::random_hex;
 use crate::problem::ApiError;
+use crate::tls::TlsListener;
 
 /// The broker refuses request bodies larger than this (1 MiB).
 pub(crate) const MAX_BODY: usize = 1 << 20;
@@ -42,9 +45,39 @@ const PROBLEM_JSON: &str = "application/problem+json";
 const TEXT: &str = "text/plain; charset=utf-8";
 
 /// The router: one fallback that does everything, so that no framework
-/// behaviour leaks into the answers.
-pub(crate) fn router(broker: Arc<Broker>) -> Router {
-    Router::new().fallback(serve_one).with_state(broker)
+/// behaviour leaks into the answers. Over TLS every answer also carries the
+/// real broker's HSTS header.
+pub(crate) fn router(broker: Arc<Broker>, tls: bool) -> Router {
+    let router = Router::new().fallback(serve_one).with_state(broker);
+    if tls {
+        router.layer(axum::middleware::map_response(add_hsts))
+    } else {
+        router
+    }
+}
+
+async fn add_hsts(mut r: Response) -> Response {
+    r.headers_mut().insert(
+        STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static(crate::tls::HSTS),
+    );
+    r
+}
+
+/// The client's socket address, on plain and TLS listeners alike.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Peer(SocketAddr);
+
+impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
+impl Connected<IncomingStream<'_, TlsListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -387,7 +420,7 @@ fn finish(mut r: Response, request_id: HeaderValue) -> Response {
 
 async fn serve_one(
     State(broker): State<Arc<Broker>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();

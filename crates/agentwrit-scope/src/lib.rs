@@ -52,6 +52,7 @@
 //! ```
 #![no_std]
 #![forbid(unsafe_code)]
+#![deny(rustdoc::broken_intra_doc_links)]
 #![deny(missing_docs)]
 #![deny(
     clippy::unwrap_used,

@@ -112,6 +112,15 @@ impl Client {
         }
     }
 
+    /// A client on an agent configured by the caller (TLS roots, client
+    /// certificate); the agent must not turn statuses into errors.
+    pub fn with_agent(base: &str, agent: ureq::Agent) -> Self {
+        Client {
+            agent,
+            base: base.to_owned(),
+        }
+    }
+
     pub fn send(
         &self,
         method: &str,
