@@ -94,7 +94,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // Ending the orchestrator's task releases the tokens it delegated (and
     // those delegated onwards from them), then the orchestrator itself.
-    orchestrator.release()?;
+    orchestrator.release_task()?;
     let dead = validate(app.broker_url(), &hop2.access_token())?;
     println!("Chain released. Hop 2 token valid: {}", dead.is_valid());
     Ok(())

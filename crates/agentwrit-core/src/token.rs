@@ -170,7 +170,8 @@ impl TokenVerifier {
         token: &T,
         now: SystemTime,
     ) -> Result<Claims, Error> {
-        let mut parts = token.bearer_token().split('.');
+        let token = token.bearer_token();
+        let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
