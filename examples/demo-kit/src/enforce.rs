@@ -149,6 +149,8 @@ struct Held {
     agent: Agent,
     fate: Fate,
     created: Instant,
+    /// Released, or announced as left to expire.
+    done: bool,
 }
 
 /// The agents of one run, one per role (category), with every step
@@ -281,6 +283,7 @@ impl AgentPool {
                     agent: agent.clone(),
                     fate,
                     created,
+                    done: false,
                 });
                 Ok(agent)
             }
@@ -441,6 +444,9 @@ impl AgentPool {
             return Ok(());
         }
         agent.release().await.map_err(KitError::Broker)?;
+        if let Some(held) = self.held.iter_mut().find(|h| h.role == role) {
+            held.done = true;
+        }
         self.bus.emit(Event::Released {
             role: role.to_owned(),
             agent_id: agent.agent_id(),
@@ -448,31 +454,54 @@ impl AgentPool {
         Ok(())
     }
 
-    /// Releases every agent whose fate is [`Fate::Release`] (traced
-    /// [`Event::Released`]) and announces the others
-    /// ([`Event::LeftToExpire`]). Failures are traced, not returned.
-    pub async fn release_all(&mut self) {
-        let roles: Vec<(String, Fate)> =
-            self.held.iter().map(|h| (h.role.clone(), h.fate)).collect();
-        for (role, fate) in roles {
-            match fate {
-                Fate::Release => {
-                    if let Err(error) = self.release(&role).await {
+    /// Ends `role`'s part of the run: releases its agent when its fate is
+    /// [`Fate::Release`] ([`Event::Released`]), else announces that it is
+    /// left to expire ([`Event::LeftToExpire`]). Once per role; failures
+    /// are traced, not returned.
+    pub async fn finish_role(&mut self, role: &str) {
+        let Some(index) = self.held.iter().position(|h| h.role == role) else {
+            return;
+        };
+        if self.held[index].done {
+            return;
+        }
+        self.held[index].done = true;
+        let agent = self.held[index].agent.clone();
+        match self.held[index].fate {
+            Fate::Release => {
+                if agent.is_released() {
+                    return;
+                }
+                match agent.release().await {
+                    Ok(_) => {
+                        self.bus.emit(Event::Released {
+                            role: role.to_owned(),
+                            agent_id: agent.agent_id(),
+                        });
+                    }
+                    Err(error) => {
                         self.bus.emit(Event::Failed {
                             error: format!("releasing the {role} agent: {error}"),
                         });
                     }
                 }
-                Fate::Expire => {
-                    if let Some(agent) = self.get(&role) {
-                        self.bus.emit(Event::LeftToExpire {
-                            role: role.clone(),
-                            agent_id: agent.agent_id(),
-                            ttl_secs: agent.expires_in().max(0),
-                        });
-                    }
-                }
             }
+            Fate::Expire => {
+                self.bus.emit(Event::LeftToExpire {
+                    role: role.to_owned(),
+                    agent_id: agent.agent_id(),
+                    ttl_secs: agent.expires_in().max(0),
+                });
+            }
+        }
+    }
+
+    /// [`AgentPool::finish_role`] for every role not finished yet: every
+    /// [`Fate::Release`] agent released, the others announced.
+    pub async fn release_all(&mut self) {
+        let roles = self.roles();
+        for role in roles {
+            self.finish_role(&role).await;
         }
     }
 
