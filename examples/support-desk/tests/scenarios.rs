@@ -75,6 +75,9 @@ async fn start_desk(config: DeskConfig) -> Running {
     }
 }
 
+/// A named predicate over events.
+type Step<'a> = (&'a str, &'a dyn Fn(&Event) -> bool);
+
 struct Trace {
     raw: String,
     events: Vec<Envelope>,
@@ -91,7 +94,7 @@ impl Trace {
 
     /// Asserts that events matching `steps` occur in this order (other
     /// events may come between).
-    fn assert_in_order(&self, steps: &[(&str, &dyn Fn(&Event) -> bool)]) {
+    fn assert_in_order(&self, steps: &[Step<'_>]) {
         let mut at = 0;
         for (name, pred) in steps {
             match self.events[at..].iter().position(|e| pred(&e.event)) {
