@@ -19,9 +19,12 @@ use serde_json::{Value, json};
 
 const KEY: &str = "sk-stub-4f1c9a";
 
+/// One request the stub saw: its Authorization header and JSON body.
+type Seen = (Option<String>, Value);
+
 #[derive(Clone, Default)]
 struct Stub {
-    seen: Arc<Mutex<Vec<(Option<String>, Value)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 async fn scripted(
