@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use agentwrit_async::{App, DelegatedToken, scope_is_subset};
 use agentwrit_demo_kit::{
-    AgentPool, Event, EventBus, Message, PlanRequest, Planner, PlannerReply, ToolCall,
-    ToolOutcome, ToolSpec,
+    AgentPool, Event, EventBus, Message, PlanRequest, Planner, PlannerReply, ToolCall, ToolOutcome,
+    ToolSpec,
 };
 use serde_json::{Value, json};
 

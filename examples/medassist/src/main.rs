@@ -21,7 +21,8 @@ environment:
   AGENTWRIT_ADMIN_SECRET   ... the admin secret (registers a MedAssist app; enables the audit tab)
   LLM_BASE_URL, LLM_API_KEY, LLM_MODEL
                            plan with an OpenAI-compatible chat-completions endpoint
-                           instead of the offline planner";
+                           instead of the offline planner
+  MEDASSIST_LOG            log level on stderr (default warn)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -37,8 +38,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // MEDASSIST_LOG=debug (or trace, info, ...) for more than warnings.
+    let level = std::env::var("MEDASSIST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::WARN);
     tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
+        .with_max_level(level)
         .with_writer(std::io::stderr)
         .init();
     let planner: Arc<dyn Planner> = match OpenAiPlanner::from_env() {

@@ -4,9 +4,7 @@
 //! round per turn, and then answers from the tool results it got back,
 //! denials included.
 
-use agentwrit_demo_kit::{
-    BoxFuture, PlanRequest, Planner, PlannerError, PlannerReply, ToolCall,
-};
+use agentwrit_demo_kit::{BoxFuture, PlanRequest, Planner, PlannerError, PlannerReply, ToolCall};
 use serde_json::Value;
 
 use crate::scenarios;
@@ -81,8 +79,24 @@ fn answer(request: &PlanRequest<'_>) -> String {
     let mut done = Vec::new();
     let mut refused = Vec::new();
     let mut failed = Vec::new();
+    let mut warnings = Vec::new();
     for (tool, content) in request.tool_results() {
         let value: Value = serde_json::from_str(content).unwrap_or(Value::Null);
+        for i in value
+            .get("interactions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let text = |k: &str| i.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
+            warnings.push(format!(
+                "{} with {} is a {} interaction: {}",
+                text("a"),
+                text("b"),
+                text("severity"),
+                text("note")
+            ));
+        }
         let patient = value
             .get("patient_id")
             .and_then(Value::as_str)
@@ -109,6 +123,9 @@ fn answer(request: &PlanRequest<'_>) -> String {
     }
     if !failed.is_empty() {
         parts.push(format!("Failed: {}.", failed.join(", ")));
+    }
+    if !warnings.is_empty() {
+        parts.push(format!("Please review: {}", warnings.join(" ")));
     }
     parts.join(" ")
 }

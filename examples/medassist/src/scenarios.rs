@@ -107,7 +107,13 @@ const DRUGS: &[&str] = &[
 ];
 
 const PRESCRIBING: &[&str] = &[
-    "prescribe", "increase", "renew", "refill", "start", "switch", "raise",
+    "prescribe",
+    "increase",
+    "renew",
+    "refill",
+    "start",
+    "switch",
+    "raise",
 ];
 
 const FREQUENCIES: &[&str] = &[
@@ -159,7 +165,8 @@ fn dose_in(clause: &str) -> Option<String> {
     let words: Vec<&str> = clause.split_whitespace().collect();
     words.windows(2).find_map(|w| {
         let number = w[0].trim_start_matches(|c: char| !c.is_ascii_digit());
-        let is_number = !number.is_empty() && number.chars().all(|c| c.is_ascii_digit() || c == '.');
+        let is_number =
+            !number.is_empty() && number.chars().all(|c| c.is_ascii_digit() || c == '.');
         let unit = w[1].trim_end_matches(|c: char| !c.is_ascii_alphabetic());
         (is_number && matches!(unit, "mg" | "mcg" | "g" | "ml")).then(|| format!("{number} {unit}"))
     })
@@ -211,8 +218,11 @@ pub fn plan(patient: &str, text: &str) -> Vec<Vec<PlannedCall>> {
         let drug = DRUGS.iter().find(|d| clause.contains(*d));
         if let (Some(drug), true) = (drug, has(PRESCRIBING)) {
             let name = capitalised(drug);
-            let current = data::patient(&who)
-                .and_then(|p| p.medications.iter().find(|m| m.drug.eq_ignore_ascii_case(drug)));
+            let current = data::patient(&who).and_then(|p| {
+                p.medications
+                    .iter()
+                    .find(|m| m.drug.eq_ignore_ascii_case(drug))
+            });
             let dose = dose_in(&clause)
                 .or_else(|| current.map(|m| m.dose.to_owned()))
                 .unwrap_or_else(|| "as directed".to_owned());
@@ -323,7 +333,12 @@ mod tests {
             .iter()
             .map(|r| {
                 r.iter()
-                    .map(|c| (c.tool, c.arguments["patient_id"].as_str().unwrap().to_owned()))
+                    .map(|c| {
+                        (
+                            c.tool,
+                            c.arguments["patient_id"].as_str().unwrap().to_owned(),
+                        )
+                    })
                     .collect()
             })
             .collect()
@@ -336,7 +351,10 @@ mod tests {
 
     #[test]
     fn finds_patient_ids_on_word_boundaries() {
-        assert_eq!(patient_ids("pull up p-5236's chart, not XP-12345"), ["P-5236"]);
+        assert_eq!(
+            patient_ids("pull up p-5236's chart, not XP-12345"),
+            ["P-5236"]
+        );
         assert!(patient_ids("P-12 and P-123456").is_empty());
     }
 

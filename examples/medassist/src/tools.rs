@@ -150,7 +150,12 @@ pub static TOOLS: &[Tool] = &[
         category: Category::Prescription,
         scope_templates: &["read:formulary:*", "read:medications:{patient}"],
         delegated: false,
-        params: &[("proposed_drug", "string", "The drug to check, e.g. Amoxicillin", true)],
+        params: &[(
+            "proposed_drug",
+            "string",
+            "The drug to check, e.g. Amoxicillin",
+            true,
+        )],
     },
     Tool {
         name: "write_prescription",
@@ -253,9 +258,10 @@ pub fn execute(tool: &Tool, patient: &str, args: &Value) -> Value {
                 "medications": p.medications,
             })
         }),
-        "write_clinical_notes" => with_patient(patient, |p| {
-            json!({"saved": true, "patient_id": p.id, "chars": str_arg(args, "note").chars().count()})
-        }),
+        "write_clinical_notes" => with_patient(
+            patient,
+            |p| json!({"saved": true, "patient_id": p.id, "chars": str_arg(args, "note").chars().count()}),
+        ),
         "get_lab_results" => with_patient(patient, |p| json!({"patient_id": p.id, "labs": p.labs})),
         "check_drug_interactions" => with_patient(patient, |p| {
             let proposed = str_arg(args, "proposed_drug");
@@ -280,9 +286,10 @@ pub fn execute(tool: &Tool, patient: &str, args: &Value) -> Value {
             let owed: f64 = p.billing.iter().map(|c| c.patient_owes).sum();
             json!({"patient_id": p.id, "charges": p.billing, "patient_balance": owed})
         }),
-        "get_insurance_coverage" => {
-            with_patient(patient, |p| json!({"patient_id": p.id, "coverage": p.insurance}))
-        }
+        "get_insurance_coverage" => with_patient(
+            patient,
+            |p| json!({"patient_id": p.id, "coverage": p.insurance}),
+        ),
         "generate_billing_codes" => with_patient(patient, |p| {
             json!({
                 "patient_id": p.id,
@@ -319,11 +326,19 @@ mod tests {
             let mine = tool.required_scope("P-4107");
             let other = tool.required_scope("P-5236");
             if tool.delegated {
-                assert!(!scope_is_subset(&mine, &held), "{} held directly", tool.name);
+                assert!(
+                    !scope_is_subset(&mine, &held),
+                    "{} held directly",
+                    tool.name
+                );
             } else {
                 assert!(scope_is_subset(&mine, &held), "{} not held", tool.name);
             }
-            assert!(!scope_is_subset(&other, &held), "{} crosses patients", tool.name);
+            assert!(
+                !scope_is_subset(&other, &held),
+                "{} crosses patients",
+                tool.name
+            );
         }
     }
 
@@ -331,14 +346,21 @@ mod tests {
     fn clinical_holds_the_write_it_delegates_and_no_other_category_does() {
         let write = [prescription_write_scope("P-4107")];
         assert!(scope_is_subset(&write, &Category::Clinical.scope("P-4107")));
-        assert!(!scope_is_subset(&write, &Category::Prescription.scope("P-4107")));
+        assert!(!scope_is_subset(
+            &write,
+            &Category::Prescription.scope("P-4107")
+        ));
         assert!(!scope_is_subset(&write, &Category::Billing.scope("P-4107")));
     }
 
     #[test]
     fn every_scope_fits_the_ceiling() {
         let ceiling = app_ceiling();
-        for category in [Category::Clinical, Category::Prescription, Category::Billing] {
+        for category in [
+            Category::Clinical,
+            Category::Prescription,
+            Category::Billing,
+        ] {
             assert!(scope_is_subset(&category.scope("P-6318"), &ceiling));
         }
     }

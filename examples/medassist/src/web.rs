@@ -174,7 +174,9 @@ async fn audit_view(state: &AppState, run: Option<String>) -> AuditView {
     let Some(operator) = &state.operator else {
         return AuditView {
             available: false,
-            note: Some("no admin secret: set AGENTWRIT_ADMIN_SECRET to read the audit trail".into()),
+            note: Some(
+                "no admin secret: set AGENTWRIT_ADMIN_SECRET to read the audit trail".into(),
+            ),
             run,
             chain: None,
             total: 0,
@@ -185,8 +187,11 @@ async fn audit_view(state: &AppState, run: Option<String>) -> AuditView {
         Ok(all) => {
             let chain = verify_chain(&all);
             let prefix = task_prefix(&state.clinic.instance, run.as_deref());
-            let events: Vec<AuditEvent> =
-                all.iter().filter(|e| belongs(e, &prefix)).cloned().collect();
+            let events: Vec<AuditEvent> = all
+                .iter()
+                .filter(|e| belongs(e, &prefix))
+                .cloned()
+                .collect();
             AuditView {
                 available: true,
                 note: None,
@@ -207,14 +212,19 @@ async fn audit_view(state: &AppState, run: Option<String>) -> AuditView {
     }
 }
 
-async fn audit_json(State(state): State<AppState>, Query(params): Query<AuditParams>) -> Json<AuditView> {
+async fn audit_json(
+    State(state): State<AppState>,
+    Query(params): Query<AuditParams>,
+) -> Json<AuditView> {
     Json(audit_view(&state, params.run).await)
 }
 
 fn chain_line(view: &AuditView) -> (String, &'static str) {
     match &view.chain {
         None => (
-            view.note.clone().unwrap_or_else(|| "audit trail unavailable".into()),
+            view.note
+                .clone()
+                .unwrap_or_else(|| "audit trail unavailable".into()),
             "none",
         ),
         Some(check) => match &check.broken {
@@ -222,7 +232,11 @@ fn chain_line(view: &AuditView) -> (String, &'static str) {
                 format!(
                     "hash chain intact: {} events checked{}",
                     check.checked,
-                    if check.from_genesis { " from the first" } else { "" }
+                    if check.from_genesis {
+                        " from the first"
+                    } else {
+                        ""
+                    }
                 ),
                 "intact",
             ),
@@ -234,7 +248,10 @@ fn chain_line(view: &AuditView) -> (String, &'static str) {
     }
 }
 
-async fn audit_page(State(state): State<AppState>, Query(params): Query<AuditParams>) -> Html<String> {
+async fn audit_page(
+    State(state): State<AppState>,
+    Query(params): Query<AuditParams>,
+) -> Html<String> {
     let view = audit_view(&state, params.run).await;
     let (line, chain) = chain_line(&view);
     let badge = if chain == "intact" { "ok" } else { "deny" };
@@ -284,7 +301,11 @@ mod tests {
     fn the_page_has_a_button_per_scenario_with_its_patient() {
         let html = page_html();
         for s in SCENARIOS {
-            assert!(html.contains(&format!("data-scenario=\"{}\"", s.id)), "{}", s.id);
+            assert!(
+                html.contains(&format!("data-scenario=\"{}\"", s.id)),
+                "{}",
+                s.id
+            );
             assert!(html.contains(&format!("&quot;patient&quot;:&quot;{}&quot;", s.patient)));
         }
         assert!(html.contains("name=\"patient\""));
