@@ -68,9 +68,37 @@ impl BrokerSetup {
         app_name: &str,
         ceiling: &[&str],
     ) -> Result<BrokerSetup, KitError> {
-        match std::env::var("AGENTWRIT_BROKER_URL") {
-            Ok(url) if !url.is_empty() => Self::remote(&url, app_name, ceiling).await,
-            _ => Self::embedded(agentwrit_devbroker::DevBroker::builder(), app_name, ceiling),
+        Self::from_vars_or_embedded(app_name, ceiling, |name| std::env::var(name).ok()).await
+    }
+
+    /// [`BrokerSetup::from_env_or_embedded`] with the variables read
+    /// through `var` (tests pass a map; the binary passes the environment).
+    ///
+    /// # Errors
+    ///
+    /// As [`BrokerSetup::from_env_or_embedded`].
+    pub async fn from_vars_or_embedded(
+        app_name: &str,
+        ceiling: &[&str],
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<BrokerSetup, KitError> {
+        let var = |name: &str| var(name).filter(|v| !v.is_empty());
+        match var("AGENTWRIT_BROKER_URL") {
+            Some(url) => {
+                let creds = match (var("AGENTWRIT_CLIENT_ID"), var("AGENTWRIT_CLIENT_SECRET")) {
+                    (Some(id), Some(secret)) => Some((id, secret)),
+                    _ => None,
+                };
+                Self::remote(
+                    &url,
+                    app_name,
+                    ceiling,
+                    creds,
+                    var("AGENTWRIT_ADMIN_SECRET"),
+                )
+                .await
+            }
+            None => Self::embedded(agentwrit_devbroker::DevBroker::builder(), app_name, ceiling),
         }
     }
 
@@ -114,17 +142,20 @@ impl BrokerSetup {
         })
     }
 
-    async fn remote(url: &str, app_name: &str, ceiling: &[&str]) -> Result<BrokerSetup, KitError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let operator = match var("AGENTWRIT_ADMIN_SECRET") {
+    async fn remote(
+        url: &str,
+        app_name: &str,
+        ceiling: &[&str],
+        creds: Option<(String, String)>,
+        admin_secret: Option<String>,
+    ) -> Result<BrokerSetup, KitError> {
+        let operator = match admin_secret {
             Some(secret) => {
                 Some(Operator::new(url, AdminSecret::new(secret)).map_err(KitError::Broker)?)
             }
             None => None,
         };
-        if let (Some(id), Some(secret)) =
-            (var("AGENTWRIT_CLIENT_ID"), var("AGENTWRIT_CLIENT_SECRET"))
-        {
+        if let Some((id, secret)) = creds {
             let app = App::new(url, &id, secret.as_str()).map_err(KitError::Broker)?;
             return Ok(BrokerSetup {
                 app,
