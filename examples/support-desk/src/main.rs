@@ -24,8 +24,24 @@ async fn main() -> ExitCode {
     }
 }
 
+const USAGE: &str = "\
+usage: agentwrit-support-desk [--port N]      (default: a free port on 127.0.0.1)
+
+environment (all optional):
+  AGENTWRIT_BROKER_URL     a broker to use instead of the embedded one, with either
+  AGENTWRIT_CLIENT_ID      + AGENTWRIT_CLIENT_SECRET: the app to use, or
+  AGENTWRIT_ADMIN_SECRET   the operator secret: the desk registers its own app
+  LLM_BASE_URL, LLM_API_KEY, LLM_MODEL
+                           plan with an OpenAI-compatible chat-completions endpoint
+                           instead of the offline planner";
+
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let port = parse_port(std::env::args().skip(1))?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    let port = parse_port(&args).map_err(|e| format!("{e}\n{USAGE}"))?;
     let planner: Arc<dyn Planner> = match OpenAiPlanner::from_env() {
         Some(llm) => Arc::new(llm?),
         None => Arc::new(OfflinePlanner),
