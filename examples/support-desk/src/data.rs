@@ -56,6 +56,12 @@ pub fn customer(id: &str) -> Option<&'static Customer> {
 }
 
 /// The customer whose full name is `name` (case-insensitive).
+///
+/// ```
+/// use agentwrit_support_desk::data::customer_by_name;
+/// assert_eq!(customer_by_name("jane doe").unwrap().id, "jane-doe");
+/// assert!(customer_by_name("Someone Else").is_none());
+/// ```
 #[must_use]
 pub fn customer_by_name(name: &str) -> Option<&'static Customer> {
     let name = name.trim();
@@ -173,6 +179,15 @@ pub fn knowledge_scope() -> Vec<String> {
 }
 
 /// The response agent's scope: the safe tools, for one verified customer.
+///
+/// ```
+/// use agentwrit_async::scope_is_subset;
+/// use agentwrit_support_desk::data::response_scope;
+/// let held = response_scope("jane-doe");
+/// assert!(scope_is_subset(&["read:billing:jane-doe"], &held));
+/// assert!(!scope_is_subset(&["read:billing:lewis-smith"], &held));
+/// assert!(!scope_is_subset(&["delete:account:jane-doe"], &held));
+/// ```
 #[must_use]
 pub fn response_scope(customer_id: &str) -> Vec<String> {
     vec![
@@ -322,6 +337,15 @@ pub fn response_tools() -> Vec<ToolDef> {
 
 /// Executes a tool (called only after its scope check passed). `ticket`
 /// is the ticket text for `read_ticket`.
+///
+/// ```
+/// use agentwrit_support_desk::data::execute;
+/// use serde_json::json;
+/// let balance = execute("get_balance", &json!({"customer_id": "lewis-smith"}), "")?;
+/// assert_eq!(balance["balance"], 58.0);
+/// assert!(execute("get_balance", &json!({"customer_id": "nobody"}), "").is_err());
+/// # Ok::<(), String>(())
+/// ```
 ///
 /// # Errors
 ///

@@ -145,6 +145,27 @@ struct DeskInner {
 /// [`RunRequest`] (`text`, `scenario`, option `natural_expiry`) answered
 /// with [`RunStarted`]; the kit's `GET /api/runs/{id}/events` (SSE),
 /// `GET /api/runs/{id}` and `GET /api/runs/latest`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use agentwrit_demo_kit::{BrokerSetup, RunRequest};
+/// use agentwrit_support_desk::{Desk, DeskConfig, OfflinePlanner, data};
+///
+/// let setup = BrokerSetup::embedded(agentwrit_devbroker::DevBroker::builder(), "support-desk", &data::CEILING)?;
+/// let desk = Desk::new(setup, Arc::new(OfflinePlanner), DeskConfig::default());
+/// let started = desk.start_run(RunRequest {
+///     text: "Hey, what are your opening hours?".into(),
+///     ..RunRequest::default()
+/// })?;
+/// let bus = desk.runs().get(&started.run_id).unwrap();
+/// // An anonymous ticket stops at the identity gate.
+/// let halted = bus.wait_for(|e| e.kind == "halted").await;
+/// assert!(halted.unwrap().line.contains("identity gate"));
+/// bus.wait_for(|e| e.kind == "run_finished").await;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Desk {
     inner: Arc<DeskInner>,

@@ -13,6 +13,21 @@ use crate::data::{self, customers_named_in};
 pub const VERIFIED_MARKER: &str = "verified customer_id=";
 
 /// The default planner: no LLM, no network, the same calls every time.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use agentwrit_demo_kit::{Message, PlanRequest, Planner, PlannerReply};
+/// use agentwrit_support_desk::OfflinePlanner;
+///
+/// let messages = [Message::system("triage"), Message::user("Hey, what are your opening hours?")];
+/// let reply = OfflinePlanner
+///     .plan(PlanRequest { role: "triage", messages: &messages, tools: &[] })
+///     .await
+///     .unwrap();
+/// assert!(matches!(reply, PlannerReply::ToolCalls(ref calls) if calls[0].name == "read_ticket"));
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OfflinePlanner;
 
@@ -31,6 +46,10 @@ impl Planner for OfflinePlanner {
 }
 
 /// What the ticket is about, by its words.
+///
+/// ```
+/// assert_eq!(agentwrit_support_desk::offline::category_of("I was charged twice"), "billing");
+/// ```
 #[must_use]
 pub fn category_of(text: &str) -> &'static str {
     let t = text.to_lowercase();
