@@ -313,6 +313,47 @@ mod tests {
     }
 
     #[test]
+    fn the_tab_says_intact_broken_or_unavailable() {
+        let mut view = AuditView {
+            available: true,
+            note: None,
+            run: None,
+            chain: Some(ChainCheck {
+                checked: 3,
+                from_genesis: true,
+                broken: None,
+            }),
+            total: 3,
+            events: Vec::new(),
+        };
+        assert_eq!(
+            chain_line(&view),
+            (
+                "hash chain intact: 3 events checked from the first".to_owned(),
+                "intact"
+            )
+        );
+        view.chain = Some(ChainCheck {
+            checked: 3,
+            from_genesis: true,
+            broken: Some(crate::audit::ChainBreak {
+                index: 1,
+                id: "evt-000002".into(),
+                reason: "hash does not match the event's contents".into(),
+            }),
+        });
+        let (line, state) = chain_line(&view);
+        assert_eq!(state, "broken");
+        assert!(
+            line.starts_with("hash chain BROKEN at evt-000002"),
+            "{line}"
+        );
+        view.chain = None;
+        view.note = Some("no admin secret".into());
+        assert_eq!(chain_line(&view), ("no admin secret".to_owned(), "none"));
+    }
+
+    #[test]
     fn events_belong_to_a_run_by_task_or_agent_id() {
         let mut e = AuditEvent::default();
         e.task_id = Some("ma1-run-1-clinical".into());

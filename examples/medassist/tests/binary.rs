@@ -102,8 +102,8 @@ fn runs_against_a_configured_broker_and_leaks_nothing() {
         .read_to_string(&mut stderr)
         .unwrap();
     assert!(
-        stderr.contains("agentwrit"),
-        "trace logging was on, so the SDK's request spans are in the log"
+        stderr.contains("step=\"create_agent.register\"") && stderr.contains("step=\"delegate\""),
+        "trace logging was on, so the SDK's request spans are in the log: {stderr}"
     );
     let everything = format!("{banner}{rest}{stderr}{served}");
     for (what, secret) in [
