@@ -33,7 +33,8 @@ Commands:
   release --dry-run  release checks and `cargo package` (never publishes)
   soak [--lifecycles N] [--workers W] [--quick]  lifecycles against one broker (quick: 200/8)
   bench-compare [--lifecycles N] [--quick]  Rust vs the Python SDK, one table
-  browser-check [--app NAME] [--no-install]  each demo app in headless Chromium, screenshots in docs/img/
+  browser-check [--app NAME] [--no-install] [--skip-without-browser]
+                 each demo app in headless Chromium, screenshots in docs/img/
 ";
 
 fn main() -> ExitCode {
