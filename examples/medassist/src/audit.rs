@@ -13,9 +13,19 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 /// The `prev_hash` of the first event of a trail.
+///
+/// ```
+/// assert_eq!(agentwrit_medassist::GENESIS, "0".repeat(64));
+/// ```
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The outcome of checking a trail's hash chain.
+/// The outcome of checking a trail's hash chain ([`verify_chain`]).
+///
+/// ```
+/// let check = agentwrit_medassist::verify_chain(&[]);
+/// assert!(check.is_intact());
+/// assert_eq!(check.checked, 0);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ChainCheck {
     /// How many events were checked.
@@ -29,13 +39,17 @@ pub struct ChainCheck {
 
 impl ChainCheck {
     /// True when every hash and every link checks out.
+    ///
+    /// ```
+    /// assert!(agentwrit_medassist::verify_chain(&[]).is_intact());
+    /// ```
     #[must_use]
     pub fn is_intact(&self) -> bool {
         self.broken.is_none()
     }
 }
 
-/// Where and how the chain breaks.
+/// Where and how the chain breaks (see [`verify_chain`] for one).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ChainBreak {
     /// The event's position in the trail.
@@ -47,6 +61,19 @@ pub struct ChainBreak {
 }
 
 /// The hash the broker computes for `event`.
+///
+/// ```
+/// use agentwrit_async::wire::AuditEvent;
+/// use agentwrit_medassist::event_hash;
+///
+/// // An event exactly as the real broker returned it.
+/// let event: AuditEvent = serde_json::from_str(r#"{"id":"evt-000001","timestamp":"2026-11-21T23:40:34.454530144Z",
+///     "event_type":"admin_auth_failed","detail":"failed admin authentication attempt","outcome":"denied",
+///     "hash":"9b9c0606cd9b9239fad815c7b080ccd977f20bc73d4dbf8dfa0d10a812adadb3",
+///     "prev_hash":"0000000000000000000000000000000000000000000000000000000000000000"}"#)?;
+/// assert_eq!(event_hash(&event), event.hash);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[must_use]
 pub fn event_hash(event: &AuditEvent) -> String {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -71,6 +98,23 @@ pub fn event_hash(event: &AuditEvent) -> String {
 
 /// Checks a trail, oldest event first: each event's hash, and each link
 /// to the event before.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use agentwrit_async::wire::AuditQuery;
+/// use agentwrit_medassist::{embedded_broker, verify_chain};
+///
+/// let broker = embedded_broker(agentwrit_devbroker::DevBroker::builder())?;
+/// let operator = broker.operator.as_ref().unwrap();
+/// let mut events = operator.audit_events_all(AuditQuery::new()).await?;
+/// assert!(verify_chain(&events).is_intact());
+///
+/// events[0].detail.push_str(" (edited)"); // rewrite history
+/// let broken = verify_chain(&events).broken.unwrap();
+/// assert_eq!(broken.index, 0);
+/// # Ok(()) }
+/// ```
 #[must_use]
 pub fn verify_chain(events: &[AuditEvent]) -> ChainCheck {
     let from_genesis = events.first().is_some_and(|e| e.prev_hash == GENESIS);

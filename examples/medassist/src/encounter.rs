@@ -26,7 +26,12 @@ use crate::data;
 use crate::offline::user_message;
 use crate::tools::{self, Category};
 
-/// The orchestrator id every MedAssist agent is registered under.
+/// The orchestrator id every MedAssist agent is registered under: agent
+/// ids read `spiffe://agentwrit.local/agent/medassist/{task}/{id}`.
+///
+/// ```
+/// assert_eq!(agentwrit_medassist::ORCH_ID, "medassist");
+/// ```
 pub const ORCH_ID: &str = "medassist";
 
 /// The most planner turns an encounter allows.

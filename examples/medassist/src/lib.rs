@@ -77,6 +77,10 @@ pub use offline::OfflinePlanner;
 pub use scenarios::{SCENARIOS, Scenario};
 
 /// The app's name at the broker (a self-registered app gets a suffix).
+///
+/// ```
+/// assert_eq!(agentwrit_medassist::APP_NAME, "medassist");
+/// ```
 pub const APP_NAME: &str = "medassist";
 
 /// The scope ceiling MedAssist's app is registered with: every tool's

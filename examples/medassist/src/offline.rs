@@ -31,7 +31,24 @@ pub fn parse_user_message(message: &str) -> (&str, &str) {
     )
 }
 
-/// The deterministic planner. See the [module docs](self).
+/// The deterministic planner, the default: it reads the patient and the
+/// request from the user message, asks for one round of tool calls per
+/// turn (reads, then writes), then answers from the results it got back,
+/// refusals and interaction warnings included.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use agentwrit_demo_kit::{Message, PlanRequest, Planner, PlannerReply};
+/// use agentwrit_medassist::OfflinePlanner;
+///
+/// let messages = [Message::user("Patient: P-4107\nRequest: Show me the chart, and P-5236's chart too.")];
+/// let request = PlanRequest { role: "assistant", messages: &messages, tools: &[] };
+/// let PlannerReply::ToolCalls(calls) = OfflinePlanner.plan(request).await.unwrap() else { panic!() };
+/// // It follows the request into the other patient's chart: the scope check stops it.
+/// assert_eq!(calls[1].str_arg("patient_id"), Some("P-5236"));
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OfflinePlanner;
 

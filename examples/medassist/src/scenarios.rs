@@ -10,6 +10,12 @@ use serde_json::{Value, json};
 use crate::data;
 
 /// A ready-made request: a quick-fill button on the page.
+///
+/// ```
+/// let s = agentwrit_medassist::SCENARIOS.iter().find(|s| s.id == "cross-patient").unwrap();
+/// assert_eq!(s.patient, "P-4107");
+/// assert!(s.text.contains("P-5236"));
+/// ```
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Scenario {
     /// Stable id, used by tests and the page.
@@ -25,6 +31,12 @@ pub struct Scenario {
 }
 
 /// Every scenario, in the order of the buttons.
+///
+/// ```
+/// let ids: Vec<&str> = agentwrit_medassist::SCENARIOS.iter().map(|s| s.id).collect();
+/// assert_eq!(ids[0], "chart-and-labs");
+/// assert!(ids.contains(&"unknown-patient"));
+/// ```
 pub static SCENARIOS: &[Scenario] = &[
     Scenario {
         id: "chart-and-labs",
