@@ -263,20 +263,25 @@ fn wait_for_url(stdout: impl Read + Send + 'static, limit: Duration) -> Result<S
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let Some(open) = line.find("open ") else {
-                continue;
-            };
-            if let Some(at) = line[open..].find("http://").map(|i| open + i) {
-                let url: String = line[at..]
-                    .chars()
-                    .take_while(|c| !c.is_whitespace())
-                    .collect();
+            if let Some(url) = url_to_open(&line) {
                 let _ = tx.send(url);
             }
         }
     });
     rx.recv_timeout(limit)
         .map_err(|_| "the app did not print its URL".to_owned())
+}
+
+/// The `http://` URL after the word `open` in `line`.
+fn url_to_open(line: &str) -> Option<String> {
+    let open = line.find("open ")?;
+    let at = open + line[open..].find("http://")?;
+    Some(
+        line[at..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect(),
+    )
 }
 
 /// Runs headless Chromium on `url` with `extra` flags; returns stdout.
@@ -348,4 +353,25 @@ fn http_get(base: &str, path: &str) -> Result<String, String> {
         .split_once("\r\n\r\n")
         .map(|(_, body)| body.to_owned())
         .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_to_open;
+
+    #[test]
+    fn the_url_to_open_is_not_the_brokers() {
+        assert_eq!(
+            url_to_open("  broker:  embedded development broker at http://127.0.0.1:4000"),
+            None
+        );
+        assert_eq!(
+            url_to_open("  open http://127.0.0.1:5000/   (Ctrl-C to stop)").as_deref(),
+            Some("http://127.0.0.1:5000/")
+        );
+        assert_eq!(
+            url_to_open("MedAssist: open http://127.0.0.1:6000/").as_deref(),
+            Some("http://127.0.0.1:6000/")
+        );
+    }
 }
