@@ -183,7 +183,10 @@ async fn audit_view(state: &AppState, run: Option<String>) -> AuditView {
             events: Vec::new(),
         };
     };
-    match operator.audit_events_all(AuditQuery::new()).await {
+    match operator
+        .audit_events_all(AuditQuery::new().limit(1000))
+        .await
+    {
         Ok(all) => {
             let chain = verify_chain(&all);
             let prefix = task_prefix(&state.clinic.instance, run.as_deref());

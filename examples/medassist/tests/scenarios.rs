@@ -451,3 +451,24 @@ async fn no_token_or_secret_reaches_the_page_the_stream_or_the_audit_json() {
     assert!(!seen.contains(&admin));
     assert!(seen.contains("scope_denied") && seen.contains("spiffe://"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_encounters_keep_their_own_agents() {
+    let app = start().await;
+    let (a, b) = tokio::join!(
+        app.run_scenario("full-encounter"),
+        app.run_scenario("cross-patient")
+    );
+    assert_ne!(a.run_id, b.run_id);
+    for (trace, agents) in [(&a, 3), (&b, 1)] {
+        let created = trace.of("agent_created");
+        assert_eq!(created.len(), agents);
+        for c in created {
+            let id = c["agent_id"].as_str().unwrap();
+            assert!(id.contains(&format!("-{}-", trace.run_id)), "{id}");
+        }
+        assert_wind_down(trace, agents, agents == 3);
+    }
+    assert_eq!(b.of("scope_denied").len(), 1);
+    assert!(a.of("scope_denied").is_empty());
+}
