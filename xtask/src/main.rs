@@ -8,6 +8,7 @@ mod util;
 
 mod bench;
 mod bench_compare;
+mod browser;
 mod ci;
 mod deny;
 mod fuzz;
@@ -32,6 +33,8 @@ Commands:
   release --dry-run  release checks and `cargo package` (never publishes)
   soak [--lifecycles N] [--workers W] [--quick]  lifecycles against one broker (quick: 200/8)
   bench-compare [--lifecycles N] [--quick]  Rust vs the Python SDK, one table
+  browser-check [--app NAME] [--no-install] [--skip-without-browser]
+                 each demo app in headless Chromium, screenshots in docs/img/
 ";
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         "interop-python" => interop::interop_python(rest),
         "soak" => soak::soak(rest),
         "bench-compare" => bench_compare::bench_compare(rest),
+        "browser-check" => browser::browser_check(rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())
