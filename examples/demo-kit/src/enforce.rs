@@ -276,7 +276,7 @@ impl AgentPool {
                     role: role.to_owned(),
                     agent_id: agent.agent_id(),
                     scope: agent.claims().scope.clone(),
-                    ttl_secs: agent.expires_in(),
+                    ttl_secs: whole_secs(agent.expires_in()),
                 });
                 self.held.push(Held {
                     role: role.to_owned(),
@@ -386,10 +386,11 @@ impl AgentPool {
             )));
         };
         let to_id = to.agent_id();
-        match from.delegate(&to_id, scope, ttl_secs).await {
+        let ttl = ttl_secs.map(|s| std::time::Duration::from_secs(s.max(0).unsigned_abs()));
+        match from.delegate(&to_id, scope, ttl).await {
             Ok(token) => {
                 let mut chain: Vec<String> = token
-                    .delegation_chain
+                    .delegation_chain()
                     .iter()
                     .map(|r| r.agent.clone())
                     .collect();
@@ -398,7 +399,7 @@ impl AgentPool {
                     from_role: from_role.to_owned(),
                     to_role: to_role.to_owned(),
                     to_agent: to_id,
-                    scope: token.claims.scope.clone(),
+                    scope: token.claims().scope.clone(),
                     chain,
                 });
                 Ok(token)
@@ -426,7 +427,7 @@ impl AgentPool {
         self.bus.emit(Event::Renewed {
             role: role.to_owned(),
             agent_id: agent.agent_id(),
-            ttl_secs: agent.expires_in(),
+            ttl_secs: whole_secs(agent.expires_in()),
         });
         Ok(())
     }
@@ -490,7 +491,7 @@ impl AgentPool {
                 self.bus.emit(Event::LeftToExpire {
                     role: role.to_owned(),
                     agent_id: agent.agent_id(),
-                    ttl_secs: agent.expires_in().max(0),
+                    ttl_secs: whole_secs(agent.expires_in()),
                 });
             }
         }
@@ -725,4 +726,9 @@ pub struct PlanOutcome {
     pub answer: Option<String>,
     /// Every proposed call and what became of it, in order.
     pub calls: Vec<(ToolCall, ToolOutcome)>,
+}
+
+/// A lifetime as the whole seconds the trace shows.
+fn whole_secs(ttl: std::time::Duration) -> i64 {
+    i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)
 }

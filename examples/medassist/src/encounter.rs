@@ -272,7 +272,7 @@ impl Encounter<'_> {
         let held = self
             .delegated
             .as_ref()
-            .map(|token| token.claims.scope.clone())
+            .map(|token| token.claims().scope.clone())
             .unwrap_or_default();
         if !scope_is_subset(&required, &held) {
             self.emit(Event::ScopeDenied {
@@ -391,7 +391,7 @@ impl Encounter<'_> {
             self.validated(
                 delegated_role,
                 token.subject(),
-                token.access_token.expose_secret(),
+                token.access_token().expose_secret(),
             )
             .await;
         }
