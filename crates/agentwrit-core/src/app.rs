@@ -24,8 +24,9 @@ use crate::validate::Validate;
 /// How to create an agent, beyond orch, task and scope.
 ///
 /// ```
+/// # use agentwrit_core as agentwrit_blocking;
 /// use std::time::Duration;
-/// use agentwrit_core::{AgentKey, AgentOptions};
+/// use agentwrit_blocking::{AgentKey, AgentOptions};
 /// let options = AgentOptions::new()
 ///     .label("nightly-report")
 ///     .max_ttl(Duration::from_secs(600))

@@ -68,7 +68,8 @@ impl std::ops::Deref for TransportSource {
 /// redacted before they are stored).
 ///
 /// ```
-/// use agentwrit_core::Error;
+/// # use agentwrit_core as agentwrit_blocking;
+/// use agentwrit_blocking::Error;
 /// let err = Error::invalid_input("scope[1]", "scope has an empty identifier");
 /// assert_eq!(err.to_string(), "invalid input: scope[1]: scope has an empty identifier");
 /// assert_eq!(err.status(), None);

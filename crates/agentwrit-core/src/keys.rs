@@ -20,7 +20,8 @@ use crate::error::Error;
 /// transports pass the operating system's).
 ///
 /// ```
-/// use agentwrit_core::AgentKey;
+/// # use agentwrit_core as agentwrit_blocking;
+/// use agentwrit_blocking::AgentKey;
 ///
 /// let key = AgentKey::from_seed([7; 32]);
 /// assert_eq!(key.public_key_bytes().len(), 32);
@@ -28,7 +29,7 @@ use crate::error::Error;
 /// assert_eq!(sig.len(), 88); // standard base64 of 64 bytes
 /// assert!(format!("{key:?}").starts_with("AgentKey { public_key: "));
 /// assert!(key.sign_nonce("not hex").is_err());
-/// # Ok::<(), agentwrit_core::Error>(())
+/// # Ok::<(), agentwrit_blocking::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct AgentKey {

@@ -21,8 +21,9 @@ use std::time::Duration;
 ///    drawn deterministically from `[d/2, d]`.
 ///
 /// ```
+/// # use agentwrit_core as agentwrit_blocking;
 /// use std::time::Duration;
-/// use agentwrit_core::RetryPolicy;
+/// use agentwrit_blocking::RetryPolicy;
 ///
 /// let p = RetryPolicy::default();
 /// assert_eq!(p.max_attempts(), 3);

@@ -90,15 +90,16 @@ pub fn kid_for(public_key: &[u8; 32]) -> String {
 /// when that matters.
 ///
 /// ```
+/// # use agentwrit_core as agentwrit_blocking;
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use agentwrit_core::TokenVerifier;
+/// use agentwrit_blocking::TokenVerifier;
 ///
 /// let verifier = TokenVerifier::new([0x11; 32])?
 ///     .with_issuer("https://broker.example")
 ///     .with_leeway(Duration::from_secs(5));
 /// let err = verifier.verify("a.b", UNIX_EPOCH).unwrap_err();
 /// assert_eq!(err.to_string(), "token rejected: not a compact JWS (three dot-separated parts)");
-/// # Ok::<(), agentwrit_core::Error>(())
+/// # Ok::<(), agentwrit_blocking::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct TokenVerifier {

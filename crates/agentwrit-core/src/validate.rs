@@ -11,7 +11,8 @@ use crate::request::Spec;
 /// The broker's verdict on a token.
 ///
 /// ```
-/// use agentwrit_core::Validation;
+/// # use agentwrit_core as agentwrit_blocking;
+/// use agentwrit_blocking::Validation;
 /// let v = Validation::Invalid { reason: "token is invalid or expired".into() };
 /// assert!(!v.is_valid());
 /// assert!(v.claims().is_none());
@@ -43,7 +44,8 @@ impl Validation {
     /// expired`), `None` for a valid one.
     ///
     /// ```
-    /// use agentwrit_core::Validation;
+    /// # use agentwrit_core as agentwrit_blocking;
+    /// use agentwrit_blocking::Validation;
     /// let v = Validation::Invalid { reason: "token is invalid or expired".into() };
     /// assert_eq!(v.error(), Some("token is invalid or expired"));
     /// ```
