@@ -249,7 +249,11 @@ impl AgentAuth {
         }
     }
 
-    fn check_claims(&self, claims: &agentwrit_wire::Claims, now: SystemTime) -> Result<(), Rejection> {
+    fn check_claims(
+        &self,
+        claims: &agentwrit_wire::Claims,
+        now: SystemTime,
+    ) -> Result<(), Rejection> {
         let invalid = |reason: &str| Err(Rejection::new(RejectionKind::InvalidToken, reason));
         let now = now
             .duration_since(UNIX_EPOCH)
@@ -263,7 +267,10 @@ impl AgentAuth {
             return invalid("the issuer does not match");
         }
         if let Some(audience) = &self.inner.audience
-            && !claims.aud.as_ref().is_some_and(|aud| aud.contains(audience))
+            && !claims
+                .aud
+                .as_ref()
+                .is_some_and(|aud| aud.contains(audience))
         {
             return invalid("the audience does not match");
         }
@@ -287,9 +294,8 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
         ));
     }
     let bytes = value.as_bytes();
-    let scheme_ok = bytes.len() > 7
-        && bytes[..6].eq_ignore_ascii_case(b"bearer")
-        && bytes[6] == b' ';
+    let scheme_ok =
+        bytes.len() > 7 && bytes[..6].eq_ignore_ascii_case(b"bearer") && bytes[6] == b' ';
     if !scheme_ok {
         return Err(Rejection::new(
             RejectionKind::MissingToken,

@@ -168,13 +168,17 @@ mod extract {
         type Rejection = Rejection;
 
         async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Rejection> {
-            parts.extensions.get::<AgentClaims>().cloned().ok_or_else(|| {
-                Rejection::new(
+            parts
+                .extensions
+                .get::<AgentClaims>()
+                .cloned()
+                .ok_or_else(|| {
+                    Rejection::new(
                     RejectionKind::Misconfigured,
                     "no verified claims: the authentication layer is not installed on this route",
                 )
                 .with_instance(parts.uri.path())
-            })
+                })
         }
     }
 

@@ -106,9 +106,7 @@ impl BrokerKey {
             .map_err(|_| ConfigError::InvalidKey("the JWK is not JSON"))?;
         let member = |name: &str| value.get(name).and_then(serde_json::Value::as_str);
         if member("kty") != Some("OKP") || member("crv") != Some("Ed25519") {
-            return Err(ConfigError::InvalidKey(
-                "the JWK is not an OKP Ed25519 key",
-            ));
+            return Err(ConfigError::InvalidKey("the JWK is not an OKP Ed25519 key"));
         }
         let x = member("x").ok_or(ConfigError::InvalidKey("the JWK has no x"))?;
         let key = Self::from_base64url(x)?;

@@ -134,10 +134,12 @@ where
                 }
                 Err(rejection) => {
                     span.record("decision", decision(rejection.kind()));
-                    tracing::debug!(status = rejection.status().as_u16(), detail = rejection.detail(), "request rejected");
-                    Ok(rejection
-                        .with_instance(req.uri().path())
-                        .to_response())
+                    tracing::debug!(
+                        status = rejection.status().as_u16(),
+                        detail = rejection.detail(),
+                        "request rejected"
+                    );
+                    Ok(rejection.with_instance(req.uri().path()).to_response())
                 }
             }
         };

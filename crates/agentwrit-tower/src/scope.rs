@@ -62,14 +62,12 @@ impl Template {
         let mut rest = template;
         while let Some(open) = rest.find('{') {
             let after = &rest[open + 1..];
-            let name_len = after
-                .find('}')
-                .filter(|&n| {
-                    n > 0
-                        && after[..n]
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                });
+            let name_len = after.find('}').filter(|&n| {
+                n > 0
+                    && after[..n]
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            });
             literal.push_str(&rest[..open]);
             match name_len {
                 Some(n) => {
@@ -143,7 +141,11 @@ impl RequireScopes {
             .collect()
     }
 
-    fn check(&self, claims: Option<&AgentClaims>, params: &[(&str, &str)]) -> Result<(), Rejection> {
+    fn check(
+        &self,
+        claims: Option<&AgentClaims>,
+        params: &[(&str, &str)],
+    ) -> Result<(), Rejection> {
         let required = self.scopes_for(params).map_err(|name| {
                 Rejection::new(
                     RejectionKind::Misconfigured,
@@ -210,10 +212,9 @@ where
             let (mut parts, body) = req.into_parts();
             // A route without parameters has none to read: an empty list.
             let params = RawPathParams::from_request_parts(&mut parts, &()).await;
-            let pairs: Vec<(&str, &str)> = params.as_ref().map_or_else(
-                |_| Vec::new(),
-                |params| params.iter().collect(),
-            );
+            let pairs: Vec<(&str, &str)> = params
+                .as_ref()
+                .map_or_else(|_| Vec::new(), |params| params.iter().collect());
             let verdict = require.check(parts.extensions.get::<AgentClaims>(), &pairs);
             drop(pairs);
             drop(params);
