@@ -175,3 +175,149 @@ impl Drop for FlightGuard<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use agentwrit_wire::Claims;
+
+    const T0: u64 = 1_795_304_437;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn valid(exp: u64) -> Verdict {
+        let mut claims = Claims::default();
+        claims.exp = i64::try_from(exp).unwrap();
+        Verdict::Valid(Arc::new(claims))
+    }
+
+    fn waiters(cache: &Cache, key: Key) -> usize {
+        cache
+            .lock()
+            .inflight
+            .get(&key)
+            .map_or(0, |f| Arc::strong_count(f) - 1)
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_share_one_check() {
+        let cache = Arc::new(Cache::new(Duration::from_secs(5), 10));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let key = key_of("t");
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..64 {
+            let (cache, calls, gate) = (cache.clone(), calls.clone(), gate.clone());
+            tasks.spawn(async move {
+                cache
+                    .get_or_check(
+                        key,
+                        || at(T0),
+                        || async move {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            gate.notified().await;
+                            valid(T0 + 300)
+                        },
+                    )
+                    .await
+            });
+        }
+        // Every task waits on the one flight before the check may finish.
+        while waiters(&cache, key) < 64 {
+            tokio::task::yield_now().await;
+        }
+        gate.notify_one();
+        while let Some(v) = tasks.join_next().await {
+            assert!(matches!(v.unwrap(), Verdict::Valid(_)));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.len(), 1);
+        assert!(cache.lock().inflight.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_check_is_taken_over_and_leaves_nothing() {
+        let cache = Cache::new(Duration::from_secs(5), 10);
+        let key = key_of("t");
+        // Cancelled alone: the flight is removed.
+        let pending = cache.get_or_check(key, || at(T0), || std::future::pending::<Verdict>());
+        tokio::select! {
+            _ = pending => unreachable!(),
+            () = tokio::task::yield_now() => {}
+        }
+        assert!(cache.lock().inflight.is_empty());
+        // A later request checks anew.
+        let v = cache
+            .get_or_check(key, || at(T0), || async { valid(T0 + 300) })
+            .await;
+        assert!(matches!(v, Verdict::Valid(_)));
+    }
+
+    #[tokio::test]
+    async fn freshness_staleness_expiry_and_failures() {
+        let cache = Cache::new(Duration::from_secs(5), 10);
+        let now = std::sync::Mutex::new(T0);
+        let clock = || at(*now.lock().unwrap());
+        let calls = AtomicUsize::new(0);
+        let check = |v: Verdict| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async move { v }
+        };
+        let k = key_of("a");
+        cache.get_or_check(k, clock, || check(valid(T0 + 3))).await;
+        cache.get_or_check(k, clock, || check(valid(T0 + 3))).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // Never past exp (3 s), although max_staleness is 5 s.
+        *now.lock().unwrap() = T0 + 3;
+        cache
+            .get_or_check(k, clock, || check(valid(T0 + 300)))
+            .await;
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        // Then fresh for max_staleness.
+        *now.lock().unwrap() = T0 + 7;
+        cache
+            .get_or_check(k, clock, || check(valid(T0 + 300)))
+            .await;
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        *now.lock().unwrap() = T0 + 8;
+        cache
+            .get_or_check(k, clock, || check(valid(T0 + 300)))
+            .await;
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        // Failures are never cached.
+        let f = key_of("b");
+        for _ in 0..2 {
+            cache
+                .get_or_check(f, clock, || check(Verdict::Unavailable("down".into())))
+                .await;
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 5);
+        // Zero staleness: no cache at all.
+        let off = Cache::new(Duration::ZERO, 10);
+        off.get_or_check(k, clock, || check(valid(T0 + 300))).await;
+        assert_eq!(off.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn capacity_is_a_hard_cap() {
+        let cache = Cache::new(Duration::from_secs(60), 16);
+        for i in 0..1000 {
+            let key = key_of(&i.to_string());
+            cache
+                .get_or_check(key, || at(T0), || async { Verdict::Invalid("no".into()) })
+                .await;
+            assert!(cache.len() <= 16);
+            assert!(cache.lock().order.len() <= 32);
+        }
+        assert_eq!(cache.len(), 16);
+        // The newest are kept.
+        let state = cache.lock();
+        assert!(state.entries.contains_key(&key_of("999")));
+        assert!(!state.entries.contains_key(&key_of("0")));
+    }
+}

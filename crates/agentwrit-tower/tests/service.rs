@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use agentwrit_async::wire::RevocationLevel;
@@ -316,10 +317,21 @@ async fn path_templates_with_colons() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_concurrent_requests_make_one_broker_call() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let env = env();
     let proxy = CountingProxy::start(env.broker.url(), true).await;
     let auth = broker_auth(&env, &proxy.url);
-    let base = serve(service(&auth)).await;
+    // Counts requests entering the service; from there to joining the
+    // in-flight check there is no await point.
+    let entered = Arc::new(AtomicUsize::new(0));
+    let counter = entered.clone();
+    let router = service(&auth).layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            next.run(req)
+        },
+    ));
+    let base = serve(router).await;
     let (_agent, bearer) = new_agent(&env, &SCOPES).await;
 
     let client = client();
@@ -332,12 +344,8 @@ async fn sixty_four_concurrent_requests_make_one_broker_call() {
                 .status
         });
     }
-    // The first check is held at the proxy: wait until it arrived.
-    until(|| proxy.calls() >= 1).await;
-    // Let the other requests reach the layer, then release the broker.
-    for _ in 0..1000 {
-        tokio::task::yield_now().await;
-    }
+    // The broker call is held at the proxy until all 64 requests are in.
+    until(|| entered.load(Ordering::SeqCst) == 64 && proxy.calls() >= 1).await;
     proxy.release_all();
     let mut statuses = Vec::new();
     while let Some(s) = tasks.join_next().await {
