@@ -97,7 +97,6 @@ impl AgentAuth {
     /// let auth = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080").build()?;
     /// # let _ = auth; Ok::<(), agentwrit_tower::ConfigError>(())
     /// ```
-    #[must_use]
     pub fn broker(broker_url: impl Into<String>) -> AgentAuthBuilder {
         AgentAuthBuilder::new(Target::Broker(broker_url.into()))
     }
@@ -113,7 +112,6 @@ impl AgentAuth {
     /// let auth = AgentAuth::local([key]).issuer("https://broker.example").build()?;
     /// # let _ = auth; Ok::<(), agentwrit_tower::ConfigError>(())
     /// ```
-    #[must_use]
     pub fn local(keys: impl IntoIterator<Item = BrokerKey>) -> AgentAuthBuilder {
         AgentAuthBuilder::new(Target::Local(keys.into_iter().collect()))
     }

@@ -245,7 +245,7 @@ mod tests {
         let cache = Cache::new(Duration::from_secs(5), 10);
         let key = key_of("t");
         // Cancelled alone: the flight is removed.
-        let pending = cache.get_or_check(key, || at(T0), || std::future::pending::<Verdict>());
+        let pending = cache.get_or_check(key, || at(T0), std::future::pending::<Verdict>);
         tokio::select! {
             _ = pending => unreachable!(),
             () = tokio::task::yield_now() => {}
