@@ -1,1 +1,341 @@
-fn main() {}
+//! The same axum route, unprotected and behind `agentwrit-tower` in each
+//! mode, driven on loopback: requests/s, p50 and p99 per row, then the
+//! cost of a cold broker-mode request against one validate round trip.
+//! Prints markdown tables; asserts nothing about timing.
+//!
+//! ```text
+//! cargo bench -p agentwrit-tower --bench service [-- --seconds 3 --connections 16]
+//! ```
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use agentwrit_tower::{AgentAuth, BrokerKey, RequireScopes};
+use axum::Router;
+use axum::routing::get;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const PATH: &str = "/customers/7291";
+
+fn route() -> Router {
+    Router::new().route(
+        "/customers/{id}",
+        get(|| async { "customer 7291: John Doe, Premium tier" }),
+    )
+}
+
+fn protected(auth: &AgentAuth) -> Router {
+    Router::new()
+        .route(
+            "/customers/{id}",
+            get(|| async { "customer 7291: John Doe, Premium tier" })
+                .route_layer(RequireScopes::new(&["read:data:customer-{id}"])),
+        )
+        .layer(auth.layer())
+}
+
+async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr.to_string()
+}
+
+/// One kept-alive HTTP/1.1 connection: send, read one response.
+struct Conn {
+    stream: TcpStream,
+    request: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(addr: &str, bearer: Option<&str>) -> Conn {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let auth = bearer.map_or(String::new(), |b| format!("authorization: Bearer {b}\r\n"));
+        let request = format!("GET {PATH} HTTP/1.1\r\nhost: {addr}\r\n{auth}\r\n").into_bytes();
+        Conn {
+            stream,
+            request,
+            buf: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Returns the status.
+    async fn round_trip(&mut self) -> u16 {
+        self.stream.write_all(&self.request).await.unwrap();
+        self.buf.clear();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = self.stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&chunk[..n]);
+            if let Some(end) = find(&self.buf, b"\r\n\r\n") {
+                let head = std::str::from_utf8(&self.buf[..end])
+                    .unwrap()
+                    .to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                while self.buf.len() < end + 4 + len {
+                    let n = self.stream.read(&mut chunk).await.unwrap();
+                    assert!(n > 0, "connection closed");
+                    self.buf.extend_from_slice(&chunk[..n]);
+                }
+                return head[9..12].parse().unwrap();
+            }
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+struct Row {
+    name: String,
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+/// `connections` connections in closed loop for `seconds` (after a short
+/// warm-up), every response must be 200.
+async fn drive(
+    name: &str,
+    addr: &str,
+    bearer: Option<&str>,
+    connections: usize,
+    seconds: f64,
+) -> Row {
+    let stop = Arc::new(AtomicBool::new(false));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let mut conn = Conn::open(addr, bearer).await;
+        let (stop, measuring) = (stop.clone(), measuring.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(200_000);
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let status = conn.round_trip().await;
+                assert_eq!(status, 200);
+                if measuring.load(Ordering::Relaxed) {
+                    lat.push(t.elapsed());
+                }
+            }
+            lat
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    measuring.store(true, Ordering::Relaxed);
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    measuring.store(false, Ordering::Relaxed);
+    let elapsed = t0.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    Row {
+        name: name.to_owned(),
+        rps: all.len() as f64 / elapsed.as_secs_f64(),
+        p50: pct(&all, 0.50),
+        p99: pct(&all, 0.99),
+    }
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+fn arg(args: &[String], name: &str, default: f64) -> f64 {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let seconds = arg(&args, "--seconds", 3.0);
+    let connections = arg(&args, "--connections", 16.0) as usize;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run(seconds, connections));
+}
+
+async fn run(seconds: f64, connections: usize) {
+    let broker = agentwrit_devbroker::DevBroker::builder()
+        .no_rate_limits()
+        .start()
+        .unwrap();
+    let reg = broker.register_universal_app().unwrap();
+    let app = agentwrit_async::App::new(
+        broker.url(),
+        &reg.client_id,
+        reg.client_secret.expose_secret(),
+    )
+    .unwrap();
+    let agent = app
+        .create_agent("bench", "bench-task", &["read:data:customer-7291"])
+        .await
+        .unwrap();
+    let token = agent.access_token().expose_secret().to_owned();
+    let key = BrokerKey::from_bytes(broker.public_key()).unwrap();
+
+    let warm = AgentAuth::broker(broker.url())
+        .max_staleness(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let local = AgentAuth::local([key.clone()]).build().unwrap();
+    let local_every = AgentAuth::local([key])
+        .max_staleness(Duration::ZERO)
+        .build()
+        .unwrap();
+    let cold = AgentAuth::broker(broker.url())
+        .max_staleness(Duration::ZERO)
+        .build()
+        .unwrap();
+
+    let unprotected_addr = serve(route()).await;
+    let warm_addr = serve(protected(&warm)).await;
+    let local_addr = serve(protected(&local)).await;
+    let local_every_addr = serve(protected(&local_every)).await;
+    let cold_addr = serve(protected(&cold)).await;
+
+    eprintln!("driving each row for {seconds} s with {connections} connections ...");
+    let rows = vec![
+        drive("unprotected", &unprotected_addr, None, connections, seconds).await,
+        drive(
+            "broker mode, warm cache",
+            &warm_addr,
+            Some(&token),
+            connections,
+            seconds,
+        )
+        .await,
+        drive(
+            "local mode (verdicts cached 5 s)",
+            &local_addr,
+            Some(&token),
+            connections,
+            seconds,
+        )
+        .await,
+        drive(
+            "local mode, signature checked on every request",
+            &local_every_addr,
+            Some(&token),
+            connections,
+            seconds,
+        )
+        .await,
+        drive(
+            "broker mode, no cache (a validate call per request)",
+            &cold_addr,
+            Some(&token),
+            connections,
+            seconds,
+        )
+        .await,
+    ];
+    let base = rows[0].rps;
+    println!(
+        "Throughput: {connections} kept-alive connections, {seconds} s per row, loopback, server and load generator on one 2-worker tokio runtime\n"
+    );
+    println!("| route | req/s | vs unprotected | p50 | p99 |");
+    println!("|---|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {:.0} | {:.0} % | {} | {} |",
+            r.name,
+            r.rps,
+            100.0 * r.rps / base,
+            us(r.p50),
+            us(r.p99)
+        );
+    }
+
+    // Cold: one request at a time, each with a token the cache has not seen
+    // (max_staleness 0), against the bare validate round trip.
+    let n = 2000;
+    let mut plain = Conn::open(&unprotected_addr, None).await;
+    let mut through = Conn::open(&cold_addr, Some(&token)).await;
+    let validator = agentwrit_async::Validator::new(broker.url()).unwrap();
+    for _ in 0..200 {
+        plain.round_trip().await;
+        through.round_trip().await;
+        validator.validate(&token).await.unwrap();
+    }
+    let mut plain_lat = Vec::with_capacity(n);
+    let mut validate_lat = Vec::with_capacity(n);
+    let mut cold_lat = Vec::with_capacity(n);
+    // Interleaved, so that a slow moment of the machine hits all three.
+    for _ in 0..n {
+        let t = Instant::now();
+        assert_eq!(plain.round_trip().await, 200);
+        plain_lat.push(t.elapsed());
+        let t = Instant::now();
+        assert!(validator.validate(&token).await.unwrap().is_valid());
+        validate_lat.push(t.elapsed());
+        let t = Instant::now();
+        assert_eq!(through.round_trip().await, 200);
+        cold_lat.push(t.elapsed());
+    }
+    for v in [&mut plain_lat, &mut validate_lat, &mut cold_lat] {
+        v.sort();
+    }
+    let (a, b, c) = (
+        pct(&plain_lat, 0.5),
+        pct(&validate_lat, 0.5),
+        pct(&cold_lat, 0.5),
+    );
+    println!("\nCold broker-mode request, one at a time ({n} each, p50 / p99)\n");
+    println!("| measurement | p50 | p99 |");
+    println!("|---|---:|---:|");
+    println!(
+        "| unprotected request | {} | {} |",
+        us(a),
+        us(pct(&plain_lat, 0.99))
+    );
+    println!(
+        "| one validate round trip (`Validator::validate`) | {} | {} |",
+        us(b),
+        us(pct(&validate_lat, 0.99))
+    );
+    println!(
+        "| cold broker-mode request | {} | {} |",
+        us(c),
+        us(pct(&cold_lat, 0.99))
+    );
+    println!(
+        "\ncold − unprotected = {} = {:.2} × one validate round trip (target ≤ 1.10)",
+        us(c.saturating_sub(a)),
+        c.saturating_sub(a).as_secs_f64() / b.as_secs_f64()
+    );
+    drop(agent);
+}
