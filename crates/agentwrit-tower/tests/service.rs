@@ -582,3 +582,32 @@ async fn local_mode_cannot_see_release_but_the_recheck_does() {
     );
     assert_eq!(proxy.calls(), 2);
 }
+
+#[tokio::test]
+async fn optional_claims_on_public_routes_and_a_missing_layer() {
+    let env = env();
+    let auth = broker_auth(&env, env.broker.url());
+    let whoami = |claims: Option<agentwrit_tower::AgentClaims>| async move {
+        claims.map_or_else(|| String::from("anonymous"), |c| c.sub().to_owned())
+    };
+    let with_layer = axum::Router::new()
+        .route("/healthz", axum::routing::get(whoami))
+        .layer(auth.layer());
+    // An extractor on a route without the layer fails closed with a 500.
+    let without_layer = axum::Router::new().route(
+        "/me",
+        axum::routing::get(|c: agentwrit_tower::AgentClaims| async move { c.sub().to_owned() }),
+    );
+    let (a, b) = (serve(with_layer).await, serve(without_layer).await);
+    let (agent, bearer) = new_agent(&env, &SCOPES).await;
+    assert_eq!(call(&a, "GET", "/healthz", None).await.body, "anonymous");
+    // On a public path the layer does not look at the token at all.
+    assert_eq!(
+        call(&a, "GET", "/healthz", Some(&bearer)).await.body,
+        "anonymous"
+    );
+    let r = call(&b, "GET", "/me", Some(&bearer)).await;
+    assert_eq!(r.status, 500);
+    assert_eq!(problem(&r.body)["error_code"], "internal_error");
+    assert!(!r.body.contains(agent.access_token().expose_secret()));
+}
