@@ -4,7 +4,7 @@
 //! Prints markdown tables; asserts nothing about timing.
 //!
 //! ```text
-//! cargo bench -p agentwrit-tower --bench service [-- --seconds 3 --connections 16]
+//! cargo bench -p agentwrit-tower --bench service [-- --seconds 2 --connections 16 --rounds 3]
 //! ```
 #![allow(
     clippy::unwrap_used,
@@ -178,17 +178,18 @@ fn arg(args: &[String], name: &str, default: f64) -> f64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let seconds = arg(&args, "--seconds", 3.0);
+    let seconds = arg(&args, "--seconds", 2.0);
     let connections = arg(&args, "--connections", 16.0) as usize;
+    let rounds = arg(&args, "--rounds", 3.0) as usize;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(run(seconds, connections));
+    rt.block_on(run(seconds, connections, rounds.max(1)));
 }
 
-async fn run(seconds: f64, connections: usize) {
+async fn run(seconds: f64, connections: usize, rounds: usize) {
     let broker = agentwrit_devbroker::DevBroker::builder()
         .no_rate_limits()
         .start()
@@ -227,45 +228,49 @@ async fn run(seconds: f64, connections: usize) {
     let local_every_addr = serve(protected(&local_every)).await;
     let cold_addr = serve(protected(&cold)).await;
 
-    eprintln!("driving each row for {seconds} s with {connections} connections ...");
-    let rows = vec![
-        drive("unprotected", &unprotected_addr, None, connections, seconds).await,
-        drive(
-            "broker mode, warm cache",
-            &warm_addr,
-            Some(&token),
-            connections,
-            seconds,
-        )
-        .await,
-        drive(
-            "local mode (verdicts cached 5 s)",
+    let targets: [(&str, &str, Option<&str>); 5] = [
+        ("unprotected", &unprotected_addr, None),
+        ("broker mode, warm cache", &warm_addr, Some(&token)),
+        (
+            "local mode (verdicts cached, default 5 s)",
             &local_addr,
             Some(&token),
-            connections,
-            seconds,
-        )
-        .await,
-        drive(
-            "local mode, signature checked on every request",
+        ),
+        (
+            "local mode, signature verified on every request",
             &local_every_addr,
             Some(&token),
-            connections,
-            seconds,
-        )
-        .await,
-        drive(
-            "broker mode, no cache (a validate call per request)",
+        ),
+        (
+            "broker mode, cache off (concurrent requests share a validate call)",
             &cold_addr,
             Some(&token),
-            connections,
-            seconds,
-        )
-        .await,
+        ),
     ];
+    eprintln!(
+        "{rounds} rounds; in each, every row for {seconds} s with {connections} connections ..."
+    );
+    let mut runs: Vec<Vec<Row>> = (0..targets.len()).map(|_| Vec::new()).collect();
+    for round in 0..rounds {
+        // Rotate the order, so that no row is always first or last.
+        for k in 0..targets.len() {
+            let i = (k + round) % targets.len();
+            let (name, addr, bearer) = targets[i];
+            runs[i].push(drive(name, addr, bearer, connections, seconds).await);
+        }
+    }
+    // Per row, the round with the median throughput.
+    let rows: Vec<Row> = runs
+        .into_iter()
+        .map(|mut r| {
+            r.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+            let mid = r.len() / 2;
+            r.swap_remove(mid)
+        })
+        .collect();
     let base = rows[0].rps;
     println!(
-        "Throughput: {connections} kept-alive connections, {seconds} s per row, loopback, server and load generator on one 2-worker tokio runtime\n"
+        "Throughput: {connections} kept-alive connections, {seconds} s per row, median of {rounds} rounds; loopback; services and load generator on one 2-worker tokio runtime\n"
     );
     println!("| route | req/s | vs unprotected | p50 | p99 |");
     println!("|---|---:|---:|---:|---:|");
