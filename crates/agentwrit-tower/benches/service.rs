@@ -229,7 +229,9 @@ async fn run(seconds: f64, connections: usize, rounds: usize) {
     let cold_addr = serve(protected(&cold)).await;
 
     let targets: [(&str, &str, Option<&str>); 5] = [
-        ("unprotected", &unprotected_addr, None),
+        // The same request everywhere: the unprotected route gets (and ignores)
+        // the same Authorization header.
+        ("unprotected", &unprotected_addr, Some(&token)),
         ("broker mode, warm cache", &warm_addr, Some(&token)),
         (
             "local mode (verdicts cached, default 5 s)",
@@ -288,7 +290,7 @@ async fn run(seconds: f64, connections: usize, rounds: usize) {
     // Cold: one request at a time, each with a token the cache has not seen
     // (max_staleness 0), against the bare validate round trip.
     let n = 2000;
-    let mut plain = Conn::open(&unprotected_addr, None).await;
+    let mut plain = Conn::open(&unprotected_addr, Some(&token)).await;
     let mut through = Conn::open(&cold_addr, Some(&token)).await;
     let validator = agentwrit_async::Validator::new(broker.url()).unwrap();
     for _ in 0..200 {
