@@ -181,15 +181,20 @@ fn main() {
     let seconds = arg(&args, "--seconds", 2.0);
     let connections = arg(&args, "--connections", 16.0) as usize;
     let rounds = arg(&args, "--rounds", 3.0) as usize;
+    // `--only N`: drive row N alone (for profiling), then stop.
+    let only = args
+        .iter()
+        .any(|a| a == "--only")
+        .then(|| arg(&args, "--only", 0.0) as usize);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(run(seconds, connections, rounds.max(1)));
+    rt.block_on(run(seconds, connections, rounds.max(1), only));
 }
 
-async fn run(seconds: f64, connections: usize, rounds: usize) {
+async fn run(seconds: f64, connections: usize, rounds: usize, only: Option<usize>) {
     let broker = agentwrit_devbroker::DevBroker::builder()
         .no_rate_limits()
         .start()
@@ -257,9 +262,23 @@ async fn run(seconds: f64, connections: usize, rounds: usize) {
         // Rotate the order, so that no row is always first or last.
         for k in 0..targets.len() {
             let i = (k + round) % targets.len();
+            if only.is_some_and(|o| o != i) {
+                continue;
+            }
             let (name, addr, bearer) = targets[i];
             runs[i].push(drive(name, addr, bearer, connections, seconds).await);
         }
+    }
+    if let Some(i) = only {
+        let r = runs[i].pop().unwrap();
+        println!(
+            "{}: {:.0} req/s, p50 {}, p99 {}",
+            r.name,
+            r.rps,
+            us(r.p50),
+            us(r.p99)
+        );
+        return;
     }
     // Per row, the round with the median throughput.
     let rows: Vec<Row> = runs

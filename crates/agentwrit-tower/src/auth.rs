@@ -311,16 +311,26 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
 }
 
 /// Three non-empty base64url parts, within the length cap: anything else
-/// is refused without asking anyone.
+/// is refused without asking anyone. One pass over the bytes.
 fn well_formed(token: &str) -> bool {
-    token.len() <= MAX_TOKEN_LEN
-        && token.split('.').count() == 3
-        && token.split('.').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+    if token.len() > MAX_TOKEN_LEN {
+        return false;
+    }
+    let (mut dots, mut part_len) = (0u8, 0usize);
+    for &b in token.as_bytes() {
+        if b == b'.' {
+            if part_len == 0 || dots == 2 {
+                return false;
+            }
+            dots += 1;
+            part_len = 0;
+        } else if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            part_len += 1;
+        } else {
+            return false;
+        }
+    }
+    dots == 2 && part_len > 0
 }
 
 enum Target {
@@ -544,5 +554,24 @@ impl AgentAuthBuilder {
                 public_prefixes: self.public_prefixes,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::well_formed;
+
+    #[test]
+    fn token_shape() {
+        for good in ["a.b.c", "eyJ0.e30.c2ln", "A-_.0.z"] {
+            assert!(well_formed(good), "{good}");
+        }
+        let long = format!("a.b.{}", "c".repeat(super::MAX_TOKEN_LEN));
+        for bad in [
+            "", "a", "a.b", "a.b.", ".b.c", "a..c", "a.b.c.d", "a.b.c=", "a b.c.d", "a.b.c\n",
+            "é.b.c", &long,
+        ] {
+            assert!(!well_formed(bad), "{bad:?}");
+        }
     }
 }
