@@ -104,8 +104,21 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 struct Row {
     name: String,
     rps: f64,
+    /// Process CPU (services, load generator, broker) per request.
+    cpu_per_req: Option<Duration>,
     p50: Duration,
     p99: Duration,
+}
+
+/// This process's user + system CPU time, from `/proc/self/stat` (Linux;
+/// clock ticks of 10 ms).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
@@ -147,9 +160,11 @@ async fn drive(
     tokio::time::sleep(Duration::from_millis(500)).await;
     measuring.store(true, Ordering::Relaxed);
     let t0 = Instant::now();
+    let cpu0 = process_cpu();
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     measuring.store(false, Ordering::Relaxed);
     let elapsed = t0.elapsed();
+    let cpu = process_cpu().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
     stop.store(true, Ordering::Relaxed);
     let mut all = Vec::new();
     for t in tasks {
@@ -159,6 +174,7 @@ async fn drive(
     Row {
         name: name.to_owned(),
         rps: all.len() as f64 / elapsed.as_secs_f64(),
+        cpu_per_req: cpu.map(|c| c / u32::try_from(all.len().max(1)).unwrap_or(u32::MAX)),
         p50: pct(&all, 0.50),
         p99: pct(&all, 0.99),
     }
@@ -285,16 +301,20 @@ async fn run(seconds: f64, connections: usize, rounds: usize, only: Option<usize
     println!(
         "Throughput: {connections} kept-alive connections, {seconds} s per row, median of {rounds} rounds; loopback; services and load generator on one 2-worker tokio runtime\n"
     );
-    println!("| route | req/s | vs unprotected | p50 | p99 |");
-    println!("|---|---:|---:|---:|---:|");
+    println!("| route | req/s | vs unprotected | p50 | p99 | CPU per request (whole process) |");
+    println!("|---|---:|---:|---:|---:|---:|");
     for r in &rows {
         println!(
-            "| {} | {:.0} | {:.0} % | {} | {} |",
+            "| {} | {:.0} | {:.0} % | {} | {} | {} |",
             r.name,
             r.rps,
             100.0 * r.rps / base,
             us(r.p50),
-            us(r.p99)
+            us(r.p99),
+            r.cpu_per_req.map_or("n/a".to_owned(), |c| format!(
+                "{:.1} µs",
+                c.as_secs_f64() * 1e6
+            )),
         );
     }
 
