@@ -5,6 +5,7 @@
 //! calls.
 //!
 //! ```
+//! # #[cfg(feature = "axum")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let broker = agentwrit_devbroker::DevBroker::start()?;
@@ -22,6 +23,8 @@
 //!     .layer(auth.layer());
 //! # let _ = app;
 //! # Ok(()) }
+//! # #[cfg(not(feature = "axum"))]
+//! # fn main() {}
 //! ```
 //!
 //! # What the layer does
