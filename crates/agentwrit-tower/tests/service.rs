@@ -611,3 +611,40 @@ async fn optional_claims_on_public_routes_and_a_missing_layer() {
     assert_eq!(problem(&r.body)["error_code"], "internal_error");
     assert!(!r.body.contains(agent.access_token().expose_secret()));
 }
+
+#[tokio::test]
+async fn broker_errors_fail_closed_and_are_not_cached() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A stand-in broker whose validate endpoint answers 500, then 429.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let stub = axum::Router::new().route(
+        "/v1/token/validate",
+        axum::routing::post(move || {
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let status = if n == 0 { 500 } else { 429 };
+                let mut r = axum::response::Response::new(axum::body::Body::from(format!(
+                    r#"{{"type":"urn:agentwrit:error:x","title":"x","status":{status},"detail":"x","instance":"/v1/token/validate"}}"#
+                )));
+                *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                r.headers_mut().insert("content-type", "application/problem+json".parse().unwrap());
+                r.headers_mut().insert("retry-after", "0".parse().unwrap());
+                r
+            }
+        }),
+    );
+    let stub_url = serve(stub).await;
+    let auth = AgentAuth::broker(&stub_url).build().unwrap();
+    let base = serve(service(&auth)).await;
+    let env = env();
+    let (_agent, bearer) = new_agent(&env, &SCOPES).await;
+    for _ in 0..2 {
+        let r = call(&base, "GET", "/me", Some(&bearer)).await;
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert_eq!(problem(&r.body)["error_code"], "service_unavailable");
+    }
+    // Each request asked again (failures are not cached).
+    assert!(calls.load(Ordering::SeqCst) >= 2);
+    assert_eq!(auth.cached_entries(), 0);
+}
