@@ -42,7 +42,7 @@ fn bearer_like() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    // Cases from PROPTEST_CASES (CI sets 10 000), else proptest's default.
 
     #[test]
     fn local_mode_any_header_is_a_401(value in bearer_like()) {
@@ -57,6 +57,7 @@ proptest! {
     }
 }
 
+/// Fewer cases: a quarter of them are a round trip to the broker.
 #[test]
 fn broker_mode_any_header_is_a_401() {
     let broker = agentwrit_devbroker::DevBroker::start().unwrap();
