@@ -1,6 +1,8 @@
-//! A downstream service: it receives bearer tokens, validates each one at
-//! the broker (pooled connection, no app credentials needed) and gates
-//! every request with `scope_is_subset` on the verified claims.
+//! A downstream service on axum: it receives agents' bearer tokens and
+//! lets `agentwrit-tower` do the rest. The layer validates each token at
+//! the broker (pooled connection, no app credentials needed) and puts the
+//! verified claims in the request; each route names the scope it needs as
+//! a template filled from its path (`read:data:customer-{id}`).
 //!
 //! The example starts the service on a loopback port, creates an agent
 //! scoped to one customer and one order, and calls the service as that
@@ -10,15 +12,18 @@
 //! cargo run --example downstream_service
 //! ```
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::process::ExitCode;
+use std::time::Duration;
 
-use agentwrit_blocking::{App, Validation, scope_is_subset, validate};
-use agentwrit_examples::DevApp;
+use agentwrit_async::App;
+use agentwrit_examples::broker;
+use agentwrit_tower::{AgentAuth, AgentClaims, RequireScopes};
+use axum::Router;
+use axum::routing::{get, post};
 
-fn main() -> ExitCode {
-    match run() {
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -27,117 +32,83 @@ fn main() -> ExitCode {
     }
 }
 
-/// What a request needs: `GET /customers/{id}` reads that customer,
-/// `POST /orders/{id}` writes that order.
-fn required_scope(method: &str, path: &str) -> Option<String> {
-    match (method, path.split('/').collect::<Vec<_>>().as_slice()) {
-        ("GET", ["", "customers", id]) => Some(format!("read:data:customer-{id}")),
-        ("POST", ["", "orders", id]) => Some(format!("write:data:order-{id}")),
-        _ => None,
+/// The whole service: two routes, each with the scope it needs, behind
+/// the authentication layer.
+fn service(auth: &AgentAuth) -> Router {
+    async fn ok_for(claims: AgentClaims) -> String {
+        format!("ok for {}", claims.sub())
     }
+    Router::new()
+        .route(
+            "/customers/{id}",
+            get(ok_for).route_layer(RequireScopes::new(&["read:data:customer-{id}"])),
+        )
+        .route(
+            "/orders/{id}",
+            post(ok_for).route_layer(RequireScopes::new(&["write:data:order-{id}"])),
+        )
+        .layer(auth.layer())
 }
 
-/// The service's whole authorization logic.
-fn authorize(
-    broker_url: &str,
+/// Calls the service; prints the body, or the problem's detail for a
+/// rejection.
+async fn call(
+    client: &reqwest::Client,
+    base: &str,
     method: &str,
     path: &str,
-    authorization: Option<&str>,
-) -> (u16, String) {
-    let Some(required) = required_scope(method, path) else {
-        return (404, "no such resource".into());
-    };
-    let Some(token) = authorization.and_then(|h| h.strip_prefix("Bearer ")) else {
-        return (401, "missing bearer token".into());
-    };
-    match validate(broker_url, token) {
-        Ok(Validation::Valid(claims)) if scope_is_subset(&[required.as_str()], &claims.scope) => {
-            (200, format!("ok for {}", claims.sub))
-        }
-        Ok(Validation::Valid(_)) => (403, format!("token lacks {required}")),
-        Ok(_) => (401, "token is invalid or expired".into()),
-        Err(e) => (503, format!("cannot reach the broker: {e}")),
-    }
-}
-
-fn serve(listener: TcpListener, broker_url: String) {
-    for stream in listener.incoming().flatten() {
-        if handle(stream, &broker_url).is_err() {
-            continue;
-        }
-    }
-}
-
-fn handle(mut stream: TcpStream, broker_url: &str) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let mut parts = request_line.split_whitespace();
-    let (method, path) = (
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-    );
-    let mut authorization = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("authorization")
-        {
-            authorization = Some(value.trim().to_owned());
-        }
-    }
-    let (status, body) = authorize(broker_url, method, path, authorization.as_deref());
-    write!(
-        stream,
-        "HTTP/1.1 {status} X\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )
-}
-
-fn call(base: &str, method: &str, path: &str, bearer: &str) -> Result<(u16, String), ureq::Error> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    bearer: &str,
+) -> Result<(u16, String), Box<dyn std::error::Error>> {
     let url = format!("{base}{path}");
-    let response = match method {
-        "POST" => agent
-            .post(&url)
-            .header("authorization", bearer)
-            .send_empty()?,
-        _ => agent.get(&url).header("authorization", bearer).call()?,
+    let request = match method {
+        "POST" => client.post(url),
+        _ => client.get(url),
     };
+    let response = request.header("authorization", bearer).send().await?;
     let status = response.status().as_u16();
-    Ok((status, response.into_body().read_to_string()?))
+    let is_problem = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v == "application/problem+json");
+    let body = response.text().await?;
+    if is_problem {
+        let problem: serde_json::Value = serde_json::from_str(&body)?;
+        return Ok((status, problem["detail"].as_str().unwrap_or("").to_owned()));
+    }
+    Ok((status, body))
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    // The configured broker and app, or else an embedded development broker.
-    let dev = DevApp::unless_configured()?;
-    let app = match &dev {
-        None => App::from_env()?,
-        Some(dev) => App::new(dev.url(), dev.client_id(), dev.client_secret())?,
-    };
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let service = format!("http://{}", listener.local_addr()?);
-    let broker_url = app.broker_url().to_owned();
-    std::thread::spawn(move || serve(listener, broker_url));
-    println!("Downstream service on {service}, validating at the broker");
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let broker = broker()?;
+    // A real service keeps verdicts a few seconds (the default, 5 s): a
+    // released token is refused at most that long after. The example turns
+    // the cache off so that the release shows on the very next request.
+    let auth = AgentAuth::broker(&broker.url)
+        .max_staleness(Duration::ZERO)
+        .build()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let service_url = format!("http://{}", listener.local_addr()?);
+    let app_router = service(&auth);
+    tokio::spawn(async move { axum::serve(listener, app_router).await });
+    println!("Downstream service on {service_url}, validating at the broker");
     println!("{}", "=".repeat(55));
     println!();
 
+    let app = App::new(
+        &broker.url,
+        &broker.client_id,
+        broker.client_secret.as_str(),
+    )?;
     let agent = app
         .create_agent(
             "order-worker",
             "process-ord-4823",
             &["read:data:customer-cust-7291", "write:data:order-ord-4823"],
-        )?
+        )
+        .await?
         .release_on_drop();
-    let bearer = agent.bearer_header_value()?;
-    let bearer = bearer.to_str()?;
+    let bearer = agent.bearer_header_value();
+    let client = reqwest::Client::new();
     let requests = [
         ("GET", "/customers/cust-7291"),
         ("POST", "/orders/ord-4823"),
@@ -145,11 +116,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         ("POST", "/orders/ord-0000"),
     ];
     for (method, path) in requests {
-        let (status, body) = call(&service, method, path, bearer)?;
+        let (status, body) = call(&client, &service_url, method, path, &bearer).await?;
         println!("{method:<4} {path:<22} → {status} {body}");
     }
-    agent.release()?;
-    let (status, body) = call(&service, "GET", "/customers/cust-7291", bearer)?;
+    agent.release().await?;
+    let (status, body) = call(
+        &client,
+        &service_url,
+        "GET",
+        "/customers/cust-7291",
+        &bearer,
+    )
+    .await?;
     println!(
         "{:<4} {:<22} → {status} {body}   (after release)",
         "GET", "/customers/cust-7291"

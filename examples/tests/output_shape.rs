@@ -293,8 +293,8 @@ Downstream service on http://127.0.0.1:{digits}, validating at the broker
 
 GET  /customers/cust-7291   → 200 ok for spiffe://agentwrit.local/agent/order-worker/process-ord-4823/{hex16}
 POST /orders/ord-4823       → 200 ok for spiffe://agentwrit.local/agent/order-worker/process-ord-4823/{hex16}
-GET  /customers/cust-9999   → 403 token lacks read:data:customer-cust-9999
-POST /orders/ord-0000       → 403 token lacks write:data:order-ord-0000
+GET  /customers/cust-9999   → 403 token lacks required scope: read:data:customer-cust-9999
+POST /orders/ord-0000       → 403 token lacks required scope: write:data:order-ord-0000
 GET  /customers/cust-7291   → 401 token is invalid or expired   (after release)
 ",
     );

@@ -1,0 +1,577 @@
+//! The authenticator: how a token is checked, cached and turned into
+//! verified claims or a rejection.
+
+use core::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use agentwrit_async::{Clock, SystemClock};
+use http::HeaderMap;
+
+use crate::cache::{Cache, key_of};
+use crate::check::{BrokerCheck, LocalCheck, Verdict};
+use crate::{AgentAuthLayer, AgentClaims, BrokerKey, ConfigError, Rejection, RejectionKind};
+
+/// The default `max_staleness`: how long a broker verdict is reused.
+pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(5);
+/// The default cache capacity (entries).
+pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
+/// The default timeout of one broker call (connect and answer).
+pub const DEFAULT_BROKER_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest bearer token accepted (longer ones are rejected unread).
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// Checks agent tokens for a service: in *broker* mode at the broker's
+/// `/v1/token/validate`, in *local* mode against pinned broker keys (with
+/// an optional broker re-check); either way through a bounded cache keyed
+/// by the token's SHA-256.
+///
+/// Cheap to clone (one `Arc`). Install it with [`AgentAuth::layer`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let broker = agentwrit_devbroker::DevBroker::start()?;
+/// # let reg = broker.register_universal_app()?;
+/// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, reg.client_secret.expose_secret())?;
+/// # let agent = app.create_agent("orch-1", "task-1", &["read:data:customer-7291"]).await?;
+/// use std::time::Duration;
+/// use agentwrit_tower::AgentAuth;
+///
+/// let auth = AgentAuth::broker(broker.url())
+///     .max_staleness(Duration::from_secs(2))
+///     .build()?;
+/// let claims = auth.verify_token(agent.access_token().expose_secret()).await?;
+/// assert_eq!(claims.task_id(), Some("task-1"));
+/// assert_eq!(auth.verify_token("not-a-token").await.unwrap_err().status(), 401);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct AgentAuth {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    mode: Mode,
+    cache: Cache,
+    clock: Arc<dyn Clock>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    leeway: i64,
+    public_paths: Vec<String>,
+    public_prefixes: Vec<String>,
+}
+
+enum Mode {
+    Broker(BrokerCheck),
+    Local {
+        local: LocalCheck,
+        recheck: Option<BrokerCheck>,
+    },
+}
+
+impl fmt::Debug for AgentAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = match &self.inner.mode {
+            Mode::Broker(_) => "broker",
+            Mode::Local { recheck: None, .. } => "local",
+            Mode::Local {
+                recheck: Some(_), ..
+            } => "local+broker-recheck",
+        };
+        f.debug_struct("AgentAuth")
+            .field("mode", &mode)
+            .field("issuer", &self.inner.issuer)
+            .field("audience", &self.inner.audience)
+            .field("cached_entries", &self.cached_entries())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AgentAuth {
+    /// *Broker* mode (the default choice): every token is checked at the
+    /// broker's `/v1/token/validate`, so a released or revoked token is
+    /// refused at most `max_staleness` after the broker learns of it.
+    ///
+    /// ```
+    /// let auth = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080").build()?;
+    /// # let _ = auth; Ok::<(), agentwrit_tower::ConfigError>(())
+    /// ```
+    pub fn broker(broker_url: impl Into<String>) -> AgentAuthBuilder {
+        AgentAuthBuilder::new(Target::Broker(broker_url.into()))
+    }
+
+    /// *Local* mode: EdDSA verification against pinned broker keys (one
+    /// per key in rotation, matched by the token's `kid`). Without
+    /// [`AgentAuthBuilder::broker_recheck`] it **cannot see revocation or
+    /// release**: a token stays accepted until its `exp`.
+    ///
+    /// ```
+    /// use agentwrit_tower::{AgentAuth, BrokerKey};
+    /// let key = BrokerKey::from_base64url("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")?;
+    /// let auth = AgentAuth::local([key]).issuer("https://broker.example").build()?;
+    /// # let _ = auth; Ok::<(), agentwrit_tower::ConfigError>(())
+    /// ```
+    pub fn local(keys: impl IntoIterator<Item = BrokerKey>) -> AgentAuthBuilder {
+        AgentAuthBuilder::new(Target::Local(keys.into_iter().collect()))
+    }
+
+    /// The tower layer that authenticates every request with this
+    /// authenticator.
+    ///
+    /// ```
+    /// let layer = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080").build()?.layer();
+    /// # let _ = layer; Ok::<(), agentwrit_tower::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn layer(&self) -> AgentAuthLayer {
+        AgentAuthLayer::new(self.clone())
+    }
+
+    /// How many verdicts the cache holds now (never more than its
+    /// capacity).
+    ///
+    /// ```
+    /// let auth = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080").build()?;
+    /// assert_eq!(auth.cached_entries(), 0);
+    /// # Ok::<(), agentwrit_tower::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn cached_entries(&self) -> usize {
+        self.inner.cache.len()
+    }
+
+    /// Whether `path` is public (configured with
+    /// [`AgentAuthBuilder::public_path`] or
+    /// [`AgentAuthBuilder::public_prefix`]): the layer lets it through
+    /// without a token.
+    ///
+    /// ```
+    /// let auth = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080")
+    ///     .public_path("/healthz")
+    ///     .public_prefix("/docs/")
+    ///     .build()?;
+    /// assert!(auth.is_public("/healthz") && auth.is_public("/docs/a"));
+    /// assert!(!auth.is_public("/healthz/x") && !auth.is_public("/customers/1"));
+    /// # Ok::<(), agentwrit_tower::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn is_public(&self, path: &str) -> bool {
+        self.inner.public_paths.iter().any(|p| p == path)
+            || self
+                .inner
+                .public_prefixes
+                .iter()
+                .any(|p| path.starts_with(p.as_str()))
+    }
+
+    /// Authenticates a request from its headers: exactly one
+    /// `Authorization: Bearer <token>` header, then [`AgentAuth::verify_token`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), agentwrit_tower::ConfigError> {
+    /// let auth = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:9").build()?;
+    /// let mut headers = http::HeaderMap::new();
+    /// assert_eq!(auth.authenticate(&headers).await.unwrap_err().status(), 401);
+    /// headers.insert("authorization", "Basic dTpw".parse().unwrap());
+    /// assert_eq!(auth.authenticate(&headers).await.unwrap_err().status(), 401);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The [`Rejection`] to send back.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<AgentClaims, Rejection> {
+        let token = bearer_token(headers)?;
+        self.verify_token(token).await
+    }
+
+    /// Verifies one bearer token: shape check, then the cache or the
+    /// configured check, then issuer and audience.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), agentwrit_tower::ConfigError> {
+    /// let auth = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:9").build()?;
+    /// // Refused before any broker call: not a compact JWS.
+    /// assert_eq!(auth.verify_token("garbage").await.unwrap_err().status(), 401);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// 401 for a bad token, 503 when the broker cannot be asked.
+    pub async fn verify_token(&self, token: &str) -> Result<AgentClaims, Rejection> {
+        if !well_formed(token) {
+            return Err(Rejection::new(
+                RejectionKind::InvalidToken,
+                "the bearer token is not a compact JWS",
+            ));
+        }
+        let inner = &self.inner;
+        let now = || inner.clock.now();
+        let verdict = inner
+            .cache
+            .get_or_check(key_of(token), now, || self.check(token))
+            .await;
+        match verdict {
+            Verdict::Valid(claims) => {
+                self.check_claims(&claims, now())?;
+                Ok(AgentClaims::new(claims))
+            }
+            Verdict::Invalid(reason) => Err(Rejection::new(RejectionKind::InvalidToken, reason)),
+            Verdict::Unavailable(error) => {
+                tracing::warn!(%error, "the token broker cannot be reached; failing closed");
+                Err(Rejection::new(
+                    RejectionKind::BrokerUnavailable,
+                    "the token broker cannot be reached",
+                ))
+            }
+        }
+    }
+
+    async fn check(&self, token: &str) -> Verdict {
+        match &self.inner.mode {
+            Mode::Broker(broker) => broker.check(token).await,
+            Mode::Local { local, recheck } => {
+                let verdict = local.check(token, self.inner.clock.now());
+                match (verdict, recheck) {
+                    (Verdict::Valid(claims), Some(broker)) => match broker.check(token).await {
+                        Verdict::Valid(_) => Verdict::Valid(claims),
+                        other => other,
+                    },
+                    (verdict, _) => verdict,
+                }
+            }
+        }
+    }
+
+    fn check_claims(
+        &self,
+        claims: &agentwrit_wire::Claims,
+        now: SystemTime,
+    ) -> Result<(), Rejection> {
+        let invalid = |reason: &str| Err(Rejection::new(RejectionKind::InvalidToken, reason));
+        let now = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        if now > claims.exp.saturating_add(self.inner.leeway) {
+            return invalid("the token has expired");
+        }
+        if let Some(issuer) = &self.inner.issuer
+            && &claims.iss != issuer
+        {
+            return invalid("the issuer does not match");
+        }
+        if let Some(audience) = &self.inner.audience
+            && !claims
+                .aud
+                .as_ref()
+                .is_some_and(|aud| aud.contains(audience))
+        {
+            return invalid("the audience does not match");
+        }
+        Ok(())
+    }
+}
+
+/// The one bearer token of the request, or why there is none.
+fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(Rejection::new(
+            RejectionKind::MissingToken,
+            "missing authorization header",
+        ));
+    };
+    if values.next().is_some() {
+        return Err(Rejection::new(
+            RejectionKind::InvalidToken,
+            "more than one authorization header",
+        ));
+    }
+    let bytes = value.as_bytes();
+    let scheme_ok =
+        bytes.len() > 7 && bytes[..6].eq_ignore_ascii_case(b"bearer") && bytes[6] == b' ';
+    if !scheme_ok {
+        return Err(Rejection::new(
+            RejectionKind::MissingToken,
+            "the authorization scheme is not Bearer",
+        ));
+    }
+    std::str::from_utf8(&bytes[7..])
+        .map(|t| t.trim_matches(' '))
+        .map_err(|_| {
+            Rejection::new(
+                RejectionKind::InvalidToken,
+                "the bearer token is not a compact JWS",
+            )
+        })
+}
+
+/// Three non-empty base64url parts, within the length cap: anything else
+/// is refused without asking anyone. One pass over the bytes.
+fn well_formed(token: &str) -> bool {
+    if token.len() > MAX_TOKEN_LEN {
+        return false;
+    }
+    let (mut dots, mut part_len) = (0u8, 0usize);
+    for &b in token.as_bytes() {
+        if b == b'.' {
+            if part_len == 0 || dots == 2 {
+                return false;
+            }
+            dots += 1;
+            part_len = 0;
+        } else if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            part_len += 1;
+        } else {
+            return false;
+        }
+    }
+    dots == 2 && part_len > 0
+}
+
+enum Target {
+    Broker(String),
+    Local(Vec<BrokerKey>),
+}
+
+/// Configures an [`AgentAuth`]; from [`AgentAuth::broker`] or
+/// [`AgentAuth::local`].
+///
+/// ```
+/// use std::time::Duration;
+/// let auth = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080")
+///     .max_staleness(Duration::from_secs(2))
+///     .cache_capacity(50_000)
+///     .broker_timeout(Duration::from_secs(2))
+///     .public_path("/healthz")
+///     .build()?;
+/// # let _ = auth; Ok::<(), agentwrit_tower::ConfigError>(())
+/// ```
+#[must_use]
+pub struct AgentAuthBuilder {
+    target: Target,
+    max_staleness: Duration,
+    capacity: usize,
+    clock: Arc<dyn Clock>,
+    timeout: Duration,
+    issuer: Option<String>,
+    audience: Option<String>,
+    leeway: Duration,
+    recheck: Option<String>,
+    public_paths: Vec<String>,
+    public_prefixes: Vec<String>,
+}
+
+impl fmt::Debug for AgentAuthBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentAuthBuilder")
+            .field("max_staleness", &self.max_staleness)
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AgentAuthBuilder {
+    fn new(target: Target) -> Self {
+        AgentAuthBuilder {
+            target,
+            max_staleness: DEFAULT_MAX_STALENESS,
+            capacity: DEFAULT_CACHE_CAPACITY,
+            clock: Arc::new(SystemClock),
+            timeout: DEFAULT_BROKER_TIMEOUT,
+            issuer: None,
+            audience: None,
+            leeway: Duration::ZERO,
+            recheck: None,
+            public_paths: Vec::new(),
+            public_prefixes: Vec::new(),
+        }
+    }
+
+    /// How long a verdict may be reused (default
+    /// [`DEFAULT_MAX_STALENESS`]); never past the token's `exp`. Zero turns
+    /// the cache off (concurrent checks of one token are still shared).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let b = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080").max_staleness(Duration::ZERO);
+    /// # let _ = b;
+    /// ```
+    pub fn max_staleness(mut self, max_staleness: Duration) -> Self {
+        self.max_staleness = max_staleness;
+        self
+    }
+
+    /// The most verdicts kept (default [`DEFAULT_CACHE_CAPACITY`]); the
+    /// oldest leave first.
+    ///
+    /// ```
+    /// let b = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080").cache_capacity(1_000);
+    /// # let _ = b;
+    /// ```
+    pub fn cache_capacity(mut self, entries: usize) -> Self {
+        self.capacity = entries;
+        self
+    }
+
+    /// The clock for staleness and expiry (default: the system clock).
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use agentwrit_async::ManualClock;
+    /// let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_795_304_437));
+    /// let b = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080").clock(clock.clone());
+    /// # let _ = b;
+    /// ```
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The timeout of one broker call (default [`DEFAULT_BROKER_TIMEOUT`]);
+    /// past it the request gets a 503.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let b = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080").broker_timeout(Duration::from_secs(1));
+    /// # let _ = b;
+    /// ```
+    pub fn broker_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Requires `iss` to equal `issuer` (the broker's `AA_ISSUER`).
+    ///
+    /// ```
+    /// let b = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080").issuer("https://broker.example");
+    /// # let _ = b;
+    /// ```
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Requires `aud` to contain `audience` (tokens without `aud` are
+    /// refused).
+    ///
+    /// ```
+    /// let b = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080").audience("orders-api");
+    /// # let _ = b;
+    /// ```
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Local mode: tolerated clock difference on `exp`/`nbf` (default 0).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use agentwrit_tower::{AgentAuth, BrokerKey};
+    /// let key = BrokerKey::from_base64url("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")?;
+    /// let b = AgentAuth::local([key]).leeway(Duration::from_secs(2));
+    /// # let _ = b; Ok::<(), agentwrit_tower::ConfigError>(())
+    /// ```
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Local mode: also ask the broker at `broker_url`, at most once per
+    /// token every `max_staleness`, so release and revocation are still
+    /// seen. Forged and expired tokens never reach the broker.
+    ///
+    /// ```
+    /// # use agentwrit_tower::{AgentAuth, BrokerKey};
+    /// let key = BrokerKey::from_base64url("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")?;
+    /// let auth = AgentAuth::local([key]).broker_recheck("http://127.0.0.1:8080").build()?;
+    /// # let _ = auth; Ok::<(), agentwrit_tower::ConfigError>(())
+    /// ```
+    pub fn broker_recheck(mut self, broker_url: impl Into<String>) -> Self {
+        self.recheck = Some(broker_url.into());
+        self
+    }
+
+    /// A path (exact match) the layer lets through without a token.
+    ///
+    /// ```
+    /// let b = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080").public_path("/healthz");
+    /// # let _ = b;
+    /// ```
+    pub fn public_path(mut self, path: impl Into<String>) -> Self {
+        self.public_paths.push(path.into());
+        self
+    }
+
+    /// A path prefix the layer lets through without a token.
+    ///
+    /// ```
+    /// let b = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080").public_prefix("/static/");
+    /// # let _ = b;
+    /// ```
+    pub fn public_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.public_prefixes.push(prefix.into());
+        self
+    }
+
+    /// Builds the authenticator (no network yet).
+    ///
+    /// ```
+    /// assert!(agentwrit_tower::AgentAuth::broker("not a url").build().is_err());
+    /// assert!(agentwrit_tower::AgentAuth::local([]).build().is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A bad broker URL, no keys in local mode, or an HTTP client that
+    /// cannot be built.
+    pub fn build(self) -> Result<AgentAuth, ConfigError> {
+        let mode = match self.target {
+            Target::Broker(url) => Mode::Broker(BrokerCheck::new(&url, self.timeout)?),
+            Target::Local(keys) => Mode::Local {
+                local: LocalCheck::new(&keys, self.issuer.as_deref(), self.leeway)?,
+                recheck: self
+                    .recheck
+                    .as_deref()
+                    .map(|url| BrokerCheck::new(url, self.timeout))
+                    .transpose()?,
+            },
+        };
+        Ok(AgentAuth {
+            inner: Arc::new(Inner {
+                mode,
+                cache: Cache::new(self.max_staleness, self.capacity),
+                clock: self.clock,
+                issuer: self.issuer,
+                audience: self.audience,
+                leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
+                public_paths: self.public_paths,
+                public_prefixes: self.public_prefixes,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::well_formed;
+
+    #[test]
+    fn token_shape() {
+        for good in ["a.b.c", "eyJ0.e30.c2ln", "A-_.0.z"] {
+            assert!(well_formed(good), "{good}");
+        }
+        let long = format!("a.b.{}", "c".repeat(super::MAX_TOKEN_LEN));
+        for bad in [
+            "", "a", "a.b", "a.b.", ".b.c", "a..c", "a.b.c.d", "a.b.c=", "a b.c.d", "a.b.c\n",
+            "é.b.c", &long,
+        ] {
+            assert!(!well_formed(bad), "{bad:?}");
+        }
+    }
+}

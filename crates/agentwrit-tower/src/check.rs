@@ -1,0 +1,138 @@
+//! The one module that calls the SDK's validation APIs (the broker's
+//! `/v1/token/validate` through `agentwrit_async::Validator`, and
+//! `agentwrit_core::TokenVerifier` for local EdDSA verification), so that a
+//! reshaped public API touches this file only.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use agentwrit_wire::Claims;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::{BrokerKey, ConfigError};
+
+/// What one check of a token concluded.
+#[derive(Clone, Debug)]
+pub(crate) enum Verdict {
+    /// Genuine, unexpired, not revoked (as far as this check can see).
+    Valid(Arc<Claims>),
+    /// Not accepted; the reason never contains the token.
+    Invalid(String),
+    /// The broker could not answer (unreachable, 5xx, 429, timeout).
+    Unavailable(String),
+}
+
+/// Builds the core verifier for one key (also the key's validity check).
+pub(crate) fn verifier_for(bytes: [u8; 32]) -> Result<agentwrit_core::TokenVerifier, ConfigError> {
+    agentwrit_core::TokenVerifier::new(bytes)
+        .map_err(|_| ConfigError::InvalidKey("not a valid Ed25519 public key"))
+}
+
+/// The broker's validate endpoint on a pooled client.
+#[derive(Clone, Debug)]
+pub(crate) struct BrokerCheck {
+    validator: agentwrit_async::Validator,
+}
+
+impl BrokerCheck {
+    pub(crate) fn new(url: &str, timeout: Duration) -> Result<Self, ConfigError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| ConfigError::Http(e.to_string()))?;
+        let validator = agentwrit_async::Validator::with_client(url, client)
+            .map_err(|e| ConfigError::BrokerUrl(e.to_string()))?;
+        Ok(BrokerCheck { validator })
+    }
+
+    /// Asks the broker. A 4xx answer other than 429 means the broker looked
+    /// at the token and refused it; anything else it could not answer.
+    pub(crate) async fn check(&self, token: &str) -> Verdict {
+        match self.validator.validate(token).await {
+            Ok(validation) => match validation.claims() {
+                Some(claims) => Verdict::Valid(Arc::new(claims.clone())),
+                None => Verdict::Invalid(
+                    validation
+                        .error()
+                        .unwrap_or("token is invalid or expired")
+                        .to_owned(),
+                ),
+            },
+            Err(e) => match e.status() {
+                Some(status) if (400..500).contains(&status) && status != 429 => {
+                    Verdict::Invalid("token is invalid or expired".to_owned())
+                }
+                _ => Verdict::Unavailable(e.to_string()),
+            },
+        }
+    }
+}
+
+/// Several pinned keys, matched by `kid`, with optional issuer and audience
+/// checks.
+#[derive(Clone, Debug)]
+pub(crate) struct LocalCheck {
+    verifiers: Vec<agentwrit_core::TokenVerifier>,
+}
+
+impl LocalCheck {
+    pub(crate) fn new(
+        keys: &[BrokerKey],
+        issuer: Option<&str>,
+        leeway: Duration,
+    ) -> Result<Self, ConfigError> {
+        if keys.is_empty() {
+            return Err(ConfigError::NoKeys);
+        }
+        let verifiers = keys
+            .iter()
+            .map(|key| {
+                let v = verifier_for(key.bytes())?.with_leeway(leeway);
+                Ok(match issuer {
+                    Some(issuer) => v.with_issuer(issuer),
+                    None => v,
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        Ok(LocalCheck { verifiers })
+    }
+
+    pub(crate) fn check(&self, token: &str, now: SystemTime) -> Verdict {
+        let kid = header_kid(token);
+        let mut last = String::from("no pinned key verifies the token");
+        for verifier in &self.verifiers {
+            if kid.as_deref().is_some_and(|kid| kid != verifier.kid()) {
+                continue;
+            }
+            match verifier.verify(token, now) {
+                Ok(claims) => return Verdict::Valid(Arc::new(claims)),
+                Err(e) => {
+                    last = e.to_string();
+                    if kid.is_some() {
+                        break;
+                    }
+                }
+            }
+        }
+        let reason = last
+            .strip_prefix("token rejected: ")
+            .map_or(last.clone(), str::to_owned);
+        Verdict::Invalid(reason)
+    }
+}
+
+/// The header's non-empty `kid`, when the header decodes.
+fn header_kid(token: &str) -> Option<String> {
+    let header = token.split('.').next()?;
+    let bytes = URL_SAFE_NO_PAD.decode(header).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value
+        .get("kid")
+        .and_then(serde_json::Value::as_str)
+        .filter(|kid| !kid.is_empty())
+        .map(str::to_owned)
+}

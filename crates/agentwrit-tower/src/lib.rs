@@ -1,0 +1,129 @@
+//! The service side of [AgentWrit](https://github.com/devonartis/agentwrit):
+//! a [tower] layer (and, with the default `axum` feature, an extractor and
+//! per-route scope requirements) for services that **receive** agent
+//! tokens — an orders API, a database proxy, a tool server an AI agent
+//! calls.
+//!
+//! ```
+//! # #[cfg(feature = "axum")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let broker = agentwrit_devbroker::DevBroker::start()?;
+//! use axum::{Router, routing::get};
+//! use agentwrit_tower::{AgentAuth, AgentClaims, RequireScopes};
+//!
+//! let auth = AgentAuth::broker(broker.url()).build()?; // validate at the broker, cache 5 s
+//! let app: Router = Router::new()
+//!     .route(
+//!         "/customers/{id}",
+//!         get(|claims: AgentClaims| async move { format!("ok for {}", claims.sub()) })
+//!             .route_layer(RequireScopes::new(&["read:data:customer-{id}"])),
+//!     )
+//!     .route("/healthz", get(|| async { "ok" }))
+//!     .layer(auth.layer());
+//! # let _ = app;
+//! # Ok(()) }
+//! # #[cfg(not(feature = "axum"))]
+//! # fn main() {}
+//! ```
+//!
+//! # What the layer does
+//!
+//! It reads `Authorization: Bearer`, checks the token, puts the verified
+//! [`AgentClaims`] in the request's extensions and calls your service; or
+//! it answers itself with `application/problem+json` in the broker's
+//! problem shape and an RFC 6750 `WWW-Authenticate` challenge:
+//!
+//! | case | status | `WWW-Authenticate` |
+//! |---|---|---|
+//! | no `Authorization`, or another scheme | 401 | `Bearer` |
+//! | malformed, forged, expired, released, revoked | 401 | `Bearer error="invalid_token"` |
+//! | valid token without the route's scope | 403 | `Bearer error="insufficient_scope", scope="..."` |
+//! | broker unreachable, 5xx, 429 or timeout | 503 (`Retry-After: 1`) | — |
+//!
+//! It fails closed: no error lets a request through.
+//!
+//! # Validation modes, and what each can see
+//!
+//! * **Broker** ([`AgentAuth::broker`], the default choice): the broker's
+//!   `/v1/token/validate` on a pooled connection. Sees everything the
+//!   broker knows: signature, expiry, release, revocation (token, agent,
+//!   task, chain). A verdict is reused for at most `max_staleness`
+//!   (default 5 s; zero turns the cache off) and never past the token's
+//!   `exp`, so a released or revoked token is refused at most
+//!   `max_staleness` later. Needs the broker up: when it is not, 503.
+//! * **Local** ([`AgentAuth::local`]): EdDSA signature against pinned broker
+//!   keys (several, matched by `kid`, for rotation), `exp`/`nbf`, issuer and
+//!   audience when configured. No network; **cannot see release or
+//!   revocation**: a token stays good until `exp` (agent tokens live
+//!   minutes). Keep TTLs short if you rely on it.
+//! * **Local with broker re-check** ([`AgentAuthBuilder::broker_recheck`]):
+//!   local verification first (forged and expired tokens never reach the
+//!   broker), then the broker at most once per token every
+//!   `max_staleness`: revocation seen within `max_staleness`.
+//!
+//! # The cache
+//!
+//! Keyed by the SHA-256 of the token (the token itself is never stored),
+//! bounded by [`AgentAuthBuilder::cache_capacity`] (oldest out first);
+//! concurrent requests with the same uncached token share one check
+//! (single-flight). Broker failures are never cached.
+//!
+//! # Tracing
+//!
+//! One span `agentwrit.auth` per request with `sub`, `jti`, `task_id` and
+//! `decision`; no span or event carries the token.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+mod auth;
+mod cache;
+mod check;
+mod claims;
+mod keys;
+mod layer;
+mod reject;
+#[cfg(feature = "axum")]
+mod scope;
+
+pub use auth::{
+    AgentAuth, AgentAuthBuilder, DEFAULT_BROKER_TIMEOUT, DEFAULT_CACHE_CAPACITY,
+    DEFAULT_MAX_STALENESS, MAX_TOKEN_LEN,
+};
+pub use claims::AgentClaims;
+pub use keys::BrokerKey;
+pub use layer::{AgentAuthLayer, AgentAuthService};
+pub use reject::{AuthBody, Rejection, RejectionKind};
+#[cfg(feature = "axum")]
+pub use scope::{RequireScopes, RequireScopesService};
+
+/// A configuration mistake found by [`AgentAuthBuilder::build`] or a
+/// [`BrokerKey`] constructor.
+///
+/// ```
+/// let err = agentwrit_tower::AgentAuth::local([]).build().unwrap_err();
+/// assert_eq!(err.to_string(), "local mode needs at least one pinned broker key");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The key is not usable.
+    #[error("invalid broker key: {0}")]
+    InvalidKey(&'static str),
+    /// Local mode without any key.
+    #[error("local mode needs at least one pinned broker key")]
+    NoKeys,
+    /// The broker URL is not usable.
+    #[error("invalid broker URL: {0}")]
+    BrokerUrl(String),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+}

@@ -1,0 +1,321 @@
+//! The rejections: RFC 7807 problem bodies in the broker's own shape, with
+//! RFC 6750 `WWW-Authenticate` challenges.
+
+use core::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use agentwrit_wire::{ErrorCode, ProblemDetail};
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use http_body::{Body, Frame, SizeHint};
+
+/// Why a request was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// No `Authorization: Bearer` credentials: 401, `WWW-Authenticate:
+    /// Bearer` with no error code (RFC 6750 §3.1).
+    MissingToken,
+    /// Malformed, forged, expired, released or revoked: 401,
+    /// `error="invalid_token"`.
+    InvalidToken,
+    /// A valid token without the scope the route needs: 403,
+    /// `error="insufficient_scope"`.
+    InsufficientScope,
+    /// The broker could not be asked: 503 (fail closed), `Retry-After: 1`.
+    BrokerUnavailable,
+    /// The service is wired wrongly (an extractor or scope layer without
+    /// the authentication layer in front, or a scope template naming a
+    /// path parameter the route lacks): 500.
+    Misconfigured,
+}
+
+/// A refused request, rendered as `application/problem+json` in the
+/// broker's problem shape.
+///
+/// The detail never contains the token.
+///
+/// ```
+/// use agentwrit_tower::{Rejection, RejectionKind};
+///
+/// let r = Rejection::insufficient_scope(&["read:data:customer-7291"]).with_instance("/customers/7291");
+/// assert_eq!(r.kind(), RejectionKind::InsufficientScope);
+/// assert_eq!(r.status(), 403);
+/// assert_eq!(
+///     r.www_authenticate().unwrap(),
+///     r#"Bearer error="insufficient_scope", error_description="token lacks required scope", scope="read:data:customer-7291""#,
+/// );
+/// assert_eq!(
+///     String::from_utf8(r.body().to_vec()).unwrap(),
+///     r#"{"type":"urn:agentwrit:error:insufficient_scope","title":"Forbidden","status":403,"detail":"token lacks required scope: read:data:customer-7291","instance":"/customers/7291","error_code":"insufficient_scope"}"#,
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    kind: RejectionKind,
+    detail: String,
+    instance: String,
+    scope: Option<String>,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status().as_u16(), self.detail)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+impl Rejection {
+    pub(crate) fn new(kind: RejectionKind, detail: impl Into<String>) -> Self {
+        Rejection {
+            kind,
+            detail: detail.into(),
+            instance: String::new(),
+            scope: None,
+        }
+    }
+
+    /// The 403 for a token that lacks `required` (detail `token lacks
+    /// required scope: ...`, as the broker words it).
+    ///
+    /// ```
+    /// let r = agentwrit_tower::Rejection::insufficient_scope(&["read:data:a", "write:data:b"]);
+    /// assert_eq!(r.detail(), "token lacks required scope: read:data:a write:data:b");
+    /// ```
+    #[must_use]
+    pub fn insufficient_scope<S: AsRef<str>>(required: &[S]) -> Self {
+        let scope = required
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<_>>()
+            .join(" ");
+        Rejection {
+            scope: Some(scope.clone()),
+            ..Rejection::new(
+                RejectionKind::InsufficientScope,
+                format!("token lacks required scope: {scope}"),
+            )
+        }
+    }
+
+    /// Sets the problem's `instance` (the request path; the layer sets it).
+    ///
+    /// ```
+    /// let r = agentwrit_tower::Rejection::insufficient_scope(&["read:data:a"]).with_instance("/a");
+    /// assert_eq!(r.problem().instance, "/a");
+    /// ```
+    #[must_use]
+    pub fn with_instance(mut self, instance: impl Into<String>) -> Self {
+        self.instance = instance.into();
+        self
+    }
+
+    /// Why the request was refused.
+    ///
+    /// ```
+    /// # use agentwrit_tower::{Rejection, RejectionKind};
+    /// assert_eq!(Rejection::insufficient_scope(&["a:b:c"]).kind(), RejectionKind::InsufficientScope);
+    /// ```
+    #[must_use]
+    pub fn kind(&self) -> RejectionKind {
+        self.kind
+    }
+
+    /// The human-readable detail (never the token).
+    ///
+    /// ```
+    /// assert!(agentwrit_tower::Rejection::insufficient_scope(&["a:b:c"]).detail().ends_with("a:b:c"));
+    /// ```
+    #[must_use]
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// 401, 403, 503 or 500.
+    ///
+    /// ```
+    /// assert_eq!(agentwrit_tower::Rejection::insufficient_scope(&["a:b:c"]).status(), 403);
+    /// ```
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self.kind {
+            RejectionKind::MissingToken | RejectionKind::InvalidToken => StatusCode::UNAUTHORIZED,
+            RejectionKind::InsufficientScope => StatusCode::FORBIDDEN,
+            RejectionKind::BrokerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            RejectionKind::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The problem body, in the broker's shape (`type`
+    /// `urn:agentwrit:error:{code}`, `title`, `status`, `detail`,
+    /// `instance`, `error_code`).
+    ///
+    /// ```
+    /// let p = agentwrit_tower::Rejection::insufficient_scope(&["a:b:c"]).problem();
+    /// assert_eq!(p.problem_type, "urn:agentwrit:error:insufficient_scope");
+    /// assert_eq!(p.title, "Forbidden");
+    /// ```
+    #[must_use]
+    pub fn problem(&self) -> ProblemDetail {
+        let code = match self.kind {
+            RejectionKind::MissingToken | RejectionKind::InvalidToken => ErrorCode::Unauthorized,
+            RejectionKind::InsufficientScope => ErrorCode::InsufficientScope,
+            RejectionKind::BrokerUnavailable => ErrorCode::Other("service_unavailable".to_owned()),
+            RejectionKind::Misconfigured => ErrorCode::InternalError,
+        };
+        ProblemDetail::new(
+            self.status().as_u16(),
+            code,
+            self.detail.clone(),
+            self.instance.clone(),
+        )
+    }
+
+    /// The serialized problem body.
+    ///
+    /// ```
+    /// let body = agentwrit_tower::Rejection::insufficient_scope(&["a:b:c"]).body();
+    /// assert!(body.starts_with(br#"{"type":"urn:agentwrit:error:insufficient_scope""#));
+    /// ```
+    #[must_use]
+    pub fn body(&self) -> Bytes {
+        Bytes::from(serde_json::to_vec(&self.problem()).unwrap_or_default())
+    }
+
+    /// The RFC 6750 challenge: `Bearer` for a missing token,
+    /// `Bearer error="invalid_token", ...` for a bad one,
+    /// `Bearer error="insufficient_scope", ..., scope="..."` for a 403, and
+    /// none for 503 and 500.
+    ///
+    /// ```
+    /// # use agentwrit_tower::Rejection;
+    /// assert!(Rejection::insufficient_scope(&["a:b:c"]).www_authenticate().is_some());
+    /// ```
+    #[must_use]
+    pub fn www_authenticate(&self) -> Option<HeaderValue> {
+        let value = match self.kind {
+            RejectionKind::MissingToken => "Bearer".to_owned(),
+            RejectionKind::InvalidToken => {
+                r#"Bearer error="invalid_token", error_description="token is invalid or expired""#
+                    .to_owned()
+            }
+            RejectionKind::InsufficientScope => format!(
+                r#"Bearer error="insufficient_scope", error_description="token lacks required scope", scope="{}""#,
+                self.scope
+                    .as_deref()
+                    .unwrap_or_default()
+                    .replace(['"', '\\'], "")
+            ),
+            RejectionKind::BrokerUnavailable | RejectionKind::Misconfigured => return None,
+        };
+        HeaderValue::from_str(&value).ok()
+    }
+
+    /// The whole HTTP response, with any body type the service uses.
+    ///
+    /// ```
+    /// let response = agentwrit_tower::Rejection::insufficient_scope(&["a:b:c"])
+    ///     .to_response::<String>();
+    /// assert_eq!(response.status(), 403);
+    /// assert_eq!(response.headers()["content-type"], "application/problem+json");
+    /// ```
+    #[must_use]
+    pub fn to_response<B>(&self) -> http::Response<AuthBody<B>> {
+        let mut response = http::Response::new(AuthBody::problem(self.body()));
+        self.set_head(&mut response);
+        response
+    }
+
+    pub(crate) fn set_head<B>(&self, response: &mut http::Response<B>) {
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(challenge) = self.www_authenticate() {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if self.kind == RejectionKind::BrokerUnavailable {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+    }
+}
+
+/// The response body of [`AgentAuthService`](crate::AgentAuthService):
+/// the inner service's body, or a rejection's problem JSON.
+///
+/// The inner body must be `Unpin` (axum's and hyper's bodies are; box
+/// yours otherwise).
+///
+/// ```
+/// use http_body::Body as _;
+/// let body: agentwrit_tower::AuthBody<String> = agentwrit_tower::AuthBody::inner(String::from("hi"));
+/// assert_eq!(body.size_hint().exact(), Some(2));
+/// ```
+#[derive(Debug)]
+pub struct AuthBody<B> {
+    inner: Inner<B>,
+}
+
+#[derive(Debug)]
+enum Inner<B> {
+    Passthrough(B),
+    Problem(Option<Bytes>),
+}
+
+impl<B> AuthBody<B> {
+    /// Wraps the inner service's body.
+    ///
+    /// ```
+    /// let _ = agentwrit_tower::AuthBody::inner(String::new());
+    /// ```
+    pub fn inner(body: B) -> Self {
+        AuthBody {
+            inner: Inner::Passthrough(body),
+        }
+    }
+
+    pub(crate) fn problem(bytes: Bytes) -> Self {
+        AuthBody {
+            inner: Inner::Problem(Some(bytes)),
+        }
+    }
+}
+
+impl<B> Body for AuthBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match &mut self.get_mut().inner {
+            Inner::Passthrough(body) => Pin::new(body).poll_frame(cx),
+            Inner::Problem(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.inner {
+            Inner::Passthrough(body) => body.is_end_stream(),
+            Inner::Problem(bytes) => bytes.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.inner {
+            Inner::Passthrough(body) => body.size_hint(),
+            Inner::Problem(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+        }
+    }
+}

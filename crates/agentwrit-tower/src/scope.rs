@@ -1,0 +1,230 @@
+//! Per-route scope requirements whose scopes are templates filled from
+//! the route's path parameters (`read:data:customer-{id}` on
+//! `/customers/{id}`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::{FromRequestParts as _, RawPathParams};
+use axum::response::{IntoResponse, Response};
+use http::Request;
+use tower::{Layer, Service};
+
+use crate::{AgentClaims, Rejection, RejectionKind};
+
+/// A per-route requirement: the request's token must grant every scope,
+/// after `{name}` placeholders are filled with the route's path parameters
+/// (percent-decoded, so identifiers may contain colons). Add it with axum's
+/// `route_layer` (it needs the matched route's parameters), behind an
+/// [`AgentAuthLayer`](crate::AgentAuthLayer).
+///
+/// A token without the scopes gets the 403 `insufficient_scope` problem; a
+/// template naming a parameter the route lacks is a 500 (fail closed).
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use agentwrit_tower::{AgentAuth, RequireScopes};
+///
+/// let auth = AgentAuth::broker("http://127.0.0.1:8080").build()?;
+/// let app: Router = Router::new()
+///     .route(
+///         "/customers/{id}",
+///         get(|| async { "a customer" })
+///             .route_layer(RequireScopes::new(&["read:data:customer-{id}"])),
+///     )
+///     .layer(auth.layer());
+/// # let _ = app; Ok::<(), agentwrit_tower::ConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct RequireScopes {
+    templates: Arc<[Template]>,
+}
+
+#[derive(Clone, Debug)]
+struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Clone, Debug)]
+enum Part {
+    Literal(String),
+    Param(String),
+}
+
+impl Template {
+    /// `{name}` (name of ASCII letters, digits and `_`) is a placeholder;
+    /// every other character is literal.
+    fn parse(template: &str) -> Self {
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open + 1..];
+            let name_len = after.find('}').filter(|&n| {
+                n > 0
+                    && after[..n]
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            });
+            literal.push_str(&rest[..open]);
+            match name_len {
+                Some(n) => {
+                    if !literal.is_empty() {
+                        parts.push(Part::Literal(std::mem::take(&mut literal)));
+                    }
+                    parts.push(Part::Param(after[..n].to_owned()));
+                    rest = &after[n + 1..];
+                }
+                None => {
+                    literal.push('{');
+                    rest = after;
+                }
+            }
+        }
+        literal.push_str(rest);
+        if !literal.is_empty() {
+            parts.push(Part::Literal(literal));
+        }
+        Template { parts }
+    }
+}
+
+impl RequireScopes {
+    /// A requirement of every scope template in `templates`.
+    ///
+    /// ```
+    /// let require = agentwrit_tower::RequireScopes::new(&["read:data:customer-{id}", "read:data:audit"]);
+    /// # let _ = require;
+    /// ```
+    #[must_use]
+    pub fn new<S: AsRef<str>>(templates: &[S]) -> Self {
+        RequireScopes {
+            templates: templates
+                .iter()
+                .map(|t| Template::parse(t.as_ref()))
+                .collect(),
+        }
+    }
+
+    /// The scopes required for these path parameters (name, value pairs).
+    ///
+    /// ```
+    /// let require = agentwrit_tower::RequireScopes::new(&["read:data:customer-{id}"]);
+    /// assert_eq!(require.scopes_for(&[("id", "acme:7291")]).unwrap(), ["read:data:customer-acme:7291"]);
+    /// assert_eq!(require.scopes_for(&[]).unwrap_err(), "id");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The name of a placeholder with no parameter.
+    pub fn scopes_for(&self, params: &[(&str, &str)]) -> Result<Vec<String>, String> {
+        self.templates
+            .iter()
+            .map(|t| {
+                let mut out = String::new();
+                for part in &t.parts {
+                    match part {
+                        Part::Literal(s) => out.push_str(s),
+                        Part::Param(name) => out.push_str(
+                            params
+                                .iter()
+                                .find(|(k, _)| k == name)
+                                .map(|(_, v)| *v)
+                                .ok_or_else(|| name.clone())?,
+                        ),
+                    }
+                }
+                Ok(out)
+            })
+            .collect()
+    }
+
+    fn check(
+        &self,
+        claims: Option<&AgentClaims>,
+        params: &[(&str, &str)],
+    ) -> Result<(), Rejection> {
+        let required = self.scopes_for(params).map_err(|name| {
+                Rejection::new(
+                    RejectionKind::Misconfigured,
+                    format!("the scope template names path parameter {{{name}}}, which this route does not have"),
+                )
+            })?;
+        let claims = claims.ok_or_else(|| {
+            Rejection::new(
+                RejectionKind::Misconfigured,
+                "no verified claims: the authentication layer is not installed on this route",
+            )
+        })?;
+        claims.require(&required)
+    }
+}
+
+impl<S> Layer<S> for RequireScopes {
+    type Service = RequireScopesService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireScopesService {
+            inner,
+            require: self.clone(),
+        }
+    }
+}
+
+/// The service [`RequireScopes`] wraps around a route.
+///
+/// ```
+/// use tower::Layer as _;
+/// let service = agentwrit_tower::RequireScopes::new(&["read:data:{id}"])
+///     .layer(tower::service_fn(|_req: axum::extract::Request| async {
+///         Ok::<_, std::convert::Infallible>(axum::response::Response::new(axum::body::Body::empty()))
+///     }));
+/// # let _: agentwrit_tower::RequireScopesService<_> = service;
+/// ```
+#[derive(Clone, Debug)]
+pub struct RequireScopesService<S> {
+    inner: S,
+    require: RequireScopes,
+}
+
+impl<S, B> Service<Request<B>> for RequireScopesService<S>
+where
+    S: Service<Request<B>> + Clone + Send + 'static,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send + 'static>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let require = self.require.clone();
+        Box::pin(async move {
+            let (mut parts, body) = req.into_parts();
+            // A route without parameters has none to read: an empty list.
+            let params = RawPathParams::from_request_parts(&mut parts, &()).await;
+            let pairs: Vec<(&str, &str)> = params
+                .as_ref()
+                .map_or_else(|_| Vec::new(), |params| params.iter().collect());
+            let verdict = require.check(parts.extensions.get::<AgentClaims>(), &pairs);
+            drop(pairs);
+            drop(params);
+            match verdict {
+                Ok(()) => inner
+                    .call(Request::from_parts(parts, body))
+                    .await
+                    .map(IntoResponse::into_response),
+                Err(rejection) => Ok(rejection.with_instance(parts.uri.path()).into_response()),
+            }
+        })
+    }
+}
