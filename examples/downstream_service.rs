@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use agentwrit_async::App;
-use agentwrit_examples::broker;
+use agentwrit_examples::DevApp;
 use agentwrit_tower::{AgentAuth, AgentClaims, RequireScopes};
 use axum::Router;
 use axum::routing::{get, post};
@@ -79,11 +79,15 @@ async fn call(
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let broker = broker()?;
+    let dev = DevApp::unless_configured()?;
+    let app = match &dev {
+        None => App::from_env()?,
+        Some(dev) => App::new(dev.url(), dev.client_id(), dev.client_secret())?,
+    };
     // A real service keeps verdicts a few seconds (the default, 5 s): a
     // released token is refused at most that long after. The example turns
     // the cache off so that the release shows on the very next request.
-    let auth = AgentAuth::broker(&broker.url)
+    let auth = AgentAuth::broker(app.broker_url())
         .max_staleness(Duration::ZERO)
         .build()?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -94,11 +98,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", "=".repeat(55));
     println!();
 
-    let app = App::new(
-        &broker.url,
-        &broker.client_id,
-        broker.client_secret.as_str(),
-    )?;
     let agent = app
         .create_agent(
             "order-worker",
@@ -107,7 +106,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?
         .release_on_drop();
-    let bearer = agent.bearer_header_value();
+    let bearer = agent.bearer_header_value()?;
+    let bearer = bearer.to_str()?;
     let client = reqwest::Client::new();
     let requests = [
         ("GET", "/customers/cust-7291"),
@@ -116,18 +116,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         ("POST", "/orders/ord-0000"),
     ];
     for (method, path) in requests {
-        let (status, body) = call(&client, &service_url, method, path, &bearer).await?;
+        let (status, body) = call(&client, &service_url, method, path, bearer).await?;
         println!("{method:<4} {path:<22} → {status} {body}");
     }
     agent.release().await?;
-    let (status, body) = call(
-        &client,
-        &service_url,
-        "GET",
-        "/customers/cust-7291",
-        &bearer,
-    )
-    .await?;
+    let (status, body) = call(&client, &service_url, "GET", "/customers/cust-7291", bearer).await?;
     println!(
         "{:<4} {:<22} → {status} {body}   (after release)",
         "GET", "/customers/cust-7291"

@@ -5,7 +5,7 @@ use core::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use agentwrit_async::{Clock, SystemClock};
+use agentwrit_core::{Clock, SystemClock};
 use http::HeaderMap;
 
 use crate::cache::{Cache, key_of};
@@ -422,7 +422,7 @@ impl AgentAuthBuilder {
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// use agentwrit_async::ManualClock;
+    /// use agentwrit_core::ManualClock;
     /// let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_795_304_437));
     /// let b = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080").clock(clock.clone());
     /// # let _ = b;

@@ -234,7 +234,7 @@ async fn expired_released_and_revoked_after_max_staleness() {
     assert_eq!(call(&base, "GET", "/me", Some(&bearer)).await.status, 200);
     let exp = agent.claims().exp;
     let now = |c: &Clk| {
-        agentwrit_async::Clock::now(c)
+        agentwrit_core::Clock::now(c)
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs() as i64

@@ -18,7 +18,7 @@ use http::HeaderMap;
 #[derive(Debug, Clone)]
 pub struct Clk(pub Arc<ManualClock>);
 
-impl agentwrit_async::Clock for Clk {
+impl agentwrit_core::Clock for Clk {
     fn now(&self) -> std::time::SystemTime {
         agentwrit_devbroker::Clock::now(&*self.0)
     }
