@@ -111,17 +111,17 @@ impl LocalCheck {
             match verifier.verify(token, now) {
                 Ok(claims) => return Verdict::Valid(Arc::new(claims)),
                 Err(e) => {
-                    last = e.to_string();
+                    last = match e {
+                        agentwrit_core::Error::InvalidToken { reason } => reason.to_owned(),
+                        other => other.to_string(),
+                    };
                     if kid.is_some() {
                         break;
                     }
                 }
             }
         }
-        let reason = last
-            .strip_prefix("token rejected: ")
-            .map_or(last.clone(), str::to_owned);
-        Verdict::Invalid(reason)
+        Verdict::Invalid(last)
     }
 }
 
