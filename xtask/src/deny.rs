@@ -18,7 +18,17 @@ pub fn deny(args: &[String]) -> Result<(), String> {
     install_tools(&[])?;
     // The licence check reads the downloaded sources.
     run(cargo().args(["fetch", "--locked"]))?;
-    run(cargo().args(["deny", "--offline", "check", "bans", "licenses", "sources"]))
+    // Findings are listed without their inclusion graphs (`cargo deny check
+    // bans` shows them).
+    run(cargo().args([
+        "deny",
+        "--offline",
+        "check",
+        "--hide-inclusion-graph",
+        "bans",
+        "licenses",
+        "sources",
+    ]))
 }
 
 /// Installs cargo-deny [`CARGO_DENY_VERSION`] unless a cargo-deny is
