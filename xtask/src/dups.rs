@@ -1,16 +1,21 @@
 //! `cargo xtask dups`: no package appears in two versions in the normal
-//! dependency tree of the transport crates (what a user who adds
-//! `agentwrit-blocking` or `agentwrit-async` compiles), unless a version
-//! choice of ours cannot remove it; those few are listed here, each with
-//! its reason.
+//! dependency tree of a published library crate (what a user who adds it
+//! compiles), unless no version choice of ours can remove it; those few
+//! are listed here, each with its reason.
 
 use std::collections::BTreeSet;
 
 use crate::util::cargo;
 
-/// The crates whose trees are checked (together, as one build would
-/// resolve them; core, wire and scope are in both).
-const ROOTS: &[&str] = &["agentwrit-blocking", "agentwrit-async"];
+/// The trees checked, each resolved as one build would resolve it. The
+/// transports together (a user may take both; core, wire and scope are in
+/// both), core alone (for a custom transport), and the development broker
+/// (a dev-dependency of users' tests).
+const GROUPS: &[&[&str]] = &[
+    &["agentwrit-blocking", "agentwrit-async"],
+    &["agentwrit-core"],
+    &["agentwrit-devbroker"],
+];
 
 /// Duplicates we accept: the package name and why no version choice of
 /// ours removes the second copy. An entry that no longer matches a
@@ -23,23 +28,37 @@ const ALLOWED: &[(&str, &str)] = &[
     ),
     (
         "base64",
-        "jsonwebtoken 11.1 (the newest release) requires base64 0.22, while ureq 3.5, \
-         reqwest 0.13 and hyper-util need 0.23; ours follows the transports (0.23). \
-         Goes away when agentwrit-core stops depending on jsonwebtoken",
+        "in the transports only: jsonwebtoken 11.1 (the newest release, used by core) \
+         requires base64 0.22, ureq 3.5 and reqwest 0.13 (through hyper-util) 0.23. \
+         Ours is 0.22 so core alone has one copy. Goes away when core stops using \
+         jsonwebtoken and ours moves to 0.23",
     ),
 ];
 
-/// Runs `cargo tree -d` over [`ROOTS`] and fails on any duplicate not in
-/// [`ALLOWED`], or on an [`ALLOWED`] entry with no duplicate left.
+/// Runs `cargo tree -d` for each of [`GROUPS`] and fails on any duplicate
+/// not in [`ALLOWED`], or on an [`ALLOWED`] entry that is a duplicate in
+/// none of them.
 pub fn dups(args: &[String]) -> Result<(), String> {
     if let Some(a) = args.first() {
         return Err(format!("dups takes no arguments (got {a:?})"));
     }
+    let mut found = Vec::new();
+    for roots in GROUPS {
+        for dup in tree_duplicates(roots)? {
+            if !found.contains(&dup) {
+                found.push(dup);
+            }
+        }
+    }
+    judge(&found, ALLOWED)
+}
+
+/// The duplicates in the normal dependency tree of `roots`, printed.
+fn tree_duplicates(roots: &[&str]) -> Result<Vec<(String, Vec<String>)>, String> {
     let mut cmd = cargo();
     cmd.args([
         "tree",
         "--locked",
-        "--offline",
         "--duplicates",
         "--edges",
         "normal",
@@ -50,12 +69,12 @@ pub fn dups(args: &[String]) -> Result<(), String> {
         "--format",
         "{p}",
     ]);
-    for root in ROOTS {
+    for root in roots {
         cmd.args(["-p", root]);
     }
     eprintln!(
         "\n$ cargo tree --duplicates --edges normal -p {}",
-        ROOTS.join(" -p ")
+        roots.join(" -p ")
     );
     let output = cmd
         .output()
@@ -72,7 +91,7 @@ pub fn dups(args: &[String]) -> Result<(), String> {
     for (name, versions) in &found {
         eprintln!("  {name} {}", versions.join(", "));
     }
-    judge(&found, ALLOWED)
+    Ok(found)
 }
 
 /// Each duplicated package with its versions, from `cargo tree -d
