@@ -19,3 +19,18 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     }
     run(&mut cmd)
 }
+
+/// `cargo xtask bench-tower [--quick]`: the service-side table (an axum
+/// route unprotected, behind `agentwrit-tower` in broker mode with a warm
+/// cache, in local mode, and cold), requests/s, p50/p99 and the ratios,
+/// printed side by side.
+pub fn bench_tower(args: &[String]) -> Result<(), String> {
+    let mut cmd = cargo();
+    cmd.args(["bench", "-p", "agentwrit-tower", "--bench", "service", "--"]);
+    if flag(args, "--quick") {
+        cmd.args(["--seconds", "0.5", "--rounds", "1"]);
+    } else {
+        cmd.args(["--rounds", "5"]);
+    }
+    run(&mut cmd)
+}

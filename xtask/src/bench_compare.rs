@@ -2,7 +2,8 @@
 //! Python SDK against ONE development broker process.
 //!
 //! Builds the broker binary and agentwrit-bench's `compare` binary in
-//! release mode, creates `target/bench-venv` with `agentwrit==0.3.0` (once),
+//! release mode, creates the Python SDK's virtualenv (once, shared with
+//! `interop-python`, under the target directory),
 //! starts `agentwrit-devbroker --port 0 --sample-app --no-rate-limits`,
 //! reads its URL and the sample app's credentials from its output, runs
 //! `compare` (which runs the Python script first, then the Rust clients)
@@ -10,8 +11,8 @@
 
 use std::process::Command;
 
-use crate::python::{Broker, ensure_venv};
-use crate::util::{cargo, flag, root, run};
+use crate::python::{Broker, sdk_python};
+use crate::util::{binary, cargo, flag, root, run};
 
 /// Runs the comparison; `--lifecycles N` (default 500) or `--quick` (50).
 pub fn bench_compare(args: &[String]) -> Result<(), String> {
@@ -43,18 +44,19 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
         "--bins",
     ]);
     run(&mut build)?;
-    let release = root.join("target").join("release");
+    let broker_bin = binary("release", "agentwrit-devbroker")?;
+    let compare = binary("release", "compare")?;
 
-    let python = ensure_venv(&root.join("target").join("bench-venv"))?;
+    let python = sdk_python()?;
 
-    let mut broker = Broker::start(&release.join("agentwrit-devbroker"), &["--no-rate-limits"])?;
+    let mut broker = Broker::start(&broker_bin, &["--no-rate-limits"])?;
     eprintln!("bench-compare: development broker at {}", broker.url);
     let script = root
         .join("crates")
         .join("agentwrit-bench")
         .join("python")
         .join("py_bench.py");
-    let mut cmd = Command::new(release.join("compare"));
+    let mut cmd = Command::new(&compare);
     cmd.args(["--lifecycles", &lifecycles.to_string()])
         .args(["--broker-pid", &broker.pid.to_string()])
         .arg("--python")
@@ -67,7 +69,8 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
         .env("AGENTWRIT_CLIENT_SECRET", &broker.client_secret);
     // Not `util::run`: it would echo the environment, client secret included.
     eprintln!(
-        "\n$ target/release/compare --lifecycles {lifecycles} (AGENTWRIT_* set to the broker's sample app)"
+        "\n$ {} --lifecycles {lifecycles} (AGENTWRIT_* set to the broker's sample app)",
+        compare.display()
     );
     let status = cmd.status();
     broker.stop();

@@ -3,10 +3,12 @@
 use crate::util::{cargo, run};
 
 /// Format check, clippy with warnings denied, docs with warnings denied,
-/// the whole test suite (criterion benches included, each run once as a
+/// cargo-deny's offline checks, the duplicate-version check, every
+/// supported feature set of every library crate, the whole test suite (criterion benches included, each run once as a
 /// smoke test), then the short modes of the long-running checks: fuzzing,
-/// the official Python SDK against the development broker, the soak, the
-/// side-by-side comparison, and the release dry run.
+/// the demos in headless Chromium, the official Python SDK against the
+/// development broker, the soak, the side-by-side comparison, and the
+/// release dry run.
 pub fn ci(args: &[String]) -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args([
@@ -20,7 +22,13 @@ pub fn ci(args: &[String]) -> Result<(), String> {
     run(cargo()
         .args(["doc", "--workspace", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
+    crate::deny::deny(&[])?;
+    crate::dups::dups(&[])?;
+    crate::features::features(&[])?;
     test(args)?;
+    // The demos in a real browser; installs Debian's chromium when it is
+    // missing, and says it skipped when no browser can be had.
+    crate::browser::browser_check(&[String::from("--skip-without-browser")])?;
     let quick = [String::from("--quick")];
     crate::fuzz::fuzz(&quick)?;
     crate::interop::interop_python(&[])?;

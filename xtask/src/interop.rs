@@ -1,20 +1,20 @@
 //! `cargo xtask interop-python`: the official Python SDK (`agentwrit` 0.3.0)
 //! against our development broker.
 //!
-//! Creates (or reuses) a virtualenv under `target/interop-venv` with the SDK
-//! installed from PyPI, builds and starts `agentwrit-devbroker --port 0
+//! Creates (or reuses) the Python SDK's virtualenv (under the target
+//! directory, shared with `bench-compare`) with the SDK installed from PyPI, builds and starts `agentwrit-devbroker --port 0
 //! --sample-app` (the broker picks a free loopback port and prints its URL and
 //! the universal app's credentials, which are parsed here), then runs
 //! `xtask/interop/python_lifecycle.py`: create_agent → validate → renew →
 //! delegate → release → validate (dead) → health, every result asserted. The
 //! broker is killed on every path (it lives in a guard dropped on return).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::python::{Broker, ensure_venv};
-use crate::util::{cargo, root, run};
+use crate::python::{Broker, sdk_python};
+use crate::util::{binary, cargo, root, run};
 
 /// How long the Python script may run before it is killed.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -26,7 +26,7 @@ pub fn interop_python(args: &[String]) -> Result<(), String> {
     }
     let start = Instant::now();
     let root = root();
-    let python = ensure_venv(&root.join("target").join("interop-venv"))?;
+    let python = sdk_python()?;
     run(cargo().args([
         "build",
         "-p",
@@ -34,11 +34,7 @@ pub fn interop_python(args: &[String]) -> Result<(), String> {
         "--bin",
         "agentwrit-devbroker",
     ]))?;
-    let binary = target_dir(&root).join("debug").join(format!(
-        "agentwrit-devbroker{}",
-        std::env::consts::EXE_SUFFIX
-    ));
-    let broker = Broker::start(&binary, &[])?;
+    let broker = Broker::start(&binary("debug", "agentwrit-devbroker")?, &[])?;
     eprintln!("\ndevelopment broker at {}", broker.url);
     let script = root
         .join("xtask")
@@ -52,14 +48,6 @@ pub fn interop_python(args: &[String]) -> Result<(), String> {
         start.elapsed().as_secs_f64()
     );
     result
-}
-
-/// `$CARGO_TARGET_DIR` if set (relative to the root), else `<root>/target`.
-fn target_dir(root: &Path) -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => root.join(d),
-        None => root.join("target"),
-    }
 }
 
 /// Runs the lifecycle script with the broker's URL and app credentials in

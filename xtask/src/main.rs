@@ -1,9 +1,11 @@
 //! Project automation: `cargo xtask <command>`.
 //!
-//! Every workflow a contributor or CI runs lives here, written in Rust with
-//! the standard library only, so it works on any machine that has the
-//! toolchain.
+//! Every workflow a contributor or CI runs lives here, written in Rust, so
+//! it works on any machine that has the toolchain. Facts about the
+//! workspace (the target directory, the members' manifests) come from
+//! `cargo metadata`, never from parsing files by hand.
 
+mod metadata;
 mod util;
 
 mod bench;
@@ -11,6 +13,8 @@ mod bench_compare;
 mod browser;
 mod ci;
 mod deny;
+mod dups;
+mod features;
 mod fuzz;
 mod interop;
 mod python;
@@ -23,16 +27,22 @@ const HELP: &str = "\
 cargo xtask <command>
 
 Commands:
-  ci             fmt check, clippy -D warnings, then the whole test suite
+  ci             fmt, clippy -D warnings, docs, deny, dups, features, the whole
+                 test suite, then the quick modes of fuzz, interop, soak,
+                 bench-compare and the release dry run
   test           the whole test suite (unit, integration, property, doc tests)
   bench [quick]  criterion benchmarks ('quick' = a short smoke run)
   deny           cargo-deny bans/licenses/sources checks (offline)
+  install-tools  cargo-deny (the pinned version, --locked) when missing
+  dups           no duplicate versions in the transports' normal dependency trees
+  features [--list]  each library crate builds alone with each supported feature set
   conformance    the acceptance matrix against AGENTWRIT_TEST_BROKER_URL
   fuzz [--quick] every fuzz target, 1 000 000 inputs each (--quick: 20 000)
   interop-python the official Python SDK (agentwrit 0.3.0) lifecycle against agentwrit-devbroker
   release --dry-run  release checks and `cargo package` (never publishes)
   soak [--lifecycles N] [--workers W] [--quick]  lifecycles against one broker (quick: 200/8)
   bench-compare [--lifecycles N] [--quick]  Rust vs the Python SDK, one table
+  bench-tower [--quick]  the service-side layer: unprotected vs broker/local mode
   browser-check [--app NAME] [--no-install] [--skip-without-browser]
                  each demo app in headless Chromium, screenshots in docs/img/
 ";
@@ -51,12 +61,16 @@ fn main() -> ExitCode {
         "test" => ci::test(rest),
         "bench" => bench::bench(rest),
         "deny" => deny::deny(rest),
+        "install-tools" => deny::install_tools(rest),
+        "dups" => dups::dups(rest),
+        "features" => features::features(rest),
         "conformance" => ci::conformance(rest),
         "fuzz" => fuzz::fuzz(rest),
         "release" => release::release(rest),
         "interop-python" => interop::interop_python(rest),
         "soak" => soak::soak(rest),
         "bench-compare" => bench_compare::bench_compare(rest),
+        "bench-tower" => bench::bench_tower(rest),
         "browser-check" => browser::browser_check(rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");

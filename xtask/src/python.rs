@@ -6,16 +6,23 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::util::run;
+use crate::util::{run, target_dir};
 
 /// The Python SDK release both commands pin (from PyPI).
 pub const PYTHON_SDK: &str = "agentwrit==0.3.0";
 /// The version the installed SDK must report.
 const PYTHON_SDK_VERSION: &str = "0.3.0";
 
+/// The interpreter of the one virtualenv holding [`PYTHON_SDK`]:
+/// `<target dir>/python-sdk-venv`, wherever cargo's target directory is
+/// (`CARGO_TARGET_DIR` included), created on first use.
+pub fn sdk_python() -> Result<PathBuf, String> {
+    ensure_venv(&target_dir()?.join("python-sdk-venv"))
+}
+
 /// Returns the venv's interpreter, creating the venv and installing the SDK
 /// unless a venv with the pinned SDK is already there.
-pub fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
+fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
     let bin = if cfg!(windows) { "Scripts" } else { "bin" };
     let python = venv.join(bin).join("python");
     let probe = format!(

@@ -1,26 +1,48 @@
 //! `cargo xtask release`: the checks a release must pass, and a dry run of
 //! the packaging. It never publishes.
 //!
-//! For every publishable member (`publish` is not `false`) it checks the
-//! `[package]` metadata crates.io shows or needs (version equal to the
-//! workspace version, description, license, repository, one to five valid
-//! keywords, categories, a readme file that exists), that `CHANGELOG.md`
-//! has a section for the version, and that every dependency on another
-//! member carries a version matching that member's. It then works out the
-//! publish order from the dependency graph and, with `--dry-run`, runs
-//! `cargo package` for those crates (cargo packages interdependent
-//! unpublished crates against a local overlay registry, so this works
-//! before anything is on crates.io).
+//! The manifests are read through `cargo metadata` (workspace inheritance
+//! resolved by cargo) and version requirements are matched with the
+//! `semver` crate, cargo's own rules. What is checked:
 //!
-//! Manifests are read with a small line-based TOML reader that covers the
-//! forms this workspace uses (`key = value`, `key.workspace = true`, inline
-//! tables, multi-line arrays); the standard library is all xtask needs.
+//! 1. `CHANGELOG.md` has a section `## [VERSION]` for the release version.
+//! 2. Every publishable member (`publish` is not `false`) has the same
+//!    version, the release version (they inherit the workspace's).
+//! 3. Each has the metadata crates.io shows or needs: a non-empty
+//!    `description`, `license` and `repository`; one to five keywords, each
+//!    valid on crates.io (ASCII, starts with a letter, at most 20 of
+//!    letters, digits, `-`, `_`); at least one category; a `readme` that
+//!    exists.
+//! 4. Every dependency of a publishable member on another member (normal,
+//!    build and dev) carries a version requirement (a path alone cannot be
+//!    published) that the member's version satisfies; with
+//!    [`REQUIRE_EXACT_INTERNAL_PINS`], that requirement must be an exact
+//!    `=VERSION` pin.
+//! 5. No normal or build dependency of a publishable member is an
+//!    unpublished member.
+//! 6. The publishable members can be ordered so each comes after every
+//!    member it depends on (dev dependencies included: a published manifest
+//!    keeps the versioned ones); a cycle is an error.
+//!
+//! With `--dry-run` it then runs `cargo package` for those crates in that
+//! order (cargo packages interdependent unpublished crates against a local
+//! overlay registry, so this works before anything is on crates.io) and
+//! checks each `.crate` file was written to `<target dir>/package`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::util::{cargo, flag, root, run};
+use semver::{Op, Version, VersionReq};
+
+use crate::metadata::{Metadata, Package, metadata};
+use crate::util::{cargo, flag, run, target_dir};
+
+/// When true, a publishable crate's dependency on another member must be
+/// pinned exactly (`=0.1.0`): the crates are released together, and a
+/// user must never combine, say, core 0.1.3 with blocking 0.1.0. Turn it
+/// on together with the `=` pins in the root `[workspace.dependencies]`.
+const REQUIRE_EXACT_INTERNAL_PINS: bool = true;
 
 const USAGE: &str = "\
 cargo xtask release --dry-run [--online] [--no-verify]
@@ -51,8 +73,12 @@ pub fn release(args: &[String]) -> Result<(), String> {
         ));
     }
 
-    let workspace = Workspace::load(&root())?;
-    let order = check(&workspace)?;
+    let ws = metadata()?;
+    let changelog = fs::read_to_string(ws.workspace_root.join("CHANGELOG.md")).unwrap_or_default();
+    let Release { version, order } = check(ws, &changelog, REQUIRE_EXACT_INTERNAL_PINS)?;
+    for name in &order {
+        eprintln!("ok  {name} {version}: metadata, readme, changelog, member versions");
+    }
 
     if dry_run {
         let mut cmd = cargo();
@@ -70,138 +96,79 @@ pub fn release(args: &[String]) -> Result<(), String> {
         }
         run(&mut cmd)?;
         eprintln!("\npackaged:");
+        let packages = target_dir()?.join("package");
         for name in &order {
-            let file = root()
-                .join("target/package")
-                .join(format!("{name}-{}.crate", workspace.version));
+            let file = packages.join(format!("{name}-{version}.crate"));
             let size = fs::metadata(&file)
                 .map(|m| m.len())
                 .map_err(|e| format!("{} was not produced: {e}", file.display()))?;
-            eprintln!(
-                "  {name}-{}.crate  {:.1} KiB",
-                workspace.version,
-                size as f64 / 1024.0
-            );
+            eprintln!("  {name}-{version}.crate  {:.1} KiB", size as f64 / 1024.0);
         }
     }
 
-    eprintln!(
-        "\nto publish {} (a maintainer, by hand, in this order):",
-        workspace.version
-    );
+    eprintln!("\nto publish {version} (a maintainer, by hand, in this order):");
     for name in &order {
         eprintln!("  cargo publish -p {name}");
     }
     Ok(())
 }
 
-// ------------------------------------------------------------------ checks --
+/// What the checks establish: the release version and the publish order.
+#[derive(Debug)]
+struct Release {
+    version: Version,
+    order: Vec<String>,
+}
 
-/// Checks every member; returns the publishable crates in publish order.
-fn check(ws: &Workspace) -> Result<Vec<String>, String> {
+/// Runs every check in the module documentation; all problems are
+/// reported together.
+fn check(ws: &Metadata, changelog: &str, exact_pins: bool) -> Result<Release, String> {
     let mut problems = Vec::new();
-    let changelog = fs::read_to_string(ws.root.join("CHANGELOG.md")).unwrap_or_default();
-    let heading = format!("## [{}]", ws.version);
+    let members: BTreeMap<&str, &Package> =
+        ws.packages.iter().map(|p| (p.name.as_str(), p)).collect();
+    let publishable: Vec<&Package> = ws.packages.iter().filter(|p| p.publishable()).collect();
+
+    let versions: BTreeSet<&Version> = publishable.iter().map(|p| &p.version).collect();
+    let version = match versions.iter().collect::<Vec<_>>().as_slice() {
+        [one] => (**one).clone(),
+        [] => return Err("no publishable crate in the workspace".into()),
+        _ => {
+            return Err(format!(
+                "the publishable crates do not share one version: {}",
+                publishable
+                    .iter()
+                    .map(|p| format!("{} {}", p.name, p.version))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    };
+
+    let heading = format!("## [{version}]");
     if !changelog.lines().any(|l| l.starts_with(&heading)) {
         problems.push(format!(
             "CHANGELOG.md: no section starting with `{heading}`"
         ));
     }
 
-    let publishable: BTreeSet<&str> = ws
-        .members
-        .iter()
-        .filter(|m| m.publish)
-        .map(|m| m.name.as_str())
-        .collect();
-
-    for member in &ws.members {
-        // Every dependency on another member needs a matching version
-        // (cargo drops path-only dev-dependencies when packaging, but a
-        // normal or build dependency without one cannot be published).
-        for dep in &member.deps {
-            let Some(target) = ws.members.iter().find(|m| m.name == dep.name) else {
+    for package in &publishable {
+        check_metadata(package, &mut problems);
+        for dep in &package.dependencies {
+            // A member is depended on by path (a registry dependency of the
+            // same name would be an already-published release).
+            let Some(target) = members
+                .get(dep.name.as_str())
+                .filter(|_| dep.path.is_some())
+            else {
                 continue;
             };
-            if !member.publish {
-                continue;
-            }
-            match &dep.version {
-                None => problems.push(format!(
-                    "{}: dependency on {} has a path but no version",
-                    member.name, dep.name
-                )),
-                Some(req) if !version_matches(req, &target.version) => problems.push(format!(
-                    "{}: dependency on {} asks for {req:?}, but it is {}",
-                    member.name, dep.name, target.version
-                )),
-                Some(_) => {}
-            }
-            if !dep.dev && !target.publish {
-                problems.push(format!(
-                    "{}: depends on {}, which is not published",
-                    member.name, dep.name
-                ));
-            }
-        }
-        if !member.publish {
-            continue;
-        }
-        let name = &member.name;
-        if member.version != ws.version {
-            problems.push(format!(
-                "{name}: version {} is not the workspace version {}",
-                member.version, ws.version
-            ));
-        }
-        for (key, value) in [
-            ("description", &member.description),
-            ("license", &member.license),
-            ("repository", &member.repository),
-        ] {
-            if value.as_deref().is_none_or(str::is_empty) {
-                problems.push(format!("{name}: no `{key}`"));
-            }
-        }
-        if member.keywords.is_empty() || member.keywords.len() > 5 {
-            problems.push(format!(
-                "{name}: {} keywords (crates.io takes one to five)",
-                member.keywords.len()
-            ));
-        }
-        for keyword in &member.keywords {
-            let valid = keyword.len() <= 20
-                && keyword.starts_with(|c: char| c.is_ascii_alphabetic())
-                && keyword
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if !valid {
-                problems.push(format!(
-                    "{name}: keyword {keyword:?} is not valid on crates.io"
-                ));
-            }
-        }
-        if member.categories.is_empty() {
-            problems.push(format!("{name}: no `categories`"));
-        }
-        match &member.readme {
-            None => problems.push(format!("{name}: no `readme`")),
-            Some(path) if !path.is_file() => {
-                problems.push(format!("{name}: readme {} does not exist", path.display()))
-            }
-            Some(_) => {}
+            check_member_dependency(package, dep, target, exact_pins, &mut problems);
         }
     }
 
-    let order = publish_order(ws, &publishable)?;
+    let order = publish_order(&publishable)?;
     if problems.is_empty() {
-        for name in &order {
-            eprintln!(
-                "ok  {name} {}: metadata, readme, changelog, member versions",
-                ws.version
-            );
-        }
-        Ok(order)
+        Ok(Release { version, order })
     } else {
         Err(format!(
             "{} release problem(s):\n  {}",
@@ -211,22 +178,118 @@ fn check(ws: &Workspace) -> Result<Vec<String>, String> {
     }
 }
 
+/// The `[package]` fields crates.io needs or shows.
+fn check_metadata(package: &Package, problems: &mut Vec<String>) {
+    let name = &package.name;
+    for (key, value) in [
+        ("description", &package.description),
+        ("license", &package.license),
+        ("repository", &package.repository),
+    ] {
+        if value.as_deref().is_none_or(|v| v.trim().is_empty()) {
+            problems.push(format!("{name}: no `{key}`"));
+        }
+    }
+    if package.keywords.is_empty() || package.keywords.len() > 5 {
+        problems.push(format!(
+            "{name}: {} keywords (crates.io takes one to five)",
+            package.keywords.len()
+        ));
+    }
+    for keyword in &package.keywords {
+        if !valid_keyword(keyword) {
+            problems.push(format!(
+                "{name}: keyword {keyword:?} is not valid on crates.io"
+            ));
+        }
+    }
+    if package.categories.is_empty() {
+        problems.push(format!("{name}: no `categories`"));
+    }
+    match &package.readme {
+        None => problems.push(format!("{name}: no `readme`")),
+        Some(readme) => {
+            let dir = package.manifest_path.parent().unwrap_or(Path::new("."));
+            let path = dir.join(readme);
+            if !path.is_file() {
+                problems.push(format!("{name}: readme {} does not exist", path.display()));
+            }
+        }
+    }
+}
+
+/// A keyword crates.io accepts.
+fn valid_keyword(keyword: &str) -> bool {
+    keyword.len() <= 20
+        && keyword.starts_with(|c: char| c.is_ascii_alphabetic())
+        && keyword
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// A publishable member's dependency on another member.
+fn check_member_dependency(
+    package: &Package,
+    dep: &crate::metadata::Dependency,
+    target: &Package,
+    exact_pins: bool,
+    problems: &mut Vec<String>,
+) {
+    let name = &package.name;
+    let on = &dep.name;
+    // cargo writes `*` for a dependency declared without a version.
+    match VersionReq::parse(&dep.req) {
+        Ok(req) if req == VersionReq::STAR => problems.push(format!(
+            "{name}: dependency on {on} has no version (a path alone cannot be published)"
+        )),
+        Ok(req) if !req.matches(&target.version) => problems.push(format!(
+            "{name}: dependency on {on} asks for {}, but it is {}",
+            dep.req, target.version
+        )),
+        Ok(req) if exact_pins && !is_exact_pin(&req, &target.version) => problems.push(format!(
+            "{name}: dependency on {on} is {}; members are pinned exactly (`={}`)",
+            dep.req, target.version
+        )),
+        Ok(_) => {}
+        Err(e) => problems.push(format!(
+            "{name}: dependency on {on}: cannot read requirement {:?}: {e}",
+            dep.req
+        )),
+    }
+    if !dep.is_dev() && !target.publishable() {
+        problems.push(format!("{name}: depends on {on}, which is not published"));
+    }
+}
+
+/// True for `=MAJOR.MINOR.PATCH` naming exactly `version`.
+fn is_exact_pin(req: &VersionReq, version: &Version) -> bool {
+    match req.comparators.as_slice() {
+        [c] => {
+            c.op == Op::Exact
+                && c.major == version.major
+                && c.minor == Some(version.minor)
+                && c.patch == Some(version.patch)
+                && c.pre == version.pre
+        }
+        _ => false,
+    }
+}
+
 /// The publishable crates, each after every member it depends on (dev
 /// dependencies included: a published manifest keeps versioned ones).
 /// Ties are broken by name, so the order is stable.
-fn publish_order(ws: &Workspace, publishable: &BTreeSet<&str>) -> Result<Vec<String>, String> {
-    let mut pending: BTreeMap<&str, BTreeSet<&str>> = ws
-        .members
+fn publish_order(publishable: &[&Package]) -> Result<Vec<String>, String> {
+    let names: BTreeSet<&str> = publishable.iter().map(|p| p.name.as_str()).collect();
+    let mut pending: BTreeMap<&str, BTreeSet<&str>> = publishable
         .iter()
-        .filter(|m| m.publish)
-        .map(|m| {
-            let deps = m
-                .deps
+        .map(|p| {
+            let deps = p
+                .dependencies
                 .iter()
                 .map(|d| d.name.as_str())
-                .filter(|d| publishable.contains(d) && *d != m.name)
+                .filter(|d| names.contains(d) && *d != p.name)
                 .collect();
-            (m.name.as_str(), deps)
+            (p.name.as_str(), deps)
         })
         .collect();
     let mut order = Vec::new();
@@ -250,401 +313,219 @@ fn publish_order(ws: &Workspace, publishable: &BTreeSet<&str>) -> Result<Vec<Str
     Ok(order)
 }
 
-/// True when the requirement `req` (`0.1.0`, `0.1`, `^0.1.0`, `=0.1.0`,
-/// `~0.1`) accepts `version` (`MAJOR.MINOR.PATCH`, no pre-release).
-fn version_matches(req: &str, version: &str) -> bool {
-    let parse =
-        |s: &str| -> Option<Vec<u64>> { s.split('.').map(|p| p.trim().parse().ok()).collect() };
-    let req = req.trim();
-    let (op, req) = match req.chars().next() {
-        Some(c @ ('^' | '=' | '~')) => (c, req[1..].trim()),
-        _ => ('^', req),
-    };
-    let (Some(want), Some(have)) = (parse(req), parse(version)) else {
-        return false;
-    };
-    if want.is_empty() || want.len() > 3 || have.len() != 3 {
-        return false;
-    }
-    let padded: Vec<u64> = (0..3).map(|i| want.get(i).copied().unwrap_or(0)).collect();
-    if have < padded {
-        return false;
-    }
-    // How many leading components must be equal.
-    let fixed = match op {
-        '=' => want.len(),
-        '~' => want.len().min(2),
-        _ => {
-            // Caret: up to and including the first non-zero component.
-            let first_nonzero = want.iter().position(|&v| v != 0);
-            match first_nonzero {
-                Some(i) => i + 1,
-                None => want.len(),
-            }
-        }
-    };
-    have[..fixed] == want[..fixed]
-}
-
-// --------------------------------------------------------------- manifests --
-
-/// The workspace: its version and every member.
-struct Workspace {
-    root: PathBuf,
-    version: String,
-    members: Vec<Member>,
-}
-
-/// One member crate, with workspace inheritance resolved.
-struct Member {
-    name: String,
-    version: String,
-    publish: bool,
-    description: Option<String>,
-    license: Option<String>,
-    repository: Option<String>,
-    keywords: Vec<String>,
-    categories: Vec<String>,
-    readme: Option<PathBuf>,
-    deps: Vec<Dep>,
-}
-
-/// A dependency of a member on some crate.
-struct Dep {
-    name: String,
-    version: Option<String>,
-    dev: bool,
-}
-
-impl Workspace {
-    fn load(root: &Path) -> Result<Workspace, String> {
-        let manifest = Toml::read(&root.join("Cargo.toml"))?;
-        let ws_package = manifest.table("workspace.package");
-        let version = ws_package
-            .and_then(|t| t.string("version"))
-            .ok_or("Cargo.toml: no [workspace.package] version")?;
-        let ws_deps = manifest.table("workspace.dependencies");
-        let mut dirs = Vec::new();
-        let members = manifest
-            .table("workspace")
-            .and_then(|t| t.strings("members"))
-            .ok_or("Cargo.toml: no [workspace] members")?;
-        for pattern in members {
-            if let Some(parent) = pattern.strip_suffix("/*") {
-                let dir = root.join(parent);
-                let entries = fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                let mut found: Vec<PathBuf> = entries
-                    .filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .filter(|p| p.join("Cargo.toml").is_file())
-                    .collect();
-                found.sort();
-                dirs.extend(found);
-            } else {
-                dirs.push(root.join(pattern));
-            }
-        }
-        let mut out = Vec::new();
-        for dir in dirs {
-            let toml = Toml::read(&dir.join("Cargo.toml"))?;
-            out.push(Member::from_manifest(
-                &dir, root, &toml, ws_package, ws_deps,
-            )?);
-        }
-        Ok(Workspace {
-            root: root.to_path_buf(),
-            version,
-            members: out,
-        })
-    }
-}
-
-impl Member {
-    fn from_manifest(
-        dir: &Path,
-        root: &Path,
-        toml: &Toml,
-        ws_package: Option<&Table>,
-        ws_deps: Option<&Table>,
-    ) -> Result<Member, String> {
-        let where_ = dir.join("Cargo.toml").display().to_string();
-        let package = toml
-            .table("package")
-            .ok_or_else(|| format!("{where_}: no [package]"))?;
-        let inherited =
-            |key: &str| -> bool { package.raw(&format!("{key}.workspace")) == Some("true") };
-        let string = |key: &str| -> Option<String> {
-            if inherited(key) {
-                ws_package.and_then(|t| t.string(key))
-            } else {
-                package.string(key)
-            }
-        };
-        let strings = |key: &str| -> Vec<String> {
-            if inherited(key) {
-                ws_package.and_then(|t| t.strings(key)).unwrap_or_default()
-            } else {
-                package.strings(key).unwrap_or_default()
-            }
-        };
-        let name = package
-            .string("name")
-            .ok_or_else(|| format!("{where_}: no package name"))?;
-        let readme = if inherited("readme") {
-            ws_package
-                .and_then(|t| t.string("readme"))
-                .map(|r| root.join(r))
-        } else {
-            package.string("readme").map(|r| dir.join(r))
-        };
-        let mut deps = Vec::new();
-        for table in &toml.tables {
-            let kind = table.name.rsplit('.').next().unwrap_or_default();
-            if !matches!(
-                kind,
-                "dependencies" | "dev-dependencies" | "build-dependencies"
-            ) {
-                continue;
-            }
-            let dev = kind == "dev-dependencies";
-            for (key, value) in &table.entries {
-                let (dep, spec) = match key.strip_suffix(".workspace") {
-                    Some(dep) if value == "true" => (dep, ws_deps.and_then(|t| t.raw(dep))),
-                    _ if key.contains('.') => continue,
-                    _ => {
-                        let from_ws =
-                            inline(value).get("workspace").map(String::as_str) == Some("true");
-                        if from_ws {
-                            (key.as_str(), ws_deps.and_then(|t| t.raw(key)))
-                        } else {
-                            (key.as_str(), Some(value.as_str()))
-                        }
-                    }
-                };
-                let version = spec.and_then(|s| {
-                    if s.starts_with('"') {
-                        Some(unquote(s))
-                    } else {
-                        inline(s).get("version").map(|v| unquote(v))
-                    }
-                });
-                deps.push(Dep {
-                    name: dep.to_owned(),
-                    version,
-                    dev,
-                });
-            }
-        }
-        Ok(Member {
-            version: string("version").unwrap_or_default(),
-            publish: package.raw("publish") != Some("false"),
-            description: string("description"),
-            license: string("license"),
-            repository: string("repository"),
-            keywords: strings("keywords"),
-            categories: strings("categories"),
-            readme,
-            deps,
-            name,
-        })
-    }
-}
-
-/// A TOML file as tables of raw `key = value` entries.
-struct Toml {
-    tables: Vec<Table>,
-}
-
-/// One `[table]` (the top level is the table named "").
-struct Table {
-    name: String,
-    entries: Vec<(String, String)>,
-}
-
-impl Toml {
-    fn read(path: &Path) -> Result<Toml, String> {
-        let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(Toml::parse(&text))
-    }
-
-    fn parse(text: &str) -> Toml {
-        let mut tables = vec![Table {
-            name: String::new(),
-            entries: Vec::new(),
-        }];
-        let mut pending: Option<(String, String)> = None;
-        for line in text.lines() {
-            let line = strip_comment(line).trim();
-            if let Some((key, value)) = pending.as_mut() {
-                value.push(' ');
-                value.push_str(line);
-                if balanced(value) {
-                    let entry = (std::mem::take(key), std::mem::take(value));
-                    if let Some(table) = tables.last_mut() {
-                        table.entries.push(entry);
-                    }
-                    pending = None;
-                }
-                continue;
-            }
-            if line.is_empty() {
-                continue;
-            }
-            if line.starts_with('[') {
-                let name = line.trim_matches(|c| c == '[' || c == ']').trim();
-                tables.push(Table {
-                    name: name.to_owned(),
-                    entries: Vec::new(),
-                });
-                continue;
-            }
-            let Some((key, value)) = line.split_once('=') else {
-                continue;
-            };
-            let key: String = key.split('.').map(str::trim).collect::<Vec<_>>().join(".");
-            let value = value.trim().to_owned();
-            if balanced(&value) {
-                if let Some(table) = tables.last_mut() {
-                    table.entries.push((key, value));
-                }
-            } else {
-                pending = Some((key, value));
-            }
-        }
-        Toml { tables }
-    }
-
-    fn table(&self, name: &str) -> Option<&Table> {
-        self.tables.iter().find(|t| t.name == name)
-    }
-}
-
-impl Table {
-    fn raw(&self, key: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn string(&self, key: &str) -> Option<String> {
-        self.raw(key).filter(|v| v.starts_with('"')).map(unquote)
-    }
-
-    fn strings(&self, key: &str) -> Option<Vec<String>> {
-        let value = self.raw(key)?.trim();
-        let inner = value.strip_prefix('[')?.strip_suffix(']')?;
-        Some(
-            split_top_level(inner)
-                .into_iter()
-                .filter(|s| !s.is_empty())
-                .map(unquote)
-                .collect(),
-        )
-    }
-}
-
-/// The line without a `#` comment (a `#` inside a string stays).
-fn strip_comment(line: &str) -> &str {
-    let mut in_string = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            '"' => in_string = !in_string,
-            '#' if !in_string => return &line[..i],
-            _ => {}
-        }
-    }
-    line
-}
-
-/// True when every `[` and `{` outside strings is closed.
-fn balanced(value: &str) -> bool {
-    let mut depth = 0i32;
-    let mut in_string = false;
-    for c in value.chars() {
-        match c {
-            '"' => in_string = !in_string,
-            '[' | '{' if !in_string => depth += 1,
-            ']' | '}' if !in_string => depth -= 1,
-            _ => {}
-        }
-    }
-    depth <= 0
-}
-
-/// Splits on commas that are outside strings, arrays and tables.
-fn split_top_level(text: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let (mut depth, mut in_string, mut start) = (0i32, false, 0usize);
-    for (i, c) in text.char_indices() {
-        match c {
-            '"' => in_string = !in_string,
-            '[' | '{' if !in_string => depth += 1,
-            ']' | '}' if !in_string => depth -= 1,
-            ',' if !in_string && depth == 0 => {
-                parts.push(text[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(text[start..].trim());
-    parts
-}
-
-/// The entries of an inline table `{ a = "x", b = true }` (empty for
-/// anything else).
-fn inline(value: &str) -> BTreeMap<String, String> {
-    let Some(inner) = value
-        .trim()
-        .strip_prefix('{')
-        .and_then(|v| v.strip_suffix('}'))
-    else {
-        return BTreeMap::new();
-    };
-    split_top_level(inner)
-        .into_iter()
-        .filter_map(|part| {
-            let (k, v) = part.split_once('=')?;
-            Some((k.trim().to_owned(), v.trim().to_owned()))
-        })
-        .collect()
-}
-
-/// A basic TOML string's content (no escapes are used in our manifests).
-fn unquote(value: &str) -> String {
-    value.trim().trim_matches('"').to_owned()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::path::PathBuf;
 
-    #[test]
-    fn versions() {
-        assert!(version_matches("0.1.0", "0.1.0"));
-        assert!(version_matches("0.1", "0.1.3"));
-        assert!(version_matches("^0.1.0", "0.1.9"));
-        assert!(!version_matches("0.1.0", "0.2.0"));
-        assert!(!version_matches("0.2", "0.1.0"));
-        assert!(!version_matches("=0.1.0", "0.1.1"));
-        assert!(version_matches("1", "1.4.0"));
-        assert!(!version_matches("1.5", "1.4.0"));
-        assert!(!version_matches("x", "0.1.0"));
+    use super::*;
+    use crate::metadata::Dependency;
+
+    fn dep(name: &str, req: &str, kind: Option<&str>) -> Dependency {
+        Dependency {
+            name: name.into(),
+            req: req.into(),
+            kind: kind.map(Into::into),
+            path: Some(PathBuf::from("/w").join(name)),
+        }
+    }
+
+    /// A publishable package whose readme is this crate's own manifest (a
+    /// file that exists), so only what a test changes can fail.
+    fn package(name: &str, deps: Vec<Dependency>) -> Package {
+        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+        Package {
+            name: name.into(),
+            version: Version::new(0, 1, 0),
+            publish: None,
+            description: Some("d".into()),
+            license: Some("MIT".into()),
+            repository: Some("https://example.invalid/r".into()),
+            keywords: vec!["agents".into()],
+            categories: vec!["authentication".into()],
+            readme: Some(PathBuf::from("Cargo.toml")),
+            manifest_path: manifest,
+            dependencies: deps,
+        }
+    }
+
+    fn workspace(packages: Vec<Package>) -> Metadata {
+        Metadata {
+            target_directory: PathBuf::from("/t"),
+            workspace_root: PathBuf::from("/w"),
+            packages,
+        }
+    }
+
+    const CHANGELOG: &str = "# Changelog\n\n## [0.1.0] - 2026-11-25\n";
+
+    fn problems(ws: &Metadata, exact: bool) -> String {
+        check(ws, CHANGELOG, exact).unwrap_err()
     }
 
     #[test]
-    fn manifest() {
-        let toml = Toml::parse(
-            "[package]\nname = \"a\" # a comment\nversion.workspace = true\nkeywords = [\n  \"x\", \"y#z\",\n]\n\
-             [dependencies]\nb.workspace = true\nc = { path = \"../c\", version = \"0.1.0\" }\nd = \"1\"\n",
+    fn a_clean_workspace_passes_in_dependency_order() {
+        let ws = workspace(vec![
+            package(
+                "c",
+                vec![dep("b", "^0.1.0", None), dep("d", "=0.1.0", Some("dev"))],
+            ),
+            package("b", vec![dep("a", "=0.1.0", None)]),
+            package("a", vec![dep("serde", "^1", None)]),
+            package("d", vec![dep("a", "^0.1", None)]),
+        ]);
+        let release = check(&ws, CHANGELOG, false).unwrap();
+        assert_eq!(release.version, Version::new(0, 1, 0));
+        assert_eq!(release.order, ["a", "b", "d", "c"]);
+    }
+
+    #[test]
+    fn exact_pins_are_accepted_and_can_be_required() {
+        let pinned = workspace(vec![
+            package("b", vec![dep("a", "=0.1.0", None)]),
+            package("a", vec![]),
+        ]);
+        assert!(check(&pinned, CHANGELOG, true).is_ok());
+        let caret = workspace(vec![
+            package("b", vec![dep("a", "^0.1.0", None)]),
+            package("a", vec![]),
+        ]);
+        assert!(check(&caret, CHANGELOG, false).is_ok());
+        let p = problems(&caret, true);
+        assert!(
+            p.contains("b: dependency on a is ^0.1.0; members are pinned exactly (`=0.1.0`)"),
+            "{p}"
         );
-        let package = toml.table("package").unwrap();
-        assert_eq!(package.string("name").as_deref(), Some("a"));
-        assert_eq!(package.raw("version.workspace"), Some("true"));
-        assert_eq!(package.strings("keywords").unwrap(), ["x", "y#z"]);
-        let deps = toml.table("dependencies").unwrap();
-        assert_eq!(deps.raw("b.workspace"), Some("true"));
-        assert_eq!(inline(deps.raw("c").unwrap())["version"], "\"0.1.0\"");
+        let loose = workspace(vec![
+            package("b", vec![dep("a", "=0.1", None)]),
+            package("a", vec![]),
+        ]);
+        assert!(problems(&loose, true).contains("pinned exactly"));
+    }
+
+    #[test]
+    fn member_dependencies_need_a_version_that_matches() {
+        let ws = workspace(vec![
+            package(
+                "b",
+                vec![
+                    dep("a", "*", None),
+                    dep("c", "^0.2", None),
+                    dep("d", "=0.1.1", Some("dev")),
+                ],
+            ),
+            package("a", vec![]),
+            package("c", vec![]),
+            package("d", vec![]),
+        ]);
+        let p = problems(&ws, false);
+        assert!(p.starts_with("3 release problem(s)"), "{p}");
+        assert!(p.contains("b: dependency on a has no version"), "{p}");
+        assert!(
+            p.contains("b: dependency on c asks for ^0.2, but it is 0.1.0"),
+            "{p}"
+        );
+        assert!(
+            p.contains("b: dependency on d asks for =0.1.1, but it is 0.1.0"),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn an_unpublished_member_may_be_a_dev_dependency_only() {
+        let mut hidden = package("hidden", vec![]);
+        hidden.publish = Some(vec![]);
+        let ws = workspace(vec![
+            package("a", vec![dep("hidden", "^0.1.0", None)]),
+            package("b", vec![dep("hidden", "^0.1.0", Some("dev"))]),
+            hidden,
+        ]);
+        let p = problems(&ws, false);
+        assert!(p.starts_with("1 release problem(s)"), "{p}");
+        assert!(
+            p.contains("a: depends on hidden, which is not published"),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn crates_io_metadata_is_required() {
+        let mut bad = package("bad", vec![]);
+        bad.description = None;
+        bad.license = Some(String::new());
+        bad.repository = None;
+        bad.keywords = vec!["1st".into(), "a b".into(), "x".repeat(21)];
+        bad.categories = vec![];
+        bad.readme = Some(PathBuf::from("NO-SUCH-README.md"));
+        let mut many = package("many", vec![]);
+        many.keywords = (0..6).map(|i| format!("k{i}")).collect();
+        let mut none = package("none", vec![]);
+        none.keywords = vec![];
+        none.readme = None;
+        let p = problems(&workspace(vec![bad, many, none]), false);
+        for expected in [
+            "bad: no `description`",
+            "bad: no `license`",
+            "bad: no `repository`",
+            "bad: keyword \"1st\" is not valid",
+            "bad: keyword \"a b\" is not valid",
+            "bad: keyword \"xxxxxxxxxxxxxxxxxxxxx\" is not valid",
+            "bad: no `categories`",
+            "NO-SUCH-README.md does not exist",
+            "many: 6 keywords (crates.io takes one to five)",
+            "none: 0 keywords",
+            "none: no `readme`",
+        ] {
+            assert!(p.contains(expected), "missing {expected:?} in:\n{p}");
+        }
+    }
+
+    #[test]
+    fn the_changelog_needs_a_section_for_the_version() {
+        let ws = workspace(vec![package("a", vec![])]);
+        let err = check(&ws, "# Changelog\n\n## [0.0.9]\n", false).unwrap_err();
+        assert!(
+            err.contains("CHANGELOG.md: no section starting with `## [0.1.0]`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn publishable_crates_share_one_version() {
+        let mut b = package("b", vec![]);
+        b.version = Version::new(0, 2, 0);
+        let err = check(&workspace(vec![package("a", vec![]), b]), CHANGELOG, false).unwrap_err();
+        assert!(
+            err.contains("do not share one version: a 0.1.0, b 0.2.0"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_dependency_cycle_is_reported() {
+        let ws = workspace(vec![
+            package("a", vec![dep("b", "^0.1.0", Some("dev"))]),
+            package("b", vec![dep("a", "^0.1.0", None)]),
+        ]);
+        let err = check(&ws, CHANGELOG, false).unwrap_err();
+        assert!(err.contains("dependency cycle among a, b"), "{err}");
+    }
+
+    /// The real workspace passes, in the order docs/architecture.md names.
+    #[test]
+    fn this_workspace_passes() {
+        let ws = metadata().unwrap();
+        let changelog = fs::read_to_string(ws.workspace_root.join("CHANGELOG.md")).unwrap();
+        let release = check(ws, &changelog, REQUIRE_EXACT_INTERNAL_PINS).unwrap();
+        assert_eq!(
+            release.order,
+            [
+                "agentwrit-scope",
+                "agentwrit-wire",
+                "agentwrit-core",
+                "agentwrit-devbroker",
+                "agentwrit-async",
+                "agentwrit-blocking"
+            ]
+        );
     }
 }

@@ -4,10 +4,20 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
+pub use crate::metadata::target_dir;
+
 /// The workspace root (the parent of `xtask/`).
 pub fn root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// The path of binary `name` built with `profile` (`debug`, `release`),
+/// under the target directory cargo uses.
+pub fn binary(profile: &str, name: &str) -> Result<PathBuf, String> {
+    Ok(target_dir()?
+        .join(profile)
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
 }
 
 /// `cargo` as invoked by the user (respects `$CARGO`).

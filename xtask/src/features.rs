@@ -1,0 +1,148 @@
+//! `cargo xtask features`: every library crate compiles on its own with
+//! each feature set it supports, so a combination that does not build
+//! cannot land.
+//!
+//! Each row is checked with `cargo check -p CRATE --lib` alone (with
+//! resolver 3, features are then unified over that crate's tree only, the
+//! way a user who depends on just that crate gets it). `cargo check`
+//! catches every compile error a build would, without code generation.
+
+use crate::util::{cargo, run};
+
+/// One supported combination: the crate, and the feature arguments after
+/// `--no-default-features` (`None`: the crate's default features).
+struct Row {
+    package: &'static str,
+    features: Option<&'static str>,
+}
+
+/// The supported feature sets of each published library crate. To support
+/// a new combination, add a row, e.g. `row("agentwrit-blocking",
+/// Some("rustls-ring"))`; `Some("")` is `--no-default-features` alone.
+const ROWS: &[Row] = &[
+    row("agentwrit-scope", None),
+    row("agentwrit-scope", Some("")),
+    row("agentwrit-wire", None),
+    row("agentwrit-wire", Some("")),
+    row("agentwrit-core", None),
+    row("agentwrit-core", Some("")),
+    row("agentwrit-blocking", None),
+    row("agentwrit-blocking", Some("")),
+    row("agentwrit-async", None),
+    row("agentwrit-async", Some("")),
+    row("agentwrit-devbroker", None),
+    row("agentwrit-devbroker", Some("")),
+    row("agentwrit-tower", None),
+    row("agentwrit-tower", Some("")),
+];
+
+const fn row(package: &'static str, features: Option<&'static str>) -> Row {
+    Row { package, features }
+}
+
+/// Checks every row; `--list` prints the rows instead.
+pub fn features(args: &[String]) -> Result<(), String> {
+    let list = match args {
+        [] => false,
+        [a] if a == "--list" => true,
+        _ => return Err("features takes no arguments but --list".into()),
+    };
+    for row in ROWS {
+        let args = row.args();
+        if list {
+            println!("cargo {}", args.join(" "));
+        } else {
+            run(cargo().args(&args))?;
+        }
+    }
+    if !list {
+        eprintln!(
+            "\nfeatures: {} crate/feature-set combinations compile",
+            ROWS.len()
+        );
+    }
+    Ok(())
+}
+
+impl Row {
+    fn args(&self) -> Vec<String> {
+        let mut args: Vec<String> = ["check", "--quiet", "--lib", "-p", self.package]
+            .map(String::from)
+            .to_vec();
+        if let Some(features) = self.features {
+            args.push("--no-default-features".into());
+            if !features.is_empty() {
+                args.extend(["--features".into(), features.into()]);
+            }
+        }
+        args
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::metadata;
+
+    #[test]
+    fn a_row_is_one_cargo_check_of_one_crate() {
+        assert_eq!(
+            row("a", None).args(),
+            ["check", "--quiet", "--lib", "-p", "a"]
+        );
+        assert_eq!(
+            row("a", Some("")).args(),
+            [
+                "check",
+                "--quiet",
+                "--lib",
+                "-p",
+                "a",
+                "--no-default-features"
+            ]
+        );
+        assert_eq!(
+            row("a", Some("x,y")).args(),
+            [
+                "check",
+                "--quiet",
+                "--lib",
+                "-p",
+                "a",
+                "--no-default-features",
+                "--features",
+                "x,y"
+            ]
+        );
+    }
+
+    /// Every published crate has rows (a new crate cannot be forgotten),
+    /// at least its defaults and `--no-default-features`, and every row
+    /// names a member.
+    #[test]
+    fn every_publishable_crate_is_in_the_table() {
+        let ws = metadata().unwrap();
+        for p in ws.packages.iter().filter(|p| p.publishable()) {
+            let mine: Vec<_> = ROWS.iter().filter(|r| r.package == p.name).collect();
+            assert!(
+                mine.iter().any(|r| r.features.is_none()),
+                "{}: no default row",
+                p.name
+            );
+            assert!(
+                mine.iter().any(|r| r.features == Some("")),
+                "{}: no --no-default-features row",
+                p.name
+            );
+        }
+        for r in ROWS {
+            assert!(
+                ws.packages
+                    .iter()
+                    .any(|p| p.name == r.package && p.publishable()),
+                "{} is not a published member",
+                r.package
+            );
+        }
+    }
+}
