@@ -259,6 +259,7 @@ mod response;
 mod retry;
 mod session;
 mod sync;
+pub mod tls;
 mod token;
 mod validate;
 
@@ -274,10 +275,11 @@ pub use config::{
     BrokerUrl, ClientConfig, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REAUTH_MARGIN, DEFAULT_USER_AGENT,
 };
 pub use env::{
-    ENV_ADMIN_SECRET, ENV_BROKER_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, app_settings_from,
-    operator_settings_from,
+    ENV_ADMIN_SECRET, ENV_BROKER_URL, ENV_CA_FILE, ENV_CLIENT_CERT, ENV_CLIENT_ID, ENV_CLIENT_KEY,
+    ENV_CLIENT_SECRET, app_settings_from, operator_settings_from, tls_settings_from,
 };
 pub use error::{Error, TransportSource};
+pub use tls::{TlsError, TlsFailure};
 pub use flow::{Flow, Step, TransportFailure};
 pub use health::Health;
 pub use keys::AgentKey;
