@@ -45,8 +45,11 @@ impl fmt::Display for TransportSource {
 }
 
 impl StdError for TransportSource {
+    /// The wrapped error itself, so that a walk down the source chain
+    /// reaches it (an `std::io::Error`, a [`TlsError`](crate::TlsError)):
+    /// an `io::Error`'s own `source()` skips the error it wraps.
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.0.source()
+        Some(&*self.0)
     }
 }
 
