@@ -217,6 +217,7 @@ pub(crate) fn http_client(settings: &ClientSettings) -> Result<ureq::Agent, Erro
     ))
 }
 
+
 /// ureq's resolver, except that an IP-literal host (`127.0.0.1`, `[::1]`)
 /// is answered without a lookup. With a timeout configured, ureq resolves
 /// the host on every request (pooled connection or not) on a freshly
@@ -258,7 +259,13 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// The failure's kind, and the underlying error to keep as its source
 /// (the `std::io::Error` itself for an I/O failure).
 fn classify(error: ureq::Error) -> (TransportFailure, BoxError) {
-    if let Some(tls) = agentwrit_core::tls::tls_error_in(&error) {
+    // ureq's `Error::source()` does not lead into its I/O error: look
+    // there directly (rustls reports handshake failures inside one).
+    let tls = match &error {
+        ureq::Error::Io(io) => agentwrit_core::tls::tls_error_in(io),
+        other => agentwrit_core::tls::tls_error_in(other),
+    };
+    if let Some(tls) = tls {
         return (TransportFailure::Tls, Box::new(tls));
     }
     let failure = match &error {

@@ -199,8 +199,7 @@ mod with_rustls {
     /// Parses a PEM private key. The reason never quotes the input.
     pub(crate) fn parse_private_key(pem: &[u8]) -> Result<PrivateKeyDer<'static>, String> {
         PrivateKeyDer::from_pem_slice(pem).map_err(|_| {
-            "holds no PEM private key (PKCS#8 \"PRIVATE KEY\", PKCS#1 \"RSA PRIVATE KEY\" \
-             or SEC1 \"EC PRIVATE KEY\")"
+            "holds no PEM private key (PKCS#8, PKCS#1 or SEC1)"
                 .to_owned()
         })
     }
