@@ -259,7 +259,11 @@ impl Sdk for Blocking {
     type Operator = agentwrit_blocking::Operator;
 
     fn app(url: &str, client_id: &str, secret: &str) -> Result<Self::App, Error> {
-        with_tls!(agentwrit_blocking::App::builder(url, client_id, secret), url).build()
+        with_tls!(
+            agentwrit_blocking::App::builder(url, client_id, secret),
+            url
+        )
+        .build()
     }
     fn app_with_retry(
         url: &str,
@@ -267,9 +271,12 @@ impl Sdk for Blocking {
         secret: &str,
         retry: RetryPolicy,
     ) -> Result<Self::App, Error> {
-        with_tls!(agentwrit_blocking::App::builder(url, client_id, secret), url)
-            .retry(retry)
-            .build()
+        with_tls!(
+            agentwrit_blocking::App::builder(url, client_id, secret),
+            url
+        )
+        .retry(retry)
+        .build()
     }
     fn create_agent(
         app: &Self::App,
@@ -381,7 +388,11 @@ impl Sdk for Blocking {
     }
 
     fn operator(url: &str, secret: &AdminSecret) -> Result<Self::Operator, Error> {
-        with_tls!(agentwrit_blocking::Operator::builder(url, secret.clone()), url).build()
+        with_tls!(
+            agentwrit_blocking::Operator::builder(url, secret.clone()),
+            url
+        )
+        .build()
     }
     fn create_app(op: &Self::Operator, request: CreateAppRequest) -> Result<AppResponse, Error> {
         op.create_app(request)

@@ -124,7 +124,9 @@ fn external_tls() -> ClientTls {
     ) {
         (Some(cert), Some(key)) => Some((cert, key)),
         (None, None) => None,
-        _ => panic!("set both AGENTWRIT_TEST_CLIENT_CERT and AGENTWRIT_TEST_CLIENT_KEY, or neither"),
+        _ => {
+            panic!("set both AGENTWRIT_TEST_CLIENT_CERT and AGENTWRIT_TEST_CLIENT_KEY, or neither")
+        }
     };
     ClientTls {
         ca_pem: read("AGENTWRIT_TEST_CA_FILE"),
@@ -284,3 +286,6 @@ mod guide_md {}
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/architecture.md")]
 mod architecture_md {}
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/tls.md")]
+mod tls_md {}

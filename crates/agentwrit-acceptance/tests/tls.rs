@@ -342,7 +342,11 @@ fn expect_tls_failure<C: Client>(upstream: &str, tls: &Tls, expected: TlsFailure
         found |= c.downcast_ref::<rustls::Error>().is_some();
         cause = c.source();
     }
-    assert!(found, "{}: no rustls::Error in the chain of {err:?}", C::NAME);
+    assert!(
+        found,
+        "{}: no rustls::Error in the chain of {err:?}",
+        C::NAME
+    );
     // No secret: not the client secret, not a private key.
     let debug = format!("{err:?}");
     for text in [&shown, &debug] {
@@ -533,18 +537,22 @@ fn stock_custom_client<C: Client>() {
     let reg = broker.register_universal_app().unwrap();
     let secret = reg.client_secret.expose_secret().to_owned();
     C::stock_client_create_agent(broker.url(), &reg.client_id, &secret, TIMEOUT).unwrap();
-    let err = C::stock_client_create_agent(broker.url(), &reg.client_id, "wrong", TIMEOUT)
-        .unwrap_err();
+    let err =
+        C::stock_client_create_agent(broker.url(), &reg.client_id, "wrong", TIMEOUT).unwrap_err();
     assert!(err.is_authentication(), "{}: {err:?}", C::NAME);
     assert_eq!(err.status(), Some(401));
     // A server that accepts and never answers: the SDK's timeout fires.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", silent.local_addr().unwrap());
     let started = Instant::now();
-    let err = C::stock_client_create_agent(&url, "id", "s", Duration::from_millis(300))
-        .unwrap_err();
+    let err =
+        C::stock_client_create_agent(&url, "id", "s", Duration::from_millis(300)).unwrap_err();
     assert!(err.is_timeout(), "{}: {err:?}", C::NAME);
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// One warning per client built for `http://` to a host that is not
@@ -665,7 +673,11 @@ fn tls_environment_variables() {
     assert!(setup.client_identity().is_some());
     assert!(!format!("{settings:?}{setup:?}").contains("PRIVATE KEY"));
     // Unreadable files name their variable.
-    for var in ["AGENTWRIT_CA_FILE", "AGENTWRIT_CLIENT_CERT", "AGENTWRIT_CLIENT_KEY"] {
+    for var in [
+        "AGENTWRIT_CA_FILE",
+        "AGENTWRIT_CLIENT_CERT",
+        "AGENTWRIT_CLIENT_KEY",
+    ] {
         let mut pairs = vec![
             ("AGENTWRIT_CLIENT_CERT", cert.clone()),
             ("AGENTWRIT_CLIENT_KEY", key.clone()),
@@ -679,18 +691,14 @@ fn tls_environment_variables() {
         }
     }
     // A key without its certificate, and a file that is not PEM.
-    let err = agentwrit_core::tls_settings_from(
-        base(),
-        env(vec![("AGENTWRIT_CLIENT_KEY", key.clone())]),
-    )
-    .unwrap_err();
+    let err =
+        agentwrit_core::tls_settings_from(base(), env(vec![("AGENTWRIT_CLIENT_KEY", key.clone())]))
+            .unwrap_err();
     assert!(err.to_string().contains("AGENTWRIT_CLIENT_CERT"), "{err}");
     let not_pem = dir.path().join("not.pem");
     std::fs::write(&not_pem, "hello").unwrap();
-    let err = agentwrit_core::tls_settings_from(
-        base(),
-        env(vec![("AGENTWRIT_CA_FILE", path(not_pem))]),
-    )
-    .unwrap_err();
+    let err =
+        agentwrit_core::tls_settings_from(base(), env(vec![("AGENTWRIT_CA_FILE", path(not_pem))]))
+            .unwrap_err();
     assert!(err.to_string().contains("AGENTWRIT_CA_FILE"), "{err}");
 }

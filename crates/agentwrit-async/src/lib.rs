@@ -117,8 +117,8 @@ pub use validate::{Validator, ValidatorBuilder, validate};
 
 pub use agentwrit_core::scope::scope_is_subset;
 pub use agentwrit_core::{
-    AgentKey, AgentOptions, Error, ReleaseOutcome, RetryPolicy, TlsError, TlsFailure, TokenVerifier,
-    TransportFailure, Validation,
+    AgentKey, AgentOptions, Error, ReleaseOutcome, RetryPolicy, TlsError, TlsFailure,
+    TokenVerifier, TransportFailure, Validation,
 };
 
 /// The request and response bodies, the token claims and the RFC 7807

@@ -217,7 +217,6 @@ pub(crate) fn http_client(settings: &ClientSettings) -> Result<ureq::Agent, Erro
     ))
 }
 
-
 /// ureq's resolver, except that an IP-literal host (`127.0.0.1`, `[::1]`)
 /// is answered without a lookup. With a timeout configured, ureq resolves
 /// the host on every request (pooled connection or not) on a freshly

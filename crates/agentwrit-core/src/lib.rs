@@ -279,7 +279,6 @@ pub use env::{
     ENV_CLIENT_SECRET, app_settings_from, operator_settings_from, tls_settings_from,
 };
 pub use error::{Error, TransportSource};
-pub use tls::{TlsError, TlsFailure};
 pub use flow::{Flow, Step, TransportFailure};
 pub use health::Health;
 pub use keys::AgentKey;
@@ -293,6 +292,7 @@ pub use session::{
     AUTH_POLL_INTERVAL, AdminAuth, AdminSession, AppAuth, AppSession, Session, SessionCache,
     SharedSession, WithSession,
 };
+pub use tls::{TlsError, TlsFailure};
 pub use token::{TokenVerifier, decode_claims, kid_for};
 pub use validate::{Validate, Validation};
 

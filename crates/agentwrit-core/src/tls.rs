@@ -126,7 +126,10 @@ impl StdError for TlsError {
 #[cfg(feature = "tls")]
 pub use with_rustls::*;
 
-#[cfg(all(feature = "tls", not(any(feature = "tls-ring", feature = "tls-aws-lc-rs"))))]
+#[cfg(all(
+    feature = "tls",
+    not(any(feature = "tls-ring", feature = "tls-aws-lc-rs"))
+))]
 compile_error!(
     "agentwrit-core's `tls` feature needs a crypto provider: enable `tls-ring` (the default of \
      agentwrit-blocking and agentwrit-async, feature `ring` there) or `tls-aws-lc-rs` (`aws-lc-rs`)"
@@ -198,10 +201,8 @@ mod with_rustls {
 
     /// Parses a PEM private key. The reason never quotes the input.
     pub(crate) fn parse_private_key(pem: &[u8]) -> Result<PrivateKeyDer<'static>, String> {
-        PrivateKeyDer::from_pem_slice(pem).map_err(|_| {
-            "holds no PEM private key (PKCS#8, PKCS#1 or SEC1)"
-                .to_owned()
-        })
+        PrivateKeyDer::from_pem_slice(pem)
+            .map_err(|_| "holds no PEM private key (PKCS#8, PKCS#1 or SEC1)".to_owned())
     }
 
     /// What a transport plugs into its HTTP library: the rustls client
@@ -321,14 +322,15 @@ mod with_rustls {
                         .map_err(|r| Error::invalid_input("identity_pem.cert_chain", r))?;
                     let key = parse_private_key(key_pem)
                         .map_err(|r| Error::invalid_input("identity_pem.key", r))?;
-                    let config = builder
-                        .with_client_auth_cert(chain.clone(), key)
-                        .map_err(|e| {
-                            Error::invalid_input(
-                                "identity_pem",
-                                format!("the key does not fit the certificate: {e}"),
-                            )
-                        })?;
+                    let config =
+                        builder
+                            .with_client_auth_cert(chain.clone(), key)
+                            .map_err(|e| {
+                                Error::invalid_input(
+                                    "identity_pem",
+                                    format!("the key does not fit the certificate: {e}"),
+                                )
+                            })?;
                     (config, Some((chain, Arc::clone(key_pem))))
                 }
             };
