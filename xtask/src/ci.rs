@@ -73,10 +73,10 @@ pub fn conformance(_args: &[String]) -> Result<(), String> {
         "AGENTWRIT_TEST_CLIENT_CERT",
         "AGENTWRIT_TEST_CLIENT_KEY",
     ] {
-        if let Some(path) = set(var) {
-            if !std::path::Path::new(&path).is_file() {
-                return Err(format!("{var}={path}: no such file"));
-            }
+        if let Some(path) = set(var)
+            && !std::path::Path::new(&path).is_file()
+        {
+            return Err(format!("{var}={path}: no such file"));
         }
     }
     if set("AGENTWRIT_TEST_CLIENT_CERT").is_some() != set("AGENTWRIT_TEST_CLIENT_KEY").is_some() {

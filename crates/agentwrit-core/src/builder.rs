@@ -11,6 +11,9 @@ use crate::config::{BrokerUrl, ClientConfig};
 use crate::error::Error;
 use crate::retry::RetryPolicy;
 
+/// A private key in PEM: a secret, zeroized on drop, shared by clones.
+pub(crate) type KeyPem = Arc<Zeroizing<Vec<u8>>>;
+
 /// The TLS part of [`ClientSettings`]: raw PEM as given (checked when the
 /// client is built), so that these settings need no TLS library.
 #[derive(Clone)]
@@ -19,7 +22,7 @@ pub(crate) struct TlsOptions {
     pub(crate) built_in_roots: bool,
     /// Certificate chain PEM and private key PEM (a secret: zeroized on
     /// drop, never shown).
-    pub(crate) identity: Option<(Vec<u8>, Arc<Zeroizing<Vec<u8>>>)>,
+    pub(crate) identity: Option<(Vec<u8>, KeyPem)>,
     pub(crate) https_only: bool,
 }
 

@@ -145,10 +145,9 @@ mod with_rustls {
     use rustls::pki_types::pem::PemObject as _;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     use rustls::{AlertDescription, CertificateError, RootCertStore};
-    use zeroize::Zeroizing;
 
     use super::{TlsError, TlsFailure};
-    use crate::builder::ClientSettings;
+    use crate::builder::{ClientSettings, KeyPem};
     use crate::error::Error;
 
     /// The crypto provider this build uses: ring with the `tls-ring`
@@ -223,7 +222,7 @@ mod with_rustls {
     pub struct TlsSetup {
         provider: Arc<CryptoProvider>,
         roots: Arc<Vec<CertificateDer<'static>>>,
-        identity: Option<(Vec<CertificateDer<'static>>, Arc<Zeroizing<Vec<u8>>>)>,
+        identity: Option<(Vec<CertificateDer<'static>>, KeyPem)>,
         config: Arc<rustls::ClientConfig>,
     }
 
