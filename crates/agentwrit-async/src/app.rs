@@ -160,9 +160,13 @@ impl AppBuilder {
         self
     }
 
-    /// Your own `reqwest::Client` (proxy, pool). It must not follow
-    /// redirects (`redirect(Policy::none())`); its own timeouts apply
-    /// instead of the builder's.
+    /// Your own `reqwest::Client` (a proxy, say). The builder's overall
+    /// timeout is set on every request; the client's connect timeout,
+    /// redirect policy (build it with `redirect(Policy::none())`) and TLS
+    /// are its own. Together with `add_root_certificate_pem`,
+    /// `tls_built_in_roots` or `identity_pem` it is refused by `build()`
+    /// ([`Error::InvalidInput`], field `http_client`): configure TLS on
+    /// the client. See docs/tls.md, "Your own HTTP client".
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self

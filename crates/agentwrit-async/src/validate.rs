@@ -80,15 +80,24 @@ impl Validator {
         Ok(Validator { transport })
     }
 
-    /// A validator using your `reqwest::Client`. It must not follow
-    /// redirects.
+    /// A validator using your `reqwest::Client` (see
+    /// [`AppBuilder::http_client`](crate::AppBuilder::http_client) for what
+    /// the SDK sets on it and what it must be).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// // This workspace builds reqwest with no crypto provider of its own:
+    /// // hand it a rustls configuration (or enable reqwest's `rustls`).
+    /// let provider = agentwrit_async::sansio::tls::crypto_provider();
+    /// let tls = rustls::ClientConfig::builder_with_provider(provider)
+    ///     .with_safe_default_protocol_versions()?
+    ///     .with_root_certificates(rustls::RootCertStore::empty())
+    ///     .with_no_client_auth();
     /// let client = reqwest::Client::builder()
     ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .tls_backend_preconfigured(tls)
     ///     .build()?;
     /// let validator = agentwrit_async::Validator::with_client(broker.url(), client)?;
     /// assert!(!validator.validate("not-a-token").await?.is_valid());

@@ -158,9 +158,13 @@ impl AppBuilder {
         self
     }
 
-    /// Your own `ureq::Agent` (proxy, pool). It must answer HTTP error
-    /// statuses as responses (`http_status_as_error(false)`) and not follow
-    /// redirects; its own timeouts apply instead of the builder's.
+    /// Your own `ureq::Agent` (a proxy, say). Any agent is safe: every
+    /// request overrides `http_status_as_error(false)` (so the broker's
+    /// 401/403/429 still reach the SDK as responses), `max_redirects(0)`
+    /// and the builder's overall and connect timeouts. Its TLS is its own:
+    /// together with `add_root_certificate_pem`, `tls_built_in_roots` or
+    /// `identity_pem` it is refused by `build()` ([`Error::InvalidInput`],
+    /// field `http_client`).
     pub fn http_client(mut self, client: ureq::Agent) -> Self {
         self.http_client = Some(client);
         self

@@ -73,8 +73,9 @@ impl Validator {
         Ok(Validator { transport })
     }
 
-    /// A validator using your `ureq::Agent`. It must answer HTTP error
-    /// statuses as responses and not follow redirects.
+    /// A validator using your `ureq::Agent` (see
+    /// [`AppBuilder::http_client`](crate::AppBuilder::http_client) for what
+    /// the SDK sets on it).
     ///
     /// ```
     /// # let broker = agentwrit_devbroker::DevBroker::start()?;
