@@ -702,3 +702,24 @@ fn tls_environment_variables() {
             .unwrap_err();
     assert!(err.to_string().contains("AGENTWRIT_CA_FILE"), "{err}");
 }
+
+// ---------------------------------------------------------- provider --
+
+/// Both clients talk TLS without installing a process-wide rustls
+/// provider (nothing else in this test binary installs one), so a
+/// program's own `rustls::ClientConfig::builder()` is unaffected.
+#[test]
+fn no_process_default_provider_is_installed() {
+    let pki = TestPki::generate().unwrap();
+    let broker = broker_with(pki.mtls_server_config().unwrap());
+    let reg = broker.register_universal_app().unwrap();
+    let secret = reg.client_secret.expose_secret().to_owned();
+    let tls = Tls::trusting(&pki).presenting(pki.client());
+    Blocking::lifecycle(broker.url(), &reg.client_id, &secret, &tls).unwrap();
+    Async::lifecycle(broker.url(), &reg.client_id, &secret, &tls).unwrap();
+    assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+    // The program's own default-provider configuration still builds.
+    let _ = rustls::ClientConfig::builder()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+}
