@@ -107,6 +107,7 @@
 mod agent;
 mod app;
 mod operator;
+mod tls;
 mod transport;
 mod validate;
 

@@ -8,9 +8,12 @@ use std::sync::Arc;
 
 use agentwrit_core::{ClientConfig, ClientSettings, Clock, Error, Flow, Step, TransportFailure};
 use ureq::RequestExt as _;
-use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::{
+    ConnectProxyConnector, Connector as _, NextTimeout, TcpConnector,
+};
+
+use crate::tls::SdkTlsConnector;
 
 /// What every call needs: the protocol configuration, a configured ureq
 /// agent (its pool shared by clones) and the clock.
@@ -175,32 +178,13 @@ impl Transport {
     }
 }
 
-/// A ureq agent as the SDK wants it: rustls on core's TLS set-up (explicit
-/// provider, roots, client identity), no redirects, statuses as responses,
-/// connect and overall timeouts, a pool of idle connections.
+/// A ureq agent as the SDK wants it: TCP (through a CONNECT proxy if one
+/// is configured) and TLS on core's rustls configuration (explicit
+/// provider, roots, client identity: the one the async transport uses),
+/// no redirects, statuses as responses, connect and overall timeouts, a
+/// pool of idle connections.
 pub(crate) fn http_client(settings: &ClientSettings) -> Result<ureq::Agent, Error> {
     let tls = settings.tls_setup()?;
-    let roots: Vec<Certificate<'static>> = tls
-        .root_certificates()
-        .iter()
-        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
-        .collect();
-    let mut tls_config = TlsConfig::builder()
-        .provider(TlsProvider::Rustls)
-        .unversioned_rustls_crypto_provider(Arc::clone(tls.provider()))
-        .root_certs(RootCerts::Specific(Arc::new(roots)));
-    if let Some((chain, key_pem)) = tls.client_identity() {
-        let chain: Vec<Certificate<'static>> = chain
-            .iter()
-            .map(|der| Certificate::from_der(der.as_ref()).to_owned())
-            .collect();
-        // Core has parsed and matched this key already; ureq parses the
-        // same PEM again (its key type has no public DER constructor).
-        let key = PrivateKey::from_pem(key_pem).map_err(|_| {
-            Error::invalid_input("identity_pem.key", "is not a PEM private key ureq accepts")
-        })?;
-        tls_config = tls_config.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
-    }
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -208,11 +192,14 @@ pub(crate) fn http_client(settings: &ClientSettings) -> Result<ureq::Agent, Erro
         .timeout_global(Some(settings.get_timeout()))
         .timeout_connect(Some(settings.get_connect_timeout()))
         .user_agent(agentwrit_core::DEFAULT_USER_AGENT)
-        .tls_config(tls_config.build())
         .build();
+    let connector = ()
+        .chain(ConnectProxyConnector::default())
+        .chain(TcpConnector::default())
+        .chain(SdkTlsConnector::new(Arc::clone(tls.client_config())));
     Ok(ureq::Agent::with_parts(
         config,
-        DefaultConnector::default(),
+        connector,
         LiteralFirstResolver::default(),
     ))
 }

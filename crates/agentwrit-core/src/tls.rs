@@ -147,7 +147,7 @@ mod with_rustls {
     use rustls::{AlertDescription, CertificateError, RootCertStore};
 
     use super::{TlsError, TlsFailure};
-    use crate::builder::{ClientSettings, KeyPem};
+    use crate::builder::ClientSettings;
     use crate::error::Error;
 
     /// The crypto provider this build uses: ring with the `tls-ring`
@@ -205,8 +205,7 @@ mod with_rustls {
     }
 
     /// What a transport plugs into its HTTP library: the rustls client
-    /// configuration, and the parts it was built from (for a library such
-    /// as ureq that builds its own configuration from parts).
+    /// configuration, and the provider and roots it was built from.
     ///
     /// Plumbing between core and the transport crates. `Debug` shows no
     /// key material.
@@ -214,7 +213,7 @@ mod with_rustls {
     /// ```
     /// use agentwrit_core::ClientSettings;
     /// let tls = ClientSettings::new("https://broker.example").tls_setup()?;
-    /// assert!(tls.client_identity().is_none());
+    /// assert!(!tls.has_client_identity());
     /// assert!(tls.client_config().alpn_protocols.is_empty()); // HTTP/1.1
     /// # Ok::<(), agentwrit_core::Error>(())
     /// ```
@@ -222,7 +221,7 @@ mod with_rustls {
     pub struct TlsSetup {
         provider: Arc<CryptoProvider>,
         roots: Arc<Vec<CertificateDer<'static>>>,
-        identity: Option<(Vec<CertificateDer<'static>>, KeyPem)>,
+        has_identity: bool,
         config: Arc<rustls::ClientConfig>,
     }
 
@@ -230,7 +229,7 @@ mod with_rustls {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.debug_struct("TlsSetup")
                 .field("roots", &self.roots.len())
-                .field("client_identity", &self.identity.is_some())
+                .field("client_identity", &self.has_identity)
                 .finish_non_exhaustive()
         }
     }
@@ -254,13 +253,11 @@ mod with_rustls {
             &self.roots
         }
 
-        /// The client certificate chain (DER) and private key (PEM), for
-        /// mutual TLS. The key is a secret: hand it to the TLS library only.
+        /// True when the configuration presents a client certificate
+        /// (mutual TLS). The key lives only inside the rustls configuration.
         #[must_use]
-        pub fn client_identity(&self) -> Option<(&[CertificateDer<'static>], &[u8])> {
-            self.identity
-                .as_ref()
-                .map(|(chain, key)| (chain.as_slice(), key.as_slice()))
+        pub fn has_client_identity(&self) -> bool {
+            self.has_identity
         }
     }
 
@@ -314,29 +311,25 @@ mod with_rustls {
                 .with_safe_default_protocol_versions()
                 .map_err(|e| Error::invalid_input("tls", e.to_string()))?
                 .with_root_certificates(store);
-            let (config, identity) = match &options.identity {
-                None => (builder.with_no_client_auth(), None),
+            let config = match &options.identity {
+                None => builder.with_no_client_auth(),
                 Some((chain_pem, key_pem)) => {
                     let chain = parse_certificates(chain_pem)
                         .map_err(|r| Error::invalid_input("identity_pem.cert_chain", r))?;
                     let key = parse_private_key(key_pem)
                         .map_err(|r| Error::invalid_input("identity_pem.key", r))?;
-                    let config =
-                        builder
-                            .with_client_auth_cert(chain.clone(), key)
-                            .map_err(|e| {
-                                Error::invalid_input(
-                                    "identity_pem",
-                                    format!("the key does not fit the certificate: {e}"),
-                                )
-                            })?;
-                    (config, Some((chain, Arc::clone(key_pem))))
+                    builder.with_client_auth_cert(chain, key).map_err(|e| {
+                        Error::invalid_input(
+                            "identity_pem",
+                            format!("the key does not fit the certificate: {e}"),
+                        )
+                    })?
                 }
             };
             Ok(TlsSetup {
                 provider,
                 roots: Arc::new(roots),
-                identity,
+                has_identity: options.identity.is_some(),
                 config: Arc::new(config),
             })
         }
