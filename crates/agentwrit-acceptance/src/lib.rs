@@ -155,7 +155,17 @@ impl Env {
     /// A fresh environment: a new development broker, or an app registered
     /// on the external broker named by the environment.
     pub fn new<S: Sdk>() -> Env {
-        let external = std::env::var("AGENTWRIT_TEST_BROKER_URL").ok();
+        Self::build::<S>(std::env::var("AGENTWRIT_TEST_BROKER_URL").ok())
+    }
+
+    /// A fresh in-process development broker (of this thread's
+    /// [`Scheme`]) even when an external broker is configured: for tests
+    /// that put a plain-HTTP fault proxy in front of the broker.
+    pub fn in_process<S: Sdk>() -> Env {
+        Self::build::<S>(None)
+    }
+
+    fn build<S: Sdk>(external: Option<String>) -> Env {
         let (url, admin_secret, clock, broker) = match external {
             Some(url) => {
                 let secret = std::env::var("AGENTWRIT_TEST_ADMIN_SECRET").expect(
