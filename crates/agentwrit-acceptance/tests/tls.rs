@@ -55,6 +55,9 @@ trait Client {
     const NAME: &'static str;
     /// Builds an app with these options (nothing sent).
     fn build_app(url: &str, id: &str, secret: &str, tls: &Tls) -> Result<(), Error>;
+    /// `{:?}` of an app, an operator and a validator built with these
+    /// options.
+    fn debug_clients(url: &str, tls: &Tls) -> String;
     /// Builds an operator and a validator with these options.
     fn build_others(url: &str, secret: &str, tls: &Tls) -> Result<(), Error>;
     /// `health()` through an app with these options.
@@ -101,6 +104,18 @@ impl Client for Blocking {
         apply!(agentwrit_blocking::App::builder(url, id, secret), tls)
             .build()
             .map(drop)
+    }
+    fn debug_clients(url: &str, tls: &Tls) -> String {
+        let app = apply!(agentwrit_blocking::App::builder(url, "id", "s"), tls);
+        let builder = format!("{app:?}");
+        let app = app.build().unwrap();
+        let op = apply!(agentwrit_blocking::Operator::builder(url, "s"), tls)
+            .build()
+            .unwrap();
+        let v = apply!(agentwrit_blocking::Validator::builder(url), tls)
+            .build()
+            .unwrap();
+        format!("{builder}{app:?}{op:?}{v:?}")
     }
     fn build_others(url: &str, secret: &str, tls: &Tls) -> Result<(), Error> {
         apply!(agentwrit_blocking::Operator::builder(url, secret), tls).build()?;
@@ -184,6 +199,18 @@ impl Client for Async {
         apply!(agentwrit_async::App::builder(url, id, secret), tls)
             .build()
             .map(drop)
+    }
+    fn debug_clients(url: &str, tls: &Tls) -> String {
+        let app = apply!(agentwrit_async::App::builder(url, "id", "s"), tls);
+        let builder = format!("{app:?}");
+        let app = app.build().unwrap();
+        let op = apply!(agentwrit_async::Operator::builder(url, "s"), tls)
+            .build()
+            .unwrap();
+        let v = apply!(agentwrit_async::Validator::builder(url), tls)
+            .build()
+            .unwrap();
+        format!("{builder}{app:?}{op:?}{v:?}")
     }
     fn build_others(url: &str, secret: &str, tls: &Tls) -> Result<(), Error> {
         apply!(agentwrit_async::Operator::builder(url, secret), tls).build()?;
@@ -525,6 +552,22 @@ fn build_time_checks<C: Client>() {
     );
 }
 
+/// The client key never shows in `Debug` of a builder or a client.
+fn key_not_in_debug<C: Client>() {
+    let pki = TestPki::generate().unwrap();
+    let tls = Tls::trusting(&pki).presenting(pki.client());
+    let shown = C::debug_clients("https://127.0.0.1:9", &tls);
+    assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+    let key = pki.client().key_pem();
+    for line in key.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(
+            !shown.contains(line),
+            "{}: key material in {shown}",
+            C::NAME
+        );
+    }
+}
+
 /// A stock client of the HTTP library (ureq's turns 4xx into errors and
 /// has no timeout; reqwest's follows redirects and has no timeout) still
 /// gives the SDK's typed errors and honours the SDK's timeout.
@@ -622,6 +665,10 @@ macro_rules! tls_matrix {
             #[test]
             fn build_time_checks() {
                 super::build_time_checks::<$client>();
+            }
+            #[test]
+            fn key_not_in_debug() {
+                super::key_not_in_debug::<$client>();
             }
             #[test]
             fn stock_custom_client() {
