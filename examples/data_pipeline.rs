@@ -10,8 +10,8 @@
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use agentwrit_blocking::{App, scope_is_subset};
-use agentwrit_examples::{TENANTS, Tenant, broker, py_dict, py_list};
+use agentwrit_blocking::App;
+use agentwrit_examples::{DevApp, TENANTS, Tenant, py_dict, py_list};
 
 fn main() -> ExitCode {
     match run() {
@@ -24,12 +24,12 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let broker = broker()?;
-    let app = App::new(
-        &broker.url,
-        &broker.client_id,
-        broker.client_secret.as_str(),
-    )?;
+    // The configured broker and app, or else an embedded development broker.
+    let dev = DevApp::unless_configured()?;
+    let app = match &dev {
+        None => App::from_env()?,
+        Some(dev) => App::new(dev.url(), dev.client_id(), dev.client_secret())?,
+    };
     println!("Nightly Analytics Pipeline");
     println!("{}", "=".repeat(55));
     println!();
@@ -60,10 +60,9 @@ fn run_pipeline_for_tenant(app: &App, tenant: &Tenant) -> Result<(), agentwrit_b
         |agent| {
             println!("  Agent: {}", agent.agent_id());
             println!("  Scope: {}", py_list(&agent.scope()));
-            println!("  Expires: {}s", agent.expires_in());
-            let held = agent.scope();
+            println!("  Expires: {}s", agent.expires_in().as_secs());
             // Extract.
-            if !scope_is_subset(&[tenant.read_scope], &held) {
+            if !agent.allows(&[tenant.read_scope]) {
                 println!("  [DENIED] Cannot read {} data", tenant.id);
                 return Ok(());
             }
@@ -73,13 +72,13 @@ fn run_pipeline_for_tenant(app: &App, tenant: &Tenant) -> Result<(), agentwrit_b
                 py_dict(tenant.data)
             );
             // Transform (still needs read scope).
-            if !scope_is_subset(&[tenant.read_scope], &held) {
+            if !agent.allows(&[tenant.read_scope]) {
                 println!("  [DENIED] Cannot transform — no read access");
                 return Ok(());
             }
             println!("  [TRANSFORM] Processed data for report");
             // Load.
-            if !scope_is_subset(&[tenant.write_scope], &held) {
+            if !agent.allows(&[tenant.write_scope]) {
                 println!("  [DENIED] Cannot write report for {}", tenant.id);
                 return Ok(());
             }
@@ -111,7 +110,7 @@ fn run_cross_tenant_check(app: &App) -> Result<bool, agentwrit_blocking::Error> 
     println!();
 
     let bank_read = [bank.read_scope];
-    if scope_is_subset(&bank_read, &held) {
+    if agent.allows(&bank_read) {
         println!("  FAIL: Hospital agent can read bank data!");
         return Ok(false);
     }
@@ -120,7 +119,7 @@ fn run_cross_tenant_check(app: &App) -> Result<bool, agentwrit_blocking::Error> 
     println!("    Held:     {}", py_list(&held));
 
     let retail_write = [retail.write_scope];
-    if scope_is_subset(&retail_write, &held) {
+    if agent.allows(&retail_write) {
         println!("  FAIL: Hospital agent can write retail reports!");
         return Ok(false);
     }
@@ -128,7 +127,7 @@ fn run_cross_tenant_check(app: &App) -> Result<bool, agentwrit_blocking::Error> 
     println!("    Required: {}", py_list(&retail_write));
     println!("    Held:     {}", py_list(&held));
 
-    if !scope_is_subset(&[hospital.read_scope], &held) {
+    if !agent.allows(&[hospital.read_scope]) {
         println!("  FAIL: Hospital agent cannot read its own data!");
         return Ok(false);
     }

@@ -11,8 +11,8 @@
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use agentwrit_async::{App, scope_is_subset};
-use agentwrit_examples::{TENANTS, Tenant, broker, py_dict, py_list};
+use agentwrit_async::App;
+use agentwrit_examples::{DevApp, TENANTS, Tenant, py_dict, py_list};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -26,12 +26,12 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let broker = broker()?;
-    let app = App::new(
-        &broker.url,
-        &broker.client_id,
-        broker.client_secret.as_str(),
-    )?;
+    // The configured broker and app, or else an embedded development broker.
+    let dev = DevApp::unless_configured()?;
+    let app = match &dev {
+        None => App::from_env()?,
+        Some(dev) => App::new(dev.url(), dev.client_id(), dev.client_secret())?,
+    };
     println!("Nightly Analytics Pipeline");
     println!("{}", "=".repeat(55));
     println!();
@@ -71,13 +71,12 @@ async fn run_pipeline_for_tenant(
             "nightly-pipeline",
             &task,
             &[tenant.read_scope, tenant.write_scope],
-            |agent| async move {
+            async |agent| {
                 let mut out = String::new();
                 let _ = writeln!(out, "  Agent: {}", agent.agent_id());
                 let _ = writeln!(out, "  Scope: {}", py_list(&agent.scope()));
-                let _ = writeln!(out, "  Expires: {}s", agent.expires_in());
-                let held = agent.scope();
-                if !scope_is_subset(&[tenant.read_scope], &held) {
+                let _ = writeln!(out, "  Expires: {}s", agent.expires_in().as_secs());
+                if !agent.allows(&[tenant.read_scope]) {
                     let _ = writeln!(out, "  [DENIED] Cannot read {} data", tenant.id);
                     return Ok(out);
                 }
@@ -87,12 +86,12 @@ async fn run_pipeline_for_tenant(
                     tenant.data_type,
                     py_dict(tenant.data)
                 );
-                if !scope_is_subset(&[tenant.read_scope], &held) {
+                if !agent.allows(&[tenant.read_scope]) {
                     let _ = writeln!(out, "  [DENIED] Cannot transform — no read access");
                     return Ok(out);
                 }
                 let _ = writeln!(out, "  [TRANSFORM] Processed data for report");
-                if !scope_is_subset(&[tenant.write_scope], &held) {
+                if !agent.allows(&[tenant.write_scope]) {
                     let _ = writeln!(out, "  [DENIED] Cannot write report for {}", tenant.id);
                     return Ok(out);
                 }
@@ -128,7 +127,7 @@ async fn run_cross_tenant_check(app: &App) -> Result<bool, agentwrit_async::Erro
     println!();
 
     let bank_read = [bank.read_scope];
-    if scope_is_subset(&bank_read, &held) {
+    if agent.allows(&bank_read) {
         println!("  FAIL: Hospital agent can read bank data!");
         return Ok(false);
     }
@@ -137,7 +136,7 @@ async fn run_cross_tenant_check(app: &App) -> Result<bool, agentwrit_async::Erro
     println!("    Held:     {}", py_list(&held));
 
     let retail_write = [retail.write_scope];
-    if scope_is_subset(&retail_write, &held) {
+    if agent.allows(&retail_write) {
         println!("  FAIL: Hospital agent can write retail reports!");
         return Ok(false);
     }
@@ -145,7 +144,7 @@ async fn run_cross_tenant_check(app: &App) -> Result<bool, agentwrit_async::Erro
     println!("    Required: {}", py_list(&retail_write));
     println!("    Held:     {}", py_list(&held));
 
-    if !scope_is_subset(&[hospital.read_scope], &held) {
+    if !agent.allows(&[hospital.read_scope]) {
         println!("  FAIL: Hospital agent cannot read its own data!");
         return Ok(false);
     }

@@ -1,7 +1,8 @@
 //! Delegation down a two-hop chain: an orchestrator hands a researcher a
 //! narrower scope, and the researcher hands a summarizer a narrower one
 //! still. Each hop is validated at the broker; widening is refused with
-//! the broker's RFC 7807 problem; releasing ends it all.
+//! the broker's RFC 7807 problem (matched as `Error::Authorization`);
+//! ending the orchestrator's task releases the whole chain.
 //!
 //! ```text
 //! cargo run --example delegation
@@ -9,8 +10,10 @@
 
 use std::process::ExitCode;
 
-use agentwrit_blocking::{App, DelegatedToken, validate};
-use agentwrit_examples::{broker, py_list};
+use std::time::Duration;
+
+use agentwrit_blocking::{App, DelegatedToken, Error, validate};
+use agentwrit_examples::{DevApp, py_list};
 
 fn main() -> ExitCode {
     match run() {
@@ -23,17 +26,18 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let broker = broker()?;
-    let app = App::new(
-        &broker.url,
-        &broker.client_id,
-        broker.client_secret.as_str(),
-    )?;
+    // The configured broker and app, or else an embedded development broker.
+    let dev = DevApp::unless_configured()?;
+    let app = match &dev {
+        None => App::from_env()?,
+        Some(dev) => App::new(dev.url(), dev.client_id(), dev.client_secret())?,
+    };
     println!("Delegation chain: orchestrator → researcher → summarizer");
     println!("{}", "=".repeat(55));
     println!();
 
     // Three registered agents; only the orchestrator holds broad scope.
+    // Each guard ends its agent's task when dropped, on every path.
     let orchestrator = app
         .create_agent(
             "research-orch",
@@ -55,7 +59,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let hop1 = orchestrator.delegate(
         &researcher.agent_id(),
         &["read:data:customer-7291", "read:data:customer-8310"],
-        Some(120),
+        Some(Duration::from_secs(120)),
     )?;
     show_hop(&app, 1, &hop1)?;
 
@@ -63,49 +67,49 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let hop2 = hop1.delegate(
         &summarizer.agent_id(),
         &["read:data:customer-7291"],
-        Some(60),
+        Some(Duration::from_secs(60)),
     )?;
     show_hop(&app, 2, &hop2)?;
 
-    // Widening is refused by the broker.
+    // Widening is refused by the broker: a 403 with its RFC 7807 problem.
     match hop2.delegate(&researcher.agent_id(), &["read:data:*"], None) {
-        Ok(_) => return Err("the broker let a delegate widen its scope".into()),
-        Err(e) => {
-            let p = e.problem().ok_or("expected a broker problem")?;
+        Err(Error::Authorization { problem, .. }) => {
             println!("[BLOCKED] Summarizer cannot widen to read:data:*");
             println!(
                 "  {} {} ({}): {}",
-                p.status,
-                p.title,
-                p.error_code
+                problem.status,
+                problem.title,
+                problem
+                    .error_code
                     .as_ref()
                     .map(|c| c.as_str())
                     .unwrap_or_default(),
-                p.detail
+                problem.detail
             );
         }
+        Err(other) => return Err(other.into()),
+        Ok(_) => return Err("the broker let a delegate widen its scope".into()),
     }
     println!();
 
-    // Releasing the delegated tokens and the agents ends the chain.
-    hop2.release()?;
-    hop1.release()?;
-    orchestrator.release()?;
-    let dead = validate(app.broker_url(), hop2.access_token.expose_secret())?;
+    // Ending the orchestrator's task releases the tokens it delegated (and
+    // those delegated onwards from them), then the orchestrator itself.
+    orchestrator.release_task()?;
+    let dead = validate(app.broker_url(), &hop2.access_token())?;
     println!("Chain released. Hop 2 token valid: {}", dead.is_valid());
     Ok(())
 }
 
-fn show_hop(app: &App, n: usize, token: &DelegatedToken) -> Result<(), agentwrit_blocking::Error> {
-    let validation = validate(app.broker_url(), token.access_token.expose_secret())?;
-    let claims = validation.claims().ok_or_else(|| {
-        agentwrit_blocking::core::Error::invalid_input("delegated token", "the broker rejected it")
-    })?;
+fn show_hop(app: &App, n: usize, token: &DelegatedToken) -> Result<(), Error> {
+    let validation = validate(app.broker_url(), &token.access_token())?;
+    let claims = validation
+        .claims()
+        .ok_or_else(|| Error::invalid_input("delegated token", "the broker rejected it"))?;
     println!("Hop {n}: delegated to {}", token.subject());
     println!("  Scope:   {}", py_list(&claims.scope));
-    println!("  Expires: {}s", token.expires_in);
+    println!("  Expires: {}s", token.expires_in().as_secs());
     let chain: Vec<&str> = token
-        .delegation_chain
+        .delegation_chain()
         .iter()
         .map(|r| r.agent.as_str())
         .collect();

@@ -15,7 +15,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::ExitCode;
 
 use agentwrit_blocking::{App, Validation, scope_is_subset, validate};
-use agentwrit_examples::broker;
+use agentwrit_examples::DevApp;
 
 fn main() -> ExitCode {
     match run() {
@@ -115,20 +115,20 @@ fn call(base: &str, method: &str, path: &str, bearer: &str) -> Result<(u16, Stri
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let broker = broker()?;
+    // The configured broker and app, or else an embedded development broker.
+    let dev = DevApp::unless_configured()?;
+    let app = match &dev {
+        None => App::from_env()?,
+        Some(dev) => App::new(dev.url(), dev.client_id(), dev.client_secret())?,
+    };
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let service = format!("http://{}", listener.local_addr()?);
-    let broker_url = broker.url.clone();
+    let broker_url = app.broker_url().to_owned();
     std::thread::spawn(move || serve(listener, broker_url));
     println!("Downstream service on {service}, validating at the broker");
     println!("{}", "=".repeat(55));
     println!();
 
-    let app = App::new(
-        &broker.url,
-        &broker.client_id,
-        broker.client_secret.as_str(),
-    )?;
     let agent = app
         .create_agent(
             "order-worker",
@@ -136,7 +136,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             &["read:data:customer-cust-7291", "write:data:order-ord-4823"],
         )?
         .release_on_drop();
-    let bearer = agent.bearer_header_value();
+    let bearer = agent.bearer_header_value()?;
+    let bearer = bearer.to_str()?;
     let requests = [
         ("GET", "/customers/cust-7291"),
         ("POST", "/orders/ord-4823"),
@@ -144,11 +145,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         ("POST", "/orders/ord-0000"),
     ];
     for (method, path) in requests {
-        let (status, body) = call(&service, method, path, &bearer)?;
+        let (status, body) = call(&service, method, path, bearer)?;
         println!("{method:<4} {path:<22} → {status} {body}");
     }
     agent.release()?;
-    let (status, body) = call(&service, "GET", "/customers/cust-7291", &bearer)?;
+    let (status, body) = call(&service, "GET", "/customers/cust-7291", bearer)?;
     println!(
         "{:<4} {:<22} → {status} {body}   (after release)",
         "GET", "/customers/cust-7291"

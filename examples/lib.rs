@@ -1,58 +1,62 @@
-//! What the examples share: where the broker comes from, and printing
-//! scopes the way the sample apps' expected output shows them.
+//! What the examples share: the development broker they fall back on,
+//! and printing scopes the way the sample apps' expected output shows them.
 //!
-//! With `AGENTWRIT_BROKER_URL`, `AGENTWRIT_CLIENT_ID` and
-//! `AGENTWRIT_CLIENT_SECRET` set, an example uses that broker and app.
-//! Without them it starts the development broker in-process (issuer
-//! `agentwrit`, as the sample apps' output shows), registers the sample
-//! apps' universal app on it, says so in one line, and runs unchanged.
+//! Each example builds its client with `App::from_env()` when
+//! `AGENTWRIT_BROKER_URL` is set (with `AGENTWRIT_CLIENT_ID` and
+//! `AGENTWRIT_CLIENT_SECRET`). When it is unset, [`DevApp::unless_configured`]
+//! starts the development broker in-process (issuer `agentwrit`, as the
+//! sample apps' output shows), registers the sample apps' universal app on
+//! it and says so in one line on stderr; the example then builds its client
+//! from that app with `App::new` and runs unchanged.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use agentwrit_devbroker::{DevBroker, DevBrokerHandle};
+use agentwrit_blocking::wire::ClientSecret;
+use agentwrit_devbroker::{DevBroker, DevBrokerHandle, RegisteredApp};
 
-/// Where to find the broker and which app to be.
-pub struct Broker {
-    /// The broker's URL.
-    pub url: String,
-    /// The app's client id.
-    pub client_id: String,
-    /// The app's client secret.
-    pub client_secret: String,
-    /// The embedded broker, when one was started; it stops when dropped.
-    pub embedded: Option<DevBrokerHandle>,
+/// An embedded development broker and the universal sample app registered
+/// on it. The broker stops when this is dropped, so keep it alive as long
+/// as the client that talks to it.
+pub struct DevApp {
+    broker: DevBrokerHandle,
+    app: RegisteredApp,
 }
 
-/// The configured broker, or an embedded development broker.
-///
-/// # Errors
-///
-/// Only when the embedded broker cannot start or register its app.
-pub fn broker() -> Result<Broker, Box<dyn std::error::Error>> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    if let Some(url) = var("AGENTWRIT_BROKER_URL") {
-        let client_id = var("AGENTWRIT_CLIENT_ID").ok_or("AGENTWRIT_CLIENT_ID is not set")?;
-        let client_secret =
-            var("AGENTWRIT_CLIENT_SECRET").ok_or("AGENTWRIT_CLIENT_SECRET is not set")?;
-        return Ok(Broker {
-            url,
-            client_id,
-            client_secret,
-            embedded: None,
-        });
+impl DevApp {
+    /// `None` when `AGENTWRIT_BROKER_URL` is set (use `App::from_env()`);
+    /// otherwise starts an embedded development broker, registers the
+    /// universal sample app and says so in one line on stderr.
+    ///
+    /// # Errors
+    ///
+    /// Only when the embedded broker cannot start or register its app.
+    pub fn unless_configured() -> Result<Option<DevApp>, Box<dyn std::error::Error>> {
+        if std::env::var_os("AGENTWRIT_BROKER_URL").is_some_and(|v| !v.is_empty()) {
+            return Ok(None);
+        }
+        let broker = DevBroker::builder().issuer("agentwrit").start()?;
+        let app = broker.register_universal_app()?;
+        eprintln!(
+            "(AGENTWRIT_BROKER_URL is not set: using an embedded development broker at {})",
+            broker.url()
+        );
+        Ok(Some(DevApp { broker, app }))
     }
-    let handle = DevBroker::builder().issuer("agentwrit").start()?;
-    let app = handle.register_universal_app()?;
-    eprintln!(
-        "(AGENTWRIT_BROKER_URL is not set: using an embedded development broker at {})",
-        handle.url()
-    );
-    Ok(Broker {
-        url: handle.url().to_owned(),
-        client_id: app.client_id,
-        client_secret: app.client_secret.expose_secret().to_owned(),
-        embedded: Some(handle),
-    })
+
+    /// The embedded broker's URL.
+    pub fn url(&self) -> &str {
+        self.broker.url()
+    }
+
+    /// The sample app's client id.
+    pub fn client_id(&self) -> &str {
+        &self.app.client_id
+    }
+
+    /// The sample app's client secret.
+    pub fn client_secret(&self) -> &ClientSecret {
+        &self.app.client_secret
+    }
 }
 
 /// A list of strings as Python prints it: `['a', 'b']`.

@@ -1,21 +1,22 @@
 //! Sample app 1, the e-commerce order worker, on the blocking client.
 //!
 //! One agent per order, scoped to exactly that customer and that order;
-//! every action is gated with `scope_is_subset`; the token is released
-//! however the work ends, and checked dead at the broker afterwards.
+//! every action is gated with `agent.allows`; `App::with_agent` releases
+//! the token however the work ends (an error, an early return, a panic),
+//! and the released token is checked dead at the broker afterwards.
 //!
 //! ```text
 //! cargo run --example order_worker -- --customer cust-7291 --order ord-4823
 //! ```
 //!
-//! Uses the broker in `AGENTWRIT_BROKER_URL` (with `AGENTWRIT_CLIENT_ID`
-//! and `AGENTWRIT_CLIENT_SECRET`), or starts an embedded development
-//! broker when it is unset.
+//! Uses the broker and app in `AGENTWRIT_BROKER_URL`,
+//! `AGENTWRIT_CLIENT_ID` and `AGENTWRIT_CLIENT_SECRET` (`App::from_env()`),
+//! or starts an embedded development broker when the URL is unset.
 
 use std::process::ExitCode;
 
-use agentwrit_blocking::{Agent, App, Error, scope_is_subset, validate};
-use agentwrit_examples::{broker, order_args, prefix, py_list};
+use agentwrit_blocking::{Agent, App, validate};
+use agentwrit_examples::{DevApp, order_args, prefix, py_list};
 
 fn main() -> ExitCode {
     let (customer, order) = match order_args() {
@@ -35,12 +36,12 @@ fn main() -> ExitCode {
 }
 
 fn run(customer: &str, order: &str) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let broker = broker()?;
-    let app = App::new(
-        &broker.url,
-        &broker.client_id,
-        broker.client_secret.as_str(),
-    )?;
+    // The configured broker and app, or else an embedded development broker.
+    let dev = DevApp::unless_configured()?;
+    let app = match &dev {
+        None => App::from_env()?,
+        Some(dev) => App::new(dev.url(), dev.client_id(), dev.client_secret())?,
+    };
     println!("Processing order {order} for customer {customer}");
     println!("{}", "=".repeat(55));
     println!();
@@ -57,26 +58,30 @@ fn process_order(
         format!("read:data:customer-{customer}"),
         format!("write:data:order-{order}"),
     ];
-    let agent = app.create_agent("order-worker", &format!("process-{order}"), &requested)?;
-    println!("Agent created: {}", agent.agent_id());
-    println!("  Scope:   {}", py_list(&agent.scope()));
-    println!("  Expires: {}s", agent.expires_in());
-    println!(
-        "  Token:   {}...",
-        prefix(agent.access_token().expose_secret(), 30)
-    );
-    println!();
-
-    // Steps 2 and 3, with the release guaranteed whatever happens in them.
-    let token = agent.access_token();
-    let worked = do_work(app, &agent, customer, order);
-    // Step 4: release (a second release would send nothing).
-    agent.release()?;
+    // Steps 2 and 3 run inside `with_agent`, which releases the agent when
+    // the closure returns, fails or panics.
+    let token = app.with_agent(
+        "order-worker",
+        &format!("process-{order}"),
+        &requested,
+        |agent| {
+            println!("Agent created: {}", agent.agent_id());
+            println!("  Scope:   {}", py_list(&agent.scope()));
+            println!("  Expires: {}s", agent.expires_in().as_secs());
+            println!(
+                "  Token:   {}...",
+                prefix(agent.access_token().expose_secret(), 30)
+            );
+            println!();
+            do_work(app, agent, customer, order)?;
+            Ok::<_, Box<dyn std::error::Error>>(agent.access_token())
+        },
+    )?;
+    // Step 4: released by `with_agent` (a second release would send nothing).
     println!("Agent released. Token is now dead at the broker.");
-    worked?;
 
     // Step 5: the released token is dead at the broker.
-    let dead = validate(app.broker_url(), token.expose_secret())?;
+    let dead = validate(app.broker_url(), &token)?;
     if dead.is_valid() {
         println!("WARNING: token is still valid after release!");
         return Ok(ExitCode::FAILURE);
@@ -88,9 +93,14 @@ fn process_order(
     Ok(ExitCode::SUCCESS)
 }
 
-fn do_work(app: &App, agent: &Agent, customer: &str, order: &str) -> Result<(), Error> {
+fn do_work(
+    app: &App,
+    agent: &Agent,
+    customer: &str,
+    order: &str,
+) -> Result<(), agentwrit_blocking::Error> {
     // Step 2: any service receiving the token can validate it.
-    let validation = validate(app.broker_url(), agent.access_token().expose_secret())?;
+    let validation = validate(app.broker_url(), &agent.access_token())?;
     let Some(claims) = validation.claims() else {
         println!("Token invalid: {}", validation.error().unwrap_or_default());
         return Ok(());
@@ -111,23 +121,22 @@ fn do_work(app: &App, agent: &Agent, customer: &str, order: &str) -> Result<(), 
     println!();
 
     // Step 3: gate every action on the agent's scope.
-    let held = agent.scope();
-    if scope_is_subset(&[format!("read:data:customer-{customer}")], &held) {
+    if agent.allows(&[format!("read:data:customer-{customer}")]) {
         println!("[READ] Customer profile for {customer}: John Doe, Premium tier");
     } else {
         println!("[DENIED] Cannot read customer {customer}");
     }
-    if scope_is_subset(&[format!("write:data:order-{order}")], &held) {
+    if agent.allows(&[format!("write:data:order-{order}")]) {
         println!("[WRITE] Order {order} confirmed for customer {customer}");
     } else {
         println!("[DENIED] Cannot write order {order}");
     }
-    if scope_is_subset(&["read:data:customer-cust-9999"], &held) {
+    if agent.allows(&["read:data:customer-cust-9999"]) {
         println!("[READ] Customer cust-9999: this should NOT happen");
     } else {
         println!("[BLOCKED] Cannot access customer cust-9999 — scope isolation working");
     }
-    if scope_is_subset(&["write:data:order-ord-0000"], &held) {
+    if agent.allows(&["write:data:order-ord-0000"]) {
         println!("[WRITE] Order ord-0000: this should NOT happen");
     } else {
         println!("[BLOCKED] Cannot write order ord-0000 — scope isolation working");

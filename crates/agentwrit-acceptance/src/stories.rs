@@ -351,8 +351,12 @@ pub fn operator_flows<S: Sdk>() {
             .any(|a| a.app_id == created.app_id)
     );
     assert_eq!(S::get_app(&op, &created.app_id).unwrap().name, name);
-    let updated =
-        S::update_app(&op, &created.app_id, UpdateAppRequest::new().token_ttl(600)).unwrap();
+    let updated = S::update_app(
+        &op,
+        &created.app_id,
+        UpdateAppRequest::new().token_ttl(std::time::Duration::from_secs(600)),
+    )
+    .unwrap();
     assert_eq!(updated.token_ttl, 600);
     let lt = S::admin_launch_token(
         &op,

@@ -512,7 +512,7 @@ impl Agent {
     /// let token = agent.access_token();
     /// // ... if this code panics, returns early or is cancelled, dropping
     /// // `agent` spawns the release ...
-    /// agent.release().await?; // the normal path: release and see the outcome
+    /// agent.release_task().await?; // the normal path: end the task and see the outcome
     /// assert!(!app.validate(&token).await?.is_valid());
     /// # Ok(()) }
     /// ```
@@ -568,7 +568,7 @@ impl Renewer {
 /// let guard = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?.release_on_drop();
 /// let token = guard.access_token();
 /// // ... if this code panics or returns early, dropping `guard` releases ...
-/// guard.release().await?; // the normal path: release and see the outcome
+/// guard.release_task().await?; // the normal path: end the task and see the outcome
 /// assert!(!app.validate(&token).await?.is_valid());
 /// # Ok(()) }
 /// ```
@@ -589,14 +589,14 @@ impl AgentGuard {
     /// # let reg = broker.register_universal_app()?;
     /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
     /// let guard = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?.release_on_drop();
-    /// assert_eq!(guard.release().await?, agentwrit_async::ReleaseOutcome::Released);
+    /// assert_eq!(guard.release_task().await?, agentwrit_async::ReleaseOutcome::Released);
     /// # Ok(()) }
     /// ```
     ///
     /// # Errors
     ///
     /// As [`Agent::release_task`].
-    pub async fn release(self) -> Result<ReleaseOutcome, Error> {
+    pub async fn release_task(self) -> Result<ReleaseOutcome, Error> {
         self.agent.release_task().await
     }
 }

@@ -445,7 +445,7 @@ impl App {
             .await?
             .release_on_drop();
         let result = work(&guard).await;
-        let released = guard.release().await;
+        let released = guard.release_task().await;
         let output = result?;
         released?;
         Ok(output)
@@ -462,7 +462,7 @@ impl App {
     /// # let app = agentwrit_async::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
     /// use agentwrit_async::wire::LaunchTokenRequest;
     ///
-    /// let request = LaunchTokenRequest::new("py-worker", vec!["read:data:*".into()]).with_max_ttl(120);
+    /// let request = LaunchTokenRequest::new("py-worker", vec!["read:data:*".into()]).with_max_ttl(std::time::Duration::from_secs(120));
     /// let minted = app.launch_token(request).await?;
     /// assert_eq!(minted.launch_token.expose_secret().len(), 64);
     /// assert_eq!(minted.policy.max_ttl, 120);

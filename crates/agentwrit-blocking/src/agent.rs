@@ -525,7 +525,7 @@ impl Renewer {
 /// let guard = app.create_agent("orch-1", "task-1", &["read:data:*"])?.release_on_drop();
 /// let token = guard.access_token();
 /// // ... if this code panics or returns early, dropping `guard` releases ...
-/// guard.release()?; // the normal path: release and see the outcome
+/// guard.release_task()?; // the normal path: end the task and see the outcome
 /// assert!(!app.validate(&token)?.is_valid());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -544,14 +544,14 @@ impl AgentGuard {
     /// # let reg = broker.register_universal_app()?;
     /// # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
     /// let guard = app.create_agent("orch-1", "task-1", &["read:data:*"])?.release_on_drop();
-    /// assert_eq!(guard.release()?, agentwrit_blocking::ReleaseOutcome::Released);
+    /// assert_eq!(guard.release_task()?, agentwrit_blocking::ReleaseOutcome::Released);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
     ///
     /// As [`Agent::release_task`].
-    pub fn release(self) -> Result<ReleaseOutcome, Error> {
+    pub fn release_task(self) -> Result<ReleaseOutcome, Error> {
         self.agent.release_task()
     }
 }

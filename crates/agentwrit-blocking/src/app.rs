@@ -427,7 +427,7 @@ impl App {
             .create_agent(orch_id, task_id, scope)?
             .release_on_drop();
         let result = work(&guard);
-        let released = guard.release();
+        let released = guard.release_task();
         let output = result?;
         released?;
         Ok(output)
@@ -442,7 +442,7 @@ impl App {
     /// # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
     /// use agentwrit_blocking::wire::LaunchTokenRequest;
     ///
-    /// let request = LaunchTokenRequest::new("py-worker", vec!["read:data:*".into()]).with_max_ttl(120);
+    /// let request = LaunchTokenRequest::new("py-worker", vec!["read:data:*".into()]).with_max_ttl(std::time::Duration::from_secs(120));
     /// let minted = app.launch_token(request)?;
     /// assert_eq!(minted.launch_token.expose_secret().len(), 64);
     /// assert_eq!(minted.policy.max_ttl, 120);

@@ -266,7 +266,7 @@ impl Operator {
     /// use agentwrit_blocking::wire::CreateAppRequest;
     ///
     /// let request = CreateAppRequest::new("billing", vec!["read:data:*".into(), "write:reports:*".into()])
-    ///     .with_token_ttl(900);
+    ///     .with_token_ttl(std::time::Duration::from_secs(900));
     /// let created = operator.create_app(request)?;
     /// let secret = created.client_secret.clone().ok_or("the secret comes once, with the answer")?;
     /// // Serialising the answer (to log it, say) never writes the secret.
@@ -342,7 +342,7 @@ impl Operator {
     /// let created = operator.create_app(CreateAppRequest::new("billing", vec!["read:data:*".into()]))?;
     /// let update = UpdateAppRequest::new()
     ///     .scopes(vec!["read:data:*".into(), "write:reports:*".into()])
-    ///     .token_ttl(600);
+    ///     .token_ttl(std::time::Duration::from_secs(600));
     /// let updated = operator.update_app(&created.app_id, update)?;
     /// assert_eq!(updated.token_ttl, 600);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -382,7 +382,7 @@ impl Operator {
     /// # let operator = agentwrit_blocking::Operator::new(broker.url(), broker.admin_secret())?;
     /// use agentwrit_blocking::wire::LaunchTokenRequest;
     ///
-    /// let request = LaunchTokenRequest::new("ops-agent", vec!["read:data:*".into()]).with_max_ttl(60);
+    /// let request = LaunchTokenRequest::new("ops-agent", vec!["read:data:*".into()]).with_max_ttl(std::time::Duration::from_secs(60));
     /// let minted = operator.launch_token(request)?;
     /// assert_eq!(minted.policy.allowed_scope, ["read:data:*"]);
     /// assert_eq!(minted.policy.max_ttl, 60);

@@ -167,7 +167,7 @@ impl AppCore {
             scope.iter().map(|s| s.as_ref().to_owned()),
             key,
         )
-        .with_max_ttl(options.max_ttl_seconds());
+        .with_max_ttl(options.get_max_ttl());
         if let Some(label) = &options.label {
             request = request.with_label(label.clone());
         }

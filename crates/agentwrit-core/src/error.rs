@@ -44,12 +44,14 @@ impl fmt::Display for TransportSource {
     }
 }
 
-impl StdError for TransportSource {
-    /// The wrapped error itself, so that a walk down the source chain
-    /// reaches it (an `std::io::Error`, a [`TlsError`](crate::TlsError)):
-    /// an `io::Error`'s own `source()` skips the error it wraps.
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&*self.0)
+// Not `Error` itself: through `Deref`, `Error::source()` hands out the
+// underlying error, so a chain walk meets the `std::io::Error` (or the
+// rustls error) directly rather than this wrapper.
+impl std::ops::Deref for TransportSource {
+    type Target = dyn StdError + Send + Sync + 'static;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
     }
 }
 

@@ -22,7 +22,7 @@ call_flow!(
     /// use agentwrit_wire::{AccessToken, LaunchTokenRequest};
     ///
     /// let config = ClientConfig::new("http://127.0.0.1:8080".parse()?);
-    /// let request = LaunchTokenRequest::new("worker", vec!["read:data:*".into()]).with_max_ttl(300);
+    /// let request = LaunchTokenRequest::new("worker", vec!["read:data:*".into()]).with_max_ttl(std::time::Duration::from_secs(300));
     /// assert!(CreateLaunchToken::for_app(&config, &AccessToken::new("eyJ.app.token"), &request).is_ok());
     /// assert!(CreateLaunchToken::for_admin(&config, &AccessToken::new("eyJ.admin.token"), &request).is_ok());
     /// # Ok::<(), agentwrit_core::Error>(())

@@ -165,7 +165,12 @@ impl TokenVerifier {
     /// # Errors
     ///
     /// [`Error::InvalidToken`] saying which check failed.
-    pub fn verify(&self, token: &str, now: SystemTime) -> Result<Claims, Error> {
+    pub fn verify<T: agentwrit_wire::BearerToken + ?Sized>(
+        &self,
+        token: &T,
+        now: SystemTime,
+    ) -> Result<Claims, Error> {
+        let token = token.bearer_token();
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())

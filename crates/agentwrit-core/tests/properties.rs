@@ -451,7 +451,7 @@ fn run_kind(kind: usize, inputs: &[(Input, u16)]) -> Ending {
                 &cfg,
                 &admin,
                 "app-1",
-                &UpdateAppRequest::new().token_ttl(600),
+                &UpdateAppRequest::new().token_ttl(std::time::Duration::from_secs(600)),
             )
             .unwrap(),
             inputs,

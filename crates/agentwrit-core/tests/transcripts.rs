@@ -398,7 +398,7 @@ fn create_agent_with_the_captured_register_reply_and_a_label() {
     let reg = capture(42, "POST", "/v1/register");
     let req = create_agent_request()
         .with_label("nightly-report")
-        .with_max_ttl(600);
+        .with_max_ttl(std::time::Duration::from_secs(600));
     let mut flow = CreateAgent::new(&config(), &tok(APP_TOKEN), req).unwrap();
     let t = drive(
         &mut flow,
@@ -563,7 +563,8 @@ fn create_agent_rejects_bad_input_before_any_request() {
             "scope[0]",
         ),
         (
-            CreateAgentRequest::new("o", "t", ["read:data:*"], key()).with_max_ttl(0),
+            CreateAgentRequest::new("o", "t", ["read:data:*"], key())
+                .with_max_ttl(std::time::Duration::from_secs(0)),
             "max_ttl",
         ),
         (
@@ -925,7 +926,7 @@ fn operator_app_crud() {
         "conf-main",
         vec!["read:data:*".into(), "write:data:*".into()],
     )
-    .with_token_ttl(1800);
+    .with_token_ttl(std::time::Duration::from_secs(1800));
     let mut flow = CreateApp::new(&config(), &tok(ADMIN_TOKEN), &req).unwrap();
     let t = drive(&mut flow, answers![&created]);
     t.sent[0].check(
@@ -989,7 +990,7 @@ fn operator_app_crud() {
     let put = capture(17, "PUT", "/v1/admin/apps/");
     let update = UpdateAppRequest::new()
         .scopes(vec!["read:data:*".into(), "write:data:x".into()])
-        .token_ttl(1200);
+        .token_ttl(std::time::Duration::from_secs(1200));
     let mut flow = UpdateApp::new(
         &config(),
         &tok(ADMIN_TOKEN),
@@ -1005,7 +1006,7 @@ fn operator_app_crud() {
         Some(&json!({"scopes": ["read:data:*", "write:data:x"], "token_ttl": 1200})),
     );
     assert_eq!(t.end.ok().token_ttl, 1200);
-    let only_ttl = UpdateAppRequest::new().token_ttl(600);
+    let only_ttl = UpdateAppRequest::new().token_ttl(std::time::Duration::from_secs(600));
     let mut flow = UpdateApp::new(&config(), &tok(ADMIN_TOKEN), "app-1", &only_ttl).unwrap();
     let t = drive(&mut flow, answers![&put]);
     assert_eq!(t.sent[0].json(), json!({"token_ttl": 600}));
@@ -1035,7 +1036,15 @@ fn operator_app_crud() {
         "update"
     );
     assert_eq!(
-        field(UpdateApp::new(&cfg, &a, "x", &UpdateAppRequest::new().token_ttl(0)).unwrap_err()),
+        field(
+            UpdateApp::new(
+                &cfg,
+                &a,
+                "x",
+                &UpdateAppRequest::new().token_ttl(std::time::Duration::from_secs(0))
+            )
+            .unwrap_err()
+        ),
         "token_ttl"
     );
     assert_eq!(
@@ -1069,7 +1078,8 @@ fn operator_app_crud() {
 #[test]
 fn launch_tokens_for_admin_and_app() {
     let c = capture(30, "POST", "/v1/admin/launch-tokens");
-    let req = LaunchTokenRequest::new("ops-agent", vec!["read:data:*".into()]).with_max_ttl(120);
+    let req = LaunchTokenRequest::new("ops-agent", vec!["read:data:*".into()])
+        .with_max_ttl(std::time::Duration::from_secs(120));
     let mut flow = CreateLaunchToken::for_admin(&config(), &tok(ADMIN_TOKEN), &req).unwrap();
     assert_eq!(flow.name(), "admin_launch_token");
     let t = drive(&mut flow, answers![&c]);
@@ -1084,7 +1094,9 @@ fn launch_tokens_for_admin_and_app() {
     assert_eq!(r.launch_token.expose_secret(), c.json()["launch_token"]);
 
     let c = capture(28, "POST", "/v1/app/launch-tokens");
-    let req = req.with_single_use(false).with_ttl(60);
+    let req = req
+        .with_single_use(false)
+        .with_ttl(std::time::Duration::from_secs(60));
     let mut flow = CreateLaunchToken::for_app(&config(), &tok(APP_TOKEN), &req).unwrap();
     let t = drive(&mut flow, answers![&c]);
     t.sent[0].check(
@@ -1367,7 +1379,7 @@ fn makers() -> Vec<Maker> {
                         &config(),
                         &tok(ADMIN_TOKEN),
                         "app-1",
-                        &UpdateAppRequest::new().token_ttl(600),
+                        &UpdateAppRequest::new().token_ttl(std::time::Duration::from_secs(600)),
                     )
                     .unwrap(),
                     a,

@@ -125,7 +125,7 @@ fn claims(input: &[u8]) {
     let verifier = TokenVerifier::new(AgentKey::from_seed([7; 32]).public_key_bytes()).unwrap();
     let now = UNIX_EPOCH + Duration::from_secs(1_795_304_437);
     assert!(
-        verifier.verify(&text, now).is_err(),
+        verifier.verify(text.as_ref(), now).is_err(),
         "nothing verifies against an unrelated key"
     );
 }
@@ -283,7 +283,7 @@ fn flows(input: &[u8]) {
                 &config,
                 &token,
                 "app-x-123456",
-                &UpdateAppRequest::new().token_ttl(600),
+                &UpdateAppRequest::new().token_ttl(std::time::Duration::from_secs(600)),
             )
             .unwrap(),
             &script,

@@ -222,10 +222,10 @@ impl CreateAppRequest {
         }
     }
 
-    /// Sets the app token lifetime.
+    /// Sets the app token lifetime (whole seconds on the wire, rounded up).
     #[must_use]
-    pub fn with_token_ttl(mut self, seconds: i64) -> Self {
-        self.token_ttl = Some(seconds);
+    pub fn with_token_ttl(mut self, ttl: core::time::Duration) -> Self {
+        self.token_ttl = Some(crate::util::whole_seconds(ttl));
         self
     }
 }
@@ -315,10 +315,11 @@ impl UpdateAppRequest {
         self
     }
 
-    /// Replaces the app token lifetime.
+    /// Replaces the app token lifetime (whole seconds on the wire, rounded
+    /// up).
     #[must_use]
-    pub fn token_ttl(mut self, seconds: i64) -> Self {
-        self.token_ttl = Some(seconds);
+    pub fn token_ttl(mut self, ttl: core::time::Duration) -> Self {
+        self.token_ttl = Some(crate::util::whole_seconds(ttl));
         self
     }
 }
@@ -358,10 +359,11 @@ impl LaunchTokenRequest {
         }
     }
 
-    /// Sets `max_ttl`.
+    /// Sets `max_ttl`: the longest lifetime of the agent token registered
+    /// with this launch token (whole seconds on the wire, rounded up).
     #[must_use]
-    pub fn with_max_ttl(mut self, seconds: i64) -> Self {
-        self.max_ttl = Some(seconds);
+    pub fn with_max_ttl(mut self, ttl: core::time::Duration) -> Self {
+        self.max_ttl = Some(crate::util::whole_seconds(ttl));
         self
     }
 
@@ -372,10 +374,11 @@ impl LaunchTokenRequest {
         self
     }
 
-    /// Sets the launch token's own `ttl`.
+    /// Sets the launch token's own `ttl` (whole seconds on the wire,
+    /// rounded up).
     #[must_use]
-    pub fn with_ttl(mut self, seconds: i64) -> Self {
-        self.ttl = Some(seconds);
+    pub fn with_ttl(mut self, ttl: core::time::Duration) -> Self {
+        self.ttl = Some(crate::util::whole_seconds(ttl));
         self
     }
 }

@@ -29,7 +29,9 @@ std::thread_local! {
 
 /// Runs `f` with the secrets held by response bodies serialised in clear
 /// on this thread (what a broker implementation needs to answer); outside
-/// it they serialise as [`REDACTED`].
+/// it they serialise as [`REDACTED`]. For broker implementations only:
+/// hidden from the documentation so that no client turns redaction off by
+/// accident.
 ///
 /// ```
 /// use agentwrit_wire::{AppAuthResponse, expose_secrets_while};
@@ -39,6 +41,7 @@ std::thread_local! {
 /// let clear = expose_secrets_while(|| serde_json::to_string(&answer)).unwrap();
 /// assert!(clear.contains("eyJ.e30.sig"));
 /// ```
+#[doc(hidden)]
 pub fn expose_secrets_while<T>(f: impl FnOnce() -> T) -> T {
     struct Reset(bool);
     impl Drop for Reset {

@@ -65,3 +65,12 @@ pub fn to_go_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_jso
     }
     Ok(out)
 }
+
+/// A `Duration` as the broker's whole seconds, rounded up (a TTL of 1.5 s
+/// asks for 2 s, never for less than was asked).
+pub(crate) fn whole_seconds(ttl: core::time::Duration) -> i64 {
+    let rounded = ttl
+        .as_secs()
+        .saturating_add(u64::from(ttl.subsec_nanos() > 0));
+    i64::try_from(rounded).unwrap_or(i64::MAX)
+}

@@ -232,7 +232,7 @@ fn contract_examples_decode() {
     );
 
     let lt = LaunchTokenRequest::new("orch/task", vec!["read:data:x".into()])
-        .with_max_ttl(300)
+        .with_max_ttl(std::time::Duration::from_secs(300))
         .with_single_use(true);
     assert_eq!(
         serde_json::to_string(&lt).unwrap(),
@@ -251,12 +251,13 @@ fn contract_examples_decode() {
     assert_eq!(r.parsed_level(), Some(RevocationLevel::Chain));
     let galaxy: RevokeRequest = serde_json::from_str(r#"{"level":"galaxy","target":"x"}"#).unwrap();
     assert_eq!(galaxy.parsed_level(), None);
-    let app = CreateAppRequest::new("conf-main", vec!["read:data:*".into()]).with_token_ttl(900);
+    let app = CreateAppRequest::new("conf-main", vec!["read:data:*".into()])
+        .with_token_ttl(std::time::Duration::from_secs(900));
     assert_eq!(
         serde_json::to_string(&app).unwrap(),
         r#"{"name":"conf-main","scopes":["read:data:*"],"token_ttl":900}"#
     );
-    let up = UpdateAppRequest::new().token_ttl(1200);
+    let up = UpdateAppRequest::new().token_ttl(std::time::Duration::from_secs(1200));
     assert_eq!(serde_json::to_string(&up).unwrap(), r#"{"token_ttl":1200}"#);
 }
 

@@ -30,7 +30,7 @@ pub const DEFAULT_MAX_TTL: i64 = 300;
 ///
 /// let request = CreateAgentRequest::new("conf-orch", "conf-task", ["read:data:*"], AgentKey::from_seed([1; 32]))
 ///     .with_label("nightly-report")
-///     .with_max_ttl(600);
+///     .with_max_ttl(std::time::Duration::from_secs(600));
 /// assert_eq!(request.agent_name(), "nightly-report");
 /// assert_eq!(request.max_ttl(), 600);
 /// ```
@@ -75,11 +75,11 @@ impl CreateAgentRequest {
         self
     }
 
-    /// The agent token's lifetime in seconds (the broker caps it at its
-    /// maximum, 86400 by default).
+    /// The agent token's lifetime (whole seconds, rounded up; the broker
+    /// caps it at its maximum, 86400 s by default).
     #[must_use]
-    pub fn with_max_ttl(mut self, seconds: i64) -> Self {
-        self.max_ttl = seconds;
+    pub fn with_max_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.max_ttl = crate::input::ttl_seconds(ttl);
         self
     }
 
@@ -204,7 +204,9 @@ impl CreateAgent {
         request.validate()?;
         check_token("app_token", app_token)?;
         let body = LaunchTokenRequest::new(request.agent_name(), request.scope.clone())
-            .with_max_ttl(request.max_ttl)
+            .with_max_ttl(std::time::Duration::from_secs(
+                request.max_ttl.unsigned_abs(),
+            ))
             .with_single_use(true);
         let prepared = Spec::post(paths::APP_LAUNCH_TOKENS)
             .bearer(app_token)

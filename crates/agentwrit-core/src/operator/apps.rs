@@ -37,7 +37,7 @@ call_flow!(
     ///
     /// let config = ClientConfig::new("http://127.0.0.1:8080".parse()?);
     /// let admin = AccessToken::new("eyJ.admin.token");
-    /// let ok = CreateAppRequest::new("conf-main", vec!["read:data:*".into()]).with_token_ttl(1800);
+    /// let ok = CreateAppRequest::new("conf-main", vec!["read:data:*".into()]).with_token_ttl(std::time::Duration::from_secs(1800));
     /// assert!(CreateApp::new(&config, &admin, &ok).is_ok());
     /// let bad = CreateAppRequest::new("Conf_Main", vec!["read:data:*".into()]);
     /// assert!(CreateApp::new(&config, &admin, &bad).is_err());
