@@ -63,6 +63,9 @@ fn proptest_cases() -> String {
 
 /// The acceptance matrix, on both clients, against the external broker
 /// named by `AGENTWRIT_TEST_BROKER_URL` and `AGENTWRIT_TEST_ADMIN_SECRET`.
+/// For a broker in `tls` or `mtls` mode, `AGENTWRIT_TEST_CA_FILE` (its CA,
+/// PEM) and `AGENTWRIT_TEST_CLIENT_CERT` + `AGENTWRIT_TEST_CLIENT_KEY` (a
+/// client identity, PEM) reach the acceptance crate's clients the same way.
 pub fn conformance(_args: &[String]) -> Result<(), String> {
     for var in ["AGENTWRIT_TEST_BROKER_URL", "AGENTWRIT_TEST_ADMIN_SECRET"] {
         if std::env::var(var).map_or(true, |v| v.is_empty()) {
@@ -71,6 +74,24 @@ pub fn conformance(_args: &[String]) -> Result<(), String> {
                  (without it, `cargo xtask test` runs the same matrix on the development broker)"
             ));
         }
+    }
+    let set = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
+    for var in [
+        "AGENTWRIT_TEST_CA_FILE",
+        "AGENTWRIT_TEST_CLIENT_CERT",
+        "AGENTWRIT_TEST_CLIENT_KEY",
+    ] {
+        if let Some(path) = set(var)
+            && !std::path::Path::new(&path).is_file()
+        {
+            return Err(format!("{var}={path}: no such file"));
+        }
+    }
+    if set("AGENTWRIT_TEST_CLIENT_CERT").is_some() != set("AGENTWRIT_TEST_CLIENT_KEY").is_some() {
+        return Err(
+            "set both AGENTWRIT_TEST_CLIENT_CERT and AGENTWRIT_TEST_CLIENT_KEY (mtls), or neither"
+                .to_owned(),
+        );
     }
     // The real broker rate-limits app logins per client id; one story at
     // a time keeps the matrix inside the limits.

@@ -26,10 +26,19 @@ const ROWS: &[Row] = &[
     row("agentwrit-wire", Some("")),
     row("agentwrit-core", None),
     row("agentwrit-core", Some("")),
+    row("agentwrit-core", Some("tls-ring")),
+    row("agentwrit-core", Some("tls-aws-lc-rs")),
+    // The clients need one crypto provider (a build without one stops
+    // with a message naming the features); each provider with each root
+    // source.
     row("agentwrit-blocking", None),
-    row("agentwrit-blocking", Some("")),
+    row("agentwrit-blocking", Some("ring,native-roots")),
+    row("agentwrit-blocking", Some("aws-lc-rs,webpki-roots")),
+    row("agentwrit-blocking", Some("aws-lc-rs,native-roots")),
     row("agentwrit-async", None),
-    row("agentwrit-async", Some("")),
+    row("agentwrit-async", Some("ring,native-roots")),
+    row("agentwrit-async", Some("aws-lc-rs,webpki-roots")),
+    row("agentwrit-async", Some("aws-lc-rs,native-roots")),
     row("agentwrit-devbroker", None),
     row("agentwrit-devbroker", Some("")),
     row("agentwrit-tower", None),
@@ -129,11 +138,24 @@ mod tests {
                 "{}: no default row",
                 p.name
             );
+            // The clients cannot build without a crypto provider: for them,
+            // every non-default row names one.
+            let needs_provider =
+                ["agentwrit-blocking", "agentwrit-async"].contains(&p.name.as_str());
             assert!(
-                mine.iter().any(|r| r.features == Some("")),
+                needs_provider || mine.iter().any(|r| r.features == Some("")),
                 "{}: no --no-default-features row",
                 p.name
             );
+            if needs_provider {
+                assert!(
+                    mine.iter().filter(|r| r.features.is_some()).all(|r| r
+                        .features
+                        .is_some_and(|f| f.contains("ring") || f.contains("aws-lc-rs"))),
+                    "{}: a feature row without a provider",
+                    p.name
+                );
+            }
         }
         for r in ROWS {
             assert!(

@@ -524,7 +524,8 @@ mod tests {
                 "agentwrit-core",
                 "agentwrit-devbroker",
                 "agentwrit-async",
-                "agentwrit-blocking"
+                "agentwrit-blocking",
+                "agentwrit-tower"
             ]
         );
     }

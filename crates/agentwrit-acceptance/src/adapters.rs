@@ -12,6 +12,23 @@ use agentwrit_core::wire::{
 };
 use agentwrit_core::{AgentOptions, Error, ReleaseOutcome, RetryPolicy, Validation};
 
+/// Adds the TLS material registered for `url` (see
+/// [`client_tls`](crate::client_tls)) to a builder of either crate.
+macro_rules! with_tls {
+    ($builder:expr, $url:expr) => {{
+        let mut builder = $builder;
+        if let Some(tls) = crate::client_tls($url) {
+            if let Some(ca) = &tls.ca_pem {
+                builder = builder.add_root_certificate_pem(ca);
+            }
+            if let Some((cert, key)) = &tls.identity {
+                builder = builder.identity_pem(cert, key);
+            }
+        }
+        builder
+    }};
+}
+
 /// The plain (not async) methods of an agent, the same in both crates:
 /// implemented below by calling each crate's inherent methods, so a
 /// method missing from one crate, or with another signature, fails to
@@ -242,7 +259,11 @@ impl Sdk for Blocking {
     type Operator = agentwrit_blocking::Operator;
 
     fn app(url: &str, client_id: &str, secret: &str) -> Result<Self::App, Error> {
-        agentwrit_blocking::App::new(url, client_id, secret)
+        with_tls!(
+            agentwrit_blocking::App::builder(url, client_id, secret),
+            url
+        )
+        .build()
     }
     fn app_with_retry(
         url: &str,
@@ -250,9 +271,12 @@ impl Sdk for Blocking {
         secret: &str,
         retry: RetryPolicy,
     ) -> Result<Self::App, Error> {
-        agentwrit_blocking::App::builder(url, client_id, secret)
-            .retry(retry)
-            .build()
+        with_tls!(
+            agentwrit_blocking::App::builder(url, client_id, secret),
+            url
+        )
+        .retry(retry)
+        .build()
     }
     fn create_agent(
         app: &Self::App,
@@ -306,7 +330,13 @@ impl Sdk for Blocking {
         app.validate(token)
     }
     fn validate_free(url: &str, token: &str) -> Result<Validation, Error> {
-        agentwrit_blocking::validate(url, token)
+        // The free function has no TLS options: over TLS, a validator.
+        match crate::client_tls(url) {
+            None => agentwrit_blocking::validate(url, token),
+            Some(_) => with_tls!(agentwrit_blocking::Validator::builder(url), url)
+                .build()?
+                .validate(token),
+        }
     }
     fn health(app: &Self::App) -> Result<HealthResponse, Error> {
         app.health()
@@ -358,7 +388,11 @@ impl Sdk for Blocking {
     }
 
     fn operator(url: &str, secret: &AdminSecret) -> Result<Self::Operator, Error> {
-        agentwrit_blocking::Operator::new(url, secret.clone())
+        with_tls!(
+            agentwrit_blocking::Operator::builder(url, secret.clone()),
+            url
+        )
+        .build()
     }
     fn create_app(op: &Self::Operator, request: CreateAppRequest) -> Result<AppResponse, Error> {
         op.create_app(request)
@@ -432,7 +466,7 @@ impl Sdk for Async {
     type Operator = agentwrit_async::Operator;
 
     fn app(url: &str, client_id: &str, secret: &str) -> Result<Self::App, Error> {
-        agentwrit_async::App::new(url, client_id, secret)
+        with_tls!(agentwrit_async::App::builder(url, client_id, secret), url).build()
     }
     fn app_with_retry(
         url: &str,
@@ -440,7 +474,7 @@ impl Sdk for Async {
         secret: &str,
         retry: RetryPolicy,
     ) -> Result<Self::App, Error> {
-        agentwrit_async::App::builder(url, client_id, secret)
+        with_tls!(agentwrit_async::App::builder(url, client_id, secret), url)
             .retry(retry)
             .build()
     }
@@ -497,7 +531,13 @@ impl Sdk for Async {
         on(app.validate(token))
     }
     fn validate_free(url: &str, token: &str) -> Result<Validation, Error> {
-        on(agentwrit_async::validate(url, token))
+        // The free function has no TLS options: over TLS, a validator.
+        match crate::client_tls(url) {
+            None => on(agentwrit_async::validate(url, token)),
+            Some(_) => on(with_tls!(agentwrit_async::Validator::builder(url), url)
+                .build()?
+                .validate(token)),
+        }
     }
     fn health(app: &Self::App) -> Result<HealthResponse, Error> {
         on(app.health())
@@ -567,7 +607,7 @@ impl Sdk for Async {
     }
 
     fn operator(url: &str, secret: &AdminSecret) -> Result<Self::Operator, Error> {
-        agentwrit_async::Operator::new(url, secret.clone())
+        with_tls!(agentwrit_async::Operator::builder(url, secret.clone()), url).build()
     }
     fn create_app(op: &Self::Operator, request: CreateAppRequest) -> Result<AppResponse, Error> {
         on(op.create_app(request))

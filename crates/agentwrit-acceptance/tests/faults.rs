@@ -363,7 +363,7 @@ pub fn unavailable_then_recovers<S: Hardened>() {
 /// answer is replaced by a 503 and whose second connection is dropped
 /// mid-answer: retried until the broker's verdict arrives.
 pub fn validate_recovers_through_proxy<S: Hardened>() {
-    let env = Env::new::<S>();
+    let env = Env::in_process::<S>();
     let direct = S::app(&env.url, &env.client_id, &env.client_secret).unwrap();
     let agent = S::create_agent(&direct, "orch", "task", &["read:data:*"]).unwrap();
     let token = agent.access_token().expose_secret().to_owned();
@@ -398,7 +398,7 @@ fn proxied_app<S: Hardened>(env: &Env, proxy: &Hostile) -> S::App {
 /// broker consumed the single-use launch token, a silent retry would
 /// have been a second registration.
 pub fn register_timeout_not_retried<S: Hardened>() {
-    let env = Env::new::<S>();
+    let env = Env::in_process::<S>();
     let proxy = Hostile::proxy(&env.url, |seen| {
         if seen.is("POST", "/v1/register") {
             Fault::ForwardThenHang
@@ -420,7 +420,7 @@ pub fn register_timeout_not_retried<S: Hardened>() {
 /// Register reaches the broker, then the connection closes without an
 /// answer: `Io`, register sent once.
 pub fn register_reset_not_retried<S: Hardened>() {
-    let env = Env::new::<S>();
+    let env = Env::in_process::<S>();
     let proxy = Hostile::proxy(&env.url, |seen| {
         if seen.is("POST", "/v1/register") {
             Fault::ForwardThenClose
@@ -441,7 +441,7 @@ pub fn register_reset_not_retried<S: Hardened>() {
 /// `Timeout`, release sent once, and the broker did release the token
 /// (validate, asked directly, says invalid).
 pub fn release_timeout_not_retried<S: Hardened>() {
-    let env = Env::new::<S>();
+    let env = Env::in_process::<S>();
     let proxy = Hostile::proxy(&env.url, |seen| {
         if seen.is("POST", "/v1/token/release") && seen.nth == 1 {
             Fault::ForwardThenHang
@@ -473,7 +473,7 @@ pub fn release_timeout_not_retried<S: Hardened>() {
 /// Release: 503 (certainly not acted on) is retried, then the broker's
 /// 204 arrives; one release reached the broker.
 pub fn release_503_retried<S: Hardened>() {
-    let env = Env::new::<S>();
+    let env = Env::in_process::<S>();
     let proxy = Hostile::proxy(&env.url, |seen| {
         if seen.is("POST", "/v1/token/release") && seen.nth == 1 {
             Fault::json(503, "application/problem+json", r#"{"status":503}"#)
@@ -496,7 +496,7 @@ pub fn release_503_retried<S: Hardened>() {
 /// — a 503 means not acted on — and the agent is created; the broker saw
 /// one registration.
 pub fn register_503_retried<S: Hardened>() {
-    let env = Env::new::<S>();
+    let env = Env::in_process::<S>();
     let proxy = Hostile::proxy(&env.url, |seen| {
         if seen.is("POST", "/v1/register") && seen.nth == 1 {
             Fault::json(503, "application/problem+json", r#"{"status":503}"#)
@@ -519,7 +519,7 @@ pub fn register_503_retried<S: Hardened>() {
 /// `Timeout`, renew sent once (a second renew would present a token the
 /// broker has just revoked, or renew twice).
 pub fn renew_timeout_not_retried<S: Hardened>() {
-    let env = Env::new::<S>();
+    let env = Env::in_process::<S>();
     let proxy = Hostile::proxy(&env.url, |seen| {
         if seen.is("POST", "/v1/token/renew") {
             Fault::ForwardThenHang

@@ -75,6 +75,24 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! # TLS
+//!
+//! Both transports follow one TLS policy (docs/tls.md has the guide):
+//! rustls with the *ring* provider, passed to the HTTP library explicitly
+//! (no process-wide default is installed or read), and Mozilla's root
+//! certificates bundled in the binary, so a container without
+//! `ca-certificates` verifies public brokers too. Cargo features choose
+//! otherwise: `aws-lc-rs` (the other provider; ring wins when both are on),
+//! `native-roots` (the operating system's trust store, besides or instead
+//! of the bundled `webpki-roots`). The builders add roots
+//! (`add_root_certificate_pem`), drop the built-in ones
+//! (`tls_built_in_roots(false)`), present a client certificate to a
+//! mutual-TLS broker (`identity_pem`) and refuse `http://`
+//! (`https_only(true)`); `from_env()` reads `AGENTWRIT_CA_FILE`,
+//! `AGENTWRIT_CLIENT_CERT` and `AGENTWRIT_CLIENT_KEY`. A failed handshake
+//! is an [`Error::Transport`] of kind [`TransportFailure::Tls`], never
+//! retried, whose [`Error::tls_failure`] names the cause ([`TlsFailure`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
@@ -95,12 +113,12 @@ mod validate;
 pub use agent::{Agent, AgentGuard, DelegatedToken};
 pub use app::{App, AppBuilder};
 pub use operator::{Operator, OperatorBuilder};
-pub use validate::{Validator, validate};
+pub use validate::{Validator, ValidatorBuilder, validate};
 
 pub use agentwrit_core::scope::scope_is_subset;
 pub use agentwrit_core::{
-    AgentKey, AgentOptions, Error, ReleaseOutcome, RetryPolicy, TokenVerifier, TransportFailure,
-    Validation,
+    AgentKey, AgentOptions, Error, ReleaseOutcome, RetryPolicy, TlsError, TlsFailure,
+    TokenVerifier, TransportFailure, Validation,
 };
 
 /// The request and response bodies, the token claims and the RFC 7807

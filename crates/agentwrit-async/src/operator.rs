@@ -10,7 +10,7 @@ use agentwrit_core::wire::{
 };
 use agentwrit_core::{
     ClientSettings, Clock, Error, OperatorCore, RetryPolicy, next_audit_page,
-    operator_settings_from,
+    operator_settings_from, tls_settings_from,
 };
 
 use crate::transport::Transport;
@@ -95,6 +95,70 @@ impl OperatorBuilder {
         self
     }
 
+    /// Trusts the CA certificate(s) in `pem` (one or more PEM `CERTIFICATE`
+    /// blocks) besides the built-in roots: for a broker behind a private
+    /// CA. May be called again to add more. Checked by `build()`.
+    ///
+    /// ```
+    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
+    /// # let ca_pem = pki.ca_pem().as_bytes();
+    /// let builder = agentwrit_async::Operator::builder("https://broker.example", "s3cr3t")
+    ///     .add_root_certificate_pem(ca_pem);
+    /// # builder.build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Self {
+        self.settings = self.settings.add_root_certificate_pem(pem);
+        self
+    }
+
+    /// Whether the built-in roots are trusted (default `true`: Mozilla's
+    /// roots bundled in the binary, or the OS store with the `native-roots`
+    /// feature). With `false` only the roots added with
+    /// `add_root_certificate_pem` are.
+    pub fn tls_built_in_roots(mut self, enabled: bool) -> Self {
+        self.settings = self.settings.tls_built_in_roots(enabled);
+        self
+    }
+
+    /// The client certificate chain and private key (both PEM; the key
+    /// PKCS#8, PKCS#1 or SEC1) presented to a broker that requires mutual
+    /// TLS. The key is never shown in `Debug` or errors. Checked by
+    /// `build()` (a key that does not fit the certificate is
+    /// [`Error::InvalidInput`]).
+    ///
+    /// ```
+    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
+    /// # let (ca_pem, cert_pem, key_pem) = (pki.ca_pem().as_bytes(), pki.client().cert_pem().as_bytes(), pki.client().key_pem().as_bytes());
+    /// let builder = agentwrit_async::Operator::builder("https://broker.example", "s3cr3t")
+    ///     .add_root_certificate_pem(ca_pem)
+    ///     .identity_pem(cert_pem, key_pem);
+    /// assert!(!format!("{builder:?}").contains("PRIVATE KEY"));
+    /// # builder.build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn identity_pem(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Self {
+        self.settings = self.settings.identity_pem(cert_chain_pem, key_pem);
+        self
+    }
+
+    /// Refuse a plain `http://` broker URL (default `false`): `build()`
+    /// then fails with [`Error::InvalidInput`] for one. (Without it, an
+    /// `http://` URL to a host that is not loopback logs one warning per
+    /// client built: tokens would travel in clear.)
+    ///
+    /// ```
+    /// let err = agentwrit_async::Operator::builder("http://broker.example", "s3cr3t")
+    ///     .https_only(true)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("https_only"));
+    /// ```
+    pub fn https_only(mut self, enabled: bool) -> Self {
+        self.settings = self.settings.https_only(enabled);
+        self
+    }
+
     /// Your own `reqwest::Client`; see [`AppBuilder::http_client`](crate::AppBuilder::http_client).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
@@ -142,7 +206,9 @@ impl Operator {
     }
 
     /// The operator named by `AGENTWRIT_BROKER_URL` and
-    /// `AGENTWRIT_ADMIN_SECRET` (the broker's `AA_ADMIN_SECRET`).
+    /// `AGENTWRIT_ADMIN_SECRET` (the broker's `AA_ADMIN_SECRET`), with the
+    /// TLS settings of `AGENTWRIT_CA_FILE`, `AGENTWRIT_CLIENT_CERT` and
+    /// `AGENTWRIT_CLIENT_KEY`, when set.
     ///
     /// ```
     /// use agentwrit_async::Operator;
@@ -155,10 +221,14 @@ impl Operator {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] naming the first variable unset or empty.
+    /// [`Error::InvalidInput`] naming the first variable unset or empty, or
+    /// a TLS file that cannot be read.
     pub fn from_env() -> Result<Operator, Error> {
-        let (url, secret) = operator_settings_from(|k| std::env::var(k).ok())?;
-        Self::new(url.as_str(), secret)
+        let env = |k: &str| std::env::var(k).ok();
+        let (url, secret) = operator_settings_from(env)?;
+        let mut builder = Self::builder(url.as_str(), secret);
+        builder.settings = tls_settings_from(builder.settings, env)?;
+        builder.build()
     }
 
     /// A builder.

@@ -15,23 +15,58 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub(crate) struct Transport {
     pub(crate) config: ClientConfig,
     client: reqwest::Client,
+    /// For a user's own client: the overall timeout every request sets.
+    custom_timeout: Option<Duration>,
     clock: Arc<dyn Clock>,
 }
 
 impl Transport {
-    /// The transport for `settings`, on `client` or a new reqwest client.
+    /// The transport for `settings`, on `client` (a user's own) or a new
+    /// reqwest client.
     pub(crate) fn new(
         settings: &ClientSettings,
         client: Option<reqwest::Client>,
     ) -> Result<Transport, Error> {
         let config = settings.config()?;
-        let client = match client {
-            Some(client) => client,
-            None => http_client(settings.get_timeout(), settings.get_connect_timeout())?,
+        if settings.sends_in_clear_text() {
+            tracing::warn!(
+                broker = settings.broker_url(),
+                "the broker URL is plain http:// to a host that is not loopback: tokens and \
+                 secrets travel in clear text; use https://"
+            );
+        }
+        let (client, custom_timeout) = match client {
+            Some(client) => {
+                if settings.has_tls_options() {
+                    return Err(Error::invalid_input(
+                        "http_client",
+                        "a custom HTTP client brings its own TLS: configure roots and client \
+                         identity on it, not with add_root_certificate_pem, \
+                         tls_built_in_roots or identity_pem",
+                    ));
+                }
+                (client, Some(settings.get_timeout()))
+            }
+            None => (http_client(settings)?, None),
         };
         Ok(Transport {
             config,
             client,
+            custom_timeout,
+            clock: settings.get_clock(),
+        })
+    }
+
+    /// The transport for `settings` on a client the SDK built itself
+    /// (the shared pool of `validate`).
+    pub(crate) fn with_sdk_client(
+        settings: &ClientSettings,
+        client: reqwest::Client,
+    ) -> Result<Transport, Error> {
+        Ok(Transport {
+            config: settings.config()?,
+            client,
+            custom_timeout: None,
             clock: settings.get_clock(),
         })
     }
@@ -94,8 +129,13 @@ impl Transport {
         let span = tracing::debug_span!("agentwrit", step, method = %request.method(), path = request.uri().path(), status = tracing::field::Empty, request_id = tracing::field::Empty);
         let limit = self.config.max_response_bytes();
         async move {
-            let request = reqwest::Request::try_from(request)
+            let mut request = reqwest::Request::try_from(request)
                 .map_err(|e| (TransportFailure::Other, BoxError::from(e)))?;
+            if let Some(timeout) = self.custom_timeout {
+                // A user's client keeps its connect timeout; the SDK's
+                // overall timeout applies per request.
+                *request.timeout_mut() = Some(timeout);
+            }
             let mut response = self.client.execute(request).await.map_err(classify)?;
             let request_id = response
                 .headers()
@@ -132,17 +172,17 @@ impl Transport {
     }
 }
 
-/// A reqwest client as the SDK wants it: rustls, no redirects, connect and
+/// A reqwest client as the SDK wants it: rustls on core's TLS set-up
+/// (explicit provider, roots, client identity), no redirects, connect and
 /// overall timeouts, a pool of idle connections.
-pub(crate) fn http_client(
-    timeout: Duration,
-    connect_timeout: Duration,
-) -> Result<reqwest::Client, Error> {
+pub(crate) fn http_client(settings: &ClientSettings) -> Result<reqwest::Client, Error> {
+    let tls = settings.tls_setup()?;
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
-        .connect_timeout(connect_timeout)
+        .timeout(settings.get_timeout())
+        .connect_timeout(settings.get_connect_timeout())
         .user_agent(agentwrit_core::DEFAULT_USER_AGENT)
+        .tls_backend_preconfigured(rustls::ClientConfig::clone(tls.client_config()))
         .build()
         .map_err(|e| Error::transport(TransportFailure::Other, "http_client", Some(Box::new(e))))
 }
@@ -150,6 +190,9 @@ pub(crate) fn http_client(
 /// The failure's kind, and the underlying error to keep as its source.
 /// reqwest's message names the URL, never a header or body.
 fn classify(error: reqwest::Error) -> (TransportFailure, BoxError) {
+    if let Some(tls) = agentwrit_core::tls::tls_error_in(&error) {
+        return (TransportFailure::Tls, Box::new(tls));
+    }
     let failure = if error.is_connect() {
         TransportFailure::Connect
     } else if error.is_timeout() {

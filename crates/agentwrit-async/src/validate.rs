@@ -10,11 +10,8 @@ use crate::transport::{Transport, http_client};
 /// The connection pool shared by every [`validate`] call.
 fn pool() -> Result<reqwest::Client, Error> {
     static POOL: OnceLock<Result<reqwest::Client, Error>> = OnceLock::new();
-    POOL.get_or_init(|| {
-        let settings = ClientSettings::new("");
-        http_client(settings.get_timeout(), settings.get_connect_timeout())
-    })
-    .clone()
+    POOL.get_or_init(|| http_client(&ClientSettings::new("")))
+        .clone()
 }
 
 /// Validates `token` at the broker at `broker_url`, with no app: what a
@@ -46,9 +43,8 @@ pub async fn validate<T: BearerToken + ?Sized>(
     broker_url: &str,
     token: &T,
 ) -> Result<Validation, Error> {
-    Validator::with_client(broker_url, pool()?)?
-        .validate(token)
-        .await
+    let transport = Transport::with_sdk_client(&ClientSettings::new(broker_url), pool()?)?;
+    Validator { transport }.validate(token).await
 }
 
 /// A reusable validator for one broker, with its own connection pool.
@@ -84,15 +80,24 @@ impl Validator {
         Ok(Validator { transport })
     }
 
-    /// A validator using your `reqwest::Client`. It must not follow
-    /// redirects.
+    /// A validator using your `reqwest::Client` (see
+    /// [`AppBuilder::http_client`](crate::AppBuilder::http_client) for what
+    /// the SDK sets on it and what it must be).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// // This workspace builds reqwest with no crypto provider of its own:
+    /// // hand it a rustls configuration (or enable reqwest's `rustls`).
+    /// let provider = agentwrit_async::sansio::tls::crypto_provider();
+    /// let tls = rustls::ClientConfig::builder_with_provider(provider)
+    ///     .with_safe_default_protocol_versions()?
+    ///     .with_root_certificates(rustls::RootCertStore::empty())
+    ///     .with_no_client_auth();
     /// let client = reqwest::Client::builder()
     ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .tls_backend_preconfigured(tls)
     ///     .build()?;
     /// let validator = agentwrit_async::Validator::with_client(broker.url(), client)?;
     /// assert!(!validator.validate("not-a-token").await?.is_valid());
@@ -132,5 +137,106 @@ impl Validator {
     pub async fn validate<T: BearerToken + ?Sized>(&self, token: &T) -> Result<Validation, Error> {
         let flow = Validate::new(&self.transport.config, token)?;
         self.transport.drive(flow).await
+    }
+}
+
+/// Builds a [`Validator`] with non-default settings: timeouts, TLS (a
+/// private CA, a client identity for a mutual-TLS broker), `https_only`,
+/// or your own `reqwest::Client`.
+///
+/// ```
+/// use std::time::Duration;
+/// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
+/// # let (ca_pem, cert_pem, key_pem) = (pki.ca_pem().as_bytes(), pki.client().cert_pem().as_bytes(), pki.client().key_pem().as_bytes());
+/// let validator = agentwrit_async::Validator::builder("https://broker.example")
+///     .timeout(Duration::from_secs(2))
+///     .add_root_certificate_pem(ca_pem)
+///     .identity_pem(cert_pem, key_pem)
+///     .https_only(true)
+///     .build()?; // no request yet
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "call build() to get the validator"]
+pub struct ValidatorBuilder {
+    settings: ClientSettings,
+    http_client: Option<reqwest::Client>,
+}
+
+impl ValidatorBuilder {
+    /// Overall timeout of one request (default 10 s).
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.settings = self.settings.timeout(timeout);
+        self
+    }
+
+    /// Connect timeout (default 5 s, at most the overall timeout).
+    pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.settings = self.settings.connect_timeout(timeout);
+        self
+    }
+
+    /// Trusts the CA certificate(s) in `pem` besides the built-in roots;
+    /// see [`AppBuilder::add_root_certificate_pem`](crate::AppBuilder::add_root_certificate_pem).
+    pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Self {
+        self.settings = self.settings.add_root_certificate_pem(pem);
+        self
+    }
+
+    /// Whether the built-in roots are trusted (default `true`); see
+    /// [`AppBuilder::tls_built_in_roots`](crate::AppBuilder::tls_built_in_roots).
+    pub fn tls_built_in_roots(mut self, enabled: bool) -> Self {
+        self.settings = self.settings.tls_built_in_roots(enabled);
+        self
+    }
+
+    /// The client identity for a mutual-TLS broker; see
+    /// [`AppBuilder::identity_pem`](crate::AppBuilder::identity_pem).
+    pub fn identity_pem(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Self {
+        self.settings = self.settings.identity_pem(cert_chain_pem, key_pem);
+        self
+    }
+
+    /// Refuse a plain `http://` broker URL; see
+    /// [`AppBuilder::https_only`](crate::AppBuilder::https_only).
+    pub fn https_only(mut self, enabled: bool) -> Self {
+        self.settings = self.settings.https_only(enabled);
+        self
+    }
+
+    /// Your own `reqwest::Client`; see
+    /// [`AppBuilder::http_client`](crate::AppBuilder::http_client).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// The validator. Sends nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a bad URL, an `http://` URL with
+    /// `https_only`, TLS material that is not valid PEM, or TLS options
+    /// together with a custom HTTP client.
+    pub fn build(self) -> Result<Validator, Error> {
+        let transport = Transport::new(&self.settings, self.http_client)?;
+        Ok(Validator { transport })
+    }
+}
+
+impl Validator {
+    /// A builder for a validator of the broker at `broker_url`.
+    ///
+    /// ```
+    /// let validator = agentwrit_async::Validator::builder("http://127.0.0.1:8080")
+    ///     .timeout(std::time::Duration::from_secs(2))
+    ///     .build()?;
+    /// # Ok::<(), agentwrit_async::Error>(())
+    /// ```
+    pub fn builder(broker_url: &str) -> ValidatorBuilder {
+        ValidatorBuilder {
+            settings: ClientSettings::new(broker_url),
+            http_client: None,
+        }
     }
 }

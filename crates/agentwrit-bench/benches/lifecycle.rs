@@ -1,7 +1,9 @@
 //! End-to-end agent lifecycle (create → validate → release → validate-dead)
 //! against an in-process development broker (rate limits off), on the
-//! blocking and the async client. The broker shares the machine, so each
-//! figure includes its CPU.
+//! blocking and the async client, over plain HTTP and over HTTPS (a
+//! throwaway CA; connections warm, so the HTTPS figure is the per-request
+//! record cost, not handshakes: the bench checks that the pool kept them
+//! few). The broker shares the machine, so each figure includes its CPU.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -46,6 +48,45 @@ fn bench(c: &mut Criterion) {
             assert!(o.dead_after_release);
         })
     });
+
+    // The same over HTTPS.
+    let pki = agentwrit_devbroker::tls::TestPki::generate().unwrap();
+    let tls_broker = agentwrit_devbroker::DevBroker::builder()
+        .no_rate_limits()
+        .tls(pki.server_config().unwrap())
+        .start()
+        .unwrap();
+    let reg = tls_broker
+        .register_app("bench", &["read:data:*", "write:data:*"], None)
+        .unwrap();
+    let ca = pki.ca_pem().as_bytes();
+    let app = blocking::App::builder(tls_broker.url(), &reg.client_id, reg.client_secret.clone())
+        .add_root_certificate_pem(ca)
+        .build()
+        .unwrap();
+    group.bench_function("blocking_https", |b| {
+        b.iter(|| {
+            let o =
+                lifecycle_blocking(&app, counter.fetch_add(1, Ordering::Relaxed), None).unwrap();
+            assert!(o.dead_after_release);
+        })
+    });
+    let app =
+        nonblocking::App::builder(tls_broker.url(), &reg.client_id, reg.client_secret.clone())
+            .add_root_certificate_pem(ca)
+            .build()
+            .unwrap();
+    group.bench_function("async_https", |b| {
+        b.iter(|| {
+            let i = counter.fetch_add(1, Ordering::Relaxed);
+            let o = rt.block_on(lifecycle_async(&app, i, None)).unwrap();
+            assert!(o.dead_after_release);
+        })
+    });
+    // Hundreds of lifecycles, a handful of handshakes: connections pooled.
+    let handshakes = tls_broker.tls_handshakes();
+    assert!(handshakes <= 8, "{handshakes} TLS handshakes");
+    eprintln!("lifecycle over HTTPS: {handshakes} TLS handshakes in all");
     group.finish();
 }
 

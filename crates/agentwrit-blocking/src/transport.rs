@@ -7,8 +7,13 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use agentwrit_core::{ClientConfig, ClientSettings, Clock, Error, Flow, Step, TransportFailure};
+use ureq::RequestExt as _;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::{
+    ConnectProxyConnector, Connector as _, NextTimeout, TcpConnector,
+};
+
+use crate::tls::SdkTlsConnector;
 
 /// What every call needs: the protocol configuration, a configured ureq
 /// agent (its pool shared by clones) and the clock.
@@ -16,7 +21,16 @@ use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 pub(crate) struct Transport {
     pub(crate) config: ClientConfig,
     client: ureq::Agent,
+    /// For a user's own agent: the settings every request overrides on it.
+    custom: Option<CustomClient>,
     clock: Arc<dyn Clock>,
+}
+
+/// What the SDK imposes, per request, on an agent the user handed in.
+#[derive(Clone, Copy, Debug)]
+struct CustomClient {
+    timeout: Duration,
+    connect_timeout: Duration,
 }
 
 impl Transport {
@@ -26,13 +40,49 @@ impl Transport {
         client: Option<ureq::Agent>,
     ) -> Result<Transport, Error> {
         let config = settings.config()?;
-        let client = match client {
-            Some(client) => client,
-            None => http_client(settings.get_timeout(), settings.get_connect_timeout()),
+        if settings.sends_in_clear_text() {
+            tracing::warn!(
+                broker = settings.broker_url(),
+                "the broker URL is plain http:// to a host that is not loopback: tokens and \
+                 secrets travel in clear text; use https://"
+            );
+        }
+        let (client, custom) = match client {
+            Some(client) => {
+                if settings.has_tls_options() {
+                    return Err(Error::invalid_input(
+                        "http_client",
+                        "a custom HTTP client brings its own TLS: configure roots and client \
+                         identity on it, not with add_root_certificate_pem, \
+                         tls_built_in_roots or identity_pem",
+                    ));
+                }
+                let custom = CustomClient {
+                    timeout: settings.get_timeout(),
+                    connect_timeout: settings.get_connect_timeout(),
+                };
+                (client, Some(custom))
+            }
+            None => (http_client(settings)?, None),
         };
         Ok(Transport {
             config,
             client,
+            custom,
+            clock: settings.get_clock(),
+        })
+    }
+
+    /// The transport for `settings` on an agent the SDK built itself (the
+    /// shared pool of `validate`).
+    pub(crate) fn with_sdk_client(
+        settings: &ClientSettings,
+        client: ureq::Agent,
+    ) -> Result<Transport, Error> {
+        Ok(Transport {
+            config: settings.config()?,
+            client,
+            custom: None,
             clock: settings.get_clock(),
         })
     }
@@ -82,7 +132,22 @@ impl Transport {
     ) -> Result<http::Response<Vec<u8>>, (TransportFailure, BoxError)> {
         let span = tracing::debug_span!("agentwrit", step, method = %request.method(), path = request.uri().path(), status = tracing::field::Empty, request_id = tracing::field::Empty);
         let _entered = span.enter();
-        let response = self.client.run(request).map_err(classify)?;
+        let response = match self.custom {
+            None => self.client.run(request),
+            // A user's agent may turn statuses into errors, follow
+            // redirects or have other timeouts: the SDK's win per request.
+            Some(custom) => request
+                .with_agent(&self.client)
+                .configure()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .max_redirects_will_error(false)
+                .timeout_global(Some(custom.timeout))
+                .timeout_connect(Some(custom.connect_timeout))
+                .build()
+                .run(),
+        }
+        .map_err(classify)?;
         let (parts, body) = response.into_parts();
         let request_id = parts
             .headers
@@ -113,22 +178,30 @@ impl Transport {
     }
 }
 
-/// A ureq agent as the SDK wants it: rustls, no redirects, statuses as
-/// responses, connect and overall timeouts, a pool of idle connections.
-pub(crate) fn http_client(timeout: Duration, connect_timeout: Duration) -> ureq::Agent {
+/// A ureq agent as the SDK wants it: TCP (through a CONNECT proxy if one
+/// is configured) and TLS on core's rustls configuration (explicit
+/// provider, roots, client identity: the one the async transport uses),
+/// no redirects, statuses as responses, connect and overall timeouts, a
+/// pool of idle connections.
+pub(crate) fn http_client(settings: &ClientSettings) -> Result<ureq::Agent, Error> {
+    let tls = settings.tls_setup()?;
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .max_redirects_will_error(false)
-        .timeout_global(Some(timeout))
-        .timeout_connect(Some(connect_timeout))
+        .timeout_global(Some(settings.get_timeout()))
+        .timeout_connect(Some(settings.get_connect_timeout()))
         .user_agent(agentwrit_core::DEFAULT_USER_AGENT)
         .build();
-    ureq::Agent::with_parts(
+    let connector = ()
+        .chain(ConnectProxyConnector::default())
+        .chain(TcpConnector::default())
+        .chain(SdkTlsConnector::new(Arc::clone(tls.client_config())));
+    Ok(ureq::Agent::with_parts(
         config,
-        DefaultConnector::default(),
+        connector,
         LiteralFirstResolver::default(),
-    )
+    ))
 }
 
 /// ureq's resolver, except that an IP-literal host (`127.0.0.1`, `[::1]`)
@@ -172,6 +245,15 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// The failure's kind, and the underlying error to keep as its source
 /// (the `std::io::Error` itself for an I/O failure).
 fn classify(error: ureq::Error) -> (TransportFailure, BoxError) {
+    // ureq's `Error::source()` does not lead into its I/O error: look
+    // there directly (rustls reports handshake failures inside one).
+    let tls = match &error {
+        ureq::Error::Io(io) => agentwrit_core::tls::tls_error_in(io),
+        other => agentwrit_core::tls::tls_error_in(other),
+    };
+    if let Some(tls) = tls {
+        return (TransportFailure::Tls, Box::new(tls));
+    }
     let failure = match &error {
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => TransportFailure::Connect,
         ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {

@@ -4,10 +4,38 @@ use core::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use zeroize::Zeroizing;
+
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BrokerUrl, ClientConfig};
 use crate::error::Error;
 use crate::retry::RetryPolicy;
+
+/// A private key in PEM: a secret, zeroized on drop, shared by clones.
+pub(crate) type KeyPem = Arc<Zeroizing<Vec<u8>>>;
+
+/// The TLS part of [`ClientSettings`]: raw PEM as given (checked when the
+/// client is built), so that these settings need no TLS library.
+#[derive(Clone)]
+pub(crate) struct TlsOptions {
+    pub(crate) extra_roots_pem: Vec<Vec<u8>>,
+    pub(crate) built_in_roots: bool,
+    /// Certificate chain PEM and private key PEM (a secret: zeroized on
+    /// drop, never shown).
+    pub(crate) identity: Option<(Vec<u8>, KeyPem)>,
+    pub(crate) https_only: bool,
+}
+
+impl Default for TlsOptions {
+    fn default() -> Self {
+        TlsOptions {
+            extra_roots_pem: Vec::new(),
+            built_in_roots: true,
+            identity: None,
+            https_only: false,
+        }
+    }
+}
 
 /// The default overall timeout of one request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,6 +72,7 @@ pub struct ClientSettings {
     retry: Option<RetryPolicy>,
     max_response_bytes: Option<usize>,
     clock: Option<Arc<dyn Clock>>,
+    pub(crate) tls: TlsOptions,
 }
 
 impl fmt::Debug for ClientSettings {
@@ -55,6 +84,10 @@ impl fmt::Debug for ClientSettings {
             .field("user_agent", &self.user_agent)
             .field("retry", &self.retry)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("added_roots", &self.tls.extra_roots_pem.len())
+            .field("tls_built_in_roots", &self.tls.built_in_roots)
+            .field("identity", &self.tls.identity.as_ref().map(|_| "<set>"))
+            .field("https_only", &self.tls.https_only)
             .finish_non_exhaustive()
     }
 }
@@ -71,7 +104,87 @@ impl ClientSettings {
             retry: None,
             max_response_bytes: None,
             clock: None,
+            tls: TlsOptions::default(),
         }
+    }
+
+    /// Trusts the CA certificate(s) in `pem` (one or more PEM
+    /// `CERTIFICATE` blocks) besides the built-in roots: a broker behind a
+    /// private CA. Checked when the client is built.
+    pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Self {
+        self.tls.extra_roots_pem.push(pem.to_vec());
+        self
+    }
+
+    /// Whether the built-in roots (Mozilla's bundled roots, or the OS store
+    /// with the `native-roots` feature) are trusted (default `true`).
+    /// With `false`, only the roots added with
+    /// [`ClientSettings::add_root_certificate_pem`] are.
+    pub fn tls_built_in_roots(mut self, enabled: bool) -> Self {
+        self.tls.built_in_roots = enabled;
+        self
+    }
+
+    /// The client certificate chain and private key (both PEM; the key
+    /// PKCS#8, PKCS#1 or SEC1) presented to a broker that requires mutual
+    /// TLS. The key is kept zeroized-on-drop and never shown.
+    pub fn identity_pem(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Self {
+        self.tls.identity = Some((
+            cert_chain_pem.to_vec(),
+            Arc::new(Zeroizing::new(key_pem.to_vec())),
+        ));
+        self
+    }
+
+    /// Refuse an `http://` broker URL (default `false`): with `true`,
+    /// [`ClientSettings::config`] fails with [`Error::InvalidInput`] for
+    /// one, so tokens can never travel in clear.
+    pub fn https_only(mut self, enabled: bool) -> Self {
+        self.tls.https_only = enabled;
+        self
+    }
+
+    /// True when any TLS option differs from the default (an added root,
+    /// built-in roots off, a client identity): the transports refuse these
+    /// together with a custom HTTP client, whose TLS is its own.
+    #[must_use]
+    pub fn has_tls_options(&self) -> bool {
+        !self.tls.extra_roots_pem.is_empty()
+            || !self.tls.built_in_roots
+            || self.tls.identity.is_some()
+    }
+
+    /// True when the broker URL is plain `http://` to a host that is not
+    /// loopback (`localhost`, `127.0.0.0/8`, `::1`): tokens and secrets
+    /// would cross the network in clear. The transports log one warning
+    /// per client built.
+    ///
+    /// ```
+    /// use agentwrit_core::ClientSettings;
+    /// assert!(ClientSettings::new("http://broker.internal:8080").sends_in_clear_text());
+    /// assert!(!ClientSettings::new("http://127.0.0.1:8080").sends_in_clear_text());
+    /// assert!(!ClientSettings::new("http://localhost:8080").sends_in_clear_text());
+    /// assert!(!ClientSettings::new("https://broker.internal").sends_in_clear_text());
+    /// ```
+    #[must_use]
+    pub fn sends_in_clear_text(&self) -> bool {
+        let Ok(uri) = http::Uri::try_from(self.broker_url.trim()) else {
+            return false;
+        };
+        if uri.scheme_str() != Some("http") {
+            return false;
+        }
+        let host = uri.host().unwrap_or_default();
+        let bare = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let loopback = bare.eq_ignore_ascii_case("localhost")
+            || bare.to_ascii_lowercase().ends_with(".localhost")
+            || bare
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        !loopback
     }
 
     /// Overall timeout of one request (default 10 s).
@@ -142,9 +255,24 @@ impl ClientSettings {
     /// # Errors
     ///
     /// [`Error::InvalidInput`] for a URL that is not an absolute
-    /// `http`/`https` URL, or a user agent that is not a header value.
+    /// `http`/`https` URL (or is `http` with
+    /// [`https_only`](ClientSettings::https_only)), or a user agent that is
+    /// not a header value.
+    ///
+    /// ```
+    /// use agentwrit_core::ClientSettings;
+    /// let err = ClientSettings::new("http://broker.example").https_only(true).config().unwrap_err();
+    /// assert!(err.to_string().contains("https_only"));
+    /// ```
     pub fn config(&self) -> Result<ClientConfig, Error> {
-        let mut config = ClientConfig::new(BrokerUrl::parse(&self.broker_url)?);
+        let broker = BrokerUrl::parse(&self.broker_url)?;
+        if self.tls.https_only && !broker.as_str().starts_with("https://") {
+            return Err(Error::invalid_input(
+                "broker_url",
+                "is http:// but https_only is set: use an https:// URL",
+            ));
+        }
+        let mut config = ClientConfig::new(broker);
         if let Some(ua) = &self.user_agent {
             config = config.with_user_agent(ua.clone())?;
         }

@@ -5,6 +5,7 @@
 
 use agentwrit_wire::{AdminSecret, ClientSecret};
 
+use crate::builder::ClientSettings;
 use crate::config::BrokerUrl;
 use crate::error::Error;
 
@@ -17,6 +18,87 @@ pub const ENV_CLIENT_SECRET: &str = "AGENTWRIT_CLIENT_SECRET";
 /// The environment variable holding the operator's admin secret (the
 /// broker's `AA_ADMIN_SECRET`).
 pub const ENV_ADMIN_SECRET: &str = "AGENTWRIT_ADMIN_SECRET";
+
+/// The environment variable naming a PEM file of extra trusted root
+/// certificates (a broker behind a private CA).
+pub const ENV_CA_FILE: &str = "AGENTWRIT_CA_FILE";
+/// The environment variable naming the PEM client certificate (chain) for
+/// mutual TLS.
+pub const ENV_CLIENT_CERT: &str = "AGENTWRIT_CLIENT_CERT";
+/// The environment variable naming the PEM private key of
+/// [`ENV_CLIENT_CERT`].
+pub const ENV_CLIENT_KEY: &str = "AGENTWRIT_CLIENT_KEY";
+
+fn optional(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name).filter(|v| !v.trim().is_empty())
+}
+
+fn read_pem(name: &str, path: &str) -> Result<Vec<u8>, Error> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::invalid_input(name, format!("cannot read {path}: {e}")))?;
+    // The contents are not quoted: the key file holds a secret.
+    if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        return Err(Error::invalid_input(
+            name,
+            format!("{path} holds no PEM block (-----BEGIN ...)"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Adds the TLS settings named by the environment to `settings`: extra
+/// roots from the PEM file [`ENV_CA_FILE`], and the mutual-TLS identity
+/// from [`ENV_CLIENT_CERT`] and [`ENV_CLIENT_KEY`] (both or neither).
+/// Unset or empty variables change nothing. `App::from_env()` and
+/// `Operator::from_env()` of both transports call it.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] naming the variable whose file cannot be read or
+/// holds no PEM, or the one missing of a certificate/key pair.
+///
+/// ```
+/// use agentwrit_core::{ClientSettings, tls_settings_from};
+/// let env = |k: &str| (k == "AGENTWRIT_CA_FILE").then(|| "/nonexistent/ca.pem".to_owned());
+/// let err = tls_settings_from(ClientSettings::new("https://broker.example"), env).unwrap_err();
+/// assert!(err.to_string().contains("AGENTWRIT_CA_FILE"));
+///
+/// let unchanged = tls_settings_from(ClientSettings::new("https://broker.example"), |_| None)?;
+/// assert!(!unchanged.has_tls_options());
+/// # Ok::<(), agentwrit_core::Error>(())
+/// ```
+pub fn tls_settings_from(
+    mut settings: ClientSettings,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<ClientSettings, Error> {
+    if let Some(path) = optional(&lookup, ENV_CA_FILE) {
+        settings = settings.add_root_certificate_pem(&read_pem(ENV_CA_FILE, &path)?);
+    }
+    match (
+        optional(&lookup, ENV_CLIENT_CERT),
+        optional(&lookup, ENV_CLIENT_KEY),
+    ) {
+        (None, None) => {}
+        (Some(_), None) => {
+            return Err(Error::invalid_input(
+                ENV_CLIENT_KEY,
+                format!("is not set, but {ENV_CLIENT_CERT} is: mutual TLS needs both"),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(Error::invalid_input(
+                ENV_CLIENT_CERT,
+                format!("is not set, but {ENV_CLIENT_KEY} is: mutual TLS needs both"),
+            ));
+        }
+        (Some(cert), Some(key)) => {
+            let cert = read_pem(ENV_CLIENT_CERT, &cert)?;
+            let key = zeroize::Zeroizing::new(read_pem(ENV_CLIENT_KEY, &key)?);
+            settings = settings.identity_pem(&cert, &key);
+        }
+    }
+    Ok(settings)
+}
 
 fn required(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Result<String, Error> {
     lookup(name)

@@ -324,6 +324,32 @@ impl Error {
         }
     }
 
+    /// Why the TLS handshake failed, for an [`Error::Transport`] of kind
+    /// [`TransportFailure::Tls`] (the [`TlsError`](crate::TlsError) kept
+    /// as its source).
+    ///
+    /// ```
+    /// use agentwrit_core::{Error, TlsError, TlsFailure, TransportFailure};
+    /// let source = TlsError::new(TlsFailure::UnknownIssuer, "invalid peer certificate: UnknownIssuer");
+    /// let err = Error::transport(TransportFailure::Tls, "health", Some(Box::new(source)));
+    /// assert_eq!(err.tls_failure(), Some(TlsFailure::UnknownIssuer));
+    /// assert!(err.to_string().contains("not issued by a trusted certificate authority"));
+    /// ```
+    #[must_use]
+    pub fn tls_failure(&self) -> Option<crate::TlsFailure> {
+        match self {
+            Error::Transport {
+                kind: TransportFailure::Tls,
+                source: Some(source),
+                ..
+            } => source
+                .get()
+                .downcast_ref::<crate::TlsError>()
+                .map(crate::TlsError::failure),
+            _ => None,
+        }
+    }
+
     /// True for a transport failure that is a timeout.
     #[must_use]
     pub fn is_timeout(&self) -> bool {

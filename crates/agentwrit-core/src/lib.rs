@@ -259,6 +259,7 @@ mod response;
 mod retry;
 mod session;
 mod sync;
+pub mod tls;
 mod token;
 mod validate;
 
@@ -274,8 +275,8 @@ pub use config::{
     BrokerUrl, ClientConfig, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REAUTH_MARGIN, DEFAULT_USER_AGENT,
 };
 pub use env::{
-    ENV_ADMIN_SECRET, ENV_BROKER_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, app_settings_from,
-    operator_settings_from,
+    ENV_ADMIN_SECRET, ENV_BROKER_URL, ENV_CA_FILE, ENV_CLIENT_CERT, ENV_CLIENT_ID, ENV_CLIENT_KEY,
+    ENV_CLIENT_SECRET, app_settings_from, operator_settings_from, tls_settings_from,
 };
 pub use error::{Error, TransportSource};
 pub use flow::{Flow, Step, TransportFailure};
@@ -291,6 +292,7 @@ pub use session::{
     AUTH_POLL_INTERVAL, AdminAuth, AdminSession, AppAuth, AppSession, Session, SessionCache,
     SharedSession, WithSession,
 };
+pub use tls::{TlsError, TlsFailure};
 pub use token::{TokenVerifier, decode_claims, kid_for};
 pub use validate::{Validate, Validation};
 
