@@ -67,30 +67,73 @@ pub struct AppBuilder {
 
 impl AppBuilder {
     /// Overall timeout of one request (default 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let built = agentwrit_async::App::builder("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")
+    ///     .timeout(Duration::from_secs(3))
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.settings = self.settings.timeout(timeout);
         self
     }
 
     /// Connect timeout (default 5 s, at most the overall timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let built = agentwrit_async::App::builder("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")
+    ///     .connect_timeout(Duration::from_millis(500))
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.settings = self.settings.connect_timeout(timeout);
         self
     }
 
     /// The `User-Agent` header (default `agentwrit-rs/<version>`).
+    ///
+    /// ```
+    /// let built = agentwrit_async::App::builder("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")
+    ///     .user_agent("billing-worker/1.4")
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.settings = self.settings.user_agent(user_agent);
         self
     }
 
     /// Which calls are retried, how often, after what backoff.
+    ///
+    /// ```
+    /// use agentwrit_async::RetryPolicy;
+    /// let built = agentwrit_async::App::builder("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")
+    ///     .retry(RetryPolicy::default().with_max_attempts(5))
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.settings = self.settings.retry(policy);
         self
     }
 
     /// The largest response body accepted (default 1 MiB).
+    ///
+    /// ```
+    /// let built = agentwrit_async::App::builder("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")
+    ///     .max_response_bytes(256 * 1024)
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
         self.settings = self.settings.max_response_bytes(bytes);
         self
@@ -117,6 +160,17 @@ impl AppBuilder {
     /// roots bundled in the binary, or the OS store with the `native-roots`
     /// feature). With `false` only the roots added with
     /// `add_root_certificate_pem` are.
+    ///
+    /// ```
+    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
+    /// // Trust only the private CA, not the bundled public roots.
+    /// let built = agentwrit_async::App::builder("https://127.0.0.1:8443", "cm-37a7c9c10885", "4ca1b208")
+    ///     .tls_built_in_roots(false)
+    ///     .add_root_certificate_pem(pki.ca_pem().as_bytes())
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn tls_built_in_roots(mut self, enabled: bool) -> Self {
         self.settings = self.settings.tls_built_in_roots(enabled);
         self
@@ -167,6 +221,14 @@ impl AppBuilder {
     /// `tls_built_in_roots` or `identity_pem` it is refused by `build()`
     /// ([`Error::InvalidInput`], field `http_client`): configure TLS on
     /// the client. See docs/tls.md, "Your own HTTP client".
+    ///
+    /// ```
+    /// let built = agentwrit_async::App::builder("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")
+    ///     .http_client(reqwest::Client::new())
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
@@ -186,6 +248,13 @@ impl AppBuilder {
     ///
     /// [`Error::InvalidInput`] for a bad URL, an empty id or secret, or a
     /// user agent that is not a header value.
+    ///
+    /// ```
+    /// let built = agentwrit_async::App::builder("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(self) -> Result<App, Error> {
         let transport = Transport::new(&self.settings, self.http_client)?;
         let core = AppCore::new(transport.config.clone(), self.client_id, self.client_secret)?;

@@ -66,30 +66,73 @@ pub struct OperatorBuilder {
 
 impl OperatorBuilder {
     /// Overall timeout of one request (default 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let built = agentwrit_async::Operator::builder("http://127.0.0.1:8080", "admin-s3cr3t")
+    ///     .timeout(Duration::from_secs(3))
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.settings = self.settings.timeout(timeout);
         self
     }
 
     /// Connect timeout (default 5 s, at most the overall timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let built = agentwrit_async::Operator::builder("http://127.0.0.1:8080", "admin-s3cr3t")
+    ///     .connect_timeout(Duration::from_millis(500))
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.settings = self.settings.connect_timeout(timeout);
         self
     }
 
     /// The `User-Agent` header (default `agentwrit-rs/<version>`).
+    ///
+    /// ```
+    /// let built = agentwrit_async::Operator::builder("http://127.0.0.1:8080", "admin-s3cr3t")
+    ///     .user_agent("billing-worker/1.4")
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.settings = self.settings.user_agent(user_agent);
         self
     }
 
     /// Which calls are retried, how often, after what backoff.
+    ///
+    /// ```
+    /// use agentwrit_async::RetryPolicy;
+    /// let built = agentwrit_async::Operator::builder("http://127.0.0.1:8080", "admin-s3cr3t")
+    ///     .retry(RetryPolicy::default().with_max_attempts(5))
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.settings = self.settings.retry(policy);
         self
     }
 
     /// The largest response body accepted (default 1 MiB).
+    ///
+    /// ```
+    /// let built = agentwrit_async::Operator::builder("http://127.0.0.1:8080", "admin-s3cr3t")
+    ///     .max_response_bytes(256 * 1024)
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
         self.settings = self.settings.max_response_bytes(bytes);
         self
@@ -116,6 +159,17 @@ impl OperatorBuilder {
     /// roots bundled in the binary, or the OS store with the `native-roots`
     /// feature). With `false` only the roots added with
     /// `add_root_certificate_pem` are.
+    ///
+    /// ```
+    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
+    /// // Trust only the private CA, not the bundled public roots.
+    /// let built = agentwrit_async::Operator::builder("https://127.0.0.1:8443", "admin-s3cr3t")
+    ///     .tls_built_in_roots(false)
+    ///     .add_root_certificate_pem(pki.ca_pem().as_bytes())
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn tls_built_in_roots(mut self, enabled: bool) -> Self {
         self.settings = self.settings.tls_built_in_roots(enabled);
         self
@@ -160,6 +214,14 @@ impl OperatorBuilder {
     }
 
     /// Your own `reqwest::Client`; see [`AppBuilder::http_client`](crate::AppBuilder::http_client).
+    ///
+    /// ```
+    /// let built = agentwrit_async::Operator::builder("http://127.0.0.1:8080", "admin-s3cr3t")
+    ///     .http_client(reqwest::Client::new())
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
@@ -177,6 +239,13 @@ impl OperatorBuilder {
     /// # Errors
     ///
     /// [`Error::InvalidInput`] for a bad URL or an empty secret.
+    ///
+    /// ```
+    /// let built = agentwrit_async::Operator::builder("http://127.0.0.1:8080", "admin-s3cr3t")
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(self) -> Result<Operator, Error> {
         let transport = Transport::new(&self.settings, self.http_client)?;
         let core = OperatorCore::new(transport.config.clone(), self.admin_secret)?;

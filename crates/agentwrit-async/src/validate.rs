@@ -165,12 +165,30 @@ pub struct ValidatorBuilder {
 
 impl ValidatorBuilder {
     /// Overall timeout of one request (default 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let built = agentwrit_async::Validator::builder("http://127.0.0.1:8080")
+    ///     .timeout(Duration::from_secs(3))
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
         self.settings = self.settings.timeout(timeout);
         self
     }
 
     /// Connect timeout (default 5 s, at most the overall timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let built = agentwrit_async::Validator::builder("http://127.0.0.1:8080")
+    ///     .connect_timeout(Duration::from_millis(500))
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.settings = self.settings.connect_timeout(timeout);
         self
@@ -178,6 +196,16 @@ impl ValidatorBuilder {
 
     /// Trusts the CA certificate(s) in `pem` besides the built-in roots;
     /// see [`AppBuilder::add_root_certificate_pem`](crate::AppBuilder::add_root_certificate_pem).
+    ///
+    /// ```
+    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
+    /// let ca_pem = pki.ca_pem(); // e.g. std::fs::read("/etc/agentwrit/ca.pem")?
+    /// let built = agentwrit_async::Validator::builder("https://127.0.0.1:8443")
+    ///     .add_root_certificate_pem(ca_pem.as_bytes())
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Self {
         self.settings = self.settings.add_root_certificate_pem(pem);
         self
@@ -185,6 +213,17 @@ impl ValidatorBuilder {
 
     /// Whether the built-in roots are trusted (default `true`); see
     /// [`AppBuilder::tls_built_in_roots`](crate::AppBuilder::tls_built_in_roots).
+    ///
+    /// ```
+    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
+    /// // Trust only the private CA, not the bundled public roots.
+    /// let built = agentwrit_async::Validator::builder("https://127.0.0.1:8443")
+    ///     .tls_built_in_roots(false)
+    ///     .add_root_certificate_pem(pki.ca_pem().as_bytes())
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn tls_built_in_roots(mut self, enabled: bool) -> Self {
         self.settings = self.settings.tls_built_in_roots(enabled);
         self
@@ -192,6 +231,16 @@ impl ValidatorBuilder {
 
     /// The client identity for a mutual-TLS broker; see
     /// [`AppBuilder::identity_pem`](crate::AppBuilder::identity_pem).
+    ///
+    /// ```
+    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
+    /// let (cert, key) = (pki.client().cert_pem(), pki.client().key_pem());
+    /// let built = agentwrit_async::Validator::builder("https://127.0.0.1:8443")
+    ///     .identity_pem(cert.as_bytes(), key.as_bytes())
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn identity_pem(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Self {
         self.settings = self.settings.identity_pem(cert_chain_pem, key_pem);
         self
@@ -199,6 +248,14 @@ impl ValidatorBuilder {
 
     /// Refuse a plain `http://` broker URL; see
     /// [`AppBuilder::https_only`](crate::AppBuilder::https_only).
+    ///
+    /// ```
+    /// let refused = agentwrit_async::Validator::builder("http://127.0.0.1:8080")
+    ///     .https_only(true)
+    ///     .build();
+    /// assert!(matches!(refused, Err(agentwrit_async::Error::InvalidInput { .. }))); // http:// refused
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn https_only(mut self, enabled: bool) -> Self {
         self.settings = self.settings.https_only(enabled);
         self
@@ -206,6 +263,14 @@ impl ValidatorBuilder {
 
     /// Your own `reqwest::Client`; see
     /// [`AppBuilder::http_client`](crate::AppBuilder::http_client).
+    ///
+    /// ```
+    /// let built = agentwrit_async::Validator::builder("http://127.0.0.1:8080")
+    ///     .http_client(reqwest::Client::new())
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
@@ -218,6 +283,13 @@ impl ValidatorBuilder {
     /// [`Error::InvalidInput`] for a bad URL, an `http://` URL with
     /// `https_only`, TLS material that is not valid PEM, or TLS options
     /// together with a custom HTTP client.
+    ///
+    /// ```
+    /// let built = agentwrit_async::Validator::builder("http://127.0.0.1:8080")
+    ///     .build()?; // sends nothing yet
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(self) -> Result<Validator, Error> {
         let transport = Transport::new(&self.settings, self.http_client)?;
         Ok(Validator { transport })

@@ -37,14 +37,12 @@ pub(crate) struct BrokerCheck {
 
 impl BrokerCheck {
     pub(crate) fn new(url: &str, timeout: Duration) -> Result<Self, ConfigError> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
+        // The SDK's own client: its TLS policy (explicit provider, roots),
+        // no redirects, pooled connections.
+        let validator = agentwrit_async::Validator::builder(url)
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .pool_max_idle_per_host(64)
             .build()
-            .map_err(|e| ConfigError::Http(e.to_string()))?;
-        let validator = agentwrit_async::Validator::with_client(url, client)
             .map_err(|e| ConfigError::BrokerUrl(e.to_string()))?;
         Ok(BrokerCheck { validator })
     }
