@@ -9,7 +9,7 @@ use agentwrit_core::{Clock, SystemClock};
 use http::HeaderMap;
 
 use crate::cache::{Cache, key_of};
-use crate::check::{BrokerCheck, LocalCheck, Verdict};
+use crate::check::{BrokerCheck, BrokerTls, LocalCheck, Verdict};
 use crate::{AgentAuthLayer, AgentClaims, BrokerKey, ConfigError, Rejection, RejectionKind};
 
 /// The default `max_staleness`: how long a broker verdict is reused.
@@ -362,6 +362,7 @@ pub struct AgentAuthBuilder {
     audience: Option<String>,
     leeway: Duration,
     recheck: Option<String>,
+    tls: BrokerTls,
     public_paths: Vec<String>,
     public_prefixes: Vec<String>,
 }
@@ -387,6 +388,7 @@ impl AgentAuthBuilder {
             audience: None,
             leeway: Duration::ZERO,
             recheck: None,
+            tls: BrokerTls::default(),
             public_paths: Vec::new(),
             public_prefixes: Vec::new(),
         }
@@ -442,6 +444,41 @@ impl AgentAuthBuilder {
     /// ```
     pub fn broker_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Trusts this CA (PEM, one or many certificates) for the broker's
+    /// HTTPS certificate, beside the built-in roots: a broker behind a
+    /// private CA. Checked when the authenticator is built.
+    ///
+    /// ```
+    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
+    /// let ca_pem = pki.ca_pem(); // e.g. std::fs::read("/etc/agentwrit/ca.pem")?
+    /// let auth = agentwrit_tower::AgentAuth::broker("https://127.0.0.1:8443")
+    ///     .add_broker_root_certificate_pem(ca_pem.as_bytes())
+    ///     .build()?;
+    /// # let _ = auth; Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_broker_root_certificate_pem(mut self, pem: &[u8]) -> Self {
+        self.tls.roots.push(pem.to_vec());
+        self
+    }
+
+    /// Presents this client certificate chain and key (PEM) to a broker
+    /// in mTLS mode. Checked when the authenticator is built.
+    ///
+    /// ```
+    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
+    /// # let ca_pem = pki.ca_pem();
+    /// let (cert, key) = (pki.client().cert_pem(), pki.client().key_pem());
+    /// let auth = agentwrit_tower::AgentAuth::broker("https://127.0.0.1:8443")
+    ///     .add_broker_root_certificate_pem(ca_pem.as_bytes())
+    ///     .broker_identity_pem(cert.as_bytes(), key.as_bytes())
+    ///     .build()?;
+    /// # let _ = auth; Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn broker_identity_pem(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Self {
+        self.tls.identity = Some((cert_chain_pem.to_vec(), key_pem.to_vec()));
         self
     }
 
@@ -532,13 +569,13 @@ impl AgentAuthBuilder {
     /// cannot be built.
     pub fn build(self) -> Result<AgentAuth, ConfigError> {
         let mode = match self.target {
-            Target::Broker(url) => Mode::Broker(BrokerCheck::new(&url, self.timeout)?),
+            Target::Broker(url) => Mode::Broker(BrokerCheck::new(&url, self.timeout, &self.tls)?),
             Target::Local(keys) => Mode::Local {
                 local: LocalCheck::new(&keys, self.issuer.as_deref(), self.leeway)?,
                 recheck: self
                     .recheck
                     .as_deref()
-                    .map(|url| BrokerCheck::new(url, self.timeout))
+                    .map(|url| BrokerCheck::new(url, self.timeout, &self.tls))
                     .transpose()?,
             },
         };

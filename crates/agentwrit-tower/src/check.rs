@@ -35,15 +35,36 @@ pub(crate) struct BrokerCheck {
     validator: agentwrit_async::Validator,
 }
 
+/// How the service reaches an HTTPS broker: extra roots (a private CA)
+/// and a client identity (a broker in mTLS mode).
+#[derive(Clone, Default)]
+pub(crate) struct BrokerTls {
+    pub(crate) roots: Vec<Vec<u8>>,
+    pub(crate) identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
 impl BrokerCheck {
-    pub(crate) fn new(url: &str, timeout: Duration) -> Result<Self, ConfigError> {
+    pub(crate) fn new(url: &str, timeout: Duration, tls: &BrokerTls) -> Result<Self, ConfigError> {
         // The SDK's own client: its TLS policy (explicit provider, roots),
         // no redirects, pooled connections.
-        let validator = agentwrit_async::Validator::builder(url)
+        let mut builder = agentwrit_async::Validator::builder(url)
             .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .connect_timeout(timeout.min(Duration::from_secs(5)));
+        for pem in &tls.roots {
+            builder = builder.add_root_certificate_pem(pem);
+        }
+        if let Some((cert, key)) = &tls.identity {
+            builder = builder.identity_pem(cert, key);
+        }
+        let validator = builder
             .build()
-            .map_err(|e| ConfigError::BrokerUrl(e.to_string()))?;
+            .map_err(|e| match &e {
+                agentwrit_core::Error::InvalidInput { field, .. } if field == "broker_url" => {
+                    ConfigError::BrokerUrl(e.to_string())
+                }
+                // A bad PEM for the broker's CA or the client identity.
+                _ => ConfigError::Http(e.to_string()),
+            })?;
         Ok(BrokerCheck { validator })
     }
 

@@ -123,7 +123,8 @@ pub enum ConfigError {
     /// The broker URL is not usable.
     #[error("invalid broker URL: {0}")]
     BrokerUrl(String),
-    /// The HTTP client could not be built.
+    /// The HTTP client could not be built (e.g. a broker CA or client
+    /// identity that is not valid PEM).
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
 }
