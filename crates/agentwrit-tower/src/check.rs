@@ -56,15 +56,13 @@ impl BrokerCheck {
         if let Some((cert, key)) = &tls.identity {
             builder = builder.identity_pem(cert, key);
         }
-        let validator = builder
-            .build()
-            .map_err(|e| match &e {
-                agentwrit_core::Error::InvalidInput { field, .. } if field == "broker_url" => {
-                    ConfigError::BrokerUrl(e.to_string())
-                }
-                // A bad PEM for the broker's CA or the client identity.
-                _ => ConfigError::Http(e.to_string()),
-            })?;
+        let validator = builder.build().map_err(|e| match &e {
+            agentwrit_core::Error::InvalidInput { field, .. } if field == "broker_url" => {
+                ConfigError::BrokerUrl(e.to_string())
+            }
+            // A bad PEM for the broker's CA or the client identity.
+            _ => ConfigError::Http(e.to_string()),
+        })?;
         Ok(BrokerCheck { validator })
     }
 
