@@ -2,7 +2,8 @@
 //! Chromium. Starts the app (embedded broker, offline planner), lets the
 //! page run one scenario by itself (`?scenario=..&autorun=1`), reads the
 //! rendered DOM and fails unless the finished trace is there, then saves
-//! a screenshot of the finished page under `docs/img/`.
+//! a screenshot of the finished page under `<target dir>/browser-check/`
+//! (`--save-docs`: under `docs/img/`, the README's copies).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -106,7 +107,17 @@ pub fn browser_check(args: &[String]) -> Result<(), String> {
     let mut failures = Vec::new();
     for demo in demos {
         let binary = target.join("debug").join(demo.package);
-        match check_one(&chromium, &binary, demo) {
+        // Screenshots go to the target directory; `--save-docs` writes the
+        // README's copies under docs/img/ instead.
+        let shot = if flag(args, "--save-docs") {
+            root().join(demo.screenshot)
+        } else {
+            let name = Path::new(demo.screenshot)
+                .file_name()
+                .unwrap_or(demo.package.as_ref());
+            target.join("browser-check").join(name)
+        };
+        match check_one(&chromium, &binary, demo, &shot) {
             Ok(summary) => eprintln!("browser-check: {}: {summary}", demo.package),
             Err(e) => {
                 eprintln!("browser-check: {}: FAILED: {e}", demo.package);
@@ -188,7 +199,7 @@ impl Drop for App {
     }
 }
 
-fn check_one(chromium: &Path, binary: &Path, demo: &Demo) -> Result<String, String> {
+fn check_one(chromium: &Path, binary: &Path, demo: &Demo, shot: &Path) -> Result<String, String> {
     let mut child = Command::new(binary)
         .args(["--port", "0"])
         .env_remove("AGENTWRIT_BROKER_URL")
@@ -231,11 +242,10 @@ fn check_one(chromium: &Path, binary: &Path, demo: &Demo) -> Result<String, Stri
     let lines = dom.matches("<li class=\"ev ").count();
 
     // 2. The screenshot, of a second run of the same scenario.
-    let shot = root().join(demo.screenshot);
     if let Some(dir) = shot.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let _ = std::fs::remove_file(&shot);
+    let _ = std::fs::remove_file(shot);
     let screenshot_flag = format!("--screenshot={}", shot.display());
     chromium_run(
         chromium,
@@ -253,7 +263,7 @@ fn check_one(chromium: &Path, binary: &Path, demo: &Demo) -> Result<String, Stri
     drop(app);
     Ok(format!(
         "{lines} trace lines rendered, finished; screenshot {}",
-        demo.screenshot
+        shot.display()
     ))
 }
 

@@ -43,7 +43,7 @@ Commands:
   soak [--lifecycles N] [--workers W] [--quick]  lifecycles against one broker (quick: 200/8)
   bench-compare [--lifecycles N] [--quick]  Rust vs the Python SDK, one table
   bench-tower [--quick]  the service-side layer: unprotected vs broker/local mode
-  browser-check [--app NAME] [--no-install] [--skip-without-browser]
+  browser-check [--app NAME] [--no-install] [--skip-without-browser] [--save-docs]
                  each demo app in headless Chromium, screenshots in docs/img/
 ";
 
