@@ -299,3 +299,17 @@ mod architecture_md {}
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/tls.md")]
 mod tls_md {}
+// The README's and the client crates' READMEs' snippets: `no_run` ones are
+// compiled (they read the environment, so they do not run here).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+mod readme_md {}
+#[cfg(doctest)]
+#[doc = include_str!("../../agentwrit-blocking/README.md")]
+mod blocking_readme_md {}
+#[cfg(doctest)]
+#[doc = include_str!("../../agentwrit-async/README.md")]
+mod async_readme_md {}
+#[cfg(doctest)]
+#[doc = include_str!("../../agentwrit-core/README.md")]
+mod core_readme_md {}
