@@ -15,7 +15,6 @@ use crate::agent::{CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL};
 use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::health::Health;
-use crate::input;
 use crate::keys::AgentKey;
 use crate::launch_token::CreateLaunchToken;
 use crate::session::{SharedSession, WithSession};
@@ -39,7 +38,7 @@ use crate::validate::Validate;
 #[non_exhaustive]
 pub struct AgentOptions {
     key: Option<AgentKey>,
-    max_ttl: Option<i64>,
+    max_ttl: Option<std::time::Duration>,
     label: Option<String>,
     auto_renew: bool,
 }
@@ -63,7 +62,7 @@ impl AgentOptions {
     /// the broker caps it).
     #[must_use]
     pub fn max_ttl(mut self, ttl: std::time::Duration) -> Self {
-        self.max_ttl = Some(input::ttl_seconds(ttl));
+        self.max_ttl = Some(ttl);
         self
     }
 
@@ -85,11 +84,9 @@ impl AgentOptions {
     /// The lifetime that will be requested.
     #[must_use]
     pub fn get_max_ttl(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.max_ttl_seconds().unsigned_abs())
-    }
-
-    fn max_ttl_seconds(&self) -> i64 {
-        self.max_ttl.unwrap_or(DEFAULT_MAX_TTL)
+        self.max_ttl.unwrap_or(std::time::Duration::from_secs(
+            DEFAULT_MAX_TTL.unsigned_abs(),
+        ))
     }
 
     /// Whether auto-renewal was asked for.

@@ -43,11 +43,9 @@ pub(crate) fn positive_seconds(field: &str, seconds: i64) -> Result<(), Error> {
 }
 
 /// Whole seconds for the broker, rounded up: a `Duration` the SDK was
-/// handed for a TTL (checked afterwards with [`positive_seconds`]).
-pub(crate) fn ttl_seconds(ttl: std::time::Duration) -> i64 {
-    let rounded = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
-    i64::try_from(rounded).unwrap_or(i64::MAX)
-}
+/// handed for a TTL (checked afterwards with [`positive_seconds`]). The
+/// wire crate's rule, so that every TTL rounds the same way.
+pub(crate) use agentwrit_wire::whole_seconds as ttl_seconds;
 
 /// An orch or task id: it becomes a SPIFFE path segment, so (as the
 /// broker's SPIFFE library demands) non-empty, only `A-Z a-z 0-9 . - _`,

@@ -69,7 +69,7 @@ pub use secret::{
 };
 pub use time::{Timestamp, TimestampError};
 #[doc(hidden)]
-pub use util::to_go_json;
+pub use util::{to_go_json, whole_seconds};
 
 /// Endpoint paths, relative to the broker's base URL (for broker
 /// implementations and the flows).

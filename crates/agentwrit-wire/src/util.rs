@@ -68,7 +68,8 @@ pub fn to_go_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_jso
 
 /// A `Duration` as the broker's whole seconds, rounded up (a TTL of 1.5 s
 /// asks for 2 s, never for less than was asked).
-pub(crate) fn whole_seconds(ttl: core::time::Duration) -> i64 {
+#[doc(hidden)]
+pub fn whole_seconds(ttl: core::time::Duration) -> i64 {
     let rounded = ttl
         .as_secs()
         .saturating_add(u64::from(ttl.subsec_nanos() > 0));
