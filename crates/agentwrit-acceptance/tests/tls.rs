@@ -144,7 +144,9 @@ impl Client for Blocking {
         Ok(())
     }
     fn validator(url: &str, tls: &Tls, token: &str) -> Result<bool, Error> {
-        let v = apply!(agentwrit_blocking::Broker::builder(url), tls).build()?.validator();
+        let v = apply!(agentwrit_blocking::Broker::builder(url), tls)
+            .build()?
+            .validator();
         Ok(v.validate(token)?.is_valid())
     }
     fn stock_client_create_agent(
@@ -250,7 +252,9 @@ impl Client for Async {
         })
     }
     fn validator(url: &str, tls: &Tls, token: &str) -> Result<bool, Error> {
-        let v = apply!(agentwrit_async::Broker::builder(url), tls).build()?.validator();
+        let v = apply!(agentwrit_async::Broker::builder(url), tls)
+            .build()?
+            .validator();
         Ok(on(v.validate(token))?.is_valid())
     }
     fn stock_client_create_agent(

@@ -221,7 +221,10 @@ impl App {
             .core
             .create_agent(orch_id, task_id, scope, &options, &mut rng)?;
         let credentials = self.broker.transport().drive(flow).await?;
-        let agent = Agent::new(self.broker.transport().clone(), SharedAgent::new(credentials));
+        let agent = Agent::new(
+            self.broker.transport().clone(),
+            SharedAgent::new(credentials),
+        );
         if options.auto_renew() {
             agent.start_auto_renewal();
         }
@@ -311,7 +314,10 @@ impl App {
         &self,
         request: LaunchTokenRequest,
     ) -> Result<LaunchTokenResponse, Error> {
-        self.broker.transport().drive(self.core.launch_token(request)?).await
+        self.broker
+            .transport()
+            .drive(self.core.launch_token(request)?)
+            .await
     }
 
     /// Validates `token` at the broker. An invalid token is

@@ -368,7 +368,10 @@ impl Broker {
 
     /// The broker for a `validate(url, token)` call: the SDK's default
     /// settings on the process-wide pool `client`.
-    pub(crate) fn on_shared_pool(broker_url: &str, client: reqwest::Client) -> Result<Broker, Error> {
+    pub(crate) fn on_shared_pool(
+        broker_url: &str,
+        client: reqwest::Client,
+    ) -> Result<Broker, Error> {
         let transport = Transport::with_sdk_client(&ClientSettings::new(broker_url), client)?;
         Ok(Broker {
             inner: Arc::new(transport),
@@ -519,10 +522,7 @@ impl Broker {
     ///
     /// An empty token ([`Error::InvalidInput`]), a broker failure or a
     /// transport failure.
-    pub async fn validate<T: BearerToken + ?Sized>(
-        &self,
-        token: &T,
-    ) -> Result<Validation, Error> {
+    pub async fn validate<T: BearerToken + ?Sized>(&self, token: &T) -> Result<Validation, Error> {
         let flow = Validate::new(&self.inner.config, token)?;
         self.inner.drive(flow).await
     }

@@ -145,7 +145,10 @@ impl Operator {
     /// [`Error::InvalidInput`] for a bad name, scope or TTL; the broker's
     /// rejection.
     pub async fn create_app(&self, request: CreateAppRequest) -> Result<AppResponse, Error> {
-        self.broker.transport().drive(self.core.create_app(request)?).await
+        self.broker
+            .transport()
+            .drive(self.core.create_app(request)?)
+            .await
     }
 
     /// Every app. The answer iterates over them.
@@ -196,7 +199,10 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub async fn get_app(&self, app_id: &str) -> Result<AppResponse, Error> {
-        self.broker.transport().drive(self.core.get_app(app_id)?).await
+        self.broker
+            .transport()
+            .drive(self.core.get_app(app_id)?)
+            .await
     }
 
     /// Changes an app's ceiling and/or token TTL.
@@ -250,7 +256,10 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub async fn delete_app(&self, app_id: &str) -> Result<AppResponse, Error> {
-        self.broker.transport().drive(self.core.delete_app(app_id)?).await
+        self.broker
+            .transport()
+            .drive(self.core.delete_app(app_id)?)
+            .await
     }
 
     /// Mints a launch token with admin authority.
@@ -276,7 +285,10 @@ impl Operator {
         &self,
         request: LaunchTokenRequest,
     ) -> Result<LaunchTokenResponse, Error> {
-        self.broker.transport().drive(self.core.launch_token(request)?).await
+        self.broker
+            .transport()
+            .drive(self.core.launch_token(request)?)
+            .await
     }
 
     /// Revokes a token (jti), an agent (SPIFFE id), a task or a chain.
@@ -305,7 +317,10 @@ impl Operator {
         level: RevocationLevel,
         target: &str,
     ) -> Result<RevokeResponse, Error> {
-        self.broker.transport().drive(self.core.revoke(level, target)?).await
+        self.broker
+            .transport()
+            .drive(self.core.revoke(level, target)?)
+            .await
     }
 
     /// One page of audit events.
@@ -328,7 +343,10 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub async fn audit_events(&self, query: AuditQuery) -> Result<AuditEventsResponse, Error> {
-        self.broker.transport().drive(self.core.audit_events(query)?).await
+        self.broker
+            .transport()
+            .drive(self.core.audit_events(query)?)
+            .await
     }
 
     /// Every audit event matching `query`, page after page.

@@ -212,7 +212,10 @@ impl App {
             .core
             .create_agent(orch_id, task_id, scope, &options, &mut rng)?;
         let credentials = self.broker.transport().drive(flow)?;
-        let agent = Agent::new(self.broker.transport().clone(), SharedAgent::new(credentials));
+        let agent = Agent::new(
+            self.broker.transport().clone(),
+            SharedAgent::new(credentials),
+        );
         if options.auto_renew() {
             agent.start_auto_renewal();
         }
@@ -290,7 +293,9 @@ impl App {
     ///
     /// The broker's rejection or a transport failure.
     pub fn launch_token(&self, request: LaunchTokenRequest) -> Result<LaunchTokenResponse, Error> {
-        self.broker.transport().drive(self.core.launch_token(request)?)
+        self.broker
+            .transport()
+            .drive(self.core.launch_token(request)?)
     }
 
     /// Validates `token` at the broker. An invalid token is

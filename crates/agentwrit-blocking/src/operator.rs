@@ -139,7 +139,9 @@ impl Operator {
     /// [`Error::InvalidInput`] for a bad name, scope or TTL; the broker's
     /// rejection.
     pub fn create_app(&self, request: CreateAppRequest) -> Result<AppResponse, Error> {
-        self.broker.transport().drive(self.core.create_app(request)?)
+        self.broker
+            .transport()
+            .drive(self.core.create_app(request)?)
     }
 
     /// Every app. The answer iterates over them.
@@ -209,7 +211,9 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub fn update_app(&self, app_id: &str, update: UpdateAppRequest) -> Result<AppResponse, Error> {
-        self.broker.transport().drive(self.core.update_app(app_id, update)?)
+        self.broker
+            .transport()
+            .drive(self.core.update_app(app_id, update)?)
     }
 
     /// Deregisters an app: its client can no longer log in.
@@ -250,7 +254,9 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub fn launch_token(&self, request: LaunchTokenRequest) -> Result<LaunchTokenResponse, Error> {
-        self.broker.transport().drive(self.core.launch_token(request)?)
+        self.broker
+            .transport()
+            .drive(self.core.launch_token(request)?)
     }
 
     /// Revokes a token (jti), an agent (SPIFFE id), a task or a chain.
@@ -273,7 +279,9 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub fn revoke(&self, level: RevocationLevel, target: &str) -> Result<RevokeResponse, Error> {
-        self.broker.transport().drive(self.core.revoke(level, target)?)
+        self.broker
+            .transport()
+            .drive(self.core.revoke(level, target)?)
     }
 
     /// One page of audit events.
@@ -294,7 +302,9 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub fn audit_events(&self, query: AuditQuery) -> Result<AuditEventsResponse, Error> {
-        self.broker.transport().drive(self.core.audit_events(query)?)
+        self.broker
+            .transport()
+            .drive(self.core.audit_events(query)?)
     }
 
     /// Every audit event matching `query`, page after page.
