@@ -220,7 +220,7 @@ impl App {
         let flow = self
             .core
             .create_agent(orch_id, task_id, scope, &options, &mut rng)?;
-        let credentials = self.broker.transport().drive(flow).await?;
+        let credentials = self.broker.drive(flow).await?;
         let agent = Agent::new(
             self.broker.transport().clone(),
             SharedAgent::new(credentials),
@@ -314,10 +314,7 @@ impl App {
         &self,
         request: LaunchTokenRequest,
     ) -> Result<LaunchTokenResponse, Error> {
-        self.broker
-            .transport()
-            .drive(self.core.launch_token(request)?)
-            .await
+        self.broker.drive(self.core.launch_token(request)?).await
     }
 
     /// Validates `token` at the broker. An invalid token is

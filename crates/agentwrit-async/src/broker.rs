@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use agentwrit_core::wire::{AdminSecret, BearerToken, ClientSecret, HealthResponse};
 use agentwrit_core::{
-    ClientSettings, Clock, Error, Health, RetryPolicy, Validate, Validation, admin_secret_from,
-    app_credentials_from, broker_settings_from,
+    ClientSettings, Clock, Error, Flow, Health, RetryPolicy, Validate, Validation,
+    admin_secret_from, app_credentials_from, broker_settings_from,
 };
 
 use crate::app::App;
@@ -381,6 +381,11 @@ impl Broker {
     /// What every call made through this broker runs on.
     pub(crate) fn transport(&self) -> &Transport {
         &self.inner
+    }
+
+    /// Drives `flow` on this broker's connection (see `Transport::drive`).
+    pub(crate) async fn drive<F: Flow>(&self, flow: F) -> Result<F::Output, Error> {
+        self.inner.drive(flow).await
     }
 
     /// The broker's base URL, normalised.

@@ -145,10 +145,7 @@ impl Operator {
     /// [`Error::InvalidInput`] for a bad name, scope or TTL; the broker's
     /// rejection.
     pub async fn create_app(&self, request: CreateAppRequest) -> Result<AppResponse, Error> {
-        self.broker
-            .transport()
-            .drive(self.core.create_app(request)?)
-            .await
+        self.broker.drive(self.core.create_app(request)?).await
     }
 
     /// Every app. The answer iterates over them.
@@ -173,7 +170,7 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub async fn list_apps(&self) -> Result<ListAppsResponse, Error> {
-        self.broker.transport().drive(self.core.list_apps()?).await
+        self.broker.drive(self.core.list_apps()?).await
     }
 
     /// One app (a 404 problem when unknown).
@@ -199,10 +196,7 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub async fn get_app(&self, app_id: &str) -> Result<AppResponse, Error> {
-        self.broker
-            .transport()
-            .drive(self.core.get_app(app_id)?)
-            .await
+        self.broker.drive(self.core.get_app(app_id)?).await
     }
 
     /// Changes an app's ceiling and/or token TTL.
@@ -232,7 +226,6 @@ impl Operator {
         update: UpdateAppRequest,
     ) -> Result<AppResponse, Error> {
         self.broker
-            .transport()
             .drive(self.core.update_app(app_id, update)?)
             .await
     }
@@ -256,10 +249,7 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub async fn delete_app(&self, app_id: &str) -> Result<AppResponse, Error> {
-        self.broker
-            .transport()
-            .drive(self.core.delete_app(app_id)?)
-            .await
+        self.broker.drive(self.core.delete_app(app_id)?).await
     }
 
     /// Mints a launch token with admin authority.
@@ -285,10 +275,7 @@ impl Operator {
         &self,
         request: LaunchTokenRequest,
     ) -> Result<LaunchTokenResponse, Error> {
-        self.broker
-            .transport()
-            .drive(self.core.launch_token(request)?)
-            .await
+        self.broker.drive(self.core.launch_token(request)?).await
     }
 
     /// Revokes a token (jti), an agent (SPIFFE id), a task or a chain.
@@ -317,10 +304,7 @@ impl Operator {
         level: RevocationLevel,
         target: &str,
     ) -> Result<RevokeResponse, Error> {
-        self.broker
-            .transport()
-            .drive(self.core.revoke(level, target)?)
-            .await
+        self.broker.drive(self.core.revoke(level, target)?).await
     }
 
     /// One page of audit events.
@@ -343,10 +327,7 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub async fn audit_events(&self, query: AuditQuery) -> Result<AuditEventsResponse, Error> {
-        self.broker
-            .transport()
-            .drive(self.core.audit_events(query)?)
-            .await
+        self.broker.drive(self.core.audit_events(query)?).await
     }
 
     /// Every audit event matching `query`, page after page.

@@ -211,7 +211,7 @@ impl App {
         let flow = self
             .core
             .create_agent(orch_id, task_id, scope, &options, &mut rng)?;
-        let credentials = self.broker.transport().drive(flow)?;
+        let credentials = self.broker.drive(flow)?;
         let agent = Agent::new(
             self.broker.transport().clone(),
             SharedAgent::new(credentials),
@@ -293,9 +293,7 @@ impl App {
     ///
     /// The broker's rejection or a transport failure.
     pub fn launch_token(&self, request: LaunchTokenRequest) -> Result<LaunchTokenResponse, Error> {
-        self.broker
-            .transport()
-            .drive(self.core.launch_token(request)?)
+        self.broker.drive(self.core.launch_token(request)?)
     }
 
     /// Validates `token` at the broker. An invalid token is

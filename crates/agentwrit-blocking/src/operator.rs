@@ -139,9 +139,7 @@ impl Operator {
     /// [`Error::InvalidInput`] for a bad name, scope or TTL; the broker's
     /// rejection.
     pub fn create_app(&self, request: CreateAppRequest) -> Result<AppResponse, Error> {
-        self.broker
-            .transport()
-            .drive(self.core.create_app(request)?)
+        self.broker.drive(self.core.create_app(request)?)
     }
 
     /// Every app. The answer iterates over them.
@@ -164,7 +162,7 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub fn list_apps(&self) -> Result<ListAppsResponse, Error> {
-        self.broker.transport().drive(self.core.list_apps()?)
+        self.broker.drive(self.core.list_apps()?)
     }
 
     /// One app (a 404 problem when unknown).
@@ -188,7 +186,7 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub fn get_app(&self, app_id: &str) -> Result<AppResponse, Error> {
-        self.broker.transport().drive(self.core.get_app(app_id)?)
+        self.broker.drive(self.core.get_app(app_id)?)
     }
 
     /// Changes an app's ceiling and/or token TTL.
@@ -211,9 +209,7 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub fn update_app(&self, app_id: &str, update: UpdateAppRequest) -> Result<AppResponse, Error> {
-        self.broker
-            .transport()
-            .drive(self.core.update_app(app_id, update)?)
+        self.broker.drive(self.core.update_app(app_id, update)?)
     }
 
     /// Deregisters an app: its client can no longer log in.
@@ -233,7 +229,7 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub fn delete_app(&self, app_id: &str) -> Result<AppResponse, Error> {
-        self.broker.transport().drive(self.core.delete_app(app_id)?)
+        self.broker.drive(self.core.delete_app(app_id)?)
     }
 
     /// Mints a launch token with admin authority.
@@ -254,9 +250,7 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub fn launch_token(&self, request: LaunchTokenRequest) -> Result<LaunchTokenResponse, Error> {
-        self.broker
-            .transport()
-            .drive(self.core.launch_token(request)?)
+        self.broker.drive(self.core.launch_token(request)?)
     }
 
     /// Revokes a token (jti), an agent (SPIFFE id), a task or a chain.
@@ -279,9 +273,7 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub fn revoke(&self, level: RevocationLevel, target: &str) -> Result<RevokeResponse, Error> {
-        self.broker
-            .transport()
-            .drive(self.core.revoke(level, target)?)
+        self.broker.drive(self.core.revoke(level, target)?)
     }
 
     /// One page of audit events.
@@ -302,9 +294,7 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub fn audit_events(&self, query: AuditQuery) -> Result<AuditEventsResponse, Error> {
-        self.broker
-            .transport()
-            .drive(self.core.audit_events(query)?)
+        self.broker.drive(self.core.audit_events(query)?)
     }
 
     /// Every audit event matching `query`, page after page.
