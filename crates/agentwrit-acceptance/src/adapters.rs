@@ -53,10 +53,10 @@ pub trait AgentApi {
 pub trait DelegatedApi {
     fn access_token(&self) -> AccessToken;
     fn bearer_header_value(&self) -> Result<http::HeaderValue, Error>;
-    fn subject(&self) -> &str;
-    fn scope(&self) -> &[String];
+    fn subject(&self) -> String;
+    fn scope(&self) -> Vec<String>;
     fn allows(&self, required: &[&str]) -> bool;
-    fn claims(&self) -> &Claims;
+    fn claims(&self) -> Claims;
     fn expires_in(&self) -> Duration;
     fn expires_at(&self) -> SystemTime;
     fn delegation_chain(&self) -> &[DelegationRecord];
@@ -113,16 +113,16 @@ macro_rules! plain_api {
             fn bearer_header_value(&self) -> Result<http::HeaderValue, Error> {
                 <$delegated>::bearer_header_value(self)
             }
-            fn subject(&self) -> &str {
+            fn subject(&self) -> String {
                 <$delegated>::subject(self)
             }
-            fn scope(&self) -> &[String] {
+            fn scope(&self) -> Vec<String> {
                 <$delegated>::scope(self)
             }
             fn allows(&self, required: &[&str]) -> bool {
                 <$delegated>::allows(self, required)
             }
-            fn claims(&self) -> &Claims {
+            fn claims(&self) -> Claims {
                 <$delegated>::claims(self)
             }
             fn expires_in(&self) -> Duration {

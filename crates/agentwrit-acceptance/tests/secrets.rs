@@ -308,7 +308,7 @@ fn lifecycle<S: Hardened>() {
     shown.debug("agent c", &c);
     shown.debug("a's token", &a.access_token());
     shown.debug("delegated", &delegated);
-    shown.debug("delegated claims", delegated.claims());
+    shown.debug("delegated claims", &delegated.claims());
     for (what, validation) in [
         ("a valid", &a_valid),
         ("delegated valid", &delegated_valid),
