@@ -7,9 +7,10 @@
 //!
 //! 1. connects without a client certificate and shows the typed error;
 //! 2. connects trusting the CA and presenting the client certificate,
-//!    creates an agent, validates its token with a `Validator` configured
-//!    the same way, and releases it;
-//! 3. shows that the whole exchange used one TLS connection.
+//!    creates an agent, validates its token with a `Validator` of the same
+//!    `Broker`, and releases it;
+//! 3. shows that the whole exchange used one TLS connection: the app and
+//!    the validator share the broker's pool.
 //!
 //! ```text
 //! cargo run --example https_broker
@@ -17,11 +18,11 @@
 //!
 //! Against your own broker the same settings come from the environment:
 //! `AGENTWRIT_CA_FILE`, `AGENTWRIT_CLIENT_CERT` and `AGENTWRIT_CLIENT_KEY`
-//! (read by `App::from_env()`).
+//! (read by `Broker::from_env()`, and so by `App::from_env()`).
 
 use std::process::ExitCode;
 
-use agentwrit_blocking::{App, Validator};
+use agentwrit_blocking::Broker;
 use agentwrit_devbroker::DevBroker;
 use agentwrit_devbroker::tls::TestPki;
 
@@ -58,11 +59,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // 1. Trusting the CA but with no client certificate: the broker
     //    refuses the handshake, and the error says why.
-    let app = App::builder(broker.url(), &reg.client_id, secret)
+    let refused = Broker::builder(broker.url())
         .add_root_certificate_pem(ca_pem)
         .https_only(true)
         .build()?;
-    match app.health() {
+    match refused.app(&reg.client_id, secret)?.health() {
         Ok(_) => return Err("the broker accepted a client without a certificate".into()),
         Err(err) => {
             println!("Without a client certificate ({:?}):", err.tls_failure());
@@ -70,20 +71,19 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    // 2. With the CA and the client identity.
-    let app = App::builder(broker.url(), &reg.client_id, secret)
+    // 2. With the CA and the client identity: one `Broker` (one pool, one
+    //    TLS configuration) for the app and the validator.
+    let mtls = Broker::builder(broker.url())
         .add_root_certificate_pem(ca_pem)
         .identity_pem(cert_pem, key_pem)
         .https_only(true)
         .build()?;
+    let app = mtls.app(&reg.client_id, secret)?;
     println!("Health over mTLS: {}", app.health()?.status);
     let agent = app.create_agent("orch-tls", "task-tls", &["read:data:customer-7291"])?;
     println!("Agent: {}", agent.agent_id());
 
-    let validator = Validator::builder(broker.url())
-        .add_root_certificate_pem(ca_pem)
-        .identity_pem(cert_pem, key_pem)
-        .build()?;
+    let validator = mtls.validator();
     let verdict = validator.validate(&agent.access_token())?;
     println!(
         "Validator over mTLS: valid={} allows read:data:customer-7291={}",
@@ -93,8 +93,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     agent.release()?;
     println!("Released: {}", agent.is_released());
 
-    // 3. Connections are pooled: one handshake for all the app's requests,
-    //    one for the validator's (the refused attempt never completed one).
+    // 3. Connections are pooled, and the app and the validator share the
+    //    pool: one handshake for all their requests (the refused attempt
+    //    never completed one).
     println!("TLS handshakes completed: {}", broker.tls_handshakes());
     Ok(())
 }

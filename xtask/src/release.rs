@@ -23,6 +23,9 @@
 //! 6. The publishable members can be ordered so each comes after every
 //!    member it depends on (dev dependencies included: a published manifest
 //!    keeps the versioned ones); a cycle is an error.
+//! 7. Every external crate in [`EXACT_EXTERNAL_PINS`] is pinned exactly
+//!    (`=MAJOR.MINOR.PATCH`) by every member that depends on it, and some
+//!    member still does (a stale entry is an error too).
 //!
 //! With `--dry-run` it then runs `cargo package` for those crates in that
 //! order (cargo packages interdependent unpublished crates against a local
@@ -43,6 +46,15 @@ use crate::util::{cargo, flag, run, target_dir};
 /// user must never combine, say, core 0.1.3 with blocking 0.1.0. Turn it
 /// on together with the `=` pins in the root `[workspace.dependencies]`.
 const REQUIRE_EXACT_INTERNAL_PINS: bool = true;
+
+/// External crates pinned exactly, each with why: a caret requirement
+/// would let `cargo update` bring a release that breaks what we use. The
+/// root `Cargo.toml` gives the same reason next to the pin.
+const EXACT_EXTERNAL_PINS: &[(&str, &str)] = &[(
+    "ureq",
+    "agentwrit-blocking uses `ureq::unversioned` (its transport connector, resolver and \
+     TLS-transport traits), which ureq leaves out of its semver promise",
+)];
 
 const USAGE: &str = "\
 cargo xtask release --dry-run [--online] [--no-verify]
@@ -76,6 +88,10 @@ pub fn release(args: &[String]) -> Result<(), String> {
     let ws = metadata()?;
     let changelog = fs::read_to_string(ws.workspace_root.join("CHANGELOG.md")).unwrap_or_default();
     let Release { version, order } = check(ws, &changelog, REQUIRE_EXACT_INTERNAL_PINS)?;
+    check_external_pins(ws, EXACT_EXTERNAL_PINS)?;
+    for (name, _) in EXACT_EXTERNAL_PINS {
+        eprintln!("ok  {name}: pinned exactly");
+    }
     for name in &order {
         eprintln!("ok  {name} {version}: metadata, readme, changelog, member versions");
     }
@@ -258,6 +274,50 @@ fn check_member_dependency(
     }
     if !dep.is_dev() && !target.publishable() {
         problems.push(format!("{name}: depends on {on}, which is not published"));
+    }
+}
+
+/// Check 7: every member's dependency on a crate of `pins` is an exact
+/// `=MAJOR.MINOR.PATCH` requirement, and each crate of `pins` is still a
+/// dependency of some member.
+fn check_external_pins(ws: &Metadata, pins: &[(&str, &str)]) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for (pinned, reason) in pins {
+        let mut users = 0;
+        for package in &ws.packages {
+            for dep in package
+                .dependencies
+                .iter()
+                .filter(|d| d.name == *pinned && d.path.is_none())
+            {
+                users += 1;
+                let exact = VersionReq::parse(&dep.req).is_ok_and(|req| {
+                    matches!(req.comparators.as_slice(),
+                        [c] if c.op == Op::Exact && c.minor.is_some() && c.patch.is_some())
+                });
+                if !exact {
+                    problems.push(format!(
+                        "{}: dependency on {pinned} is {}; pin it exactly (`=MAJOR.MINOR.PATCH`, \
+                         the version tested) in [workspace.dependencies]: {reason}",
+                        package.name, dep.req
+                    ));
+                }
+            }
+        }
+        if users == 0 {
+            problems.push(format!(
+                "no member depends on {pinned} any more: drop it from EXACT_EXTERNAL_PINS"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} pin problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        ))
     }
 }
 
@@ -510,10 +570,45 @@ mod tests {
         assert!(err.contains("dependency cycle among a, b"), "{err}");
     }
 
+    fn registry_dep(name: &str, req: &str, kind: Option<&str>) -> Dependency {
+        Dependency {
+            path: None,
+            ..dep(name, req, kind)
+        }
+    }
+
+    #[test]
+    fn external_pins_must_be_exact_and_used() {
+        let pins = &[("ureq", "it uses ureq::unversioned")];
+        let exact = workspace(vec![
+            package("a", vec![registry_dep("ureq", "=3.5.1", None)]),
+            package("t", vec![registry_dep("ureq", "=3.5.1", Some("dev"))]),
+        ]);
+        assert!(check_external_pins(&exact, pins).is_ok());
+        for loose in ["^3.5.1", "^3.5", "=3.5", "~3.5.1", ">=3.5.1, <3.6"] {
+            let ws = workspace(vec![
+                package("a", vec![registry_dep("ureq", "=3.5.1", None)]),
+                package("t", vec![registry_dep("ureq", loose, Some("dev"))]),
+            ]);
+            let err = check_external_pins(&ws, pins).unwrap_err();
+            assert!(
+                err.contains(&format!("t: dependency on ureq is {loose}; pin it exactly"))
+                    && err.contains("it uses ureq::unversioned")
+                    && !err.contains("a: dependency"),
+                "{loose}: {err}"
+            );
+        }
+        // A member of the same name, by path, is not the pinned crate.
+        let stale = workspace(vec![package("a", vec![dep("ureq", "^3", None)])]);
+        let err = check_external_pins(&stale, pins).unwrap_err();
+        assert!(err.contains("no member depends on ureq any more"), "{err}");
+    }
+
     /// The real workspace passes, in the order docs/architecture.md names.
     #[test]
     fn this_workspace_passes() {
         let ws = metadata().unwrap();
+        check_external_pins(ws, EXACT_EXTERNAL_PINS).unwrap();
         let changelog = fs::read_to_string(ws.workspace_root.join("CHANGELOG.md")).unwrap();
         let release = check(ws, &changelog, REQUIRE_EXACT_INTERNAL_PINS).unwrap();
         assert_eq!(

@@ -53,10 +53,10 @@ pub trait AgentApi {
 pub trait DelegatedApi {
     fn access_token(&self) -> AccessToken;
     fn bearer_header_value(&self) -> Result<http::HeaderValue, Error>;
-    fn subject(&self) -> &str;
-    fn scope(&self) -> &[String];
+    fn subject(&self) -> String;
+    fn scope(&self) -> Vec<String>;
     fn allows(&self, required: &[&str]) -> bool;
-    fn claims(&self) -> &Claims;
+    fn claims(&self) -> Claims;
     fn expires_in(&self) -> Duration;
     fn expires_at(&self) -> SystemTime;
     fn delegation_chain(&self) -> &[DelegationRecord];
@@ -113,16 +113,16 @@ macro_rules! plain_api {
             fn bearer_header_value(&self) -> Result<http::HeaderValue, Error> {
                 <$delegated>::bearer_header_value(self)
             }
-            fn subject(&self) -> &str {
+            fn subject(&self) -> String {
                 <$delegated>::subject(self)
             }
-            fn scope(&self) -> &[String] {
+            fn scope(&self) -> Vec<String> {
                 <$delegated>::scope(self)
             }
             fn allows(&self, required: &[&str]) -> bool {
                 <$delegated>::allows(self, required)
             }
-            fn claims(&self) -> &Claims {
+            fn claims(&self) -> Claims {
                 <$delegated>::claims(self)
             }
             fn expires_in(&self) -> Duration {
@@ -259,11 +259,9 @@ impl Sdk for Blocking {
     type Operator = agentwrit_blocking::Operator;
 
     fn app(url: &str, client_id: &str, secret: &str) -> Result<Self::App, Error> {
-        with_tls!(
-            agentwrit_blocking::App::builder(url, client_id, secret),
-            url
-        )
-        .build()
+        with_tls!(agentwrit_blocking::Broker::builder(url), url)
+            .build()?
+            .app(client_id, secret)
     }
     fn app_with_retry(
         url: &str,
@@ -271,12 +269,10 @@ impl Sdk for Blocking {
         secret: &str,
         retry: RetryPolicy,
     ) -> Result<Self::App, Error> {
-        with_tls!(
-            agentwrit_blocking::App::builder(url, client_id, secret),
-            url
-        )
-        .retry(retry)
-        .build()
+        with_tls!(agentwrit_blocking::Broker::builder(url), url)
+            .retry(retry)
+            .build()?
+            .app(client_id, secret)
     }
     fn create_agent(
         app: &Self::App,
@@ -333,8 +329,9 @@ impl Sdk for Blocking {
         // The free function has no TLS options: over TLS, a validator.
         match crate::client_tls(url) {
             None => agentwrit_blocking::validate(url, token),
-            Some(_) => with_tls!(agentwrit_blocking::Validator::builder(url), url)
+            Some(_) => with_tls!(agentwrit_blocking::Broker::builder(url), url)
                 .build()?
+                .validator()
                 .validate(token),
         }
     }
@@ -388,11 +385,9 @@ impl Sdk for Blocking {
     }
 
     fn operator(url: &str, secret: &AdminSecret) -> Result<Self::Operator, Error> {
-        with_tls!(
-            agentwrit_blocking::Operator::builder(url, secret.clone()),
-            url
-        )
-        .build()
+        with_tls!(agentwrit_blocking::Broker::builder(url), url)
+            .build()?
+            .operator(secret.clone())
     }
     fn create_app(op: &Self::Operator, request: CreateAppRequest) -> Result<AppResponse, Error> {
         op.create_app(request)
@@ -466,7 +461,9 @@ impl Sdk for Async {
     type Operator = agentwrit_async::Operator;
 
     fn app(url: &str, client_id: &str, secret: &str) -> Result<Self::App, Error> {
-        with_tls!(agentwrit_async::App::builder(url, client_id, secret), url).build()
+        with_tls!(agentwrit_async::Broker::builder(url), url)
+            .build()?
+            .app(client_id, secret)
     }
     fn app_with_retry(
         url: &str,
@@ -474,9 +471,10 @@ impl Sdk for Async {
         secret: &str,
         retry: RetryPolicy,
     ) -> Result<Self::App, Error> {
-        with_tls!(agentwrit_async::App::builder(url, client_id, secret), url)
+        with_tls!(agentwrit_async::Broker::builder(url), url)
             .retry(retry)
-            .build()
+            .build()?
+            .app(client_id, secret)
     }
     fn create_agent(
         app: &Self::App,
@@ -534,8 +532,9 @@ impl Sdk for Async {
         // The free function has no TLS options: over TLS, a validator.
         match crate::client_tls(url) {
             None => on(agentwrit_async::validate(url, token)),
-            Some(_) => on(with_tls!(agentwrit_async::Validator::builder(url), url)
+            Some(_) => on(with_tls!(agentwrit_async::Broker::builder(url), url)
                 .build()?
+                .validator()
                 .validate(token)),
         }
     }
@@ -607,7 +606,9 @@ impl Sdk for Async {
     }
 
     fn operator(url: &str, secret: &AdminSecret) -> Result<Self::Operator, Error> {
-        with_tls!(agentwrit_async::Operator::builder(url, secret.clone()), url).build()
+        with_tls!(agentwrit_async::Broker::builder(url), url)
+            .build()?
+            .operator(secret.clone())
     }
     fn create_app(op: &Self::Operator, request: CreateAppRequest) -> Result<AppResponse, Error> {
         on(op.create_app(request))

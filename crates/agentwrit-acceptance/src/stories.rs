@@ -210,7 +210,7 @@ pub fn natural_expiry<S: Sdk>() {
         "orch",
         "short",
         &["read:data:*"],
-        AgentOptions::new().max_ttl(Duration::from_secs(2)),
+        AgentOptions::new().with_max_ttl(Duration::from_secs(2)),
     )
     .unwrap();
     assert_eq!(agent.expires_in(), Duration::from_secs(2));
@@ -456,8 +456,8 @@ pub fn auto_renewal<S: Sdk>() {
         "long",
         &["read:data:*"],
         AgentOptions::new()
-            .max_ttl(Duration::from_secs(2))
-            .auto_renew(true),
+            .with_max_ttl(Duration::from_secs(2))
+            .with_auto_renew(true),
     )
     .unwrap();
     let first = agent.jti();

@@ -84,7 +84,12 @@ fn blocking_and_async_expose_the_same_methods() {
     for plain in [
         "App::new",
         "App::from_env",
-        "App::builder",
+        "Broker::builder",
+        "Broker::new",
+        "Broker::from_env",
+        "Broker::app",
+        "Broker::operator",
+        "Broker::validator",
         "Agent::scope",
         "Agent::allows",
         "Agent::agent_id",
@@ -103,6 +108,8 @@ fn blocking_and_async_expose_the_same_methods() {
         "DelegatedToken::release",
         "Operator::list_apps",
         "Validator::validate",
+        "Broker::validate",
+        "Broker::health",
         "fn validate",
     ] {
         assert!(awaited.contains(call), "{call} should be async");

@@ -237,7 +237,7 @@ fn lifecycle<S: Hardened>() {
     // Agents: create (with our key), validate, renew, delegate, release,
     // validate dead.
     let key = AgentKey::from_seed(seed());
-    let options = AgentOptions::new().key(key.clone());
+    let options = AgentOptions::new().with_key(key.clone());
     shown.debug("options", &options);
     let a = S::create_agent_with(&app, "orch", "a", &["read:data:*"], options).unwrap();
     let a_first = a.access_token().expose_secret().to_owned();
@@ -308,7 +308,7 @@ fn lifecycle<S: Hardened>() {
     shown.debug("agent c", &c);
     shown.debug("a's token", &a.access_token());
     shown.debug("delegated", &delegated);
-    shown.debug("delegated claims", delegated.claims());
+    shown.debug("delegated claims", &delegated.claims());
     for (what, validation) in [
         ("a valid", &a_valid),
         ("delegated valid", &delegated_valid),

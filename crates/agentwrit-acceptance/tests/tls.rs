@@ -53,19 +53,19 @@ fn three() -> RetryPolicy {
 /// One transport, as these tests drive it.
 trait Client {
     const NAME: &'static str;
-    /// Builds an app with these options (nothing sent).
+    /// Builds a broker with these options, then an app (nothing sent).
     fn build_app(url: &str, id: &str, secret: &str, tls: &Tls) -> Result<(), Error>;
     /// `{:?}` of an app, an operator and a validator built with these
     /// options.
     fn debug_clients(url: &str, tls: &Tls) -> String;
-    /// Builds an operator and a validator with these options.
+    /// Builds a broker with these options, then an operator and a validator.
     fn build_others(url: &str, secret: &str, tls: &Tls) -> Result<(), Error>;
     /// `health()` through an app with these options.
     fn health(url: &str, tls: &Tls, secret: &str) -> Result<(), Error>;
     /// create, validate, renew, create another, delegate to it, release
     /// both, validate again: nine requests.
     fn lifecycle(url: &str, id: &str, secret: &str, tls: &Tls) -> Result<(), Error>;
-    /// `validate()` through a `Validator::builder` with these options.
+    /// `validate()` through a validator of a broker with these options.
     fn validator(url: &str, tls: &Tls, token: &str) -> Result<bool, Error>;
     /// An app on the HTTP library's stock client (no SDK settings on it),
     /// with the SDK's `timeout`; creates one agent.
@@ -101,36 +101,38 @@ struct Blocking;
 impl Client for Blocking {
     const NAME: &'static str = "blocking";
     fn build_app(url: &str, id: &str, secret: &str, tls: &Tls) -> Result<(), Error> {
-        apply!(agentwrit_blocking::App::builder(url, id, secret), tls)
-            .build()
+        apply!(agentwrit_blocking::Broker::builder(url), tls)
+            .build()?
+            .app(id, secret)
             .map(drop)
     }
     fn debug_clients(url: &str, tls: &Tls) -> String {
-        let app = apply!(agentwrit_blocking::App::builder(url, "id", "s"), tls);
-        let builder = format!("{app:?}");
-        let app = app.build().unwrap();
-        let op = apply!(agentwrit_blocking::Operator::builder(url, "s"), tls)
-            .build()
-            .unwrap();
-        let v = apply!(agentwrit_blocking::Validator::builder(url), tls)
-            .build()
-            .unwrap();
-        format!("{builder}{app:?}{op:?}{v:?}")
+        let builder = apply!(agentwrit_blocking::Broker::builder(url), tls);
+        let rendered = format!("{builder:?}");
+        let broker = builder.build().unwrap();
+        let app = broker.app("id", "s").unwrap();
+        let op = broker.operator("s").unwrap();
+        let v = broker.validator();
+        format!("{rendered}{broker:?}{app:?}{op:?}{v:?}")
     }
     fn build_others(url: &str, secret: &str, tls: &Tls) -> Result<(), Error> {
-        apply!(agentwrit_blocking::Operator::builder(url, secret), tls).build()?;
-        apply!(agentwrit_blocking::Validator::builder(url), tls).build()?;
+        let broker = apply!(agentwrit_blocking::Broker::builder(url), tls).build()?;
+        broker.operator(secret)?;
+        let _validator = broker.validator();
         Ok(())
     }
     fn health(url: &str, tls: &Tls, secret: &str) -> Result<(), Error> {
-        let app = apply!(agentwrit_blocking::App::builder(url, "id", secret), tls)
+        let app = apply!(agentwrit_blocking::Broker::builder(url), tls)
             .timeout(TIMEOUT)
             .retry(three())
-            .build()?;
+            .build()?
+            .app("id", secret)?;
         app.health().map(drop)
     }
     fn lifecycle(url: &str, id: &str, secret: &str, tls: &Tls) -> Result<(), Error> {
-        let app = apply!(agentwrit_blocking::App::builder(url, id, secret), tls).build()?;
+        let app = apply!(agentwrit_blocking::Broker::builder(url), tls)
+            .build()?
+            .app(id, secret)?;
         let agent = app.create_agent("orch-tls", "task-tls", &["read:data:*"])?;
         assert!(app.validate(&agent.access_token())?.is_valid());
         agent.renew()?;
@@ -142,7 +144,9 @@ impl Client for Blocking {
         Ok(())
     }
     fn validator(url: &str, tls: &Tls, token: &str) -> Result<bool, Error> {
-        let v = apply!(agentwrit_blocking::Validator::builder(url), tls).build()?;
+        let v = apply!(agentwrit_blocking::Broker::builder(url), tls)
+            .build()?
+            .validator();
         Ok(v.validate(token)?.is_valid())
     }
     fn stock_client_create_agent(
@@ -151,16 +155,17 @@ impl Client for Blocking {
         secret: &str,
         timeout: Duration,
     ) -> Result<(), Error> {
-        let app = agentwrit_blocking::App::builder(url, id, secret)
+        let app = agentwrit_blocking::Broker::builder(url)
             .http_client(ureq::Agent::new_with_defaults())
             .timeout(timeout)
             .retry(RetryPolicy::none())
-            .build()?;
+            .build()?
+            .app(id, secret)?;
         app.create_agent("o", "t", &["read:data:*"])?.release()?;
         Ok(())
     }
     fn custom_client_with_tls(url: &str, tls: &Tls) -> Result<(), Error> {
-        apply!(agentwrit_blocking::App::builder(url, "id", "secret"), tls)
+        apply!(agentwrit_blocking::Broker::builder(url), tls)
             .http_client(ureq::Agent::new_with_defaults())
             .build()
             .map(drop)
@@ -196,36 +201,38 @@ fn on<T>(f: impl std::future::Future<Output = T>) -> T {
 impl Client for Async {
     const NAME: &'static str = "async";
     fn build_app(url: &str, id: &str, secret: &str, tls: &Tls) -> Result<(), Error> {
-        apply!(agentwrit_async::App::builder(url, id, secret), tls)
-            .build()
+        apply!(agentwrit_async::Broker::builder(url), tls)
+            .build()?
+            .app(id, secret)
             .map(drop)
     }
     fn debug_clients(url: &str, tls: &Tls) -> String {
-        let app = apply!(agentwrit_async::App::builder(url, "id", "s"), tls);
-        let builder = format!("{app:?}");
-        let app = app.build().unwrap();
-        let op = apply!(agentwrit_async::Operator::builder(url, "s"), tls)
-            .build()
-            .unwrap();
-        let v = apply!(agentwrit_async::Validator::builder(url), tls)
-            .build()
-            .unwrap();
-        format!("{builder}{app:?}{op:?}{v:?}")
+        let builder = apply!(agentwrit_async::Broker::builder(url), tls);
+        let rendered = format!("{builder:?}");
+        let broker = builder.build().unwrap();
+        let app = broker.app("id", "s").unwrap();
+        let op = broker.operator("s").unwrap();
+        let v = broker.validator();
+        format!("{rendered}{broker:?}{app:?}{op:?}{v:?}")
     }
     fn build_others(url: &str, secret: &str, tls: &Tls) -> Result<(), Error> {
-        apply!(agentwrit_async::Operator::builder(url, secret), tls).build()?;
-        apply!(agentwrit_async::Validator::builder(url), tls).build()?;
+        let broker = apply!(agentwrit_async::Broker::builder(url), tls).build()?;
+        broker.operator(secret)?;
+        let _validator = broker.validator();
         Ok(())
     }
     fn health(url: &str, tls: &Tls, secret: &str) -> Result<(), Error> {
-        let app = apply!(agentwrit_async::App::builder(url, "id", secret), tls)
+        let app = apply!(agentwrit_async::Broker::builder(url), tls)
             .timeout(TIMEOUT)
             .retry(three())
-            .build()?;
+            .build()?
+            .app("id", secret)?;
         on(app.health()).map(drop)
     }
     fn lifecycle(url: &str, id: &str, secret: &str, tls: &Tls) -> Result<(), Error> {
-        let app = apply!(agentwrit_async::App::builder(url, id, secret), tls).build()?;
+        let app = apply!(agentwrit_async::Broker::builder(url), tls)
+            .build()?
+            .app(id, secret)?;
         on(async {
             let agent = app
                 .create_agent("orch-tls", "task-tls", &["read:data:*"])
@@ -245,7 +252,9 @@ impl Client for Async {
         })
     }
     fn validator(url: &str, tls: &Tls, token: &str) -> Result<bool, Error> {
-        let v = apply!(agentwrit_async::Validator::builder(url), tls).build()?;
+        let v = apply!(agentwrit_async::Broker::builder(url), tls)
+            .build()?
+            .validator();
         Ok(on(v.validate(token))?.is_valid())
     }
     fn stock_client_create_agent(
@@ -255,11 +264,12 @@ impl Client for Async {
         timeout: Duration,
     ) -> Result<(), Error> {
         on(async {
-            let app = agentwrit_async::App::builder(url, id, secret)
+            let app = agentwrit_async::Broker::builder(url)
                 .http_client(stock_reqwest())
                 .timeout(timeout)
                 .retry(RetryPolicy::none())
-                .build()?;
+                .build()?
+                .app(id, secret)?;
             app.create_agent("o", "t", &["read:data:*"])
                 .await?
                 .release()
@@ -268,7 +278,7 @@ impl Client for Async {
         })
     }
     fn custom_client_with_tls(url: &str, tls: &Tls) -> Result<(), Error> {
-        apply!(agentwrit_async::App::builder(url, "id", "secret"), tls)
+        apply!(agentwrit_async::Broker::builder(url), tls)
             .http_client(stock_reqwest())
             .build()
             .map(drop)
@@ -466,7 +476,7 @@ fn one_handshake_per_connection<C: Client>() {
     }
 }
 
-/// `Validator::builder` reaches an mTLS broker with the identity.
+/// A validator of a broker given the identity reaches an mTLS broker.
 fn validator_over_mtls<C: Client>() {
     let pki = TestPki::generate().unwrap();
     let broker = broker_with(pki.mtls_server_config().unwrap());

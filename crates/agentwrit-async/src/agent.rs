@@ -721,8 +721,8 @@ impl DelegatedToken {
     /// # Ok(()) }
     /// ```
     #[must_use]
-    pub fn subject(&self) -> &str {
-        self.token.subject()
+    pub fn subject(&self) -> String {
+        self.token.subject().to_owned()
     }
 
     /// The delegated scope (from the token's claims).
@@ -740,8 +740,8 @@ impl DelegatedToken {
     /// # Ok(()) }
     /// ```
     #[must_use]
-    pub fn scope(&self) -> &[String] {
-        self.token.scope()
+    pub fn scope(&self) -> Vec<String> {
+        self.token.scope().to_vec()
     }
 
     /// Whether the delegated scope covers every scope in `required`.
@@ -779,8 +779,8 @@ impl DelegatedToken {
     /// # Ok(()) }
     /// ```
     #[must_use]
-    pub fn claims(&self) -> &Claims {
-        &self.token.claims
+    pub fn claims(&self) -> Claims {
+        self.token.claims.clone()
     }
 
     /// The token's lifetime (the requested `ttl`, broker default 60 s).

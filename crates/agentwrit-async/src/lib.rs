@@ -38,11 +38,40 @@
 //! lives in the sans-IO core ([`sansio`]); this crate only moves bytes
 //! with reqwest and sleeps (tokio) when told to.
 //!
+//! # One connection
+//!
+//! A [`Broker`] is the connection to one broker: its URL, one HTTP client
+//! (one pool of connections, one TLS configuration) and the settings of
+//! [`BrokerBuilder`]. [`App`], [`Operator`] and [`Validator`] are made
+//! from it and share it, so a program that is all three opens one pool.
+//! `App::new`, `App::from_env`, `Operator::new`, `Validator::new` and
+//! the free [`validate`] remain the one-line paths for a program that
+//! needs one of them with the default settings.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let devbroker = agentwrit_devbroker::DevBroker::start()?;
+//! # let reg = devbroker.register_universal_app()?;
+//! # let (url, client_id, client_secret, admin_secret) = (devbroker.url(), reg.client_id.as_str(), &reg.client_secret, devbroker.admin_secret());
+//! use std::time::Duration;
+//! use agentwrit_async::Broker;
+//!
+//! let broker = Broker::builder(url).timeout(Duration::from_secs(5)).build()?; // or Broker::from_env()
+//! let app = broker.app(client_id, client_secret)?;
+//! let operator = broker.operator(admin_secret)?;
+//! let validator = broker.validator();
+//! # let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?;
+//! # assert!(validator.validate(&agent.access_token()).await?.is_valid());
+//! # assert_eq!(operator.list_apps().await?.len(), 1);
+//! # Ok(()) }
+//! ```
+//!
 //! # Transport
 //!
 //! rustls, redirects off, response bodies capped at 1 MiB (a larger body
 //! is not read beyond the cap), a 5 s connect and 10 s overall timeout per
-//! request (see [`AppBuilder`]), connection pooling, HTTP/2 when offered.
+//! request (see [`BrokerBuilder`]), connection pooling, HTTP/2 when offered.
 //! Every type is `Send + Sync`; every future is `Send`. Each request runs in a `tracing` span named `agentwrit` with
 //! the flow step (`create_agent.register`, ...), status and the broker's
 //! request id; no span or event carries a secret.
@@ -85,11 +114,12 @@
 //! `ca-certificates` verifies public brokers too. Cargo features choose
 //! otherwise: `aws-lc-rs` (the other provider; ring wins when both are on),
 //! `native-roots` (the operating system's trust store, besides or instead
-//! of the bundled `webpki-roots`). The builders add roots
+//! of the bundled `webpki-roots`). [`BrokerBuilder`] adds roots
 //! (`add_root_certificate_pem`), drop the built-in ones
 //! (`tls_built_in_roots(false)`), present a client certificate to a
 //! mutual-TLS broker (`identity_pem`) and refuse `http://`
-//! (`https_only(true)`); `from_env()` reads `AGENTWRIT_CA_FILE`,
+//! (`https_only(true)`); `Broker::from_env()` (and so `App::from_env()`
+//! and `Operator::from_env()`) reads `AGENTWRIT_CA_FILE`,
 //! `AGENTWRIT_CLIENT_CERT` and `AGENTWRIT_CLIENT_KEY`. A failed handshake
 //! is an [`Error::Transport`] of kind [`TransportFailure::Tls`], never
 //! retried, whose [`Error::tls_failure`] names the cause ([`TlsFailure`]).
@@ -106,14 +136,16 @@
 
 mod agent;
 mod app;
+mod broker;
 mod operator;
 mod transport;
 mod validate;
 
 pub use agent::{Agent, AgentGuard, DelegatedToken};
-pub use app::{App, AppBuilder};
-pub use operator::{Operator, OperatorBuilder};
-pub use validate::{Validator, ValidatorBuilder, validate};
+pub use app::App;
+pub use broker::{Broker, BrokerBuilder};
+pub use operator::Operator;
+pub use validate::{Validator, validate};
 
 pub use agentwrit_core::scope::scope_is_subset;
 pub use agentwrit_core::{

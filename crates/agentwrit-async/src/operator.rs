@@ -1,19 +1,13 @@
 //! The operator's client: apps, admin launch tokens, revocation, audit.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use agentwrit_core::wire::{
     AdminSecret, AppResponse, AuditEvent, AuditEventsResponse, AuditQuery, CreateAppRequest,
     LaunchTokenRequest, LaunchTokenResponse, ListAppsResponse, RevocationLevel, RevokeResponse,
     UpdateAppRequest,
 };
-use agentwrit_core::{
-    ClientSettings, Clock, Error, OperatorCore, RetryPolicy, next_audit_page,
-    operator_settings_from, tls_settings_from,
-};
+use agentwrit_core::{Error, OperatorCore, next_audit_page};
 
-use crate::transport::Transport;
+use crate::broker::Broker;
 
 /// The operator: registers apps, mints launch tokens with admin
 /// authority, revokes, reads the audit trail. Authenticates with the
@@ -42,220 +36,15 @@ use crate::transport::Transport;
 #[derive(Clone, Debug)]
 pub struct Operator {
     core: OperatorCore,
-    transport: Transport,
-}
-
-/// Builds an [`Operator`] with non-default settings.
-///
-/// ```
-/// use std::time::Duration;
-///
-/// let operator = agentwrit_async::Operator::builder("http://127.0.0.1:8080", "s3cr3t")
-///     .timeout(Duration::from_secs(3))
-///     .user_agent("ops-console/2.0")
-///     .build()?;
-/// # Ok::<(), agentwrit_async::Error>(())
-/// ```
-#[derive(Debug)]
-#[must_use = "call build() to get the operator"]
-pub struct OperatorBuilder {
-    settings: ClientSettings,
-    admin_secret: AdminSecret,
-    http_client: Option<reqwest::Client>,
-}
-
-impl OperatorBuilder {
-    /// Overall timeout of one request (default 10 s).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let built = agentwrit_async::Operator::builder("http://127.0.0.1:8080", "admin-s3cr3t")
-    ///     .timeout(Duration::from_secs(3))
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.settings = self.settings.timeout(timeout);
-        self
-    }
-
-    /// Connect timeout (default 5 s, at most the overall timeout).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let built = agentwrit_async::Operator::builder("http://127.0.0.1:8080", "admin-s3cr3t")
-    ///     .connect_timeout(Duration::from_millis(500))
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.settings = self.settings.connect_timeout(timeout);
-        self
-    }
-
-    /// The `User-Agent` header (default `agentwrit-rs/<version>`).
-    ///
-    /// ```
-    /// let built = agentwrit_async::Operator::builder("http://127.0.0.1:8080", "admin-s3cr3t")
-    ///     .user_agent("billing-worker/1.4")
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.settings = self.settings.user_agent(user_agent);
-        self
-    }
-
-    /// Which calls are retried, how often, after what backoff.
-    ///
-    /// ```
-    /// use agentwrit_async::RetryPolicy;
-    /// let built = agentwrit_async::Operator::builder("http://127.0.0.1:8080", "admin-s3cr3t")
-    ///     .retry(RetryPolicy::default().with_max_attempts(5))
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.settings = self.settings.retry(policy);
-        self
-    }
-
-    /// The largest response body accepted (default 1 MiB).
-    ///
-    /// ```
-    /// let built = agentwrit_async::Operator::builder("http://127.0.0.1:8080", "admin-s3cr3t")
-    ///     .max_response_bytes(256 * 1024)
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
-        self.settings = self.settings.max_response_bytes(bytes);
-        self
-    }
-
-    /// Trusts the CA certificate(s) in `pem` (one or more PEM `CERTIFICATE`
-    /// blocks) besides the built-in roots: for a broker behind a private
-    /// CA. May be called again to add more. Checked by `build()`.
-    ///
-    /// ```
-    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
-    /// # let ca_pem = pki.ca_pem().as_bytes();
-    /// let builder = agentwrit_async::Operator::builder("https://broker.example", "s3cr3t")
-    ///     .add_root_certificate_pem(ca_pem);
-    /// # builder.build()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Self {
-        self.settings = self.settings.add_root_certificate_pem(pem);
-        self
-    }
-
-    /// Whether the built-in roots are trusted (default `true`: Mozilla's
-    /// roots bundled in the binary, or the OS store with the `native-roots`
-    /// feature). With `false` only the roots added with
-    /// `add_root_certificate_pem` are.
-    ///
-    /// ```
-    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
-    /// // Trust only the private CA, not the bundled public roots.
-    /// let built = agentwrit_async::Operator::builder("https://127.0.0.1:8443", "admin-s3cr3t")
-    ///     .tls_built_in_roots(false)
-    ///     .add_root_certificate_pem(pki.ca_pem().as_bytes())
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn tls_built_in_roots(mut self, enabled: bool) -> Self {
-        self.settings = self.settings.tls_built_in_roots(enabled);
-        self
-    }
-
-    /// The client certificate chain and private key (both PEM; the key
-    /// PKCS#8, PKCS#1 or SEC1) presented to a broker that requires mutual
-    /// TLS. The key is never shown in `Debug` or errors. Checked by
-    /// `build()` (a key that does not fit the certificate is
-    /// [`Error::InvalidInput`]).
-    ///
-    /// ```
-    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
-    /// # let (ca_pem, cert_pem, key_pem) = (pki.ca_pem().as_bytes(), pki.client().cert_pem().as_bytes(), pki.client().key_pem().as_bytes());
-    /// let builder = agentwrit_async::Operator::builder("https://broker.example", "s3cr3t")
-    ///     .add_root_certificate_pem(ca_pem)
-    ///     .identity_pem(cert_pem, key_pem);
-    /// assert!(!format!("{builder:?}").contains("PRIVATE KEY"));
-    /// # builder.build()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn identity_pem(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Self {
-        self.settings = self.settings.identity_pem(cert_chain_pem, key_pem);
-        self
-    }
-
-    /// Refuse a plain `http://` broker URL (default `false`): `build()`
-    /// then fails with [`Error::InvalidInput`] for one. (Without it, an
-    /// `http://` URL to a host that is not loopback logs one warning per
-    /// client built: tokens would travel in clear.)
-    ///
-    /// ```
-    /// let err = agentwrit_async::Operator::builder("http://broker.example", "s3cr3t")
-    ///     .https_only(true)
-    ///     .build()
-    ///     .unwrap_err();
-    /// assert!(err.to_string().contains("https_only"));
-    /// ```
-    pub fn https_only(mut self, enabled: bool) -> Self {
-        self.settings = self.settings.https_only(enabled);
-        self
-    }
-
-    /// Your own `reqwest::Client`; see [`AppBuilder::http_client`](crate::AppBuilder::http_client).
-    ///
-    /// ```
-    /// let built = agentwrit_async::Operator::builder("http://127.0.0.1:8080", "admin-s3cr3t")
-    ///     .http_client(reqwest::Client::new())
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
-        self
-    }
-
-    /// Where the SDK reads the time (for tests).
-    #[doc(hidden)]
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.settings = self.settings.clock(clock);
-        self
-    }
-
-    /// The operator. Sends nothing: it authenticates on first use.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] for a bad URL or an empty secret.
-    ///
-    /// ```
-    /// let built = agentwrit_async::Operator::builder("http://127.0.0.1:8080", "admin-s3cr3t")
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn build(self) -> Result<Operator, Error> {
-        let transport = Transport::new(&self.settings, self.http_client)?;
-        let core = OperatorCore::new(transport.config.clone(), self.admin_secret)?;
-        Ok(Operator { core, transport })
-    }
+    broker: Broker,
 }
 
 impl Operator {
     /// The operator at `broker_url`, proven by `admin_secret` (a `&str`,
-    /// `String` or `AdminSecret`). Sends nothing yet.
+    /// `String` or `AdminSecret`), on a [`Broker`] of its own with the
+    /// default settings. Sends nothing yet. For other settings, or to
+    /// share one connection pool with an app or a validator, build a
+    /// [`Broker`] and call [`Broker::operator`].
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -271,13 +60,14 @@ impl Operator {
     ///
     /// [`Error::InvalidInput`] for a bad URL or an empty secret.
     pub fn new(broker_url: &str, admin_secret: impl Into<AdminSecret>) -> Result<Operator, Error> {
-        Self::builder(broker_url, admin_secret).build()
+        Broker::new(broker_url)?.operator(admin_secret)
     }
 
     /// The operator named by `AGENTWRIT_BROKER_URL` and
     /// `AGENTWRIT_ADMIN_SECRET` (the broker's `AA_ADMIN_SECRET`), with the
     /// TLS settings of `AGENTWRIT_CA_FILE`, `AGENTWRIT_CLIENT_CERT` and
-    /// `AGENTWRIT_CLIENT_KEY`, when set.
+    /// `AGENTWRIT_CLIENT_KEY`, when set: [`Broker::from_env`], then
+    /// [`Broker::operator_from_env`].
     ///
     /// ```
     /// use agentwrit_async::Operator;
@@ -293,34 +83,30 @@ impl Operator {
     /// [`Error::InvalidInput`] naming the first variable unset or empty, or
     /// a TLS file that cannot be read.
     pub fn from_env() -> Result<Operator, Error> {
-        let env = |k: &str| std::env::var(k).ok();
-        let (url, secret) = operator_settings_from(env)?;
-        let mut builder = Self::builder(url.as_str(), secret);
-        builder.settings = tls_settings_from(builder.settings, env)?;
-        builder.build()
+        Broker::from_env()?.operator_from_env()
     }
 
-    /// A builder.
+    /// The operator on `broker` (what [`Broker::operator`] returns).
+    pub(crate) fn on(broker: Broker, admin_secret: AdminSecret) -> Result<Operator, Error> {
+        let core = OperatorCore::new(broker.transport().config.clone(), admin_secret)?;
+        Ok(Operator { core, broker })
+    }
+
+    /// The broker this operator talks to: its connection pool and
+    /// settings, shared with the apps and validators made from it.
     ///
     /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
-    /// let operator = agentwrit_async::Operator::builder(broker.url(), broker.admin_secret())
-    ///     .timeout(std::time::Duration::from_secs(3))
-    ///     .build()?;
-    /// assert_eq!(operator.list_apps().await?.len(), 0);
-    /// # Ok(()) }
+    /// let operator = agentwrit_async::Operator::new("http://127.0.0.1:8080", "s3cr3t")?;
+    /// let app = operator.broker().app("cm-37a7c9c10885", "4ca1b208")?; // on the operator's pool
+    /// # let _ = app;
+    /// # Ok::<(), agentwrit_async::Error>(())
     /// ```
-    pub fn builder(broker_url: &str, admin_secret: impl Into<AdminSecret>) -> OperatorBuilder {
-        OperatorBuilder {
-            settings: ClientSettings::new(broker_url),
-            admin_secret: admin_secret.into(),
-            http_client: None,
-        }
+    #[must_use]
+    pub fn broker(&self) -> &Broker {
+        &self.broker
     }
 
-    /// The broker's base URL, normalised.
+    /// The broker's base URL, normalised (as `operator.broker().url()`).
     ///
     /// ```
     /// let operator = agentwrit_async::Operator::new("http://127.0.0.1:8080/", "s3cr3t")?;
@@ -329,7 +115,7 @@ impl Operator {
     /// ```
     #[must_use]
     pub fn broker_url(&self) -> &str {
-        self.transport.config.broker().as_str()
+        self.broker.url()
     }
 
     /// Registers an app; the answer holds its client secret, shown once.
@@ -359,7 +145,7 @@ impl Operator {
     /// [`Error::InvalidInput`] for a bad name, scope or TTL; the broker's
     /// rejection.
     pub async fn create_app(&self, request: CreateAppRequest) -> Result<AppResponse, Error> {
-        self.transport.drive(self.core.create_app(request)?).await
+        self.broker.drive(self.core.create_app(request)?).await
     }
 
     /// Every app. The answer iterates over them.
@@ -384,7 +170,7 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub async fn list_apps(&self) -> Result<ListAppsResponse, Error> {
-        self.transport.drive(self.core.list_apps()?).await
+        self.broker.drive(self.core.list_apps()?).await
     }
 
     /// One app (a 404 problem when unknown).
@@ -410,7 +196,7 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub async fn get_app(&self, app_id: &str) -> Result<AppResponse, Error> {
-        self.transport.drive(self.core.get_app(app_id)?).await
+        self.broker.drive(self.core.get_app(app_id)?).await
     }
 
     /// Changes an app's ceiling and/or token TTL.
@@ -439,7 +225,7 @@ impl Operator {
         app_id: &str,
         update: UpdateAppRequest,
     ) -> Result<AppResponse, Error> {
-        self.transport
+        self.broker
             .drive(self.core.update_app(app_id, update)?)
             .await
     }
@@ -463,7 +249,7 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub async fn delete_app(&self, app_id: &str) -> Result<AppResponse, Error> {
-        self.transport.drive(self.core.delete_app(app_id)?).await
+        self.broker.drive(self.core.delete_app(app_id)?).await
     }
 
     /// Mints a launch token with admin authority.
@@ -489,7 +275,7 @@ impl Operator {
         &self,
         request: LaunchTokenRequest,
     ) -> Result<LaunchTokenResponse, Error> {
-        self.transport.drive(self.core.launch_token(request)?).await
+        self.broker.drive(self.core.launch_token(request)?).await
     }
 
     /// Revokes a token (jti), an agent (SPIFFE id), a task or a chain.
@@ -518,7 +304,7 @@ impl Operator {
         level: RevocationLevel,
         target: &str,
     ) -> Result<RevokeResponse, Error> {
-        self.transport.drive(self.core.revoke(level, target)?).await
+        self.broker.drive(self.core.revoke(level, target)?).await
     }
 
     /// One page of audit events.
@@ -541,7 +327,7 @@ impl Operator {
     ///
     /// The broker's rejection or a transport failure.
     pub async fn audit_events(&self, query: AuditQuery) -> Result<AuditEventsResponse, Error> {
-        self.transport.drive(self.core.audit_events(query)?).await
+        self.broker.drive(self.core.audit_events(query)?).await
     }
 
     /// Every audit event matching `query`, page after page.

@@ -45,7 +45,7 @@ impl Transport {
                          tls_built_in_roots or identity_pem",
                     ));
                 }
-                (client, Some(settings.get_timeout()))
+                (client, Some(settings.timeout()))
             }
             None => (http_client(settings)?, None),
         };
@@ -53,7 +53,7 @@ impl Transport {
             config,
             client,
             custom_timeout,
-            clock: settings.get_clock(),
+            clock: settings.clock(),
         })
     }
 
@@ -67,7 +67,7 @@ impl Transport {
             config: settings.config()?,
             client,
             custom_timeout: None,
-            clock: settings.get_clock(),
+            clock: settings.clock(),
         })
     }
 
@@ -179,8 +179,8 @@ pub(crate) fn http_client(settings: &ClientSettings) -> Result<reqwest::Client, 
     let tls = settings.tls_setup()?;
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(settings.get_timeout())
-        .connect_timeout(settings.get_connect_timeout())
+        .timeout(settings.timeout())
+        .connect_timeout(settings.connect_timeout())
         .user_agent(agentwrit_core::DEFAULT_USER_AGENT)
         .tls_backend_preconfigured(rustls::ClientConfig::clone(tls.client_config()))
         .build()

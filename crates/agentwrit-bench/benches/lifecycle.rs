@@ -60,9 +60,11 @@ fn bench(c: &mut Criterion) {
         .register_app("bench", &["read:data:*", "write:data:*"], None)
         .unwrap();
     let ca = pki.ca_pem().as_bytes();
-    let app = blocking::App::builder(tls_broker.url(), &reg.client_id, reg.client_secret.clone())
+    let app = blocking::Broker::builder(tls_broker.url())
         .add_root_certificate_pem(ca)
         .build()
+        .unwrap()
+        .app(&reg.client_id, reg.client_secret.clone())
         .unwrap();
     group.bench_function("blocking_https", |b| {
         b.iter(|| {
@@ -71,11 +73,12 @@ fn bench(c: &mut Criterion) {
             assert!(o.dead_after_release);
         })
     });
-    let app =
-        nonblocking::App::builder(tls_broker.url(), &reg.client_id, reg.client_secret.clone())
-            .add_root_certificate_pem(ca)
-            .build()
-            .unwrap();
+    let app = nonblocking::Broker::builder(tls_broker.url())
+        .add_root_certificate_pem(ca)
+        .build()
+        .unwrap()
+        .app(&reg.client_id, reg.client_secret.clone())
+        .unwrap();
     group.bench_function("async_https", |b| {
         b.iter(|| {
             let i = counter.fetch_add(1, Ordering::Relaxed);

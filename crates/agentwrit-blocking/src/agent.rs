@@ -652,8 +652,8 @@ impl DelegatedToken {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
-    pub fn subject(&self) -> &str {
-        self.token.subject()
+    pub fn subject(&self) -> String {
+        self.token.subject().to_owned()
     }
 
     /// The delegated scope (from the token's claims).
@@ -669,8 +669,8 @@ impl DelegatedToken {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
-    pub fn scope(&self) -> &[String] {
-        self.token.scope()
+    pub fn scope(&self) -> Vec<String> {
+        self.token.scope().to_vec()
     }
 
     /// Whether the delegated scope covers every scope in `required`.
@@ -704,8 +704,8 @@ impl DelegatedToken {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
-    pub fn claims(&self) -> &Claims {
-        &self.token.claims
+    pub fn claims(&self) -> Claims {
+        self.token.claims.clone()
     }
 
     /// The token's lifetime (the requested `ttl`, broker default 60 s).

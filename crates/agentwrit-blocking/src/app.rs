@@ -1,18 +1,12 @@
-//! `App` and its builder: the client an app uses to create agents.
-
-use std::sync::Arc;
-use std::time::Duration;
+//! `App`: the client an app uses to create agents.
 
 use agentwrit_core::wire::{
     BearerToken, ClientSecret, HealthResponse, LaunchTokenRequest, LaunchTokenResponse,
 };
-use agentwrit_core::{
-    AgentOptions, AppCore, ClientSettings, Clock, Error, RetryPolicy, SharedAgent, Validation,
-    app_settings_from, tls_settings_from,
-};
+use agentwrit_core::{AgentOptions, AppCore, Error, SharedAgent, Validation};
 
 use crate::agent::Agent;
-use crate::transport::Transport;
+use crate::broker::Broker;
 
 /// An app registered at the broker: it creates agents for tasks.
 ///
@@ -36,233 +30,14 @@ use crate::transport::Transport;
 #[derive(Clone, Debug)]
 pub struct App {
     core: AppCore,
-    transport: Transport,
-}
-
-/// Builds an [`App`] with non-default settings: timeouts, user agent,
-/// retry policy, body limit, your own `ureq::Agent`.
-///
-/// ```
-/// use std::time::Duration;
-/// use agentwrit_blocking::{App, RetryPolicy};
-///
-/// let app = App::builder("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")
-///     .timeout(Duration::from_secs(3))
-///     .user_agent("billing-worker/1.4")
-///     .retry(RetryPolicy::none())
-///     .build()?;
-/// assert_eq!(app.client_id(), "cm-37a7c9c10885");
-/// # Ok::<(), agentwrit_blocking::Error>(())
-/// ```
-#[derive(Debug)]
-#[must_use = "call build() to get the app"]
-pub struct AppBuilder {
-    settings: ClientSettings,
-    client_id: String,
-    client_secret: ClientSecret,
-    http_client: Option<ureq::Agent>,
-}
-
-impl AppBuilder {
-    /// Overall timeout of one request (default 10 s).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let built = agentwrit_blocking::App::builder("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")
-    ///     .timeout(Duration::from_secs(3))
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.settings = self.settings.timeout(timeout);
-        self
-    }
-
-    /// Connect timeout (default 5 s, at most the overall timeout).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let built = agentwrit_blocking::App::builder("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")
-    ///     .connect_timeout(Duration::from_millis(500))
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.settings = self.settings.connect_timeout(timeout);
-        self
-    }
-
-    /// The `User-Agent` header (default `agentwrit-rs/<version>`).
-    ///
-    /// ```
-    /// let built = agentwrit_blocking::App::builder("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")
-    ///     .user_agent("billing-worker/1.4")
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.settings = self.settings.user_agent(user_agent);
-        self
-    }
-
-    /// Which calls are retried, how often, after what backoff.
-    ///
-    /// ```
-    /// use agentwrit_blocking::RetryPolicy;
-    /// let built = agentwrit_blocking::App::builder("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")
-    ///     .retry(RetryPolicy::default().with_max_attempts(5))
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.settings = self.settings.retry(policy);
-        self
-    }
-
-    /// The largest response body accepted (default 1 MiB).
-    ///
-    /// ```
-    /// let built = agentwrit_blocking::App::builder("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")
-    ///     .max_response_bytes(256 * 1024)
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
-        self.settings = self.settings.max_response_bytes(bytes);
-        self
-    }
-
-    /// Trusts the CA certificate(s) in `pem` (one or more PEM `CERTIFICATE`
-    /// blocks) besides the built-in roots: for a broker behind a private
-    /// CA. May be called again to add more. Checked by `build()`.
-    ///
-    /// ```
-    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
-    /// # let ca_pem = pki.ca_pem().as_bytes();
-    /// let builder = agentwrit_blocking::App::builder("https://broker.example", "cm-37a7c9c10885", "4ca1b208")
-    ///     .add_root_certificate_pem(ca_pem);
-    /// # builder.build()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Self {
-        self.settings = self.settings.add_root_certificate_pem(pem);
-        self
-    }
-
-    /// Whether the built-in roots are trusted (default `true`: Mozilla's
-    /// roots bundled in the binary, or the OS store with the `native-roots`
-    /// feature). With `false` only the roots added with
-    /// `add_root_certificate_pem` are.
-    ///
-    /// ```
-    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
-    /// // Trust only the private CA, not the bundled public roots.
-    /// let built = agentwrit_blocking::App::builder("https://127.0.0.1:8443", "cm-37a7c9c10885", "4ca1b208")
-    ///     .tls_built_in_roots(false)
-    ///     .add_root_certificate_pem(pki.ca_pem().as_bytes())
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn tls_built_in_roots(mut self, enabled: bool) -> Self {
-        self.settings = self.settings.tls_built_in_roots(enabled);
-        self
-    }
-
-    /// The client certificate chain and private key (both PEM; the key
-    /// PKCS#8, PKCS#1 or SEC1) presented to a broker that requires mutual
-    /// TLS. The key is never shown in `Debug` or errors. Checked by
-    /// `build()` (a key that does not fit the certificate is
-    /// [`Error::InvalidInput`]).
-    ///
-    /// ```
-    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
-    /// # let (ca_pem, cert_pem, key_pem) = (pki.ca_pem().as_bytes(), pki.client().cert_pem().as_bytes(), pki.client().key_pem().as_bytes());
-    /// let builder = agentwrit_blocking::App::builder("https://broker.example", "cm-37a7c9c10885", "4ca1b208")
-    ///     .add_root_certificate_pem(ca_pem)
-    ///     .identity_pem(cert_pem, key_pem);
-    /// assert!(!format!("{builder:?}").contains("PRIVATE KEY"));
-    /// # builder.build()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn identity_pem(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Self {
-        self.settings = self.settings.identity_pem(cert_chain_pem, key_pem);
-        self
-    }
-
-    /// Refuse a plain `http://` broker URL (default `false`): `build()`
-    /// then fails with [`Error::InvalidInput`] for one. (Without it, an
-    /// `http://` URL to a host that is not loopback logs one warning per
-    /// client built: tokens would travel in clear.)
-    ///
-    /// ```
-    /// let err = agentwrit_blocking::App::builder("http://broker.example", "cm-37a7c9c10885", "4ca1b208")
-    ///     .https_only(true)
-    ///     .build()
-    ///     .unwrap_err();
-    /// assert!(err.to_string().contains("https_only"));
-    /// ```
-    pub fn https_only(mut self, enabled: bool) -> Self {
-        self.settings = self.settings.https_only(enabled);
-        self
-    }
-
-    /// Your own `ureq::Agent` (a proxy, say). Any agent is safe: every
-    /// request overrides `http_status_as_error(false)` (so the broker's
-    /// 401/403/429 still reach the SDK as responses), `max_redirects(0)`
-    /// and the builder's overall and connect timeouts. Its TLS is its own:
-    /// together with `add_root_certificate_pem`, `tls_built_in_roots` or
-    /// `identity_pem` it is refused by `build()` ([`Error::InvalidInput`],
-    /// field `http_client`).
-    ///
-    /// ```
-    /// let built = agentwrit_blocking::App::builder("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")
-    ///     .http_client(ureq::Agent::new_with_defaults())
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn http_client(mut self, client: ureq::Agent) -> Self {
-        self.http_client = Some(client);
-        self
-    }
-
-    /// Where the SDK reads the time. For tests: expiry and re-login
-    /// decisions follow this clock.
-    #[doc(hidden)]
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.settings = self.settings.clock(clock);
-        self
-    }
-
-    /// The app. Sends nothing: it logs in on first use.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] for a bad URL, an empty id or secret, or a
-    /// user agent that is not a header value.
-    ///
-    /// ```
-    /// let built = agentwrit_blocking::App::builder("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn build(self) -> Result<App, Error> {
-        let transport = Transport::new(&self.settings, self.http_client)?;
-        let core = AppCore::new(transport.config.clone(), self.client_id, self.client_secret)?;
-        Ok(App { core, transport })
-    }
+    broker: Broker,
 }
 
 impl App {
-    /// The app `client_id` at `broker_url`, with default settings. Sends
-    /// nothing yet.
+    /// The app `client_id` at `broker_url`, on a [`Broker`] of its own
+    /// with the default settings. Sends nothing yet. For other settings,
+    /// or to share one connection pool with an operator or a validator,
+    /// build a [`Broker`] and call [`Broker::app`].
     ///
     /// ```
     /// # let broker = agentwrit_devbroker::DevBroker::start()?;
@@ -274,19 +49,20 @@ impl App {
     ///
     /// # Errors
     ///
-    /// As [`AppBuilder::build`].
+    /// As [`Broker::new`] and [`Broker::app`].
     pub fn new(
         broker_url: &str,
         client_id: &str,
         client_secret: impl Into<ClientSecret>,
     ) -> Result<App, Error> {
-        Self::builder(broker_url, client_id, client_secret).build()
+        Broker::new(broker_url)?.app(client_id, client_secret)
     }
 
     /// The app named by `AGENTWRIT_BROKER_URL`, `AGENTWRIT_CLIENT_ID` and
     /// `AGENTWRIT_CLIENT_SECRET`, with the TLS settings of
     /// `AGENTWRIT_CA_FILE` (extra roots, PEM) and `AGENTWRIT_CLIENT_CERT` +
-    /// `AGENTWRIT_CLIENT_KEY` (mutual-TLS identity, PEM), when set.
+    /// `AGENTWRIT_CLIENT_KEY` (mutual-TLS identity, PEM), when set:
+    /// [`Broker::from_env`], then [`Broker::app_from_env`].
     ///
     /// ```
     /// use agentwrit_blocking::App;
@@ -305,43 +81,35 @@ impl App {
     /// [`Error::InvalidInput`] naming the first variable unset or empty, or
     /// a TLS file that cannot be read.
     pub fn from_env() -> Result<App, Error> {
-        let env = |k: &str| std::env::var(k).ok();
-        let (url, id, secret) = app_settings_from(env)?;
-        let mut builder = Self::builder(url.as_str(), &id, secret);
-        builder.settings = tls_settings_from(builder.settings, env)?;
-        builder.build()
+        Broker::from_env()?.app_from_env()
     }
 
-    /// A builder for the app `client_id` at `broker_url`.
-    ///
-    /// ```
-    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
-    /// # let reg = broker.register_universal_app()?;
-    /// use std::time::Duration;
-    /// use agentwrit_blocking::{App, RetryPolicy};
-    ///
-    /// let app = App::builder(broker.url(), &reg.client_id, &reg.client_secret)
-    ///     .timeout(Duration::from_secs(3))
-    ///     .retry(RetryPolicy::default().with_max_attempts(5))
-    ///     .build()?;
-    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"])?;
-    /// agent.release()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn builder(
-        broker_url: &str,
+    /// The app on `broker` (what [`Broker::app`] returns).
+    pub(crate) fn on(
+        broker: Broker,
         client_id: &str,
-        client_secret: impl Into<ClientSecret>,
-    ) -> AppBuilder {
-        AppBuilder {
-            settings: ClientSettings::new(broker_url),
-            client_id: client_id.to_owned(),
-            client_secret: client_secret.into(),
-            http_client: None,
-        }
+        client_secret: ClientSecret,
+    ) -> Result<App, Error> {
+        let config = broker.transport().config.clone();
+        let core = AppCore::new(config, client_id, client_secret)?;
+        Ok(App { core, broker })
     }
 
-    /// The broker's base URL, normalised.
+    /// The broker this app talks to: its connection pool and settings,
+    /// shared with the operators and validators made from it.
+    ///
+    /// ```
+    /// let app = agentwrit_blocking::App::new("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")?;
+    /// let validator = app.broker().validator(); // on the app's pool
+    /// # let _ = validator;
+    /// # Ok::<(), agentwrit_blocking::Error>(())
+    /// ```
+    #[must_use]
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// The broker's base URL, normalised (as `app.broker().url()`).
     ///
     /// ```
     /// let app = agentwrit_blocking::App::new("http://127.0.0.1:8080/", "cm-37a7c9c10885", "4ca1b208")?;
@@ -350,7 +118,7 @@ impl App {
     /// ```
     #[must_use]
     pub fn broker_url(&self) -> &str {
-        self.transport.config.broker().as_str()
+        self.broker.url()
     }
 
     /// The app's client id.
@@ -422,7 +190,7 @@ impl App {
     /// use std::time::Duration;
     /// use agentwrit_blocking::AgentOptions;
     ///
-    /// let options = AgentOptions::new().label("nightly-report").max_ttl(Duration::from_secs(600));
+    /// let options = AgentOptions::new().with_label("nightly-report").with_max_ttl(Duration::from_secs(600));
     /// let agent = app.create_agent_with("reports", "nightly", &["write:reports:*"], options)?;
     /// assert_eq!(agent.expires_in(), Duration::from_secs(600));
     /// agent.release()?;
@@ -443,9 +211,12 @@ impl App {
         let flow = self
             .core
             .create_agent(orch_id, task_id, scope, &options, &mut rng)?;
-        let credentials = self.transport.drive(flow)?;
-        let agent = Agent::new(self.transport.clone(), SharedAgent::new(credentials));
-        if options.get_auto_renew() {
+        let credentials = self.broker.drive(flow)?;
+        let agent = Agent::new(
+            self.broker.transport().clone(),
+            SharedAgent::new(credentials),
+        );
+        if options.auto_renew() {
             agent.start_auto_renewal();
         }
         Ok(agent)
@@ -522,7 +293,7 @@ impl App {
     ///
     /// The broker's rejection or a transport failure.
     pub fn launch_token(&self, request: LaunchTokenRequest) -> Result<LaunchTokenResponse, Error> {
-        self.transport.drive(self.core.launch_token(request)?)
+        self.broker.drive(self.core.launch_token(request)?)
     }
 
     /// Validates `token` at the broker. An invalid token is
@@ -547,7 +318,7 @@ impl App {
     ///
     /// An empty token, a broker failure or a transport failure.
     pub fn validate<T: BearerToken + ?Sized>(&self, token: &T) -> Result<Validation, Error> {
-        self.transport.drive(self.core.validate(token)?)
+        self.broker.validate(token)
     }
 
     /// The broker's health.
@@ -565,6 +336,6 @@ impl App {
     ///
     /// A broker failure or a transport failure.
     pub fn health(&self) -> Result<HealthResponse, Error> {
-        self.transport.drive(self.core.health())
+        self.broker.health()
     }
 }

@@ -58,8 +58,8 @@ impl Transport {
                     ));
                 }
                 let custom = CustomClient {
-                    timeout: settings.get_timeout(),
-                    connect_timeout: settings.get_connect_timeout(),
+                    timeout: settings.timeout(),
+                    connect_timeout: settings.connect_timeout(),
                 };
                 (client, Some(custom))
             }
@@ -69,7 +69,7 @@ impl Transport {
             config,
             client,
             custom,
-            clock: settings.get_clock(),
+            clock: settings.clock(),
         })
     }
 
@@ -83,7 +83,7 @@ impl Transport {
             config: settings.config()?,
             client,
             custom: None,
-            clock: settings.get_clock(),
+            clock: settings.clock(),
         })
     }
 
@@ -189,8 +189,8 @@ pub(crate) fn http_client(settings: &ClientSettings) -> Result<ureq::Agent, Erro
         .http_status_as_error(false)
         .max_redirects(0)
         .max_redirects_will_error(false)
-        .timeout_global(Some(settings.get_timeout()))
-        .timeout_connect(Some(settings.get_connect_timeout()))
+        .timeout_global(Some(settings.timeout()))
+        .timeout_connect(Some(settings.connect_timeout()))
         .user_agent(agentwrit_core::DEFAULT_USER_AGENT)
         .build();
     let connector = ()

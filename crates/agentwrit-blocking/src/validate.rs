@@ -3,9 +3,10 @@
 use std::sync::OnceLock;
 
 use agentwrit_core::wire::BearerToken;
-use agentwrit_core::{ClientSettings, Error, Validate, Validation};
+use agentwrit_core::{ClientSettings, Error, Validation};
 
-use crate::transport::{Transport, http_client};
+use crate::broker::Broker;
+use crate::transport::http_client;
 
 /// The connection pool shared by every [`validate`] call.
 fn pool() -> Result<ureq::Agent, Error> {
@@ -38,12 +39,13 @@ fn pool() -> Result<ureq::Agent, Error> {
 /// A bad URL or empty token ([`Error::InvalidInput`]), a broker failure or
 /// a transport failure.
 pub fn validate<T: BearerToken + ?Sized>(broker_url: &str, token: &T) -> Result<Validation, Error> {
-    let transport = Transport::with_sdk_client(&ClientSettings::new(broker_url), pool()?)?;
-    Validator { transport }.validate(token)
+    Broker::on_shared_pool(broker_url, pool()?)?.validate(token)
 }
 
-/// A reusable validator for one broker, with its own connection pool.
-/// Cheap to clone; clones share the pool.
+/// A reusable validator for one broker, on that [`Broker`]'s connection
+/// pool: [`Validator::new`] builds a broker of its own, and
+/// [`Broker::validator`] shares one with an app or an operator. Cheap to
+/// clone; clones share the pool.
 ///
 /// ```
 /// let validator = agentwrit_blocking::Validator::new("http://127.0.0.1:8080")?; // no request yet
@@ -51,12 +53,14 @@ pub fn validate<T: BearerToken + ?Sized>(broker_url: &str, token: &T) -> Result<
 /// ```
 #[derive(Clone, Debug)]
 pub struct Validator {
-    transport: Transport,
+    broker: Broker,
 }
 
 impl Validator {
-    /// A validator for the broker at `broker_url`, with its own
-    /// connection pool and the default timeouts.
+    /// A validator for the broker at `broker_url`, on a [`Broker`] of its
+    /// own with the default settings. For a private CA, a client identity
+    /// or other timeouts, build a [`Broker`] and call
+    /// [`Broker::validator`].
     ///
     /// ```
     /// # let broker = agentwrit_devbroker::DevBroker::start()?;
@@ -69,32 +73,25 @@ impl Validator {
     ///
     /// [`Error::InvalidInput`] for a bad URL.
     pub fn new(broker_url: &str) -> Result<Validator, Error> {
-        let transport = Transport::new(&ClientSettings::new(broker_url), None)?;
-        Ok(Validator { transport })
+        Ok(Broker::new(broker_url)?.validator())
     }
 
-    /// A validator using your `ureq::Agent` (see
-    /// [`AppBuilder::http_client`](crate::AppBuilder::http_client) for what
-    /// the SDK sets on it).
+    /// The validator on `broker` (what [`Broker::validator`] returns).
+    pub(crate) fn on(broker: Broker) -> Validator {
+        Validator { broker }
+    }
+
+    /// The broker this validator talks to: its connection pool and
+    /// settings.
     ///
     /// ```
-    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
-    /// let client: ureq::Agent = ureq::Agent::config_builder()
-    ///     .http_status_as_error(false)
-    ///     .max_redirects(0)
-    ///     .build()
-    ///     .into();
-    /// let validator = agentwrit_blocking::Validator::with_client(broker.url(), client)?;
-    /// assert!(!validator.validate("not-a-token")?.is_valid());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// let validator = agentwrit_blocking::Validator::new("http://127.0.0.1:8080/")?;
+    /// assert_eq!(validator.broker().url(), "http://127.0.0.1:8080");
+    /// # Ok::<(), agentwrit_blocking::Error>(())
     /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] for a bad URL.
-    pub fn with_client(broker_url: &str, client: ureq::Agent) -> Result<Validator, Error> {
-        let transport = Transport::new(&ClientSettings::new(broker_url), Some(client))?;
-        Ok(Validator { transport })
+    #[must_use]
+    pub fn broker(&self) -> &Broker {
+        &self.broker
     }
 
     /// Validates `token`: what a downstream service calls on every
@@ -118,180 +115,6 @@ impl Validator {
     /// An empty token ([`Error::InvalidInput`]), a broker failure or a
     /// transport failure.
     pub fn validate<T: BearerToken + ?Sized>(&self, token: &T) -> Result<Validation, Error> {
-        let flow = Validate::new(&self.transport.config, token)?;
-        self.transport.drive(flow)
-    }
-}
-
-/// Builds a [`Validator`] with non-default settings: timeouts, TLS (a
-/// private CA, a client identity for a mutual-TLS broker), `https_only`,
-/// or your own `ureq::Agent`.
-///
-/// ```
-/// use std::time::Duration;
-/// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
-/// # let (ca_pem, cert_pem, key_pem) = (pki.ca_pem().as_bytes(), pki.client().cert_pem().as_bytes(), pki.client().key_pem().as_bytes());
-/// let validator = agentwrit_blocking::Validator::builder("https://broker.example")
-///     .timeout(Duration::from_secs(2))
-///     .add_root_certificate_pem(ca_pem)
-///     .identity_pem(cert_pem, key_pem)
-///     .https_only(true)
-///     .build()?; // no request yet
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug)]
-#[must_use = "call build() to get the validator"]
-pub struct ValidatorBuilder {
-    settings: ClientSettings,
-    http_client: Option<ureq::Agent>,
-}
-
-impl ValidatorBuilder {
-    /// Overall timeout of one request (default 10 s).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let built = agentwrit_blocking::Validator::builder("http://127.0.0.1:8080")
-    ///     .timeout(Duration::from_secs(3))
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.settings = self.settings.timeout(timeout);
-        self
-    }
-
-    /// Connect timeout (default 5 s, at most the overall timeout).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let built = agentwrit_blocking::Validator::builder("http://127.0.0.1:8080")
-    ///     .connect_timeout(Duration::from_millis(500))
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.settings = self.settings.connect_timeout(timeout);
-        self
-    }
-
-    /// Trusts the CA certificate(s) in `pem` besides the built-in roots;
-    /// see [`AppBuilder::add_root_certificate_pem`](crate::AppBuilder::add_root_certificate_pem).
-    ///
-    /// ```
-    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
-    /// let ca_pem = pki.ca_pem(); // e.g. std::fs::read("/etc/agentwrit/ca.pem")?
-    /// let built = agentwrit_blocking::Validator::builder("https://127.0.0.1:8443")
-    ///     .add_root_certificate_pem(ca_pem.as_bytes())
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Self {
-        self.settings = self.settings.add_root_certificate_pem(pem);
-        self
-    }
-
-    /// Whether the built-in roots are trusted (default `true`); see
-    /// [`AppBuilder::tls_built_in_roots`](crate::AppBuilder::tls_built_in_roots).
-    ///
-    /// ```
-    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
-    /// // Trust only the private CA, not the bundled public roots.
-    /// let built = agentwrit_blocking::Validator::builder("https://127.0.0.1:8443")
-    ///     .tls_built_in_roots(false)
-    ///     .add_root_certificate_pem(pki.ca_pem().as_bytes())
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn tls_built_in_roots(mut self, enabled: bool) -> Self {
-        self.settings = self.settings.tls_built_in_roots(enabled);
-        self
-    }
-
-    /// The client identity for a mutual-TLS broker; see
-    /// [`AppBuilder::identity_pem`](crate::AppBuilder::identity_pem).
-    ///
-    /// ```
-    /// # let pki = agentwrit_devbroker::tls::TestPki::generate()?;
-    /// let (cert, key) = (pki.client().cert_pem(), pki.client().key_pem());
-    /// let built = agentwrit_blocking::Validator::builder("https://127.0.0.1:8443")
-    ///     .identity_pem(cert.as_bytes(), key.as_bytes())
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn identity_pem(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Self {
-        self.settings = self.settings.identity_pem(cert_chain_pem, key_pem);
-        self
-    }
-
-    /// Refuse a plain `http://` broker URL; see
-    /// [`AppBuilder::https_only`](crate::AppBuilder::https_only).
-    ///
-    /// ```
-    /// let refused = agentwrit_blocking::Validator::builder("http://127.0.0.1:8080")
-    ///     .https_only(true)
-    ///     .build();
-    /// assert!(matches!(refused, Err(agentwrit_blocking::Error::InvalidInput { .. }))); // http:// refused
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn https_only(mut self, enabled: bool) -> Self {
-        self.settings = self.settings.https_only(enabled);
-        self
-    }
-
-    /// Your own `ureq::Agent`; see
-    /// [`AppBuilder::http_client`](crate::AppBuilder::http_client).
-    ///
-    /// ```
-    /// let built = agentwrit_blocking::Validator::builder("http://127.0.0.1:8080")
-    ///     .http_client(ureq::Agent::new_with_defaults())
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn http_client(mut self, client: ureq::Agent) -> Self {
-        self.http_client = Some(client);
-        self
-    }
-
-    /// The validator. Sends nothing.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] for a bad URL, an `http://` URL with
-    /// `https_only`, TLS material that is not valid PEM, or TLS options
-    /// together with a custom HTTP client.
-    ///
-    /// ```
-    /// let built = agentwrit_blocking::Validator::builder("http://127.0.0.1:8080")
-    ///     .build()?; // sends nothing yet
-    /// # let _ = built;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn build(self) -> Result<Validator, Error> {
-        let transport = Transport::new(&self.settings, self.http_client)?;
-        Ok(Validator { transport })
-    }
-}
-
-impl Validator {
-    /// A builder for a validator of the broker at `broker_url`.
-    ///
-    /// ```
-    /// let validator = agentwrit_blocking::Validator::builder("http://127.0.0.1:8080")
-    ///     .timeout(std::time::Duration::from_secs(2))
-    ///     .build()?;
-    /// # Ok::<(), agentwrit_blocking::Error>(())
-    /// ```
-    pub fn builder(broker_url: &str) -> ValidatorBuilder {
-        ValidatorBuilder {
-            settings: ClientSettings::new(broker_url),
-            http_client: None,
-        }
+        self.broker.validate(token)
     }
 }

@@ -20,19 +20,23 @@ use crate::launch_token::CreateLaunchToken;
 use crate::session::{SharedSession, WithSession};
 use crate::validate::Validate;
 
-/// How to create an agent, beyond orch, task and scope.
+/// How to create an agent, beyond orch, task and scope. Set with
+/// `with_*`, read with the plain names.
 ///
 /// ```
 /// # use agentwrit_core as agentwrit_blocking;
 /// use std::time::Duration;
 /// use agentwrit_blocking::{AgentKey, AgentOptions};
 /// let options = AgentOptions::new()
-///     .label("nightly-report")
-///     .max_ttl(Duration::from_secs(600))
-///     .key(AgentKey::from_seed([7; 32]))
-///     .auto_renew(true);
-/// assert_eq!(options.get_max_ttl(), Duration::from_secs(600));
-/// assert!(options.get_auto_renew());
+///     .with_label("nightly-report")
+///     .with_max_ttl(Duration::from_secs(600))
+///     .with_key(AgentKey::from_seed([7; 32]))
+///     .with_auto_renew(true);
+/// assert_eq!(options.max_ttl(), Duration::from_secs(600));
+/// assert_eq!(options.label(), Some("nightly-report"));
+/// assert!(options.key().is_some());
+/// assert!(options.auto_renew());
+/// assert_eq!(AgentOptions::new().max_ttl(), Duration::from_secs(300));
 /// ```
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
@@ -53,7 +57,7 @@ impl AgentOptions {
 
     /// Use this key instead of generating one.
     #[must_use]
-    pub fn key(mut self, key: AgentKey) -> Self {
+    pub fn with_key(mut self, key: AgentKey) -> Self {
         self.key = Some(key);
         self
     }
@@ -61,14 +65,14 @@ impl AgentOptions {
     /// The token's lifetime (default 300 s; whole seconds, rounded up;
     /// the broker caps it).
     #[must_use]
-    pub fn max_ttl(mut self, ttl: std::time::Duration) -> Self {
+    pub fn with_max_ttl(mut self, ttl: std::time::Duration) -> Self {
         self.max_ttl = Some(ttl);
         self
     }
 
     /// The launch token's `agent_name`, shown in the audit trail.
     #[must_use]
-    pub fn label(mut self, label: impl Into<String>) -> Self {
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
     }
@@ -76,22 +80,36 @@ impl AgentOptions {
     /// Renew the token in the background at 80 % of its lifetime until
     /// the agent is released.
     #[must_use]
-    pub fn auto_renew(mut self, on: bool) -> Self {
+    pub fn with_auto_renew(mut self, on: bool) -> Self {
         self.auto_renew = on;
         self
     }
 
+    /// The key given with [`with_key`](AgentOptions::with_key), if any
+    /// (else one is generated).
+    #[must_use]
+    pub fn key(&self) -> Option<&AgentKey> {
+        self.key.as_ref()
+    }
+
     /// The lifetime that will be requested.
     #[must_use]
-    pub fn get_max_ttl(&self) -> std::time::Duration {
+    pub fn max_ttl(&self) -> std::time::Duration {
         self.max_ttl.unwrap_or(std::time::Duration::from_secs(
             DEFAULT_MAX_TTL.unsigned_abs(),
         ))
     }
 
+    /// The label given with [`with_label`](AgentOptions::with_label), if
+    /// any (else `orch/task`).
+    #[must_use]
+    pub fn label(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+
     /// Whether auto-renewal was asked for.
     #[must_use]
-    pub fn get_auto_renew(&self) -> bool {
+    pub fn auto_renew(&self) -> bool {
         self.auto_renew
     }
 }
@@ -165,7 +183,7 @@ impl AppCore {
             scope.iter().map(|s| s.as_ref().to_owned()),
             key,
         )
-        .with_max_ttl(options.get_max_ttl());
+        .with_max_ttl(options.max_ttl());
         if let Some(label) = &options.label {
             request = request.with_label(label.clone());
         }

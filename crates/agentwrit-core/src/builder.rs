@@ -42,23 +42,25 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default connect timeout (never longer than the overall one).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The settings an `AppBuilder`, `OperatorBuilder` or `ValidatorBuilder`
-/// of a transport crate collects: the broker URL, timeouts, user agent,
-/// retry policy, body limit and clock. The transport keeps its own HTTP
-/// client beside it; [`ClientSettings::config`] turns the protocol part
-/// into the [`ClientConfig`] every flow takes.
+/// The settings a transport crate's `BrokerBuilder` collects: the broker
+/// URL, timeouts, user agent, retry policy, body limit, TLS options and
+/// clock. The transport's `Broker` builds its one HTTP client (and pool)
+/// from them and keeps it beside them; [`ClientSettings::config`] turns the
+/// protocol part into the [`ClientConfig`] every flow takes.
 ///
 /// Plumbing between core and the transport crates: users set these
-/// through the transports' builders.
+/// through the transports' `BrokerBuilder`. Setters are `with_*` (and
+/// [`add_root_certificate_pem`](ClientSettings::add_root_certificate_pem)),
+/// getters plain names.
 ///
 /// ```
 /// use std::time::Duration;
 /// use agentwrit_core::ClientSettings;
 ///
 /// let settings = ClientSettings::new("http://127.0.0.1:8080/")
-///     .timeout(Duration::from_secs(2))
-///     .connect_timeout(Duration::from_secs(9));
-/// assert_eq!(settings.get_connect_timeout(), Duration::from_secs(2)); // capped by the timeout
+///     .with_timeout(Duration::from_secs(2))
+///     .with_connect_timeout(Duration::from_secs(9));
+/// assert_eq!(settings.connect_timeout(), Duration::from_secs(2)); // capped by the timeout
 /// assert_eq!(settings.config()?.broker().as_str(), "http://127.0.0.1:8080");
 /// # Ok::<(), agentwrit_core::Error>(())
 /// ```
@@ -120,7 +122,7 @@ impl ClientSettings {
     /// with the `native-roots` feature) are trusted (default `true`).
     /// With `false`, only the roots added with
     /// [`ClientSettings::add_root_certificate_pem`] are.
-    pub fn tls_built_in_roots(mut self, enabled: bool) -> Self {
+    pub fn with_tls_built_in_roots(mut self, enabled: bool) -> Self {
         self.tls.built_in_roots = enabled;
         self
     }
@@ -128,7 +130,7 @@ impl ClientSettings {
     /// The client certificate chain and private key (both PEM; the key
     /// PKCS#8, PKCS#1 or SEC1) presented to a broker that requires mutual
     /// TLS. The key is kept zeroized-on-drop and never shown.
-    pub fn identity_pem(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Self {
+    pub fn with_identity_pem(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Self {
         self.tls.identity = Some((
             cert_chain_pem.to_vec(),
             Arc::new(Zeroizing::new(key_pem.to_vec())),
@@ -139,7 +141,7 @@ impl ClientSettings {
     /// Refuse an `http://` broker URL (default `false`): with `true`,
     /// [`ClientSettings::config`] fails with [`Error::InvalidInput`] for
     /// one, so tokens can never travel in clear.
-    pub fn https_only(mut self, enabled: bool) -> Self {
+    pub fn with_https_only(mut self, enabled: bool) -> Self {
         self.tls.https_only = enabled;
         self
     }
@@ -188,38 +190,38 @@ impl ClientSettings {
     }
 
     /// Overall timeout of one request (default 10 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
     /// Connect timeout (default 5 s, at most the overall timeout).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// The `User-Agent` header (default `agentwrit-rs/<version>`).
-    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+    pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = Some(user_agent.into());
         self
     }
 
     /// Which calls are retried, how often, after what backoff.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
         self
     }
 
     /// The largest response body accepted (default 1 MiB).
-    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+    pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
         self.max_response_bytes = Some(bytes);
         self
     }
 
     /// Where the time comes from (tests inject a
     /// [`ManualClock`](crate::ManualClock)).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
         self
     }
@@ -232,19 +234,19 @@ impl ClientSettings {
 
     /// The overall timeout of one request.
     #[must_use]
-    pub fn get_timeout(&self) -> Duration {
+    pub fn timeout(&self) -> Duration {
         self.timeout
     }
 
     /// The connect timeout, capped by the overall timeout.
     #[must_use]
-    pub fn get_connect_timeout(&self) -> Duration {
+    pub fn connect_timeout(&self) -> Duration {
         self.connect_timeout.min(self.timeout)
     }
 
     /// The clock (the system clock unless one was set).
     #[must_use]
-    pub fn get_clock(&self) -> Arc<dyn Clock> {
+    pub fn clock(&self) -> Arc<dyn Clock> {
         self.clock
             .clone()
             .unwrap_or_else(|| Arc::new(SystemClock) as Arc<dyn Clock>)
@@ -256,12 +258,12 @@ impl ClientSettings {
     ///
     /// [`Error::InvalidInput`] for a URL that is not an absolute
     /// `http`/`https` URL (or is `http` with
-    /// [`https_only`](ClientSettings::https_only)), or a user agent that is
+    /// [`with_https_only`](ClientSettings::with_https_only)), or a user agent that is
     /// not a header value.
     ///
     /// ```
     /// use agentwrit_core::ClientSettings;
-    /// let err = ClientSettings::new("http://broker.example").https_only(true).config().unwrap_err();
+    /// let err = ClientSettings::new("http://broker.example").with_https_only(true).config().unwrap_err();
     /// assert!(err.to_string().contains("https_only"));
     /// ```
     pub fn config(&self) -> Result<ClientConfig, Error> {

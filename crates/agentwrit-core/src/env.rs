@@ -1,7 +1,7 @@
 //! Settings from the environment: the `AGENTWRIT_*` variable names and
-//! [`app_settings_from`] / [`operator_settings_from`], which read them
-//! through a lookup function (so tests need not touch the process
-//! environment).
+//! [`broker_settings_from`], [`app_credentials_from`] and
+//! [`admin_secret_from`], which read them through a lookup function (so
+//! tests need not touch the process environment).
 
 use agentwrit_wire::{AdminSecret, ClientSecret};
 
@@ -49,8 +49,8 @@ fn read_pem(name: &str, path: &str) -> Result<Vec<u8>, Error> {
 /// Adds the TLS settings named by the environment to `settings`: extra
 /// roots from the PEM file [`ENV_CA_FILE`], and the mutual-TLS identity
 /// from [`ENV_CLIENT_CERT`] and [`ENV_CLIENT_KEY`] (both or neither).
-/// Unset or empty variables change nothing. `App::from_env()` and
-/// `Operator::from_env()` of both transports call it.
+/// Unset or empty variables change nothing. [`broker_settings_from`]
+/// calls it.
 ///
 /// # Errors
 ///
@@ -94,7 +94,7 @@ pub fn tls_settings_from(
         (Some(cert), Some(key)) => {
             let cert = read_pem(ENV_CLIENT_CERT, &cert)?;
             let key = zeroize::Zeroizing::new(read_pem(ENV_CLIENT_KEY, &key)?);
-            settings = settings.identity_pem(&cert, &key);
+            settings = settings.with_identity_pem(&cert, &key);
         }
     }
     Ok(settings)
@@ -106,53 +106,72 @@ fn required(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Stri
         .ok_or_else(|| Error::invalid_input(name, "is not set"))
 }
 
-/// What to read from the environment for an app: the broker URL, client id
-/// and client secret, from [`ENV_BROKER_URL`], [`ENV_CLIENT_ID`] and
-/// [`ENV_CLIENT_SECRET`], through `lookup` (pass `|k| std::env::var(k).ok()`).
+/// The settings of the broker named by the environment: its URL from
+/// [`ENV_BROKER_URL`] (required), and the TLS settings of
+/// [`tls_settings_from`]. `Broker::from_env()` of both transports (and so
+/// `App::from_env()` and `Operator::from_env()`) start here, with `lookup`
+/// `|k| std::env::var(k).ok()`.
 ///
 /// # Errors
 ///
-/// [`Error::InvalidInput`] naming the first variable that is unset or
-/// empty, or a broker URL that does not parse.
+/// [`Error::InvalidInput`] naming [`ENV_BROKER_URL`] when it is unset or
+/// empty, `broker_url` when it does not parse, or the TLS variable whose
+/// file cannot be read.
 ///
 /// ```
-/// use agentwrit_core::app_settings_from;
-/// let env = |k: &str| match k {
-///     "AGENTWRIT_BROKER_URL" => Some("http://127.0.0.1:8080".to_owned()),
-///     "AGENTWRIT_CLIENT_ID" => Some("cm-37a7c9c10885".to_owned()),
-///     _ => None,
-/// };
-/// let err = app_settings_from(env).unwrap_err();
-/// assert!(err.to_string().contains("AGENTWRIT_CLIENT_SECRET"));
+/// use agentwrit_core::broker_settings_from;
+/// let err = broker_settings_from(|_| None).unwrap_err();
+/// assert!(err.to_string().contains("AGENTWRIT_BROKER_URL"));
+///
+/// let env = |k: &str| (k == "AGENTWRIT_BROKER_URL").then(|| "http://127.0.0.1:8080/".to_owned());
+/// let settings = broker_settings_from(env)?;
+/// assert_eq!(settings.config()?.broker().as_str(), "http://127.0.0.1:8080");
+/// assert!(!settings.has_tls_options());
+/// # Ok::<(), agentwrit_core::Error>(())
 /// ```
-pub fn app_settings_from(
+pub fn broker_settings_from(
     lookup: impl Fn(&str) -> Option<String>,
-) -> Result<(BrokerUrl, String, ClientSecret), Error> {
+) -> Result<ClientSettings, Error> {
     let url = BrokerUrl::parse(&required(&lookup, ENV_BROKER_URL)?)?;
-    let client_id = required(&lookup, ENV_CLIENT_ID)?;
-    let secret = ClientSecret::from(required(&lookup, ENV_CLIENT_SECRET)?);
-    Ok((url, client_id, secret))
+    tls_settings_from(ClientSettings::new(url.as_str()), lookup)
 }
 
-/// What to read from the environment for the operator: the broker URL and
-/// the admin secret, from [`ENV_BROKER_URL`] and [`ENV_ADMIN_SECRET`],
-/// through `lookup` (pass `|k| std::env::var(k).ok()`).
+/// The app's credentials named by the environment: the client id and
+/// client secret, from [`ENV_CLIENT_ID`] and [`ENV_CLIENT_SECRET`], through
+/// `lookup` (pass `|k| std::env::var(k).ok()`).
 ///
 /// # Errors
 ///
 /// [`Error::InvalidInput`] naming the first variable that is unset or
-/// empty, or a broker URL that does not parse.
+/// empty.
 ///
 /// ```
-/// use agentwrit_core::operator_settings_from;
-/// let env = |k: &str| (k == "AGENTWRIT_BROKER_URL").then(|| "http://127.0.0.1:8080".to_owned());
-/// let err = operator_settings_from(env).unwrap_err();
+/// use agentwrit_core::app_credentials_from;
+/// let env = |k: &str| (k == "AGENTWRIT_CLIENT_ID").then(|| "cm-37a7c9c10885".to_owned());
+/// let err = app_credentials_from(env).unwrap_err();
+/// assert!(err.to_string().contains("AGENTWRIT_CLIENT_SECRET"));
+/// ```
+pub fn app_credentials_from(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<(String, ClientSecret), Error> {
+    let client_id = required(&lookup, ENV_CLIENT_ID)?;
+    let secret = ClientSecret::from(required(&lookup, ENV_CLIENT_SECRET)?);
+    Ok((client_id, secret))
+}
+
+/// The operator's admin secret named by the environment, from
+/// [`ENV_ADMIN_SECRET`], through `lookup` (pass `|k| std::env::var(k).ok()`).
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] naming [`ENV_ADMIN_SECRET`] when it is unset or
+/// empty.
+///
+/// ```
+/// use agentwrit_core::admin_secret_from;
+/// let err = admin_secret_from(|_| None).unwrap_err();
 /// assert!(err.to_string().contains("AGENTWRIT_ADMIN_SECRET"));
 /// ```
-pub fn operator_settings_from(
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<(BrokerUrl, AdminSecret), Error> {
-    let url = BrokerUrl::parse(&required(&lookup, ENV_BROKER_URL)?)?;
-    let secret = AdminSecret::from(required(&lookup, ENV_ADMIN_SECRET)?);
-    Ok((url, secret))
+pub fn admin_secret_from(lookup: impl Fn(&str) -> Option<String>) -> Result<AdminSecret, Error> {
+    Ok(AdminSecret::from(required(&lookup, ENV_ADMIN_SECRET)?))
 }

@@ -120,7 +120,7 @@
 //! | `agent/create.rs` | [`CreateAgent`] and [`CreateAgentRequest`] |
 //! | `agent/renew.rs`, `release.rs`, `delegate.rs`, `auto_renew.rs` | [`Renew`] and [`RenewInPlace`], [`Release`] and [`ReleaseInPlace`], [`Delegate`] and [`DelegatedToken`], [`AutoRenew`] |
 //! | `validate.rs`, `health.rs` | the calls that need no credentials: [`Validate`], [`Health`] |
-//! | `env.rs` | the `AGENTWRIT_*` variables, [`app_settings_from`], [`operator_settings_from`] |
+//! | `env.rs` | the `AGENTWRIT_*` variables, [`broker_settings_from`], [`app_credentials_from`], [`admin_secret_from`] |
 //! | `flow.rs` | the contract with a transport: [`Flow`], [`Step`], [`TransportFailure`] |
 //! | `call.rs`, `request.rs`, `response.rs`, `retry.rs` | the engine under every flow: one request, its retries ([`RetryPolicy`]) and the decoding of its answer |
 //! | `error.rs` | every error type: [`Error`], [`TransportSource`] |
@@ -276,7 +276,8 @@ pub use config::{
 };
 pub use env::{
     ENV_ADMIN_SECRET, ENV_BROKER_URL, ENV_CA_FILE, ENV_CLIENT_CERT, ENV_CLIENT_ID, ENV_CLIENT_KEY,
-    ENV_CLIENT_SECRET, app_settings_from, operator_settings_from, tls_settings_from,
+    ENV_CLIENT_SECRET, admin_secret_from, app_credentials_from, broker_settings_from,
+    tls_settings_from,
 };
 pub use error::{Error, TransportSource};
 pub use flow::{Flow, Step, TransportFailure};

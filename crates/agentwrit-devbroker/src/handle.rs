@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use crate::crypto::random_bytes;
 use crate::error::DevBrokerError;
 use crate::problem::ApiError;
 use crate::ratelimit::RateLimit;
-use crate::server::{Peer, router};
+use crate::server::{Counted, Peer, router};
 use crate::tls::{Counters, TlsListener, TlsMode, TlsServerConfig};
 
 /// The scope ceiling of the sample apps' "universal" app.
@@ -328,6 +328,8 @@ impl DevBrokerBuilder {
             .transpose()?;
         let counters = Arc::new(Counters::default());
         let tls_counters = Arc::clone(&counters);
+        let accepted = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&accepted);
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -357,13 +359,13 @@ impl DevBrokerBuilder {
                     let serve = async move {
                         match rustls_config {
                             None => {
-                                axum::serve(listener, app)
+                                axum::serve(Counted::new(listener, counted), app)
                                     .with_graceful_shutdown(stopped)
                                     .await
                             }
                             Some(config) => {
                                 let listener = TlsListener::spawn(listener, config, tls_counters)?;
-                                axum::serve(listener, app)
+                                axum::serve(Counted::new(listener, counted), app)
                                     .with_graceful_shutdown(stopped)
                                     .await
                             }
@@ -395,6 +397,7 @@ impl DevBrokerBuilder {
             addr,
             tls_mode,
             counters,
+            accepted,
             admin_secret,
             broker,
             stop: stop_tx,
@@ -424,6 +427,8 @@ pub struct DevBrokerHandle {
     addr: SocketAddr,
     tls_mode: TlsMode,
     counters: Arc<Counters>,
+    /// Connections handed to the HTTP server (see `connections_accepted`).
+    accepted: Arc<AtomicU64>,
     admin_secret: AdminSecret,
     broker: Arc<Broker>,
     stop: tokio::sync::watch::Sender<bool>,
@@ -475,6 +480,26 @@ impl DevBrokerHandle {
     #[must_use]
     pub fn tls_handshakes(&self) -> u64 {
         self.counters.completed.load(Ordering::SeqCst)
+    }
+
+    /// How many connections the HTTP server has accepted since the start:
+    /// TCP connections over plain HTTP, connections whose TLS handshake
+    /// completed over TLS. A client that pools its connections opens one
+    /// per request in flight at a time, not one per request, so this tells
+    /// how many pools (and how large) talked to the broker. A connection
+    /// is counted before its first request is served, so once a response
+    /// has arrived the count includes that response's connection.
+    ///
+    /// ```
+    /// use agentwrit_devbroker::DevBroker;
+    ///
+    /// let broker = DevBroker::start()?;
+    /// assert_eq!(broker.connections_accepted(), 0);
+    /// # Ok::<(), agentwrit_devbroker::DevBrokerError>(())
+    /// ```
+    #[must_use]
+    pub fn connections_accepted(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     /// The address the server is bound to.

@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use agentwrit_wire::{AuditEvent, ProblemDetail, scopes};
 use axum::Router;
@@ -27,7 +28,7 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use axum::serve::IncomingStream;
+use axum::serve::{IncomingStream, Listener};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 
 use crate::audit::Filters;
@@ -68,15 +69,43 @@ async fn add_hsts(mut r: Response) -> Response {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Peer(SocketAddr);
 
-impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+impl Connected<IncomingStream<'_, Counted<tokio::net::TcpListener>>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, Counted<tokio::net::TcpListener>>) -> Self {
         Peer(*stream.remote_addr())
     }
 }
 
-impl Connected<IncomingStream<'_, TlsListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
+impl Connected<IncomingStream<'_, Counted<TlsListener>>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, Counted<TlsListener>>) -> Self {
         Peer(*stream.remote_addr())
+    }
+}
+
+/// A listener that counts the connections it hands to the HTTP server
+/// (`DevBrokerHandle::connections_accepted`).
+pub(crate) struct Counted<L> {
+    inner: L,
+    accepted: Arc<AtomicU64>,
+}
+
+impl<L> Counted<L> {
+    pub(crate) fn new(inner: L, accepted: Arc<AtomicU64>) -> Self {
+        Counted { inner, accepted }
+    }
+}
+
+impl<L: Listener> Listener for Counted<L> {
+    type Io = L::Io;
+    type Addr = L::Addr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let accepted = self.inner.accept().await;
+        self.accepted.fetch_add(1, Ordering::SeqCst);
+        accepted
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
     }
 }
 

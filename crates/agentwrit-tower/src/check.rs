@@ -47,7 +47,7 @@ impl BrokerCheck {
     pub(crate) fn new(url: &str, timeout: Duration, tls: &BrokerTls) -> Result<Self, ConfigError> {
         // The SDK's own client: its TLS policy (explicit provider, roots),
         // no redirects, pooled connections.
-        let mut builder = agentwrit_async::Validator::builder(url)
+        let mut builder = agentwrit_async::Broker::builder(url)
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)));
         for pem in &tls.roots {
@@ -56,14 +56,16 @@ impl BrokerCheck {
         if let Some((cert, key)) = &tls.identity {
             builder = builder.identity_pem(cert, key);
         }
-        let validator = builder.build().map_err(|e| match &e {
+        let broker = builder.build().map_err(|e| match &e {
             agentwrit_core::Error::InvalidInput { field, .. } if field == "broker_url" => {
                 ConfigError::BrokerUrl(e.to_string())
             }
             // A bad PEM for the broker's CA or the client identity.
             _ => ConfigError::Http(e.to_string()),
         })?;
-        Ok(BrokerCheck { validator })
+        Ok(BrokerCheck {
+            validator: broker.validator(),
+        })
     }
 
     /// Asks the broker. A 4xx answer other than 429 means the broker looked

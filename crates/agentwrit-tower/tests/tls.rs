@@ -24,10 +24,12 @@ async fn broker_mode_validates_at_an_mtls_broker() {
         pki.client().cert_pem().as_bytes(),
         pki.client().key_pem().as_bytes(),
     );
-    let app = agentwrit_async::App::builder(broker.url(), &reg.client_id, &reg.client_secret)
+    let app = agentwrit_async::Broker::builder(broker.url())
         .add_root_certificate_pem(ca)
         .identity_pem(cert, key)
         .build()
+        .unwrap()
+        .app(&reg.client_id, &reg.client_secret)
         .unwrap();
     let agent = app
         .create_agent("svc", "tls-1", &["read:data:customer-7291"])

@@ -390,7 +390,7 @@ impl Encounter<'_> {
         if let Some(token) = &self.delegated {
             self.validated(
                 delegated_role,
-                token.subject(),
+                &token.subject(),
                 token.access_token().expose_secret(),
             )
             .await;

@@ -243,7 +243,7 @@ impl Desk {
     }
 
     fn options(&self, ttl: i64) -> AgentOptions {
-        AgentOptions::new().max_ttl(std::time::Duration::from_secs(ttl.max(1).unsigned_abs()))
+        AgentOptions::new().with_max_ttl(std::time::Duration::from_secs(ttl.max(1).unsigned_abs()))
     }
 
     /// The whole pipeline for one ticket; every step on `bus`.

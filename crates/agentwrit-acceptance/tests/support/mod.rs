@@ -37,8 +37,9 @@ pub trait Hardened: Sdk {
     /// The app's cached session token.
     fn app_session_token(app: &Self::App) -> Option<String>;
     /// `{:?}` of the transport's own types that the matrix does not hold:
-    /// an `AppBuilder`, an `OperatorBuilder`, a `Validator`, an
-    /// `AgentGuard`, and the app's core.
+    /// a `BrokerBuilder`, a `Broker`, an `App` and an `Operator` made from
+    /// it (holding the secrets), a `Validator`, an `AgentGuard`, and the
+    /// app's core.
     fn render_transport_types(
         app: &Self::App,
         agent: Self::Agent,
@@ -58,11 +59,13 @@ macro_rules! hardened {
                 timeout: Duration,
                 retry: RetryPolicy,
             ) -> Self::App {
-                $krate::App::builder(url, client_id, secret)
+                $krate::Broker::builder(url)
                     .timeout(timeout)
                     .connect_timeout(timeout)
                     .retry(retry)
                     .build()
+                    .unwrap()
+                    .app(client_id, secret)
                     .unwrap()
             }
 
@@ -97,14 +100,16 @@ macro_rules! hardened {
                 client_secret: &str,
                 admin_secret: &AdminSecret,
             ) -> String {
-                let app_builder = $krate::App::builder(url, app.client_id(), client_secret)
+                let broker_builder = $krate::Broker::builder(url)
                     .timeout(Duration::from_secs(3))
                     .user_agent("secrets-test/1");
-                let operator_builder = $krate::Operator::builder(url, admin_secret.clone());
-                let validator = $krate::Validator::new(url).unwrap();
+                let broker = $krate::Broker::new(url).unwrap();
+                let new_app = broker.app(app.client_id(), client_secret).unwrap();
+                let operator = broker.operator(admin_secret.clone()).unwrap();
+                let validator = broker.validator();
                 let guard = agent.release_on_drop();
                 let rendered = format!(
-                    "{app_builder:?} {operator_builder:?} {validator:?} {guard:?} {:?} {:?} {:?}",
+                    "{broker_builder:?} {broker:?} {new_app:?} {operator:?} {validator:?} {guard:?} {:?} {:?} {:?}",
                     app.sansio(),
                     app.sansio().config(),
                     app.sansio().session(),
