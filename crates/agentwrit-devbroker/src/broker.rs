@@ -11,10 +11,9 @@ use std::time::{Instant, SystemTime};
 
 use agentwrit_scope::{first_invalid, scope_is_subset};
 use agentwrit_wire::{
-    AccessToken, AdminAuthResponse, AppAuthResponse, AppResponse, AuditEvent, ChallengeResponse,
-    Claims, ClientSecret, DelegateResponse, DelegationRecord, ErrorCode, HealthResponse,
-    LaunchToken, LaunchTokenPolicy, LaunchTokenResponse, ListAppsResponse, RegisterResponse,
-    RenewResponse, RevokeResponse, Timestamp, ValidateResponse, scopes, to_go_json,
+    AccessToken, AppResponse, AuditEvent, ChallengeResponse, Claims, ClientSecret,
+    DelegationRecord, ErrorCode, HealthResponse, LaunchToken, LaunchTokenPolicy, ListAppsResponse,
+    RevokeResponse, Timestamp, ValidateResponse, scopes, to_go_json,
 };
 use sha2::{Digest as _, Sha256};
 
@@ -28,6 +27,9 @@ use crate::gojson::{Kind, decode_exact, decode_first};
 use crate::metrics::Metrics;
 use crate::problem::{ApiError, go_list};
 use crate::ratelimit::{Limiter, RateLimit};
+use crate::reply::{
+    AdminToken, AppCreated, AppToken, Delegated, LaunchTokenIssued, Registered, Renewed,
+};
 use crate::sync::{lock, read, write};
 
 /// The version the real broker reports, and so do we.
@@ -273,9 +275,10 @@ fn invalid_ttl(ttl: i64) -> ApiError {
 }
 
 /// Serialises a body the way Go's `json.Encoder` does: compact, Go
-/// escaping, trailing newline; secrets in clear, as a broker answers.
+/// escaping, trailing newline. Bodies that carry a secret are the
+/// [`crate::reply`] types, which write it in clear.
 pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
-    match agentwrit_wire::expose_secrets_while(|| to_go_json(value)) {
+    match to_go_json(value) {
         Ok(mut v) => {
             v.push(b'\n');
             v
@@ -538,11 +541,7 @@ impl Broker {
 
     // ------------------------------------------------------------- admin --
 
-    pub(crate) fn admin_auth(
-        &self,
-        body: &[u8],
-        client_ip: &str,
-    ) -> Result<AdminAuthResponse, ApiError> {
+    pub(crate) fn admin_auth(&self, body: &[u8], client_ip: &str) -> Result<AdminToken, ApiError> {
         if let Some(l) = &self.admin_limiter
             && !l.allow(client_ip, self.now())
         {
@@ -592,18 +591,18 @@ impl Broker {
             "admin authenticated as admin",
             Extra::success(),
         );
-        let mut r = AdminAuthResponse::default();
-        r.access_token = AccessToken::new(issued.token);
-        r.expires_in = issued.expires_in;
-        r.token_type = "Bearer".to_owned();
-        Ok(r)
+        Ok(AdminToken {
+            access_token: AccessToken::new(issued.token),
+            expires_in: issued.expires_in,
+            token_type: "Bearer",
+        })
     }
 
     pub(crate) fn create_launch_token(
         &self,
         claims: &Claims,
         body: &[u8],
-    ) -> Result<LaunchTokenResponse, ApiError> {
+    ) -> Result<LaunchTokenIssued, ApiError> {
         let req = decode_first(
             body,
             &[
@@ -711,16 +710,16 @@ impl Broker {
         let mut policy = LaunchTokenPolicy::default();
         policy.allowed_scope = allowed;
         policy.max_ttl = max_ttl;
-        let mut r = LaunchTokenResponse::default();
-        r.launch_token = LaunchToken::new(token);
-        r.expires_at = rfc3339_seconds(expires);
-        r.policy = policy;
-        Ok(r)
+        Ok(LaunchTokenIssued {
+            launch_token: LaunchToken::new(token),
+            expires_at: rfc3339_seconds(expires),
+            policy,
+        })
     }
 
     // -------------------------------------------------------------- apps --
 
-    pub(crate) fn register_app_http(&self, body: &[u8]) -> Result<AppResponse, ApiError> {
+    pub(crate) fn register_app_http(&self, body: &[u8]) -> Result<AppCreated, ApiError> {
         let req = decode_first(
             body,
             &[
@@ -745,13 +744,15 @@ impl Broker {
             return Err(invalid_ttl(t));
         }
         let app = self.register_app(&name, scopes, ttl.unwrap_or(0))?;
-        let mut r = AppResponse::default();
-        r.app_id = app.app_id;
-        r.client_id = app.client_id;
-        r.client_secret = Some(app.client_secret);
-        r.scopes = Some(app.scopes);
-        r.token_ttl = app.token_ttl;
-        Ok(r)
+        Ok(AppCreated {
+            app_id: app.app_id,
+            name: "",
+            client_id: app.client_id,
+            client_secret: app.client_secret,
+            scopes: app.scopes,
+            token_ttl: app.token_ttl,
+            status: "",
+        })
     }
 
     /// Registers an app (in-process or for the HTTP route).
@@ -967,11 +968,7 @@ impl Broker {
         Ok(r)
     }
 
-    pub(crate) fn app_auth(
-        &self,
-        body: &[u8],
-        client_ip: &str,
-    ) -> Result<AppAuthResponse, ApiError> {
+    pub(crate) fn app_auth(&self, body: &[u8], client_ip: &str) -> Result<AppToken, ApiError> {
         if let Some(l) = &self.app_limiter {
             let key = decode_exact(body, &[("client_id", Kind::Str)])
                 .map(|o| o.str("client_id"))
@@ -1041,12 +1038,12 @@ impl Broker {
             &format!("client_id={client_id} app_id={}", app.app_id),
             Extra::success(),
         );
-        let mut r = AppAuthResponse::default();
-        r.access_token = AccessToken::new(issued.token);
-        r.expires_in = issued.expires_in;
-        r.token_type = "Bearer".to_owned();
-        r.scopes = scope;
-        Ok(r)
+        Ok(AppToken {
+            access_token: AccessToken::new(issued.token),
+            expires_in: issued.expires_in,
+            token_type: "Bearer",
+            scopes: scope,
+        })
     }
 
     // ------------------------------------------------------------ agents --
@@ -1056,7 +1053,7 @@ impl Broker {
         e
     }
 
-    pub(crate) fn register(&self, body: &[u8]) -> Result<RegisterResponse, ApiError> {
+    pub(crate) fn register(&self, body: &[u8]) -> Result<Registered, ApiError> {
         let req = decode_first(
             body,
             &[
@@ -1229,14 +1226,14 @@ impl Broker {
             Extra::success(),
         );
         self.metrics.registration(true);
-        let mut r = RegisterResponse::default();
-        r.agent_id = agent_id;
-        r.access_token = AccessToken::new(issued.token);
-        r.expires_in = issued.expires_in;
-        Ok(r)
+        Ok(Registered {
+            agent_id,
+            access_token: AccessToken::new(issued.token),
+            expires_in: issued.expires_in,
+        })
     }
 
-    pub(crate) fn renew(&self, claims: &Claims, token: &str) -> Result<RenewResponse, ApiError> {
+    pub(crate) fn renew(&self, claims: &Claims, token: &str) -> Result<Renewed, ApiError> {
         let task = claims.task_id.as_deref().unwrap_or("");
         let orch = claims.orch_id.as_deref().unwrap_or("");
         let fail = |why: String| {
@@ -1284,10 +1281,10 @@ impl Broker {
             ),
             Extra::success(),
         );
-        let mut r = RenewResponse::default();
-        r.access_token = AccessToken::new(issued.token);
-        r.expires_in = issued.expires_in;
-        Ok(r)
+        Ok(Renewed {
+            access_token: AccessToken::new(issued.token),
+            expires_in: issued.expires_in,
+        })
     }
 
     pub(crate) fn release(&self, claims: &Claims) {
@@ -1303,11 +1300,7 @@ impl Broker {
         self.metrics.token_revoked("release");
     }
 
-    pub(crate) fn delegate(
-        &self,
-        claims: &Claims,
-        body: &[u8],
-    ) -> Result<DelegateResponse, ApiError> {
+    pub(crate) fn delegate(&self, claims: &Claims, body: &[u8]) -> Result<Delegated, ApiError> {
         let req = decode_first(
             body,
             &[
@@ -1405,11 +1398,11 @@ impl Broker {
                 ..Extra::success()
             },
         );
-        let mut r = DelegateResponse::default();
-        r.access_token = AccessToken::new(issued.token);
-        r.expires_in = issued.expires_in;
-        r.delegation_chain = chain;
-        Ok(r)
+        Ok(Delegated {
+            access_token: AccessToken::new(issued.token),
+            expires_in: issued.expires_in,
+            delegation_chain: chain,
+        })
     }
 
     // ---------------------------------------------------------- operator --

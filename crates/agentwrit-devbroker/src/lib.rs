@@ -70,6 +70,7 @@ mod handle;
 mod metrics;
 mod problem;
 mod ratelimit;
+mod reply;
 mod server;
 mod sync;
 pub mod tls;
