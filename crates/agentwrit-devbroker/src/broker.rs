@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
 
+use agentwrit_core::Clock;
 use agentwrit_scope::{first_invalid, scope_is_subset};
 use agentwrit_wire::{
     AccessToken, AppResponse, AuditEvent, ChallengeResponse, Claims, ClientSecret,
@@ -18,7 +19,7 @@ use agentwrit_wire::{
 use sha2::{Digest as _, Sha256};
 
 use crate::audit::{AuditLog, Extra, Filters};
-use crate::clock::{Clock, unix_nanos, unix_seconds};
+use crate::clock::{unix_nanos, unix_seconds};
 use crate::crypto::{
     Keys, VerifyError, b64std_decode, hash_secret, random_hex, secret_matches,
     verify_agent_signature,

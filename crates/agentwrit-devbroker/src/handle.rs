@@ -7,11 +7,11 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use agentwrit_core::{Clock, SystemClock};
 use agentwrit_wire::{AdminSecret, ErrorCode};
 use zeroize::Zeroizing;
 
 use crate::broker::{Broker, RegisteredApp, Settings, valid_trust_domain};
-use crate::clock::{Clock, SystemClock};
 use crate::crypto::random_bytes;
 use crate::error::DevBrokerError;
 use crate::problem::ApiError;
