@@ -13,13 +13,16 @@
 //!    valid on crates.io (ASCII, starts with a letter, at most 20 of
 //!    letters, digits, `-`, `_`); at least one category; a `readme` that
 //!    exists.
-//! 4. Every dependency of a publishable member on another member (normal,
-//!    build and dev) carries a version requirement (a path alone cannot be
-//!    published) that the member's version satisfies; with
+//! 4. Every dependency of a publishable member on another publishable
+//!    member (normal, build and dev) carries a version requirement (a path
+//!    alone cannot be published) that the member's version satisfies; with
 //!    [`REQUIRE_EXACT_INTERNAL_PINS`], that requirement must be an exact
 //!    `=VERSION` pin.
 //! 5. No normal or build dependency of a publishable member is an
-//!    unpublished member.
+//!    unpublished member, and a dev dependency on one (such as
+//!    `agentwrit-test-support`) is path-only: cargo drops a dev dependency
+//!    without a version when it packages a crate, where a version would
+//!    make the published manifest name a crate that is not on crates.io.
 //! 6. The publishable members can be ordered so each comes after every
 //!    member it depends on (dev dependencies included: a published manifest
 //!    keeps the versioned ones); a cycle is an error.
@@ -253,6 +256,18 @@ fn check_member_dependency(
 ) {
     let name = &package.name;
     let on = &dep.name;
+    if !target.publishable() {
+        if !dep.is_dev() {
+            problems.push(format!("{name}: depends on {on}, which is not published"));
+        } else if dep.req != "*" {
+            problems.push(format!(
+                "{name}: dev dependency on the unpublished {on} asks for {}; \
+                 declare it by path only (cargo drops it when packaging)",
+                dep.req
+            ));
+        }
+        return;
+    }
     // cargo writes `*` for a dependency declared without a version.
     match VersionReq::parse(&dep.req) {
         Ok(req) if req == VersionReq::STAR => problems.push(format!(
@@ -271,9 +286,6 @@ fn check_member_dependency(
             "{name}: dependency on {on}: cannot read requirement {:?}: {e}",
             dep.req
         )),
-    }
-    if !dep.is_dev() && !target.publishable() {
-        problems.push(format!("{name}: depends on {on}, which is not published"));
     }
 }
 
@@ -491,20 +503,33 @@ mod tests {
     }
 
     #[test]
-    fn an_unpublished_member_may_be_a_dev_dependency_only() {
+    fn an_unpublished_member_may_be_a_path_only_dev_dependency_only() {
         let mut hidden = package("hidden", vec![]);
         hidden.publish = Some(vec![]);
         let ws = workspace(vec![
             package("a", vec![dep("hidden", "^0.1.0", None)]),
-            package("b", vec![dep("hidden", "^0.1.0", Some("dev"))]),
+            package("b", vec![dep("hidden", "*", Some("dev"))]),
+            package("c", vec![dep("hidden", "=0.1.0", Some("dev"))]),
             hidden,
         ]);
-        let p = problems(&ws, false);
-        assert!(p.starts_with("1 release problem(s)"), "{p}");
+        let p = problems(&ws, true);
+        assert!(p.starts_with("2 release problem(s)"), "{p}");
         assert!(
             p.contains("a: depends on hidden, which is not published"),
             "{p}"
         );
+        assert!(
+            p.contains("c: dev dependency on the unpublished hidden asks for =0.1.0"),
+            "{p}"
+        );
+        // b alone (path-only) passes, even with exact pins required.
+        let mut hidden = package("hidden", vec![]);
+        hidden.publish = Some(vec![]);
+        let ws = workspace(vec![
+            package("b", vec![dep("hidden", "*", Some("dev"))]),
+            hidden,
+        ]);
+        assert_eq!(check(&ws, CHANGELOG, true).unwrap().order, ["b"]);
     }
 
     #[test]

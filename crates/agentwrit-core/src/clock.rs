@@ -2,13 +2,18 @@
 //!
 //! No flow reads the clock: every method takes `now`. The transports ask a
 //! [`Clock`] for it, so tests can inject time. [`SystemClock`] is the one
-//! place in this crate that reads the system clock (the tidy test allows it
-//! in this file only); it lives here rather than in each transport so that
-//! both transports share it instead of writing it twice.
+//! place in this crate that reads the system clock (the tidy test,
+//! `tests/tidy.rs`, allows it in this file only); it lives here rather than
+//! in each transport so that both transports share it instead of writing it
+//! twice.
+//!
+//! This is the workspace's one clock: the transports, the service-side
+//! layer (`agentwrit-tower`) and the development broker all read this
+//! trait, so one [`ManualClock`] drives a broker and the SDK talking to it.
 
 use core::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A source of wall-clock time.
 ///
@@ -60,7 +65,27 @@ impl ManualClock {
         }
     }
 
-    /// Sets the time.
+    /// A clock showing the current system time (it does not move by
+    /// itself afterwards).
+    #[must_use]
+    pub fn starting_now() -> Self {
+        Self::new(SystemTime::now())
+    }
+
+    /// A clock showing `secs` seconds after the Unix epoch.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use agentwrit_core::{Clock, ManualClock};
+    /// let clock = ManualClock::at_unix_seconds(1_795_304_437);
+    /// assert_eq!(clock.now(), UNIX_EPOCH + Duration::from_secs(1_795_304_437));
+    /// ```
+    #[must_use]
+    pub fn at_unix_seconds(secs: u64) -> Self {
+        Self::new(UNIX_EPOCH + Duration::from_secs(secs))
+    }
+
+    /// Sets the time (which may be in the past).
     pub fn set(&self, now: SystemTime) {
         *self.now.lock().unwrap_or_else(PoisonError::into_inner) = now;
     }

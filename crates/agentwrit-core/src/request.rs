@@ -133,10 +133,19 @@ impl<'a> Spec<'a> {
     }
 }
 
+/// `Bearer <token>` as a string; itself a secret.
+pub(crate) fn bearer_string(token: &AccessToken) -> String {
+    let secret = token.expose_secret();
+    let mut value = String::with_capacity(7 + secret.len());
+    value.push_str("Bearer ");
+    value.push_str(secret);
+    value
+}
+
 /// `Bearer <token>` as a sensitive header value.
 pub(crate) fn bearer_value(token: &AccessToken) -> Result<HeaderValue, Error> {
     check_token("access_token", token)?;
-    let value = Zeroizing::new(token.bearer_header_value());
+    let value = Zeroizing::new(bearer_string(token));
     let mut header = HeaderValue::from_str(&value)
         .map_err(|_| Error::invalid_input("access_token", "is not a valid header value"))?;
     header.set_sensitive(true);

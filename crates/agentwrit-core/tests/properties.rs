@@ -48,7 +48,7 @@ fn tok(s: &str) -> AccessToken {
 fn seed_bodies() -> &'static [Vec<u8>] {
     static BODIES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     BODIES.get_or_init(|| {
-        let mut out: Vec<Vec<u8>> = captures()
+        let mut out: Vec<Vec<u8>> = agentwrit_test_support::captures()
             .into_iter()
             .map(|c| c.body.into_bytes())
             .collect();

@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use agentwrit_wire::{AdminSecret, ErrorCode};
+use agentwrit_core::{Clock, SystemClock};
+use agentwrit_wire::{AdminSecret, ErrorCode, whole_seconds};
 use zeroize::Zeroizing;
 
 use crate::broker::{Broker, RegisteredApp, Settings, valid_trust_domain};
-use crate::clock::{Clock, SystemClock};
 use crate::crypto::random_bytes;
 use crate::error::DevBrokerError;
 use crate::problem::ApiError;
@@ -145,27 +145,38 @@ impl DevBrokerBuilder {
         self
     }
 
-    /// The TTL used when a token is issued without one (default 300 s).
-    pub fn default_ttl(mut self, seconds: i64) -> Self {
-        self.default_ttl = seconds;
+    /// The TTL used when a token is issued without one (default 300 s;
+    /// whole seconds, rounded up; must not be zero).
+    pub fn default_ttl(mut self, ttl: Duration) -> Self {
+        self.default_ttl = whole_seconds(ttl);
         self
     }
 
-    /// The cap on every token's TTL (default 86 400 s; 0 means no cap).
-    pub fn max_ttl(mut self, seconds: i64) -> Self {
-        self.max_ttl = seconds;
+    /// The cap on every token's TTL (default 86 400 s; whole seconds,
+    /// rounded up; [`Duration::ZERO`] means no cap).
+    pub fn max_ttl(mut self, ttl: Duration) -> Self {
+        self.max_ttl = whole_seconds(ttl);
         self
     }
 
-    /// The app token TTL for apps registered without one (default 1 800 s).
-    pub fn app_token_ttl(mut self, seconds: i64) -> Self {
-        self.app_token_ttl = seconds;
+    /// The app token TTL for apps registered without one (default 1 800 s;
+    /// whole seconds, rounded up; must not be zero).
+    pub fn app_token_ttl(mut self, ttl: Duration) -> Self {
+        self.app_token_ttl = whole_seconds(ttl);
         self
     }
 
-    /// The admin token TTL (default 300 s).
-    pub fn admin_token_ttl(mut self, seconds: i64) -> Self {
-        self.admin_token_ttl = seconds;
+    /// The admin token TTL (default 300 s; whole seconds, rounded up; must
+    /// not be zero).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use agentwrit_devbroker::{DevBroker, DevBrokerError};
+    /// let zero = DevBroker::builder().admin_token_ttl(Duration::ZERO).start();
+    /// assert!(matches!(zero, Err(DevBrokerError::Config(_))));
+    /// ```
+    pub fn admin_token_ttl(mut self, ttl: Duration) -> Self {
+        self.admin_token_ttl = whole_seconds(ttl);
         self
     }
 
@@ -263,11 +274,6 @@ impl DevBrokerBuilder {
             if v <= 0 {
                 return Err(DevBrokerError::Config(format!("{name} must be positive")));
             }
-        }
-        if self.max_ttl < 0 {
-            return Err(DevBrokerError::Config(
-                "max_ttl must not be negative".into(),
-            ));
         }
         for limit in [self.app_auth_limit, self.admin_auth_limit]
             .into_iter()

@@ -70,12 +70,15 @@ mod handle;
 mod metrics;
 mod problem;
 mod ratelimit;
+mod reply;
 mod server;
 mod sync;
 pub mod tls;
 
+/// The SDK's clock (from `agentwrit-core`), which the broker reads: one
+/// [`ManualClock`] can drive the broker and the SDK or service under test.
+pub use agentwrit_core::{Clock, ManualClock, SystemClock};
 pub use broker::RegisteredApp;
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::DevBrokerError;
 pub use handle::{
     DevBroker, DevBrokerBuilder, DevBrokerHandle, UNIVERSAL_APP_NAME, UNIVERSAL_APP_SCOPES,

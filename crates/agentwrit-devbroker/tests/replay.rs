@@ -20,70 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use agentwrit_devbroker::{DevBroker, DevBrokerHandle, ManualClock};
+use agentwrit_test_support::{Capture, captures};
 use agentwrit_wire::AdminSecret;
 use common::*;
 use serde_json::{Value, json};
-
-const CAPTURES: &str = include_str!("../../../docs/contract/real-broker-responses.txt");
-
-#[derive(Debug)]
-struct Capture {
-    number: u32,
-    title: String,
-    method: String,
-    path: String,
-    status: u16,
-    content_type: Option<String>,
-    request_id: String,
-    retry_after: Option<String>,
-    content_length: Option<usize>,
-    body: String,
-}
-
-fn captures() -> Vec<Capture> {
-    let mut out = Vec::new();
-    for block in CAPTURES.split("\n### ").skip(1) {
-        let (head, _) = block.split_once('\n').unwrap();
-        let (num, title) = head.split_once(". ").unwrap();
-        let mut c = Capture {
-            number: num.trim().parse().unwrap(),
-            title: title.to_owned(),
-            method: String::new(),
-            path: String::new(),
-            status: 0,
-            content_type: None,
-            request_id: String::new(),
-            retry_after: None,
-            content_length: None,
-            body: String::new(),
-        };
-        for line in block.lines() {
-            if let Some(req) = line.strip_prefix("> ") {
-                let (m, p) = req.split_once(' ').unwrap();
-                c.method = m.to_owned();
-                c.path = p.to_owned();
-            } else if let Some(s) = line.strip_prefix("< HTTP ") {
-                c.status = s.trim().parse().unwrap();
-            } else if let Some(s) = line.strip_prefix("< content-type: ") {
-                c.content_type = Some(s.to_owned());
-            } else if let Some(s) = line.strip_prefix("< x-request-id: ") {
-                c.request_id = s.to_owned();
-            } else if let Some(s) = line.strip_prefix("< retry-after: ") {
-                c.retry_after = Some(s.to_owned());
-            } else if let Some(s) = line.strip_prefix("< content-length: ") {
-                c.content_length = Some(s.parse().unwrap());
-            } else if let Some(s) = line.strip_prefix("< body: ") {
-                c.body = if s == "(empty)" {
-                    String::new()
-                } else {
-                    s.to_owned()
-                };
-            }
-        }
-        out.push(c);
-    }
-    out
-}
 
 /// The capture's first timestamp (evt-000001).
 const START_NANOS: u64 = 1_795_304_434_454_530_144;
@@ -127,7 +67,7 @@ impl Replay {
                 format!("Bearer {t}")
             }
         });
-        let mut headers = vec![("x-request-id", cap.request_id.as_str())];
+        let mut headers = vec![("x-request-id", request_id(cap))];
         if let Some(b) = &bearer {
             headers.push(("authorization", b));
         }
@@ -137,23 +77,28 @@ impl Replay {
     }
 }
 
+/// The captured `X-Request-ID` (every case has one).
+fn request_id(cap: &Capture) -> &str {
+    cap.header("x-request-id").unwrap()
+}
+
 fn compare(cap: &Capture, resp: &Resp, subst: &[(String, String)]) {
     let what = format!("case {} ({})", cap.number, cap.title);
     assert_eq!(resp.status, cap.status, "{what}: status; got {resp:?}");
     assert_eq!(
-        resp.header("content-type"),
-        cap.content_type,
+        resp.header("content-type").as_deref(),
+        cap.content_type(),
         "{what}: content type"
     );
     assert_eq!(
         resp.header("x-request-id").as_deref(),
-        Some(cap.request_id.as_str()),
+        Some(request_id(cap)),
         "{what}: request id"
     );
     resp.assert_security_headers();
     assert_eq!(
-        resp.header("retry-after"),
-        cap.retry_after,
+        resp.header("retry-after").as_deref(),
+        cap.header("retry-after"),
         "{what}: Retry-After"
     );
     let length = resp
@@ -161,12 +106,12 @@ fn compare(cap: &Capture, resp: &Resp, subst: &[(String, String)]) {
         .map(|v| v.parse::<usize>().unwrap());
     assert_eq!(
         length,
-        cap.content_length,
+        cap.content_length(),
         "{what}: Content-Length; got {}",
         resp.text()
     );
     let mut body = resp.text();
-    if cap.content_length.is_some() {
+    if cap.content_length().is_some() {
         assert!(
             body.ends_with('\n'),
             "{what}: Go's encoder ends bodies with a newline"
@@ -176,11 +121,11 @@ fn compare(cap: &Capture, resp: &Resp, subst: &[(String, String)]) {
     for (ours, theirs) in subst {
         body = body.replace(ours.as_str(), theirs);
     }
-    if cap.content_type.as_deref() == Some("application/problem+json") {
+    if cap.is_problem() {
         // Every field, in order, byte for byte.
         assert_eq!(body, cap.body, "{what}: problem body");
         let p: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(p["request_id"], cap.request_id, "{what}");
+        assert_eq!(p["request_id"], request_id(cap), "{what}");
     } else if cap.body.is_empty() {
         assert!(body.is_empty(), "{what}: body should be empty");
     } else {

@@ -233,7 +233,7 @@ async fn expired_released_and_revoked_after_max_staleness() {
     let (agent, bearer) = new_agent(&env, &SCOPES).await;
     assert_eq!(call(&base, "GET", "/me", Some(&bearer)).await.status, 200);
     let exp = agent.claims().exp;
-    let now = |c: &Clk| {
+    let now = |c: &agentwrit_core::ManualClock| {
         agentwrit_core::Clock::now(c)
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()

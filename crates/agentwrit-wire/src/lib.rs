@@ -60,20 +60,13 @@ pub use api::{
 };
 pub use audit::{AuditEvent, AuditEventsResponse, AuditQuery};
 pub use claims::{Claims, DelegationRecord, JwtHeader};
-#[doc(hidden)]
-pub use problem::status_text;
-pub use problem::{ErrorCode, PROBLEM_TYPE_PREFIX, ProblemDetail};
-pub use secret::{
-    AccessToken, AdminSecret, BearerToken, ClientSecret, LaunchToken, REDACTED, constant_time_eq,
-    expose_secrets_while,
-};
+pub use problem::{ErrorCode, PROBLEM_TYPE_PREFIX, ProblemDetail, status_text};
+pub use secret::{AccessToken, AdminSecret, BearerToken, ClientSecret, LaunchToken, REDACTED};
 pub use time::{Timestamp, TimestampError};
-#[doc(hidden)]
 pub use util::{to_go_json, whole_seconds};
 
 /// Endpoint paths, relative to the broker's base URL (for broker
 /// implementations and the flows).
-#[doc(hidden)]
 pub mod paths {
     /// `GET`: liveness and version.
     pub const HEALTH: &str = "/v1/health";

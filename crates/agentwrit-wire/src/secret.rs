@@ -9,12 +9,12 @@
 //! Like the `secrecy` crate's secrets they have no `Serialize` and no
 //! `Default` of their own. The request bodies that must carry a secret to
 //! the broker opt in field by field; the response bodies that hold one
-//! (an app's client secret, a token) serialise it as `"<redacted>"`, so
-//! `serde_json::to_string(&created_app)` never writes the secret. Only
-//! code that answers as a broker (the development broker) writes them in
-//! clear, inside [`expose_secrets_while`].
+//! (an app's client secret, a token) always serialise it as
+//! `"<redacted>"`, so `serde_json::to_string(&created_app)` never writes
+//! the secret. There is no switch that turns this off: code that answers
+//! as a broker (the development broker) has response types of its own that
+//! write the secret it chose to send.
 
-use core::cell::Cell;
 use core::fmt;
 
 use serde::{Deserialize, Deserializer, Serializer};
@@ -22,36 +22,6 @@ use zeroize::Zeroize;
 
 /// What a response body's secret field serialises as.
 pub const REDACTED: &str = "<redacted>";
-
-std::thread_local! {
-    static EXPOSING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `f` with the secrets held by response bodies serialised in clear
-/// on this thread (what a broker implementation needs to answer); outside
-/// it they serialise as [`REDACTED`]. For broker implementations only:
-/// hidden from the documentation so that no client turns redaction off by
-/// accident.
-///
-/// ```
-/// use agentwrit_wire::{AppAuthResponse, expose_secrets_while};
-/// let body = r#"{"access_token":"eyJ.e30.sig","expires_in":1800,"token_type":"Bearer","scopes":[]}"#;
-/// let answer: AppAuthResponse = serde_json::from_str(body).unwrap();
-/// assert!(!serde_json::to_string(&answer).unwrap().contains("eyJ.e30.sig"));
-/// let clear = expose_secrets_while(|| serde_json::to_string(&answer)).unwrap();
-/// assert!(clear.contains("eyJ.e30.sig"));
-/// ```
-#[doc(hidden)]
-pub fn expose_secrets_while<T>(f: impl FnOnce() -> T) -> T {
-    struct Reset(bool);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            EXPOSING.with(|e| e.set(self.0));
-        }
-    }
-    let _reset = Reset(EXPOSING.with(|e| e.replace(true)));
-    f()
-}
 
 /// A secret's value, written for the wire (request bodies that carry it).
 pub(crate) fn serialize_exposed<T: Secret, S: Serializer>(
@@ -61,17 +31,12 @@ pub(crate) fn serialize_exposed<T: Secret, S: Serializer>(
     serializer.serialize_str(secret.value())
 }
 
-/// A response body's secret: `"<redacted>"` unless inside
-/// [`expose_secrets_while`].
+/// A response body's secret: always [`REDACTED`].
 pub(crate) fn serialize_redacted<T: Secret, S: Serializer>(
-    secret: &T,
+    _secret: &T,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    if EXPOSING.with(Cell::get) {
-        serializer.serialize_str(secret.value())
-    } else {
-        serializer.serialize_str(REDACTED)
-    }
+    serializer.serialize_str(REDACTED)
 }
 
 /// [`serialize_redacted`] for an optional secret.
@@ -134,9 +99,7 @@ impl<T: BearerToken + ?Sized> BearerToken for &T {
 }
 
 /// Compares two byte strings in time that depends only on their lengths.
-#[doc(hidden)]
-#[must_use]
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -290,18 +253,6 @@ impl BearerToken for AccessToken {
 }
 
 impl AccessToken {
-    /// The value of an `Authorization` header carrying this token:
-    /// `Bearer <token>`, as a plain string for code that builds its own
-    /// header (the SDK's clients hand out a sensitive `HeaderValue`).
-    #[doc(hidden)]
-    #[must_use]
-    pub fn bearer_header_value(&self) -> String {
-        let mut v = String::with_capacity(7 + self.0.len());
-        v.push_str("Bearer ");
-        v.push_str(&self.0);
-        v
-    }
-
     /// The first `n` characters of the token followed by `...`, as the
     /// sample apps print it, never reaching past the JWT's header (its
     /// first `.`): the header is public, so the prefix reveals nothing of

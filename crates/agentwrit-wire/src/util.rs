@@ -67,8 +67,16 @@ pub fn to_go_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_jso
 }
 
 /// A `Duration` as the broker's whole seconds, rounded up (a TTL of 1.5 s
-/// asks for 2 s, never for less than was asked).
-#[doc(hidden)]
+/// asks for 2 s, never for less than was asked): the one rounding rule of
+/// every TTL the SDK sends.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(agentwrit_wire::whole_seconds(Duration::from_millis(1500)), 2);
+/// assert_eq!(agentwrit_wire::whole_seconds(Duration::from_secs(300)), 300);
+/// assert_eq!(agentwrit_wire::whole_seconds(Duration::MAX), i64::MAX);
+/// ```
+#[must_use]
 pub fn whole_seconds(ttl: core::time::Duration) -> i64 {
     let rounded = ttl
         .as_secs()

@@ -130,7 +130,7 @@ impl Session {
     /// `Bearer <token>`; itself a secret.
     #[must_use]
     pub fn bearer_header_value(&self) -> String {
-        self.access_token.bearer_header_value()
+        crate::request::bearer_string(&self.access_token)
     }
 }
 

@@ -339,7 +339,7 @@ impl<F: Flow> WithSession<F> {
         };
         match drive(flow) {
             Step::Send(request) => {
-                let bearer = token.bearer_header_value();
+                let bearer = zeroize::Zeroizing::new(crate::request::bearer_string(token));
                 *used_token = request
                     .headers()
                     .get(http::header::AUTHORIZATION)

@@ -10,9 +10,6 @@ use agentwrit_core::{AgentKey, ClientConfig, Error, Flow, Step, TransportFailure
 use base64::Engine as _;
 use serde_json::Value;
 
-/// The 78 request/response pairs captured from the real broker.
-pub const CAPTURES: &str = include_str!("../../../../docs/contract/real-broker-responses.txt");
-
 /// The broker every transcript talks to (nothing is ever sent).
 pub const BROKER: &str = "http://127.0.0.1:8080";
 
@@ -36,80 +33,34 @@ pub fn key() -> AgentKey {
     AgentKey::from_seed([7; 32])
 }
 
-/// One captured response.
-#[derive(Clone, Debug)]
-pub struct Capture {
-    pub number: u32,
-    pub title: String,
-    pub method: String,
-    pub path: String,
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
+pub use agentwrit_test_support::Capture;
+
+/// What a transcript does with a captured response.
+pub trait CaptureExt {
+    /// The captured response as the flow would receive it (without the
+    /// captured `content-length`: the body is the one given).
+    fn response(&self) -> http::Response<Vec<u8>>;
+    /// The body as JSON.
+    fn json(&self) -> Value;
 }
 
-impl Capture {
-    /// The captured response as the flow would receive it.
-    pub fn response(&self) -> http::Response<Vec<u8>> {
+impl CaptureExt for Capture {
+    fn response(&self) -> http::Response<Vec<u8>> {
         let mut b = http::Response::builder().status(self.status);
-        for (k, v) in &self.headers {
+        for (k, v) in self.headers.iter().filter(|(k, _)| k != "content-length") {
             b = b.header(k.as_str(), v.as_str());
         }
         b.body(self.body.as_bytes().to_vec()).unwrap()
     }
 
-    /// The body as JSON.
-    pub fn json(&self) -> Value {
+    fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap()
     }
 }
 
-/// Every capture, in order.
-pub fn captures() -> Vec<Capture> {
-    let mut out = Vec::new();
-    for block in CAPTURES.split("\n### ").skip(1) {
-        let (head, _) = block.split_once('\n').unwrap();
-        let (num, title) = head.split_once(". ").unwrap();
-        let mut c = Capture {
-            number: num.trim().parse().unwrap(),
-            title: title.to_owned(),
-            method: String::new(),
-            path: String::new(),
-            status: 0,
-            headers: Vec::new(),
-            body: String::new(),
-        };
-        for line in block.lines() {
-            if let Some(req) = line.strip_prefix("> ") {
-                let (m, p) = req.split_once(' ').unwrap();
-                c.method = m.to_owned();
-                c.path = p.to_owned();
-            } else if let Some(s) = line.strip_prefix("< HTTP ") {
-                c.status = s.trim().parse().unwrap();
-            } else if let Some(s) = line.strip_prefix("< body: ") {
-                c.body = if s == "(empty)" {
-                    String::new()
-                } else {
-                    s.to_owned()
-                };
-            } else if let Some(h) = line.strip_prefix("< ") {
-                let (k, v) = h.split_once(": ").unwrap();
-                if k != "content-length" {
-                    c.headers.push((k.to_owned(), v.to_owned()));
-                }
-            }
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// Capture number `n`, checked against the expected request line.
 pub fn capture(n: u32, method: &str, path_prefix: &str) -> Capture {
-    let c = captures()
-        .into_iter()
-        .find(|c| c.number == n)
-        .unwrap_or_else(|| panic!("no capture {n}"));
+    let c = agentwrit_test_support::capture(n);
     assert_eq!(c.method, method, "capture {n}: {}", c.title);
     assert!(
         c.path.starts_with(path_prefix),

@@ -14,16 +14,6 @@ use axum::Router;
 use axum::routing::{get, post};
 use http::HeaderMap;
 
-/// The layer's clock, sharing the broker's manual clock.
-#[derive(Debug, Clone)]
-pub struct Clk(pub Arc<ManualClock>);
-
-impl agentwrit_core::Clock for Clk {
-    fn now(&self) -> std::time::SystemTime {
-        agentwrit_devbroker::Clock::now(&*self.0)
-    }
-}
-
 pub struct Env {
     pub broker: DevBrokerHandle,
     pub clock: Arc<ManualClock>,
@@ -31,8 +21,9 @@ pub struct Env {
 }
 
 impl Env {
-    pub fn clk(&self) -> Clk {
-        Clk(self.clock.clone())
+    /// The layer's clock: the broker's (a clone shares its time).
+    pub fn clk(&self) -> ManualClock {
+        (*self.clock).clone()
     }
 
     pub fn advance(&self, by: Duration) {
