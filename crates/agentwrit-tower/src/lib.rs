@@ -84,6 +84,7 @@
 )]
 
 mod auth;
+mod bearer;
 mod cache;
 mod check;
 mod claims;
@@ -95,8 +96,9 @@ mod scope;
 
 pub use auth::{
     AgentAuth, AgentAuthBuilder, DEFAULT_BROKER_TIMEOUT, DEFAULT_CACHE_CAPACITY,
-    DEFAULT_MAX_STALENESS, MAX_TOKEN_LEN,
+    DEFAULT_MAX_STALENESS,
 };
+pub use bearer::MAX_TOKEN_LEN;
 pub use claims::AgentClaims;
 pub use keys::BrokerKey;
 pub use layer::{AgentAuthLayer, AgentAuthService};
