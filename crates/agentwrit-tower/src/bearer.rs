@@ -122,10 +122,15 @@ mod tests {
             .map_err(|r| (r.kind(), r.detail().to_owned()))
     }
 
+    type Case = (
+        &'static [&'static [u8]],
+        Result<&'static str, (RejectionKind, &'static str)>,
+    );
+
     #[test]
     fn header_parsing() {
         use RejectionKind::{InvalidToken, MissingToken};
-        let cases: &[(&[&[u8]], Result<&str, (RejectionKind, &str)>)] = &[
+        let cases: &[Case] = &[
             (&[b"Bearer a.b.c"], Ok("a.b.c")),
             (&[b"bearer a.b.c"], Ok("a.b.c")),
             (&[b"BEARER   a.b.c  "], Ok("a.b.c")),
@@ -165,8 +170,7 @@ mod tests {
         ];
         for (values, want) in cases {
             let got = parse(values);
-            let want = want
-                .clone()
+            let want = (*want)
                 .map(str::to_owned)
                 .map_err(|(k, d)| (k, d.to_owned()));
             assert_eq!(got, want, "{values:?}");
