@@ -37,11 +37,13 @@
 //! | case | status | `WWW-Authenticate` |
 //! |---|---|---|
 //! | no `Authorization`, or another scheme | 401 | `Bearer` |
-//! | malformed, forged, expired, released, revoked | 401 | `Bearer error="invalid_token"` |
+//! | empty, malformed, oversized, forged, expired, released, revoked | 401 | `Bearer error="invalid_token"` |
 //! | valid token without the route's scope | 403 | `Bearer error="insufficient_scope", scope="..."` |
 //! | broker unreachable, 5xx, 429 or timeout | 503 (`Retry-After: 1`) | — |
 //!
-//! It fails closed: no error lets a request through.
+//! Where the challenge has an `error_description`, it is the body's
+//! `detail`, word for word. It fails closed: no error lets a request
+//! through.
 //!
 //! # Validation modes, and what each can see
 //!
