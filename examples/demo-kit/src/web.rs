@@ -404,3 +404,42 @@ pub const PAGE_SCRIPT: &str = include_str!("demo.js");
 
 /// The page style.
 pub const PAGE_STYLE: &str = include_str!("demo.css");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped_and_markup_is_kept() {
+        let html = PageShell::new("A <b>title</b>", "/api/run?a=1&b=2")
+            .tagline("\"quoted\" & <tagged>")
+            .placeholder("say \"hi\"")
+            .scenario(
+                Scenario::new("x\"y", "<script>alert(1)</script>", "it's <here>")
+                    .option("note", "</button><script>"),
+            )
+            .controls(html! { label { "Patient " input name="patient" data-option; } })
+            .footer(html! { "by " code { "<the kit>" } })
+            .render()
+            .into_string();
+        assert!(
+            html.contains("<title>A &lt;b&gt;title&lt;/b&gt;</title>"),
+            "{html}"
+        );
+        assert!(html.contains(r#"action="/api/run?a=1&amp;b=2""#));
+        assert!(html.contains("&quot;quoted&quot; &amp; &lt;tagged&gt;"));
+        assert!(html.contains(r#"placeholder="say &quot;hi&quot;""#));
+        assert!(html.contains(r#"data-scenario="x&quot;y""#));
+        assert!(html.contains(r#"data-text="it's &lt;here&gt;""#));
+        assert!(html.contains(
+            r#"data-options="{&quot;note&quot;:&quot;&lt;/button&gt;&lt;script&gt;&quot;}""#
+        ));
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;</button>"));
+        // Markup passes through as markup.
+        assert!(html.contains(r#"<label>Patient <input name="patient" data-option></label>"#));
+        assert!(html.contains("<footer>by <code>&lt;the kit&gt;</code></footer>"));
+        // The only scripts are the kit's own.
+        assert_eq!(html.matches("<script").count(), 1);
+        assert!(html.contains(r#"<script src="/assets/demo.js"></script>"#));
+    }
+}
