@@ -125,7 +125,7 @@
 //! | `call.rs`, `request.rs`, `response.rs`, `retry.rs` | the engine under every flow: one request, its retries ([`RetryPolicy`]) and the decoding of its answer |
 //! | `error.rs` | every error type: [`Error`], [`TransportSource`] |
 //! | `config.rs`, `builder.rs`, `clock.rs` | [`ClientConfig`], [`ClientSettings`], [`Clock`] |
-//! | `keys.rs`, `token.rs` | [`AgentKey`]; [`decode_claims`] and [`TokenVerifier`] |
+//! | `keys.rs`, `token.rs` | [`AgentKey`]; [`decode_claims`], [`TokenVerifier`] and its [`ClaimChecks`] |
 //! | `input.rs`, `redact.rs`, `sync.rs` | checks on the caller's input; removing secrets from kept response text; the lock |
 //!
 //! Dependencies point one way: the app and operator use sessions and
@@ -294,7 +294,7 @@ pub use session::{
     SharedSession, WithSession,
 };
 pub use tls::{TlsError, TlsFailure};
-pub use token::{TokenVerifier, decode_claims, kid_for};
+pub use token::{ClaimChecks, TokenVerifier, decode_claims, kid_for};
 pub use validate::{Validate, Validation};
 
 /// The wire types, re-exported so that users of a transport crate need not

@@ -105,17 +105,97 @@ pub fn kid_for(public_key: &[u8; 32]) -> String {
 pub struct TokenVerifier {
     key: VerifyingKey,
     kid: String,
-    issuer: Option<String>,
-    leeway: Duration,
+    checks: ClaimChecks,
 }
 
 impl fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenVerifier")
             .field("kid", &self.kid)
-            .field("issuer", &self.issuer)
-            .field("leeway", &self.leeway)
+            .field("issuer", &self.checks.issuer)
+            .field("leeway", &self.checks.leeway)
             .finish()
+    }
+}
+
+/// The claim checks of local verification, on claims already decoded:
+/// non-empty `sub` and `jti`, a positive `exp` not yet passed, `nbf` (when
+/// set) reached, and `iss` equal to the configured issuer (if any), with a
+/// leeway on `exp` and `nbf`.
+///
+/// [`TokenVerifier`] runs them after the signature; a service that got
+/// claims another way (the broker's validate answer, a cached verdict)
+/// runs the same rules with [`ClaimChecks::check`].
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use agentwrit_core::ClaimChecks;
+///
+/// let mut claims = agentwrit_wire::Claims::default();
+/// (claims.sub, claims.jti, claims.exp) = ("agent".into(), "j1".into(), 100);
+/// let checks = ClaimChecks::new().with_leeway(Duration::from_secs(5));
+/// assert!(checks.check(&claims, UNIX_EPOCH + Duration::from_secs(105)).is_ok());
+/// let late = checks.check(&claims, UNIX_EPOCH + Duration::from_secs(106)).unwrap_err();
+/// assert_eq!(late.to_string(), "token rejected: the token has expired");
+/// let strict = ClaimChecks::new().with_issuer("https://broker.example");
+/// assert!(strict.check(&claims, UNIX_EPOCH).is_err());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClaimChecks {
+    issuer: Option<String>,
+    leeway: Duration,
+}
+
+impl ClaimChecks {
+    /// No issuer check, no leeway.
+    #[must_use]
+    pub fn new() -> Self {
+        ClaimChecks::default()
+    }
+
+    /// Requires `iss` to equal `issuer` (the broker's `AA_ISSUER`).
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Tolerates this much clock difference on `exp` and `nbf`.
+    #[must_use]
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Checks `claims` at `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidToken`] saying which check failed.
+    pub fn check(&self, claims: &Claims, now: SystemTime) -> Result<(), Error> {
+        if claims.sub.is_empty() {
+            return Err(rejected("the subject is empty"));
+        }
+        if claims.jti.is_empty() {
+            return Err(rejected("the jti is empty"));
+        }
+        if claims.exp <= 0 {
+            return Err(rejected("the token has no expiry"));
+        }
+        let now = unix_seconds(now);
+        let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
+        if now > claims.exp.saturating_add(leeway) {
+            return Err(rejected("the token has expired"));
+        }
+        if claims.nbf != 0 && now.saturating_add(leeway) < claims.nbf {
+            return Err(rejected("the token is not valid yet"));
+        }
+        if let Some(issuer) = &self.issuer
+            && &claims.iss != issuer
+        {
+            return Err(rejected("the issuer does not match"));
+        }
+        Ok(())
     }
 }
 
@@ -136,22 +216,28 @@ impl TokenVerifier {
         Ok(TokenVerifier {
             key,
             kid: kid_for(&broker_public_key),
-            issuer: None,
-            leeway: Duration::ZERO,
+            checks: ClaimChecks::new(),
         })
     }
 
     /// Requires `iss` to equal `issuer` (the broker's `AA_ISSUER`).
     #[must_use]
     pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuer = Some(issuer.into());
+        self.checks = self.checks.with_issuer(issuer);
         self
     }
 
     /// Tolerates this much clock difference on `exp` and `nbf`.
     #[must_use]
     pub fn with_leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
+        self.checks = self.checks.with_leeway(leeway);
+        self
+    }
+
+    /// Replaces the claim checks (issuer, leeway) run after the signature.
+    #[must_use]
+    pub fn with_claim_checks(mut self, checks: ClaimChecks) -> Self {
+        self.checks = checks;
         self
     }
 
@@ -212,34 +298,8 @@ impl TokenVerifier {
             .filter(serde_json::Value::is_object)
             .and_then(|value| serde_json::from_value(value).ok())
             .ok_or_else(|| rejected("the claims are not a base64url JSON object"))?;
-        self.check_claims(&claims, now)?;
+        self.checks.check(&claims, now)?;
         Ok(claims)
-    }
-
-    fn check_claims(&self, claims: &Claims, now: SystemTime) -> Result<(), Error> {
-        if claims.sub.is_empty() {
-            return Err(rejected("the subject is empty"));
-        }
-        if claims.jti.is_empty() {
-            return Err(rejected("the jti is empty"));
-        }
-        if claims.exp <= 0 {
-            return Err(rejected("the token has no expiry"));
-        }
-        let now = unix_seconds(now);
-        let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
-        if now > claims.exp.saturating_add(leeway) {
-            return Err(rejected("the token has expired"));
-        }
-        if claims.nbf != 0 && now.saturating_add(leeway) < claims.nbf {
-            return Err(rejected("the token is not valid yet"));
-        }
-        if let Some(issuer) = &self.issuer
-            && &claims.iss != issuer
-        {
-            return Err(rejected("the issuer does not match"));
-        }
-        Ok(())
     }
 }
 

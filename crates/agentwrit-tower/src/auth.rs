@@ -3,9 +3,9 @@
 
 use core::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use agentwrit_core::{Clock, SystemClock};
+use agentwrit_core::{ClaimChecks, Clock, SystemClock};
 use http::HeaderMap;
 
 use crate::cache::{Cache, key_of};
@@ -18,8 +18,6 @@ pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(5);
 pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
 /// The default timeout of one broker call (connect and answer).
 pub const DEFAULT_BROKER_TIMEOUT: Duration = Duration::from_secs(5);
-/// The longest bearer token accepted (longer ones are rejected unread).
-pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 
 /// Checks agent tokens for a service: in *broker* mode at the broker's
 /// `/v1/token/validate`, in *local* mode against pinned broker keys (with
@@ -55,9 +53,8 @@ struct Inner {
     mode: Mode,
     cache: Cache,
     clock: Arc<dyn Clock>,
-    issuer: Option<String>,
+    checks: ClaimChecks,
     audience: Option<String>,
-    leeway: i64,
     public_paths: Vec<String>,
     public_prefixes: Vec<String>,
 }
@@ -81,7 +78,7 @@ impl fmt::Debug for AgentAuth {
         };
         f.debug_struct("AgentAuth")
             .field("mode", &mode)
-            .field("issuer", &self.inner.issuer)
+            .field("checks", &self.inner.checks)
             .field("audience", &self.inner.audience)
             .field("cached_entries", &self.cached_entries())
             .finish_non_exhaustive()
@@ -183,7 +180,7 @@ impl AgentAuth {
     ///
     /// The [`Rejection`] to send back.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<AgentClaims, Rejection> {
-        let token = bearer_token(headers)?;
+        let token = crate::bearer::bearer_token(headers)?;
         self.verify_token(token).await
     }
 
@@ -203,12 +200,7 @@ impl AgentAuth {
     ///
     /// 401 for a bad token, 503 when the broker cannot be asked.
     pub async fn verify_token(&self, token: &str) -> Result<AgentClaims, Rejection> {
-        if !well_formed(token) {
-            return Err(Rejection::new(
-                RejectionKind::InvalidToken,
-                "the bearer token is not a compact JWS",
-            ));
-        }
+        crate::bearer::check_shape(token)?;
         let inner = &self.inner;
         let now = || inner.clock.now();
         let verdict = inner
@@ -217,7 +209,7 @@ impl AgentAuth {
             .await;
         match verdict {
             Verdict::Valid(claims) => {
-                self.check_claims(&claims, now())?;
+                self.accept(&claims, now())?;
                 Ok(AgentClaims::new(claims))
             }
             Verdict::Invalid(reason) => Err(Rejection::new(RejectionKind::InvalidToken, reason)),
@@ -247,90 +239,31 @@ impl AgentAuth {
         }
     }
 
-    fn check_claims(
-        &self,
-        claims: &agentwrit_wire::Claims,
-        now: SystemTime,
-    ) -> Result<(), Rejection> {
-        let invalid = |reason: &str| Err(Rejection::new(RejectionKind::InvalidToken, reason));
-        let now = now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        if now > claims.exp.saturating_add(self.inner.leeway) {
-            return invalid("the token has expired");
-        }
-        if let Some(issuer) = &self.inner.issuer
-            && &claims.iss != issuer
-        {
-            return invalid("the issuer does not match");
-        }
-        if let Some(audience) = &self.inner.audience
+    /// The service's claim rules, the same for every verdict (the broker's
+    /// answer, a local verification, a cached one): core's
+    /// [`ClaimChecks`] (subject, jti, `exp`, `nbf`, issuer, with the
+    /// leeway), then the audience when one is configured.
+    fn accept(&self, claims: &agentwrit_wire::Claims, now: SystemTime) -> Result<(), Rejection> {
+        let inner = &self.inner;
+        inner.checks.check(claims, now).map_err(|e| match e {
+            agentwrit_core::Error::InvalidToken { reason } => {
+                Rejection::new(RejectionKind::InvalidToken, reason)
+            }
+            other => Rejection::new(RejectionKind::InvalidToken, other.to_string()),
+        })?;
+        if let Some(audience) = &inner.audience
             && !claims
                 .aud
                 .as_ref()
                 .is_some_and(|aud| aud.contains(audience))
         {
-            return invalid("the audience does not match");
+            return Err(Rejection::new(
+                RejectionKind::InvalidToken,
+                "the audience does not match",
+            ));
         }
         Ok(())
     }
-}
-
-/// The one bearer token of the request, or why there is none.
-fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
-    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Err(Rejection::new(
-            RejectionKind::MissingToken,
-            "missing authorization header",
-        ));
-    };
-    if values.next().is_some() {
-        return Err(Rejection::new(
-            RejectionKind::InvalidToken,
-            "more than one authorization header",
-        ));
-    }
-    let bytes = value.as_bytes();
-    let scheme_ok =
-        bytes.len() > 7 && bytes[..6].eq_ignore_ascii_case(b"bearer") && bytes[6] == b' ';
-    if !scheme_ok {
-        return Err(Rejection::new(
-            RejectionKind::MissingToken,
-            "the authorization scheme is not Bearer",
-        ));
-    }
-    std::str::from_utf8(&bytes[7..])
-        .map(|t| t.trim_matches(' '))
-        .map_err(|_| {
-            Rejection::new(
-                RejectionKind::InvalidToken,
-                "the bearer token is not a compact JWS",
-            )
-        })
-}
-
-/// Three non-empty base64url parts, within the length cap: anything else
-/// is refused without asking anyone. One pass over the bytes.
-fn well_formed(token: &str) -> bool {
-    if token.len() > MAX_TOKEN_LEN {
-        return false;
-    }
-    let (mut dots, mut part_len) = (0u8, 0usize);
-    for &b in token.as_bytes() {
-        if b == b'.' {
-            if part_len == 0 || dots == 2 {
-                return false;
-            }
-            dots += 1;
-            part_len = 0;
-        } else if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-            part_len += 1;
-        } else {
-            return false;
-        }
-    }
-    dots == 2 && part_len > 0
 }
 
 enum Target {
@@ -505,7 +438,9 @@ impl AgentAuthBuilder {
         self
     }
 
-    /// Local mode: tolerated clock difference on `exp`/`nbf` (default 0).
+    /// The tolerated clock difference on `exp` and `nbf` (default 0), in
+    /// every mode: the service applies the same claim rules to the
+    /// broker's answer as to a local verification.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -568,10 +503,14 @@ impl AgentAuthBuilder {
     /// A bad broker URL, no keys in local mode, or an HTTP client that
     /// cannot be built.
     pub fn build(self) -> Result<AgentAuth, ConfigError> {
+        let mut checks = ClaimChecks::new().with_leeway(self.leeway);
+        if let Some(issuer) = self.issuer {
+            checks = checks.with_issuer(issuer);
+        }
         let mode = match self.target {
             Target::Broker(url) => Mode::Broker(BrokerCheck::new(&url, self.timeout, &self.tls)?),
             Target::Local(keys) => Mode::Local {
-                local: LocalCheck::new(&keys, self.issuer.as_deref(), self.leeway)?,
+                local: LocalCheck::new(&keys, &checks)?,
                 recheck: self
                     .recheck
                     .as_deref()
@@ -584,31 +523,11 @@ impl AgentAuthBuilder {
                 mode,
                 cache: Cache::new(self.max_staleness, self.capacity),
                 clock: self.clock,
-                issuer: self.issuer,
+                checks,
                 audience: self.audience,
-                leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
                 public_paths: self.public_paths,
                 public_prefixes: self.public_prefixes,
             }),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::well_formed;
-
-    #[test]
-    fn token_shape() {
-        for good in ["a.b.c", "eyJ0.e30.c2ln", "A-_.0.z"] {
-            assert!(well_formed(good), "{good}");
-        }
-        let long = format!("a.b.{}", "c".repeat(super::MAX_TOKEN_LEN));
-        for bad in [
-            "", "a", "a.b", "a.b.", ".b.c", "a..c", "a.b.c.d", "a.b.c=", "a b.c.d", "a.b.c\n",
-            "é.b.c", &long,
-        ] {
-            assert!(!well_formed(bad), "{bad:?}");
-        }
     }
 }

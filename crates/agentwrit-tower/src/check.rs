@@ -101,21 +101,14 @@ pub(crate) struct LocalCheck {
 impl LocalCheck {
     pub(crate) fn new(
         keys: &[BrokerKey],
-        issuer: Option<&str>,
-        leeway: Duration,
+        checks: &agentwrit_core::ClaimChecks,
     ) -> Result<Self, ConfigError> {
         if keys.is_empty() {
             return Err(ConfigError::NoKeys);
         }
         let verifiers = keys
             .iter()
-            .map(|key| {
-                let v = verifier_for(key.bytes())?.with_leeway(leeway);
-                Ok(match issuer {
-                    Some(issuer) => v.with_issuer(issuer),
-                    None => v,
-                })
-            })
+            .map(|key| Ok(verifier_for(key.bytes())?.with_claim_checks(checks.clone())))
             .collect::<Result<Vec<_>, ConfigError>>()?;
         Ok(LocalCheck { verifiers })
     }

@@ -37,11 +37,13 @@
 //! | case | status | `WWW-Authenticate` |
 //! |---|---|---|
 //! | no `Authorization`, or another scheme | 401 | `Bearer` |
-//! | malformed, forged, expired, released, revoked | 401 | `Bearer error="invalid_token"` |
+//! | empty, malformed, oversized, forged, expired, released, revoked | 401 | `Bearer error="invalid_token"` |
 //! | valid token without the route's scope | 403 | `Bearer error="insufficient_scope", scope="..."` |
 //! | broker unreachable, 5xx, 429 or timeout | 503 (`Retry-After: 1`) | — |
 //!
-//! It fails closed: no error lets a request through.
+//! Where the challenge has an `error_description`, it is the body's
+//! `detail`, word for word. It fails closed: no error lets a request
+//! through.
 //!
 //! # Validation modes, and what each can see
 //!
@@ -84,6 +86,7 @@
 )]
 
 mod auth;
+mod bearer;
 mod cache;
 mod check;
 mod claims;
@@ -95,8 +98,9 @@ mod scope;
 
 pub use auth::{
     AgentAuth, AgentAuthBuilder, DEFAULT_BROKER_TIMEOUT, DEFAULT_CACHE_CAPACITY,
-    DEFAULT_MAX_STALENESS, MAX_TOKEN_LEN,
+    DEFAULT_MAX_STALENESS,
 };
+pub use bearer::MAX_TOKEN_LEN;
 pub use claims::AgentClaims;
 pub use keys::BrokerKey;
 pub use layer::{AgentAuthLayer, AgentAuthService};

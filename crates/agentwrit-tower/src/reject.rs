@@ -44,7 +44,7 @@ pub enum RejectionKind {
 /// assert_eq!(r.status(), 403);
 /// assert_eq!(
 ///     r.www_authenticate().unwrap(),
-///     r#"Bearer error="insufficient_scope", error_description="token lacks required scope", scope="read:data:customer-7291""#,
+///     r#"Bearer error="insufficient_scope", error_description="token lacks required scope: read:data:customer-7291", scope="read:data:customer-7291""#,
 /// );
 /// assert_eq!(
 ///     String::from_utf8(r.body().to_vec()).unwrap(),
@@ -68,10 +68,25 @@ impl fmt::Display for Rejection {
 impl std::error::Error for Rejection {}
 
 impl Rejection {
+    /// The detail is the one text of the rejection: the problem body's
+    /// `detail` and the challenge's `error_description` both carry it, so
+    /// it is kept to the characters RFC 6750 allows there (printable
+    /// ASCII without `"` and `\`; anything else becomes `?`).
     pub(crate) fn new(kind: RejectionKind, detail: impl Into<String>) -> Self {
+        let mut detail = detail.into();
+        if !detail.bytes().all(description_byte) {
+            detail = detail
+                .chars()
+                .map(|c| match c {
+                    '"' => '\'',
+                    c if c.is_ascii() && description_byte(c as u8) => c,
+                    _ => '?',
+                })
+                .collect();
+        }
         Rejection {
             kind,
-            detail: detail.into(),
+            detail,
             instance: String::new(),
             scope: None,
         }
@@ -184,25 +199,31 @@ impl Rejection {
         Bytes::from(serde_json::to_vec(&self.problem()).unwrap_or_default())
     }
 
-    /// The RFC 6750 challenge: `Bearer` for a missing token,
-    /// `Bearer error="invalid_token", ...` for a bad one,
-    /// `Bearer error="insufficient_scope", ..., scope="..."` for a 403, and
-    /// none for 503 and 500.
+    /// The RFC 6750 challenge: `Bearer` for a missing token (no error
+    /// information, as §3.1 asks), `Bearer error="invalid_token",
+    /// error_description="..."` for a bad one, `Bearer
+    /// error="insufficient_scope", error_description="...", scope="..."`
+    /// for a 403, and none for 503 and 500. The `error_description` is
+    /// always the body's [`detail`](Rejection::detail).
     ///
     /// ```
     /// # use agentwrit_tower::Rejection;
-    /// assert!(Rejection::insufficient_scope(&["a:b:c"]).www_authenticate().is_some());
+    /// let r = Rejection::insufficient_scope(&["a:b:c"]);
+    /// let challenge = r.www_authenticate().unwrap();
+    /// assert!(challenge.to_str()?.contains(&format!(r#"error_description="{}""#, r.detail())));
+    /// # Ok::<(), http::header::ToStrError>(())
     /// ```
     #[must_use]
     pub fn www_authenticate(&self) -> Option<HeaderValue> {
         let value = match self.kind {
             RejectionKind::MissingToken => "Bearer".to_owned(),
-            RejectionKind::InvalidToken => {
-                r#"Bearer error="invalid_token", error_description="token is invalid or expired""#
-                    .to_owned()
-            }
+            RejectionKind::InvalidToken => format!(
+                r#"Bearer error="invalid_token", error_description="{}""#,
+                self.detail
+            ),
             RejectionKind::InsufficientScope => format!(
-                r#"Bearer error="insufficient_scope", error_description="token lacks required scope", scope="{}""#,
+                r#"Bearer error="insufficient_scope", error_description="{}", scope="{}""#,
+                self.detail,
                 self.scope
                     .as_deref()
                     .unwrap_or_default()
@@ -243,6 +264,12 @@ impl Rejection {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
     }
+}
+
+/// Whether `b` may appear in an RFC 6750 `error_description`
+/// (`%x20-21 / %x23-5B / %x5D-7E`).
+fn description_byte(b: u8) -> bool {
+    matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)
 }
 
 /// The response body of [`AgentAuthService`](crate::AgentAuthService):
@@ -317,5 +344,55 @@ where
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn description(r: &Rejection) -> Option<String> {
+        let challenge = r.www_authenticate()?.to_str().ok()?.to_owned();
+        let start = challenge.find("error_description=\"")? + "error_description=\"".len();
+        let len = challenge[start..].find('"')?;
+        Some(challenge[start..start + len].to_owned())
+    }
+
+    #[test]
+    fn the_challenge_and_the_body_say_the_same() {
+        let kinds = [
+            RejectionKind::MissingToken,
+            RejectionKind::InvalidToken,
+            RejectionKind::InsufficientScope,
+            RejectionKind::BrokerUnavailable,
+            RejectionKind::Misconfigured,
+        ];
+        for kind in kinds {
+            let r = Rejection::new(kind, "the token has expired");
+            let problem = r.problem();
+            assert_eq!(problem.detail, r.detail());
+            match kind {
+                RejectionKind::InvalidToken | RejectionKind::InsufficientScope => {
+                    assert_eq!(description(&r).as_deref(), Some(r.detail()), "{kind:?}");
+                }
+                RejectionKind::MissingToken => {
+                    assert_eq!(r.www_authenticate().unwrap(), "Bearer");
+                }
+                _ => assert!(r.www_authenticate().is_none(), "{kind:?}"),
+            }
+        }
+        let r = Rejection::insufficient_scope(&["read:data:a", "write:data:b"]);
+        assert_eq!(description(&r).as_deref(), Some(r.detail()));
+    }
+
+    #[test]
+    fn a_detail_outside_the_header_alphabet_is_made_to_fit_once() {
+        // A broker's reason could hold anything: quotes, backslashes,
+        // control characters, non-ASCII.
+        let r = Rejection::new(RejectionKind::InvalidToken, "bad \"kid\" \\ caf\u{e9}\r\n!");
+        assert_eq!(r.detail(), "bad 'kid' ? caf???!");
+        assert_eq!(description(&r).as_deref(), Some(r.detail()));
+        let body: serde_json::Value = serde_json::from_slice(&r.body()).unwrap();
+        assert_eq!(body["detail"], r.detail());
     }
 }

@@ -71,7 +71,7 @@ async fn allowed_blocked_and_public() {
     assert_eq!(denied.headers["content-type"], "application/problem+json");
     assert_eq!(
         denied.headers["www-authenticate"],
-        r#"Bearer error="insufficient_scope", error_description="token lacks required scope", scope="read:data:customer-9999""#
+        r#"Bearer error="insufficient_scope", error_description="token lacks required scope: read:data:customer-9999", scope="read:data:customer-9999""#
     );
     assert_eq!(
         denied.body,

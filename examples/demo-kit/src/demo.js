@@ -99,8 +99,11 @@
       headers: { "content-type": "application/json" },
       body: body
     }).then(function (response) {
-      if (!response.ok) { throw new Error("HTTP " + response.status); }
-      return response.json();
+      if (response.ok) { return response.json(); }
+      // Every refusal is application/problem+json: show its detail.
+      return response.json().catch(function () { return {}; }).then(function (problem) {
+        throw new Error(problem.detail || ("HTTP " + response.status));
+      });
     }).then(follow).catch(function (error) {
       trace.setAttribute("data-state", "error");
       status.textContent = "could not start: " + error.message;

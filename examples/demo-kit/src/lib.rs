@@ -18,7 +18,8 @@
 //! | [`EventBus`], [`Runs`] | a run's append-only trace with replay for late subscribers; the app's runs by id |
 //! | [`AgentPool`], [`ToolDef`], [`ToolOutcome`], [`Fate`], [`render_scope`] | the enforcement loop, release, validation after release, natural expiry |
 //! | [`run_routes`], [`sse_response`], [`RunRequest`], [`RunStarted`] | SSE and JSON routes for runs, the page's assets |
-//! | [`PageShell`], [`Scenario`], [`escape_html`] | the server-rendered page and its hand-written script |
+//! | [`PageShell`], [`Scenario`], [`document`] | the server-rendered page (maud templates: escaping by type) and its hand-written script |
+//! | [`Problem`] | the one error shape of the demos' endpoints: `application/problem+json` |
 //! | [`BrokerSetup`], [`parse_port`], [`bind_loopback`], [`serve`] | start-up: embedded broker or `AGENTWRIT_*`, `--port`, loopback |
 //!
 //! # Writing a demo with the kit
@@ -94,6 +95,7 @@ mod enforce;
 mod event;
 mod openai;
 mod planner;
+mod problem;
 mod setup;
 mod web;
 
@@ -105,9 +107,10 @@ pub use planner::{
     BoxFuture, FnPlanner, Message, PlanRequest, Planner, PlannerError, PlannerReply, ToolCall,
     ToolSpec,
 };
+pub use problem::Problem;
 pub use setup::{BrokerSetup, BrokerSource, bind_loopback, parse_port, serve};
 pub use web::{
-    PAGE_SCRIPT, PAGE_STYLE, PageShell, RunRequest, RunStarted, Scenario, escape_html, run_routes,
+    PAGE_SCRIPT, PAGE_STYLE, PageShell, RunRequest, RunStarted, Scenario, document, run_routes,
     sse_response,
 };
 

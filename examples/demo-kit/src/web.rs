@@ -1,4 +1,5 @@
-//! The web glue: SSE handler, run routes, the page shell and its script.
+//! The web glue: SSE handler, run routes, the page shell and its script,
+//! and the one error shape of the demos' JSON endpoints.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -7,14 +8,15 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::sse::{self, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use futures_util::{Stream, StreamExt};
+use maud::{DOCTYPE, Markup, html};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::Problem;
 use crate::bus::{EventBus, Runs};
 
 /// The SSE response for a run: every envelope as one `message` event
@@ -126,7 +128,9 @@ impl RunStarted {
 async fn run_events(State(runs): State<Runs>, Path(id): Path<String>) -> Response {
     match runs.get(&id) {
         Some(bus) => sse_response(&bus).into_response(),
-        None => (StatusCode::NOT_FOUND, "no such run").into_response(),
+        None => Problem::not_found("no such run")
+            .at(format!("/api/runs/{id}/events"))
+            .into_response(),
     }
 }
 
@@ -141,14 +145,18 @@ fn run_body(id: &str, bus: &EventBus) -> Value {
 async fn run_json(State(runs): State<Runs>, Path(id): Path<String>) -> Response {
     match runs.get(&id) {
         Some(bus) => Json(run_body(&id, &bus)).into_response(),
-        None => (StatusCode::NOT_FOUND, "no such run").into_response(),
+        None => Problem::not_found("no such run")
+            .at(format!("/api/runs/{id}"))
+            .into_response(),
     }
 }
 
 async fn latest_run(State(runs): State<Runs>) -> Response {
     match runs.latest() {
         Some((id, bus)) => Json(run_body(&id, &bus)).into_response(),
-        None => (StatusCode::NOT_FOUND, "no run yet").into_response(),
+        None => Problem::not_found("no run yet")
+            .at("/api/runs/latest")
+            .into_response(),
     }
 }
 
@@ -162,27 +170,6 @@ async fn script() -> Response {
 
 async fn style() -> Response {
     ([("content-type", "text/css; charset=utf-8")], PAGE_STYLE).into_response()
-}
-
-/// Escapes `&`, `<`, `>`, `"` and `'` for HTML text and attributes.
-///
-/// ```
-/// assert_eq!(agentwrit_demo_kit::escape_html("<b a=\"1\">&"), "&lt;b a=&quot;1&quot;&gt;&amp;");
-/// ```
-#[must_use]
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A scenario quick-fill button: fills the text box (and options) and,
@@ -227,8 +214,11 @@ impl Scenario {
 
 /// The page every demo serves: a header, an intro, the scenario buttons,
 /// the form (text box, the app's extra controls, Run), the live trace and
-/// any extra sections (MedAssist's audit tab). Server-rendered; the only
-/// script is the kit's hand-written `/assets/demo.js`.
+/// any extra sections (MedAssist's audit tab). Server-rendered with
+/// [maud](https://maud.lambda.xyz/): every piece is either plain text
+/// (escaped when rendered) or [`Markup`] built with `maud::html!` (whose
+/// own text is escaped the same way), so no string is trusted as HTML.
+/// The only script is the kit's hand-written `/assets/demo.js`.
 ///
 /// Element contract of the script: `form#run-form` (its `action` is the
 /// run endpoint), `textarea#run-text`, buttons `[data-scenario]`, inputs
@@ -240,24 +230,28 @@ impl Scenario {
 ///
 /// ```
 /// use agentwrit_demo_kit::{PageShell, Scenario};
-/// let html = PageShell::new("Support desk", "/api/tickets")
+/// let html = PageShell::new("Support desk <3", "/api/tickets")
 ///     .tagline("Three agents, one customer each")
+///     .intro(maud::html! { p { "Submit a " b { "ticket" } "." } })
 ///     .scenario(Scenario::new("billing", "Billing", "I was double-charged"))
-///     .render();
+///     .render()
+///     .into_string();
 /// assert!(html.contains("data-scenario=\"billing\""));
 /// assert!(html.contains("action=\"/api/tickets\""));
+/// assert!(html.contains("<p>Submit a <b>ticket</b>.</p>"));
+/// assert!(html.contains("<title>Support desk &lt;3</title>"));
 /// assert!(html.contains("/assets/demo.js"));
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct PageShell {
     title: String,
     tagline: String,
-    intro_html: String,
+    intro: Markup,
     run_endpoint: String,
     scenarios: Vec<Scenario>,
-    controls_html: String,
-    sections_html: String,
-    footer_html: String,
+    controls: Markup,
+    sections: Markup,
+    footer: Markup,
     placeholder: String,
 }
 
@@ -280,10 +274,10 @@ impl PageShell {
         self
     }
 
-    /// Intro HTML above the scenarios (trusted: the app's own markup).
+    /// The intro above the scenarios.
     #[must_use]
-    pub fn intro_html(mut self, html: &str) -> PageShell {
-        self.intro_html = html.to_owned();
+    pub fn intro(mut self, markup: Markup) -> PageShell {
+        self.intro = markup;
         self
     }
 
@@ -294,24 +288,25 @@ impl PageShell {
         self
     }
 
-    /// Extra form controls (trusted HTML; inputs with `data-option name=..`).
+    /// Extra form controls (inputs with `data-option name=..`), before
+    /// the Run button.
     #[must_use]
-    pub fn controls_html(mut self, html: &str) -> PageShell {
-        self.controls_html = html.to_owned();
+    pub fn controls(mut self, markup: Markup) -> PageShell {
+        self.controls = markup;
         self
     }
 
-    /// Extra sections after the trace (trusted HTML), e.g. an audit tab.
+    /// Extra sections after the trace, e.g. an audit tab.
     #[must_use]
-    pub fn sections_html(mut self, html: &str) -> PageShell {
-        self.sections_html = html.to_owned();
+    pub fn sections(mut self, markup: Markup) -> PageShell {
+        self.sections = markup;
         self
     }
 
-    /// Footer HTML (trusted).
+    /// The footer.
     #[must_use]
-    pub fn footer_html(mut self, html: &str) -> PageShell {
-        self.footer_html = html.to_owned();
+    pub fn footer(mut self, markup: Markup) -> PageShell {
+        self.footer = markup;
         self
     }
 
@@ -324,62 +319,82 @@ impl PageShell {
 
     /// The whole HTML document.
     #[must_use]
-    pub fn render(&self) -> String {
-        let mut buttons = String::new();
-        for s in &self.scenarios {
-            let options = serde_json::to_string(&s.options).unwrap_or_else(|_| "{}".to_owned());
-            buttons.push_str(&format!(
-                "<button type=\"button\" class=\"scenario\" data-scenario=\"{}\" data-text=\"{}\" data-options=\"{}\">{}</button>\n",
-                escape_html(&s.id),
-                escape_html(&s.text),
-                escape_html(&options),
-                escape_html(&s.label),
-            ));
-        }
-        format!(
-            r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<link rel="stylesheet" href="/assets/demo.css">
-</head>
-<body>
-<header><h1>{title}</h1><p class="tagline">{tagline}</p></header>
-<main>
-<section class="intro">{intro}</section>
-<section class="scenarios"><h2>Scenarios</h2>
-{buttons}</section>
-<form id="run-form" action="{endpoint}" method="post">
-<textarea id="run-text" name="text" rows="3" placeholder="{placeholder}"></textarea>
-<div class="controls">{controls}<button type="submit" id="run-button">Run</button> <span id="run-status"></span></div>
-</form>
-<section class="trace-box"><h2>Live trace</h2>
-<ol id="trace" data-state="idle"></ol>
-<div id="answer"></div>
-</section>
-{sections}
-</main>
-<footer>{footer}</footer>
-<script src="/assets/demo.js"></script>
-</body>
-</html>
-"#,
-            title = escape_html(&self.title),
-            tagline = escape_html(&self.tagline),
-            intro = self.intro_html,
-            endpoint = escape_html(&self.run_endpoint),
-            placeholder = escape_html(&self.placeholder),
-            controls = self.controls_html,
-            sections = self.sections_html,
-            footer = self.footer_html,
-        )
+    pub fn render(&self) -> Markup {
+        let body = html! {
+            header {
+                h1 { (self.title) }
+                p.tagline { (self.tagline) }
+            }
+            main {
+                section.intro { (self.intro) }
+                section.scenarios {
+                    h2 { "Scenarios" }
+                    @for s in &self.scenarios {
+                        // The space between buttons, as between inline
+                        // elements on separate lines.
+                        (scenario_button(s)) " "
+                    }
+                }
+                form #run-form action=(self.run_endpoint) method="post" {
+                    textarea #run-text name="text" rows="3" placeholder=(self.placeholder) {}
+                    div.controls {
+                        (self.controls)
+                        button type="submit" #run-button { "Run" }
+                        " "
+                        span #run-status {}
+                    }
+                }
+                section.trace-box {
+                    h2 { "Live trace" }
+                    ol #trace data-state="idle" {}
+                    div #answer {}
+                }
+                (self.sections)
+            }
+            footer { (self.footer) }
+            script src="/assets/demo.js" {}
+        };
+        document(&self.title, body)
     }
 
     /// [`PageShell::render`] as an axum response.
     pub fn html(&self) -> Html<String> {
-        Html(self.render())
+        Html(self.render().into_string())
+    }
+}
+
+fn scenario_button(s: &Scenario) -> Markup {
+    let options = serde_json::to_string(&s.options).unwrap_or_else(|_| "{}".to_owned());
+    html! {
+        button type="button" class="scenario" data-scenario=(s.id) data-text=(s.text) data-options=(options) {
+            (s.label)
+        }
+    }
+}
+
+/// A whole HTML document in the demos' style: `<!doctype html>`, the
+/// head (charset, viewport, `title`, `/assets/demo.css`) and `body`.
+///
+/// ```
+/// let page = agentwrit_demo_kit::document("Audit & trail", maud::html! { main { "hello" } });
+/// let html = page.into_string();
+/// assert!(html.starts_with("<!DOCTYPE html><html lang=\"en\">"));
+/// assert!(html.contains("<title>Audit &amp; trail</title>"));
+/// assert!(html.contains("<body><main>hello</main></body>"));
+/// ```
+#[must_use]
+pub fn document(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                link rel="stylesheet" href="/assets/demo.css";
+            }
+            body { (body) }
+        }
     }
 }
 
@@ -389,3 +404,42 @@ pub const PAGE_SCRIPT: &str = include_str!("demo.js");
 
 /// The page style.
 pub const PAGE_STYLE: &str = include_str!("demo.css");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped_and_markup_is_kept() {
+        let html = PageShell::new("A <b>title</b>", "/api/run?a=1&b=2")
+            .tagline("\"quoted\" & <tagged>")
+            .placeholder("say \"hi\"")
+            .scenario(
+                Scenario::new("x\"y", "<script>alert(1)</script>", "it's <here>")
+                    .option("note", "</button><script>"),
+            )
+            .controls(html! { label { "Patient " input name="patient" data-option; } })
+            .footer(html! { "by " code { "<the kit>" } })
+            .render()
+            .into_string();
+        assert!(
+            html.contains("<title>A &lt;b&gt;title&lt;/b&gt;</title>"),
+            "{html}"
+        );
+        assert!(html.contains(r#"action="/api/run?a=1&amp;b=2""#));
+        assert!(html.contains("&quot;quoted&quot; &amp; &lt;tagged&gt;"));
+        assert!(html.contains(r#"placeholder="say &quot;hi&quot;""#));
+        assert!(html.contains(r#"data-scenario="x&quot;y""#));
+        assert!(html.contains(r#"data-text="it's &lt;here&gt;""#));
+        assert!(html.contains(
+            r#"data-options="{&quot;note&quot;:&quot;&lt;/button&gt;&lt;script&gt;&quot;}""#
+        ));
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;</button>"));
+        // Markup passes through as markup.
+        assert!(html.contains(r#"<label>Patient <input name="patient" data-option></label>"#));
+        assert!(html.contains("<footer>by <code>&lt;the kit&gt;</code></footer>"));
+        // The only scripts are the kit's own.
+        assert_eq!(html.matches("<script").count(), 1);
+        assert!(html.contains(r#"<script src="/assets/demo.js"></script>"#));
+    }
+}

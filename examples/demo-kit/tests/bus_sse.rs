@@ -75,6 +75,23 @@ async fn subscribers_before_during_and_after_the_run_see_every_event_in_order() 
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(
+        (
+            problem["error_code"].as_str(),
+            problem["detail"].as_str(),
+            problem["instance"].as_str()
+        ),
+        (
+            Some("not_found"),
+            Some("no such run"),
+            Some("/api/runs/run-404/events")
+        )
+    );
     let json: serde_json::Value = reqwest::get(format!("{base}/api/runs/{id}"))
         .await
         .unwrap()

@@ -17,17 +17,16 @@
     table.innerHTML = "";
     status.innerHTML = "";
     var badge = document.createElement("span");
-    var chain = "none";
-    if (!view.available || !view.chain) {
-      badge.textContent = view.note || "audit trail unavailable";
-    } else if (view.chain.broken) {
-      chain = "broken";
+    // The server decides the state ("intact", "broken" or "none").
+    var chain = view.state || "none";
+    if (chain === "broken") {
       badge.className = "badge deny";
       badge.textContent = "hash chain BROKEN at " + view.chain.broken.id + ": " + view.chain.broken.reason;
-    } else {
-      chain = "intact";
+    } else if (chain === "intact") {
       badge.className = "badge ok";
       badge.textContent = "hash chain intact: " + view.chain.checked + " events checked";
+    } else {
+      badge.textContent = view.note || "audit trail unavailable";
     }
     status.setAttribute("data-chain", chain);
     status.appendChild(badge);

@@ -4,13 +4,14 @@
 use agentwrit_async::Operator;
 use agentwrit_async::wire::{AuditEvent, AuditQuery};
 use agentwrit_demo_kit::{
-    PageShell, RunRequest, RunStarted, Runs, Scenario, escape_html, run_routes,
+    PageShell, Problem, RunRequest, RunStarted, Runs, Scenario, document, run_routes,
 };
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -41,52 +42,63 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(run_routes(runs))
 }
 
-const INTRO: &str = "<p>Type a request about a patient, or pick a scenario. A planner (an LLM, \
-or the offline planner by default) chooses tools. For each tool MedAssist finds or asks the \
-broker for an agent of that tool's category (clinical, prescription, billing) whose token is \
-scoped to <strong>this patient only</strong>, checks the tool's required scope against that \
-token's claims, and runs the tool or answers <code>scope_denied</code>. Prescription writes run \
-under a token the clinical agent delegates. At the end every agent is renewed once, released, \
-and its token shown dead.</p>";
+fn intro() -> Markup {
+    html! {
+        p {
+            "Type a request about a patient, or pick a scenario. A planner (an LLM, or the \
+            offline planner by default) chooses tools. For each tool MedAssist finds or asks the \
+            broker for an agent of that tool's category (clinical, prescription, billing) whose \
+            token is scoped to " strong { "this patient only" } ", checks the tool's required \
+            scope against that token's claims, and runs the tool or answers "
+            code { "scope_denied" } ". Prescription writes run under a token the clinical agent \
+            delegates. At the end every agent is renewed once, released, and its token shown dead."
+        }
+    }
+}
 
 const SCRIPT: &str = include_str!("medassist.js");
 
-fn page_html() -> String {
+fn page_html() -> Markup {
     let mut shell = PageShell::new("MedAssist", "/api/encounters")
         .tagline("A clinical assistant whose every tool call runs under a per-patient, per-category AgentWrit credential")
-        .intro_html(INTRO)
+        .intro(intro())
         .placeholder("Ask about the patient, e.g. \u{201c}Show me her chart and the latest labs\u{201d}");
     for s in SCENARIOS {
         shell = shell.scenario(Scenario::new(s.id, s.label, s.text).option("patient", s.patient));
     }
-    let mut patients = String::new();
-    for p in data::PATIENTS {
-        patients.push_str(&format!(
-            "<option value=\"{}\">{}</option>",
-            escape_html(p.id),
-            escape_html(p.name)
-        ));
-    }
     let first = data::PATIENTS.first().map_or("", |p| p.id);
-    let controls = format!(
-        "<label>Patient <input data-option name=\"patient\" id=\"patient\" list=\"patients\" \
-         value=\"{}\" size=\"8\" autocomplete=\"off\"></label><datalist id=\"patients\">{patients}</datalist>",
-        escape_html(first)
-    );
-    let sections = "<section class=\"audit\" id=\"audit\"><h2>Audit tab</h2>\
-        <p id=\"audit-status\" data-chain=\"none\">After a run, the broker's audit events for it appear here, \
-        with the hash chain checked. <a href=\"/audit\">The whole session's trail</a></p>\
-        <table id=\"audit-events\"></table></section>\
-        <script src=\"/assets/medassist.js\"></script>";
     shell
-        .controls_html(&controls)
-        .sections_html(sections)
-        .footer_html("MedAssist is a demo: the patients and their data are invented. Built on agentwrit-async.")
+        .controls(html! {
+            label {
+                "Patient "
+                input data-option name="patient" #patient list="patients" value=(first) size="8" autocomplete="off";
+            }
+            datalist #patients {
+                @for p in data::PATIENTS {
+                    option value=(p.id) { (p.name) }
+                }
+            }
+        })
+        .sections(html! {
+            section.audit #audit {
+                h2 { "Audit tab" }
+                p #audit-status data-chain=(ChainState::None.as_str()) {
+                    "After a run, the broker's audit events for it appear here, with the hash \
+                    chain checked. "
+                    a href="/audit" { "The whole session's trail" }
+                }
+                table #audit-events {}
+            }
+            script src="/assets/medassist.js" {}
+        })
+        .footer(html! {
+            "MedAssist is a demo: the patients and their data are invented. Built on agentwrit-async."
+        })
         .render()
 }
 
 async fn page() -> Html<String> {
-    Html(page_html())
+    Html(page_html().into_string())
 }
 
 async fn script() -> Response {
@@ -115,10 +127,8 @@ async fn start_encounter(
         request.text.clone()
     };
     if patient.trim().is_empty() || text.trim().is_empty() {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({"error": "a patient id and a request are required"})),
-        )
+        return Problem::invalid_request("a patient id and a request are required")
+            .at("/api/encounters")
             .into_response();
     }
     let (run_id, bus) = state.runs.start();
@@ -151,6 +161,9 @@ pub(crate) struct AuditView {
     note: Option<String>,
     /// The run shown, or `None` for the whole session.
     run: Option<String>,
+    /// The verdict on the trail, for the page: `intact`, `broken` or
+    /// `none` (no trail to check).
+    state: ChainState,
     /// The check of the whole trail (every event the broker holds).
     chain: Option<ChainCheck>,
     /// Events in the trail.
@@ -178,6 +191,7 @@ async fn audit_view(state: &AppState, run: Option<String>) -> AuditView {
                 "no admin secret: set AGENTWRIT_ADMIN_SECRET to read the audit trail".into(),
             ),
             run,
+            state: ChainState::None,
             chain: None,
             total: 0,
             events: Vec::new(),
@@ -199,6 +213,7 @@ async fn audit_view(state: &AppState, run: Option<String>) -> AuditView {
                 available: true,
                 note: None,
                 run,
+                state: ChainState::of(Some(&chain)),
                 chain: Some(chain),
                 total: all.len(),
                 events,
@@ -208,6 +223,7 @@ async fn audit_view(state: &AppState, run: Option<String>) -> AuditView {
             available: false,
             note: Some(format!("reading the audit trail failed: {error}")),
             run,
+            state: ChainState::None,
             chain: None,
             total: 0,
             events: Vec::new(),
@@ -222,33 +238,104 @@ async fn audit_json(
     Json(audit_view(&state, params.run).await)
 }
 
-fn chain_line(view: &AuditView) -> (String, &'static str) {
+/// What the audit tab says of the hash chain; its `data-chain` value is
+/// [`ChainState::as_str`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ChainState {
+    /// Every event's hash matches, each linked to the one before.
+    Intact,
+    /// The check found a break.
+    Broken,
+    /// No trail to check (no admin secret, or the broker could not be read).
+    None,
+}
+
+impl ChainState {
+    fn of(check: Option<&ChainCheck>) -> ChainState {
+        match check {
+            None => ChainState::None,
+            Some(check) if check.broken.is_some() => ChainState::Broken,
+            Some(_) => ChainState::Intact,
+        }
+    }
+
+    /// The page's `data-chain` value (as the JSON's `state`).
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ChainState::Intact => "intact",
+            ChainState::Broken => "broken",
+            ChainState::None => "none",
+        }
+    }
+
+    /// The badge's class.
+    fn badge(self) -> &'static str {
+        match self {
+            ChainState::Intact => "badge ok",
+            ChainState::Broken | ChainState::None => "badge deny",
+        }
+    }
+}
+
+fn chain_line(view: &AuditView) -> String {
     match &view.chain {
-        None => (
-            view.note
-                .clone()
-                .unwrap_or_else(|| "audit trail unavailable".into()),
-            "none",
-        ),
+        None => view
+            .note
+            .clone()
+            .unwrap_or_else(|| "audit trail unavailable".into()),
         Some(check) => match &check.broken {
-            None => (
-                format!(
-                    "hash chain intact: {} events checked{}",
-                    check.checked,
-                    if check.from_genesis {
-                        " from the first"
-                    } else {
-                        ""
-                    }
-                ),
-                "intact",
+            None => format!(
+                "hash chain intact: {} events checked{}",
+                check.checked,
+                if check.from_genesis {
+                    " from the first"
+                } else {
+                    ""
+                }
             ),
-            Some(b) => (
-                format!("hash chain BROKEN at {} (#{}): {}", b.id, b.index, b.reason),
-                "broken",
-            ),
+            Some(b) => format!("hash chain BROKEN at {} (#{}): {}", b.id, b.index, b.reason),
         },
     }
+}
+
+fn audit_html(view: &AuditView) -> Markup {
+    let scope = view
+        .run
+        .as_deref()
+        .map_or_else(|| "this session".to_owned(), |r| format!("run {r}"));
+    let body = html! {
+        header {
+            h1 { "MedAssist: audit tab" }
+            p.tagline { "The broker's audit trail for " (scope) ", read with the operator API" }
+        }
+        main {
+            p { a href="/" { "Back to the encounter" } }
+            p #audit-status data-chain=(view.state.as_str()) {
+                span class=(view.state.badge()) { (chain_line(view)) }
+                " (" (view.total) " events in the broker's trail, " (view.events.len()) " for " (scope) ")"
+            }
+            table #audit-events {
+                tr {
+                    @for h in ["id", "time", "event", "outcome", "agent", "detail", "hash"] {
+                        th { (h) }
+                    }
+                }
+                @for e in &view.events {
+                    tr {
+                        td { (e.id) }
+                        td { (e.timestamp.as_str()) }
+                        td { (e.event_type) }
+                        td { (e.outcome.as_deref().unwrap_or("")) }
+                        td { (e.agent_id.as_deref().unwrap_or("")) }
+                        td { (e.detail) }
+                        td { code { (e.hash.get(..12).unwrap_or(&e.hash)) } }
+                    }
+                }
+            }
+        }
+    };
+    document("MedAssist audit tab", body)
 }
 
 async fn audit_page(
@@ -256,44 +343,7 @@ async fn audit_page(
     Query(params): Query<AuditParams>,
 ) -> Html<String> {
     let view = audit_view(&state, params.run).await;
-    let (line, chain) = chain_line(&view);
-    let badge = if chain == "intact" { "ok" } else { "deny" };
-    let scope = view
-        .run
-        .as_deref()
-        .map_or_else(|| "this session".to_owned(), |r| format!("run {r}"));
-    let mut rows = String::new();
-    for e in &view.events {
-        let short = e.hash.get(..12).unwrap_or(&e.hash);
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>\n",
-            escape_html(&e.id),
-            escape_html(e.timestamp.as_str()),
-            escape_html(&e.event_type),
-            escape_html(e.outcome.as_deref().unwrap_or("")),
-            escape_html(e.agent_id.as_deref().unwrap_or("")),
-            escape_html(&e.detail),
-            escape_html(short),
-        ));
-    }
-    Html(format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>MedAssist audit tab</title>
-<link rel="stylesheet" href="/assets/demo.css"></head>
-<body><header><h1>MedAssist: audit tab</h1><p class="tagline">The broker's audit trail for {scope}, read with the operator API</p></header>
-<main><p><a href="/">Back to the encounter</a></p>
-<p id="audit-status" data-chain="{chain}"><span class="badge {badge}">{line}</span> ({total} events in the broker's trail, {shown} for {scope})</p>
-<table id="audit-events"><tr><th>id</th><th>time</th><th>event</th><th>outcome</th><th>agent</th><th>detail</th><th>hash</th></tr>
-{rows}</table></main></body></html>
-"#,
-        scope = escape_html(&scope),
-        chain = chain,
-        badge = badge,
-        line = escape_html(&line),
-        total = view.total,
-        shown = view.events.len(),
-        rows = rows,
-    ))
+    Html(audit_html(&view).into_string())
 }
 
 #[cfg(test)]
@@ -302,7 +352,7 @@ mod tests {
 
     #[test]
     fn the_page_has_a_button_per_scenario_with_its_patient() {
-        let html = page_html();
+        let html = page_html().into_string();
         for s in SCENARIOS {
             assert!(
                 html.contains(&format!("data-scenario=\"{}\"", s.id)),
@@ -317,26 +367,37 @@ mod tests {
 
     #[test]
     fn the_tab_says_intact_broken_or_unavailable() {
+        let check = ChainCheck {
+            checked: 3,
+            from_genesis: true,
+            broken: None,
+        };
         let mut view = AuditView {
             available: true,
             note: None,
             run: None,
-            chain: Some(ChainCheck {
-                checked: 3,
-                from_genesis: true,
-                broken: None,
-            }),
+            state: ChainState::of(Some(&check)),
+            chain: Some(check),
             total: 3,
             events: Vec::new(),
         };
+        assert_eq!(view.state, ChainState::Intact);
         assert_eq!(
             chain_line(&view),
-            (
-                "hash chain intact: 3 events checked from the first".to_owned(),
-                "intact"
-            )
+            "hash chain intact: 3 events checked from the first"
         );
-        view.chain = Some(ChainCheck {
+        let mut e = AuditEvent::default();
+        e.id = "evt-000001".into();
+        e.detail = "<script>alert(1)</script>".into();
+        view.events.push(e);
+        let html = audit_html(&view).into_string();
+        assert!(html.contains(r#"data-chain="intact""#), "{html}");
+        assert!(html.contains(r#"<span class="badge ok">hash chain intact"#));
+        // Text from the broker is escaped by the template.
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(!html.contains("<script>alert"));
+
+        let broken = ChainCheck {
             checked: 3,
             from_genesis: true,
             broken: Some(crate::audit::ChainBreak {
@@ -344,16 +405,27 @@ mod tests {
                 id: "evt-000002".into(),
                 reason: "hash does not match the event's contents".into(),
             }),
-        });
-        let (line, state) = chain_line(&view);
-        assert_eq!(state, "broken");
+        };
+        view.state = ChainState::of(Some(&broken));
+        view.chain = Some(broken);
+        assert_eq!(view.state, ChainState::Broken);
+        let line = chain_line(&view);
         assert!(
             line.starts_with("hash chain BROKEN at evt-000002"),
             "{line}"
         );
+        assert!(
+            audit_html(&view)
+                .into_string()
+                .contains(r#"data-chain="broken""#)
+        );
         view.chain = None;
+        view.state = ChainState::of(None);
         view.note = Some("no admin secret".into());
-        assert_eq!(chain_line(&view), ("no admin secret".to_owned(), "none"));
+        assert_eq!(view.state, ChainState::None);
+        assert_eq!(chain_line(&view), "no admin secret");
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["state"], "none");
     }
 
     #[test]

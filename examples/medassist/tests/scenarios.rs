@@ -352,7 +352,15 @@ async fn free_text_and_a_chosen_patient_work_without_a_scenario() {
         .send()
         .await
         .unwrap();
-    assert_eq!(refused.status(), 422);
+    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["error_code"], "invalid_request");
+    assert_eq!(problem["detail"], "a patient id and a request are required");
+    assert_eq!(problem["instance"], "/api/encounters");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,14 +36,14 @@ use std::time::Duration;
 
 use agentwrit_async::AgentOptions;
 use agentwrit_demo_kit::{
-    AgentPool, BrokerSetup, Event, EventBus, Fate, Message, PageShell, Planner, RunRequest,
-    RunStarted, Runs, Scenario, escape_html, run_routes,
+    AgentPool, BrokerSetup, Event, EventBus, Fate, Message, PageShell, Planner, Problem,
+    RunRequest, RunStarted, Runs, Scenario, run_routes,
 };
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use maud::{Markup, html};
 use serde_json::Value;
 
 pub use offline::OfflinePlanner;
@@ -150,7 +150,7 @@ struct DeskInner {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
-/// use agentwrit_demo_kit::{BrokerSetup, RunRequest};
+/// use agentwrit_demo_kit::{BrokerSetup, Event, RunRequest};
 /// use agentwrit_support_desk::{Desk, DeskConfig, OfflinePlanner, data};
 ///
 /// let setup = BrokerSetup::embedded(agentwrit_devbroker::DevBroker::builder(), "support-desk", &data::CEILING)?;
@@ -161,9 +161,9 @@ struct DeskInner {
 /// })?;
 /// let bus = desk.runs().get(&started.run_id).unwrap();
 /// // An anonymous ticket stops at the identity gate.
-/// let halted = bus.wait_for(|e| e.kind == "halted").await;
+/// let halted = bus.wait_for(|e| matches!(e.event, Event::Halted { .. })).await;
 /// assert!(halted.unwrap().line.contains("identity gate"));
-/// bus.wait_for(|e| e.kind == "run_finished").await;
+/// bus.wait_for(|e| matches!(e.event, Event::RunFinished { .. })).await;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -221,15 +221,15 @@ impl Desk {
     /// # Errors
     ///
     /// An empty or too long ticket (the message says which).
-    pub fn start_run(&self, request: RunRequest) -> Result<RunStarted, String> {
+    pub fn start_run(&self, request: RunRequest) -> Result<RunStarted, Problem> {
         let chars = request.text.trim().chars().count();
         if chars == 0 {
-            return Err("the ticket is empty".into());
+            return Err(Problem::invalid_request("the ticket is empty"));
         }
         if chars > MAX_TICKET_CHARS {
-            return Err(format!(
+            return Err(Problem::invalid_request(format!(
                 "the ticket is longer than {MAX_TICKET_CHARS} characters"
-            ));
+            )));
         }
         let (id, bus) = self.inner.runs.start();
         tracing::info!(run = %id, scenario = %request.scenario, "ticket run started");
@@ -441,13 +441,13 @@ impl Desk {
             pool.await_expiry(cfg.expiry_poll, cfg.expiry_grace).await;
         }
         let events = bus.snapshot();
-        let count = |kind: &str| events.iter().filter(|e| e.kind == kind).count();
+        let count = |which: fn(&Event) -> bool| events.iter().filter(|e| which(&e.event)).count();
         bus.finish(format!(
             "{outcome}; {} agent(s) created, {} call(s) denied by scope, {} token(s) released, {} expired",
-            count("agent_created"),
-            count("scope_denied"),
-            count("released"),
-            count("token_expired"),
+            count(|e| matches!(e, Event::AgentCreated { .. })),
+            count(|e| matches!(e, Event::ScopeDenied { .. })),
+            count(|e| matches!(e, Event::Released { .. })),
+            count(|e| matches!(e, Event::TokenExpired { .. })),
         ));
     }
 }
@@ -455,7 +455,7 @@ impl Desk {
 async fn submit(State(desk): State<Desk>, Json(request): Json<RunRequest>) -> Response {
     match desk.start_run(request) {
         Ok(started) => Json(started).into_response(),
-        Err(message) => (StatusCode::BAD_REQUEST, message).into_response(),
+        Err(problem) => problem.at("/api/tickets").into_response(),
     }
 }
 
@@ -467,17 +467,20 @@ impl Desk {
     fn page(&self) -> axum::response::Html<String> {
         let mut shell = PageShell::new("AgentWrit support desk", "/api/tickets")
             .tagline("Three LLM-driven agents (triage \u{2192} knowledge \u{2192} response), each with its own short-lived, scoped broker credential")
-            .intro_html(INTRO)
+            .intro(intro())
             .placeholder("Write a support ticket, or pick a scenario above")
-            .controls_html(
-                "<label><input type=\"checkbox\" name=\"natural_expiry\" data-option> natural expiry: triage gets a short TTL and is never released</label>",
-            )
-            .sections_html(&tools_table())
-            .footer_html(&format!(
-                "Broker: {} · planner: {} · agents: orch_id <code>{ORCH_ID}</code>",
-                escape_html(&self.inner.setup.describe()),
-                escape_html(&self.inner.planner.name()),
-            ));
+            .controls(html! {
+                label {
+                    input type="checkbox" name="natural_expiry" data-option;
+                    " natural expiry: triage gets a short TTL and is never released"
+                }
+            })
+            .sections(tools_table())
+            .footer(html! {
+                "Broker: " (self.inner.setup.describe())
+                " \u{b7} planner: " (self.inner.planner.name())
+                " \u{b7} agents: orch_id " code { (ORCH_ID) }
+            });
         for scenario in scenarios() {
             shell = shell.scenario(scenario);
         }
@@ -485,30 +488,56 @@ impl Desk {
     }
 }
 
-const INTRO: &str = "<p>Submit a ticket. <b>Triage</b> reads it with <code>read:tickets:*</code> and names the \
-writer; an unknown writer stops the pipeline there. <b>Knowledge</b> reads policies with \
-<code>read:kb:*</code>. <b>Response</b> gets scopes for the verified customer only. The planner sees \
-every tool, dangerous ones included; before each call the app checks the tool's scope against the \
-agent's <i>token claims</i>. After the run every token is validated again: all dead.</p>";
-
-fn tools_table() -> String {
-    let held = data::response_scope("{customer_id}");
-    let mut rows = String::new();
-    for tool in data::response_tools() {
-        let scope = tool.scope.join(", ");
-        let inside = tool.scope.iter().all(|s| held.contains(s));
-        let badge = if inside {
-            "<span class=\"badge ok\">in the response agent's scope</span>"
-        } else {
-            "<span class=\"badge deny\">in no credential: never runs</span>"
-        };
-        rows.push_str(&format!(
-            "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{badge}</td></tr>",
-            escape_html(&tool.spec.name),
-            escape_html(&scope)
-        ));
+fn intro() -> Markup {
+    html! {
+        p {
+            "Submit a ticket. " b { "Triage" } " reads it with " code { "read:tickets:*" }
+            " and names the writer; an unknown writer stops the pipeline there. "
+            b { "Knowledge" } " reads policies with " code { "read:kb:*" } ". "
+            b { "Response" } " gets scopes for the verified customer only. The planner sees \
+            every tool, dangerous ones included; before each call the app checks the tool's scope \
+            against the agent's " i { "token claims" } ". After the run every token is validated \
+            again: all dead."
+        }
     }
-    format!(
-        "<section><h2>Tools the response planner is offered</h2><table><tr><th>tool</th><th>required scope</th><th></th></tr>{rows}</table></section>"
-    )
+}
+
+/// Where a tool's required scope stands against the response agent's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reach {
+    /// Inside the response agent's scope: it can run.
+    Held,
+    /// In no credential the desk ever asks for: it never runs.
+    Never,
+}
+
+fn tools_table() -> Markup {
+    let held = data::response_scope("{customer_id}");
+    let reach = |tool: &agentwrit_demo_kit::ToolDef| {
+        if tool.scope.iter().all(|s| held.contains(s)) {
+            Reach::Held
+        } else {
+            Reach::Never
+        }
+    };
+    html! {
+        section {
+            h2 { "Tools the response planner is offered" }
+            table {
+                tr { th { "tool" } th { "required scope" } th {} }
+                @for tool in data::response_tools() {
+                    tr {
+                        td { code { (tool.spec.name) } }
+                        td { code { (tool.scope.join(", ")) } }
+                        td {
+                            @match reach(&tool) {
+                                Reach::Held => span.badge.ok { "in the response agent's scope" },
+                                Reach::Never => span.badge.deny { "in no credential: never runs" },
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use agentwrit_demo_kit::{BrokerSetup, Envelope, Event};
 use agentwrit_support_desk::{Desk, DeskConfig, OfflinePlanner, data, scenarios};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// Log lines of the whole test binary (the SDK's and the desk's tracing).
 fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
@@ -405,6 +405,10 @@ async fn page_offers_every_scenario_and_no_secret() {
         .await
         .unwrap();
     assert_eq!(empty.status(), 400);
+    assert_eq!(empty.headers()["content-type"], "application/problem+json");
+    let problem: Value = empty.json().await.unwrap();
+    assert_eq!(problem["error_code"], "invalid_request");
+    assert_eq!(problem["detail"], "the ticket is empty");
     let unknown = desk
         .client
         .get(format!("{}/api/runs/run-999/events", desk.base))
@@ -412,6 +416,13 @@ async fn page_offers_every_scenario_and_no_secret() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        unknown.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: Value = unknown.json().await.unwrap();
+    assert_eq!(problem["error_code"], "not_found");
+    assert_eq!(problem["instance"], "/api/runs/run-999/events");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,138 +1,18 @@
-//! The enforcement loop: agents per role, scope checks against token
-//! claims, release, and the post-run validation that shows tokens dead.
+//! The agent pool: one broker agent per role, the scope check of every
+//! proposed call against that agent's token claims, release, validation
+//! after release and natural expiry, each step traced.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use agentwrit_async::{Agent, AgentOptions, App, DelegatedToken, Validation, scope_is_subset};
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::ToolOutcome;
 use crate::bus::EventBus;
 use crate::event::Event;
-use crate::planner::{Message, PlanRequest, Planner, PlannerReply, ToolCall, ToolSpec};
+use crate::planner::ToolCall;
 use crate::{KitError, secret_free};
-
-/// Replaces each `{name}` in `template` with its value from `vars`
-/// (first match wins); unknown placeholders stay as they are.
-///
-/// ```
-/// use agentwrit_demo_kit::render_scope;
-/// assert_eq!(render_scope("read:billing:{customer_id}", &[("customer_id", "jane-doe")]), "read:billing:jane-doe");
-/// assert_eq!(render_scope("read:kb:*", &[]), "read:kb:*");
-/// ```
-#[must_use]
-pub fn render_scope(template: &str, vars: &[(&str, &str)]) -> String {
-    let mut out = template.to_owned();
-    for (name, value) in vars {
-        out = out.replace(&format!("{{{name}}}"), value);
-    }
-    out
-}
-
-/// A tool as the app knows it: the spec offered to the planner and the
-/// scope it requires, as templates over its arguments (`{customer_id}` is
-/// filled from the call's `customer_id` argument, else from the defaults
-/// given to [`ToolDef::required_scope`]).
-///
-/// ```
-/// use agentwrit_demo_kit::{ToolCall, ToolDef, ToolSpec};
-/// use serde_json::json;
-/// let tool = ToolDef::new(
-///     ToolSpec::new("get_balance", "balance", json!({"type": "object"})),
-///     ["read:billing:{customer_id}"],
-/// );
-/// let call = ToolCall::new("c1", "get_balance", json!({"customer_id": "lewis-smith"}));
-/// // The call's own argument decides what it needs: another customer's id
-/// // needs another customer's scope.
-/// assert_eq!(tool.required_scope(&call, &[("customer_id", "jane-doe")]), ["read:billing:lewis-smith"]);
-/// let call = ToolCall::new("c2", "get_balance", json!({}));
-/// assert_eq!(tool.required_scope(&call, &[("customer_id", "jane-doe")]), ["read:billing:jane-doe"]);
-/// ```
-#[derive(Clone, Debug)]
-pub struct ToolDef {
-    /// What the planner sees.
-    pub spec: ToolSpec,
-    /// Required scope templates.
-    pub scope: Vec<String>,
-}
-
-impl ToolDef {
-    /// A tool with its scope templates.
-    pub fn new<I, S>(spec: ToolSpec, scope: I) -> ToolDef
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        ToolDef {
-            spec,
-            scope: scope.into_iter().map(Into::into).collect(),
-        }
-    }
-
-    /// The scope `call` needs: each template filled from the call's string
-    /// arguments first, then from `defaults`.
-    #[must_use]
-    pub fn required_scope(&self, call: &ToolCall, defaults: &[(&str, &str)]) -> Vec<String> {
-        let from_call: Vec<(&str, &str)> = call
-            .arguments
-            .as_object()
-            .map(|args| {
-                args.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|s| (k.as_str(), s)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        self.scope
-            .iter()
-            .map(|t| render_scope(&render_scope(t, &from_call), defaults))
-            .collect()
-    }
-}
-
-/// What became of a proposed tool call.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ToolOutcome {
-    /// The scope check passed and the tool returned this.
-    Ran(Value),
-    /// The scope check failed; the tool did not run.
-    Denied {
-        /// The scope the call needed.
-        required: Vec<String>,
-        /// The scope in the agent's token claims.
-        held: Vec<String>,
-    },
-    /// Allowed, but the tool failed, or there was no agent for the role.
-    Failed(String),
-}
-
-impl ToolOutcome {
-    /// Whether the scope check refused the call.
-    #[must_use]
-    pub fn is_denied(&self) -> bool {
-        matches!(self, ToolOutcome::Denied { .. })
-    }
-
-    /// The text handed back to the planner as the tool's result: the
-    /// result JSON, or `{"error":"scope_denied",...}`.
-    ///
-    /// ```
-    /// use agentwrit_demo_kit::ToolOutcome;
-    /// let denied = ToolOutcome::Denied { required: vec!["delete:account:x".into()], held: vec![] };
-    /// assert!(denied.planner_content().contains("scope_denied"));
-    /// ```
-    #[must_use]
-    pub fn planner_content(&self) -> String {
-        match self {
-            ToolOutcome::Ran(v) => v.to_string(),
-            ToolOutcome::Denied { required, .. } => json!({
-                "error": "scope_denied",
-                "detail": format!("this agent's credential does not cover {}", required.join(", ")),
-            })
-            .to_string(),
-            ToolOutcome::Failed(e) => json!({"error": "tool_failed", "detail": e}).to_string(),
-        }
-    }
-}
 
 /// What to do with an agent at the end of the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -597,113 +477,6 @@ impl AgentPool {
         }
     }
 
-    /// One agent's planning loop: asks `planner` (as `role`) with the
-    /// conversation and `tools`; every proposed call goes through
-    /// [`AgentPool::enforce`] with the scope its [`ToolDef`] requires
-    /// (templates filled from the call, then from `defaults`) and `run`
-    /// executes the allowed ones. Tool results and `scope_denied` go back
-    /// to the planner. Ends on the planner's final answer (traced
-    /// [`Event::PlannerAnswer`]) or after `max_turns`.
-    ///
-    /// A call to a tool not in `tools` is traced as
-    /// [`Event::ToolFailed`] and never run.
-    ///
-    /// # Errors
-    ///
-    /// The planner failed (traced as [`Event::Failed`]).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn plan_loop<R>(
-        &mut self,
-        planner: &dyn Planner,
-        role: &str,
-        mut messages: Vec<Message>,
-        tools: &[ToolDef],
-        defaults: &[(&str, &str)],
-        max_turns: usize,
-        mut run: R,
-    ) -> Result<PlanOutcome, KitError>
-    where
-        R: FnMut(&ToolCall) -> Result<Value, String>,
-    {
-        let specs: Vec<ToolSpec> = tools.iter().map(|t| t.spec.clone()).collect();
-        let mut outcomes = Vec::new();
-        for _ in 0..max_turns {
-            let reply = planner
-                .plan(PlanRequest {
-                    role,
-                    messages: &messages,
-                    tools: &specs,
-                })
-                .await;
-            let reply = match reply {
-                Ok(reply) => reply,
-                Err(error) => {
-                    self.bus.emit(Event::Failed {
-                        error: format!("{role} planner: {error}"),
-                    });
-                    return Err(KitError::Planner(error));
-                }
-            };
-            match reply {
-                PlannerReply::Final(text) => {
-                    self.bus.emit(Event::PlannerAnswer {
-                        role: role.to_owned(),
-                        text: text.clone(),
-                    });
-                    return Ok(PlanOutcome {
-                        answer: Some(text),
-                        calls: outcomes,
-                    });
-                }
-                PlannerReply::ToolCalls(calls) => {
-                    messages.push(Message::Assistant {
-                        content: None,
-                        tool_calls: calls.clone(),
-                    });
-                    for call in calls {
-                        let outcome = match tools.iter().find(|t| t.spec.name == call.name) {
-                            Some(tool) => {
-                                let required = tool.required_scope(&call, defaults);
-                                let run = &mut run;
-                                let call_ref = &call;
-                                // `run` is called only inside the closure,
-                                // which `enforce` calls only when allowed.
-                                self.enforce(role, &call, &required, move || {
-                                    let result = run(call_ref);
-                                    async move { result }
-                                })
-                                .await
-                            }
-                            None => {
-                                let error = format!("unknown tool {}", call.name);
-                                self.bus.emit(Event::ToolFailed {
-                                    role: role.to_owned(),
-                                    tool: call.name.clone(),
-                                    error: error.clone(),
-                                });
-                                ToolOutcome::Failed(error)
-                            }
-                        };
-                        messages.push(Message::Tool {
-                            call_id: call.id.clone(),
-                            name: call.name.clone(),
-                            content: outcome.planner_content(),
-                        });
-                        outcomes.push((call, outcome));
-                    }
-                }
-            }
-        }
-        self.bus.emit(Event::Step {
-            role: role.to_owned(),
-            text: format!("planner stopped after {max_turns} turns"),
-        });
-        Ok(PlanOutcome {
-            answer: None,
-            calls: outcomes,
-        })
-    }
-
     /// Checks that no event of the run contains any current token of the
     /// pool's agents; `true` when clean. (Tests call it; the kit never
     /// puts a token in an event.)
@@ -717,15 +490,6 @@ impl AgentPool {
         let text = serde_json::to_string(&self.bus.snapshot()).unwrap_or_default();
         secret_free(&text, tokens.iter().map(String::as_str))
     }
-}
-
-/// What [`AgentPool::plan_loop`] ended with.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PlanOutcome {
-    /// The planner's final text (`None` when it ran out of turns).
-    pub answer: Option<String>,
-    /// Every proposed call and what became of it, in order.
-    pub calls: Vec<(ToolCall, ToolOutcome)>,
 }
 
 /// A lifetime as the whole seconds the trace shows.
