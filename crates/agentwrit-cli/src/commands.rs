@@ -385,13 +385,20 @@ async fn follow(
     out: &Out,
 ) -> Result<u8, CliError> {
     let mut seen = u64::from(query.offset.unwrap_or(0));
+    // Ctrl-C ends the follow with success, whether it comes during a
+    // request or between two.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| CliError::io("installing the Ctrl-C handler", e))?;
     if !out.json {
         out.print(&table(&EVENT_HEADERS, &[]));
     }
     loop {
         let mut page_query = query.clone();
         page_query.offset = Some(u32::try_from(seen).unwrap_or(u32::MAX));
-        let page = operator.audit_events(page_query).await?;
+        let page = tokio::select! {
+            page = operator.audit_events(page_query) => page?,
+            _ = interrupt.recv() => return Ok(code::OK),
+        };
         let got = page.events.len() as u64;
         for event in &page.events {
             if out.json {
@@ -404,7 +411,7 @@ async fn follow(
         if got == 0 || seen >= page.total {
             tokio::select! {
                 () = tokio::time::sleep(interval) => {}
-                _ = tokio::signal::ctrl_c() => return Ok(code::OK),
+                _ = interrupt.recv() => return Ok(code::OK),
             }
         }
     }
