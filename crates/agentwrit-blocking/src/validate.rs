@@ -2,8 +2,13 @@
 
 use std::sync::OnceLock;
 
-use agentwrit_core::wire::BearerToken;
-use agentwrit_core::{ClientSettings, Error, Validate, Validation};
+use agentwrit_core::wire::{AccessToken, BearerToken, LaunchToken};
+use agentwrit_core::{
+    AgentKey, ClientSettings, CreateAgent, CreateAgentRequest, Error, Release, ReleaseOutcome,
+    SharedAgent, Validate, Validation,
+};
+
+use crate::Agent;
 
 use crate::transport::{Transport, http_client};
 
@@ -120,6 +125,82 @@ impl Validator {
     pub fn validate<T: BearerToken + ?Sized>(&self, token: &T) -> Result<Validation, Error> {
         let flow = Validate::new(&self.transport.config, token)?;
         self.transport.drive(flow)
+    }
+
+    /// Releases `token` (any token: an agent's, a delegated one, one a
+    /// process was handed). A 401 means the token was already dead and
+    /// counts as released: [`ReleaseOutcome::AlreadyDead`].
+    ///
+    /// ```
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// use agentwrit_blocking::{ReleaseOutcome, Validator};
+    ///
+    /// let validator = Validator::new(app.broker_url())?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"])?;
+    /// let token = agent.access_token();
+    /// assert_eq!(validator.release(&token)?, ReleaseOutcome::Released);
+    /// assert_eq!(validator.release(&token)?, ReleaseOutcome::AlreadyDead);
+    /// assert!(!validator.validate(&token)?.is_valid());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// An empty token ([`Error::InvalidInput`]), a broker failure other
+    /// than 401, or a transport failure.
+    pub fn release(&self, token: &AccessToken) -> Result<ReleaseOutcome, Error> {
+        let flow = Release::new(&self.transport.config, token)?;
+        self.transport.drive(flow)
+    }
+
+    /// Registers an agent for `task_id` of `orch_id` with a launch token
+    /// minted elsewhere (by an operator or an app, and handed to this
+    /// process): a fresh Ed25519 key, the broker's challenge, then
+    /// registration. No app credentials are needed; the launch token's
+    /// policy fixes the ceiling and the TTL.
+    ///
+    /// ```
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// use agentwrit_blocking::{Validator, wire::LaunchTokenRequest};
+    ///
+    /// let minted = app.launch_token(LaunchTokenRequest::new("py-worker", vec!["read:data:*".into()]))?;
+    /// let validator = Validator::new(app.broker_url())?;
+    /// let agent = validator.register_agent(minted.launch_token, "orch-1", "task-1", &["read:data:x"])?;
+    /// assert_eq!(agent.scope(), ["read:data:x"]);
+    /// agent.release()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before anything is sent (an empty launch
+    /// token, a bad id or scope); the broker's rejection (a used or
+    /// expired launch token, a scope beyond its ceiling) or a transport
+    /// failure.
+    pub fn register_agent<S: AsRef<str>>(
+        &self,
+        launch_token: LaunchToken,
+        orch_id: &str,
+        task_id: &str,
+        scope: &[S],
+    ) -> Result<Agent, Error> {
+        let key = AgentKey::generate(&mut rand_core::OsRng);
+        let request = CreateAgentRequest::new(
+            orch_id,
+            task_id,
+            scope.iter().map(|s| s.as_ref().to_owned()),
+            key,
+        );
+        let flow = CreateAgent::with_launch_token(&self.transport.config, launch_token, request)?;
+        let credentials = self.transport.drive(flow)?;
+        Ok(Agent::new(
+            self.transport.clone(),
+            SharedAgent::new(credentials),
+        ))
     }
 }
 

@@ -62,7 +62,12 @@ pub struct RunArgs {
     pub task: String,
     /// A scope the token holds (`action:resource:identifier`); repeat it
     /// or separate with commas.
-    #[arg(long = "scope", value_name = "S", required = true, value_delimiter = ',')]
+    #[arg(
+        long = "scope",
+        value_name = "S",
+        required = true,
+        value_delimiter = ','
+    )]
     pub scope: Vec<String>,
     /// The token's lifetime (`300`, `90s`, `5m`, `1h`); the broker caps it.
     #[arg(long, value_name = "D", value_parser = parse_duration)]
@@ -330,7 +335,10 @@ mod tests {
     #[test]
     fn signals() {
         assert_eq!(parse_signal("HUP"), Ok(1));
-        assert_eq!(parse_signal("sigusr1"), Ok(rustix::process::Signal::USR1.as_raw()));
+        assert_eq!(
+            parse_signal("sigusr1"),
+            Ok(rustix::process::Signal::USR1.as_raw())
+        );
         assert_eq!(parse_signal("15"), Ok(15));
         assert!(parse_signal("NOPE").is_err());
         assert!(parse_signal("0").is_err());

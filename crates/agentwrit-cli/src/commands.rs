@@ -215,7 +215,14 @@ pub async fn app(command: &AppCommand, out: &Out) -> Result<u8, CliError> {
                     })
                     .collect();
                 let mut text = table(
-                    &["APP ID", "NAME", "CLIENT ID", "STATUS", "SCOPES", "TOKEN TTL"],
+                    &[
+                        "APP ID",
+                        "NAME",
+                        "CLIENT ID",
+                        "STATUS",
+                        "SCOPES",
+                        "TOKEN TTL",
+                    ],
                     &rows,
                 );
                 text.push_str(&format!("{} app(s)\n", list.total));
@@ -300,8 +307,11 @@ pub async fn revoke(args: &RevokeArgs, out: &Out) -> Result<u8, CliError> {
 fn parse_time(flag: &str, text: &Option<String>) -> Result<Option<Timestamp>, CliError> {
     text.as_deref()
         .map(|t| {
-            Timestamp::parse(t)
-                .map_err(|e| CliError::Usage(format!("--{flag} {t:?}: {e} (RFC 3339, e.g. 2026-12-03T09:00:00Z)")))
+            Timestamp::parse(t).map_err(|e| {
+                CliError::Usage(format!(
+                    "--{flag} {t:?}: {e} (RFC 3339, e.g. 2026-12-03T09:00:00Z)"
+                ))
+            })
         })
         .transpose()
 }
@@ -330,7 +340,14 @@ fn event_rows(events: &[AuditEvent]) -> Vec<Vec<String>> {
         .collect()
 }
 
-const EVENT_HEADERS: [&str; 6] = ["ID", "TIMESTAMP", "EVENT TYPE", "AGENT ID", "OUTCOME", "DETAIL"];
+const EVENT_HEADERS: [&str; 6] = [
+    "ID",
+    "TIMESTAMP",
+    "EVENT TYPE",
+    "AGENT ID",
+    "OUTCOME",
+    "DETAIL",
+];
 
 /// `agentwrit audit events`.
 pub async fn audit_events(args: &AuditArgs, out: &Out) -> Result<u8, CliError> {

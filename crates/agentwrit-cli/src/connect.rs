@@ -3,8 +3,8 @@
 //! development broker `run` falls back to.
 
 use agentwrit_async::sansio::{
-    ENV_ADMIN_SECRET, ENV_BROKER_URL, ENV_CA_FILE, ENV_CLIENT_CERT, ENV_CLIENT_ID,
-    ENV_CLIENT_KEY, ENV_CLIENT_SECRET,
+    ENV_ADMIN_SECRET, ENV_BROKER_URL, ENV_CA_FILE, ENV_CLIENT_CERT, ENV_CLIENT_ID, ENV_CLIENT_KEY,
+    ENV_CLIENT_SECRET,
 };
 use agentwrit_async::{App, Operator, Validator};
 use agentwrit_devbroker::{DevBroker, DevBrokerHandle};
@@ -50,9 +50,8 @@ pub fn operator_from_env() -> Result<Operator, CliError> {
 /// release, register with a launch token) at `AGENTWRIT_BROKER_URL`, with
 /// the TLS variables.
 pub fn validator_from_env() -> Result<Validator, CliError> {
-    let url = broker_url().ok_or_else(|| {
-        CliError::Usage(format!("this command needs {ENV_BROKER_URL}"))
-    })?;
+    let url = broker_url()
+        .ok_or_else(|| CliError::Usage(format!("this command needs {ENV_BROKER_URL}")))?;
     let mut builder = Validator::builder(&url);
     if let Some(path) = var(ENV_CA_FILE) {
         builder = builder.add_root_certificate_pem(&read(ENV_CA_FILE, &path)?);
@@ -60,10 +59,8 @@ pub fn validator_from_env() -> Result<Validator, CliError> {
     match (var(ENV_CLIENT_CERT), var(ENV_CLIENT_KEY)) {
         (None, None) => {}
         (Some(cert), Some(key)) => {
-            builder = builder.identity_pem(
-                &read(ENV_CLIENT_CERT, &cert)?,
-                &read(ENV_CLIENT_KEY, &key)?,
-            );
+            builder =
+                builder.identity_pem(&read(ENV_CLIENT_CERT, &cert)?, &read(ENV_CLIENT_KEY, &key)?);
         }
         _ => {
             return Err(CliError::Usage(format!(

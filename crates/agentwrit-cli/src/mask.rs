@@ -26,7 +26,10 @@ impl Secrets {
     }
 
     fn snapshot(&self) -> Vec<Vec<u8>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -144,7 +147,10 @@ mod tests {
             let mut out = m.feed(&text[..cut]);
             out.extend(m.feed(&text[cut..]));
             out.extend(m.finish());
-            assert_eq!(out, b"a <agentwrit-token> b <agentwrit-token>", "cut at {cut}");
+            assert_eq!(
+                out, b"a <agentwrit-token> b <agentwrit-token>",
+                "cut at {cut}"
+            );
         }
     }
 

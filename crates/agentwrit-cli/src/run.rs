@@ -62,7 +62,9 @@ async fn create_agent(
         let token = std::env::var(var)
             .ok()
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| CliError::Usage(format!("--launch-token-env {var}: {var} is not set")))?;
+            .ok_or_else(|| {
+                CliError::Usage(format!("--launch-token-env {var}: {var} is not set"))
+            })?;
         let validator = connect::validator_from_env()?;
         let agent = validator
             .register_agent(LaunchToken::new(token), &args.orch, &args.task, &args.scope)
@@ -83,7 +85,10 @@ async fn create_agent(
         let embedded = connect::embedded(&args.scope)?;
         let url = embedded.broker.url().to_owned();
         if json {
-            eprintln!("{}", serde_json::json!({"notice": "embedded development broker", "broker_url": url}));
+            eprintln!(
+                "{}",
+                serde_json::json!({"notice": "embedded development broker", "broker_url": url})
+            );
         } else {
             eprintln!(
                 "agentwrit: AGENTWRIT_BROKER_URL is not set: using an embedded development broker at {url} (it stops when the command ends)"
@@ -112,7 +117,15 @@ async fn supervise(
         true => Some(serve::start(agent.clone()).await?),
         false => None,
     };
-    let result = spawn_and_wait(args, agent, broker_url, signals, &secrets, endpoint.as_ref()).await;
+    let result = spawn_and_wait(
+        args,
+        agent,
+        broker_url,
+        signals,
+        &secrets,
+        endpoint.as_ref(),
+    )
+    .await;
     if let Some(endpoint) = endpoint {
         endpoint.stop().await;
     }
@@ -160,13 +173,24 @@ async fn spawn_and_wait(
         program: program.clone(),
         source,
     })?;
-    let pid = child.id().and_then(|id| i32::try_from(id).ok()).and_then(Pid::from_raw);
+    let pid = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(Pid::from_raw);
     let mut pumps = Vec::new();
     if let Some(out) = child.stdout.take() {
-        pumps.push(tokio::spawn(mask::pump(out, tokio::io::stdout(), secrets.clone())));
+        pumps.push(tokio::spawn(mask::pump(
+            out,
+            tokio::io::stdout(),
+            secrets.clone(),
+        )));
     }
     if let Some(err) = child.stderr.take() {
-        pumps.push(tokio::spawn(mask::pump(err, tokio::io::stderr(), secrets.clone())));
+        pumps.push(tokio::spawn(mask::pump(
+            err,
+            tokio::io::stderr(),
+            secrets.clone(),
+        )));
     }
 
     let mut renewing = true;
@@ -291,8 +315,7 @@ impl Signals {
             (SignalKind::hangup(), Signal::HUP),
             (SignalKind::quit(), Signal::QUIT),
         ] {
-            let stream =
-                signal(kind).map_err(|e| CliError::io("installing signal handlers", e))?;
+            let stream = signal(kind).map_err(|e| CliError::io("installing signal handlers", e))?;
             streams.push((stream, sig));
         }
         Ok(Signals { streams })

@@ -37,14 +37,20 @@ fn the_child_sees_the_token_and_no_secret_and_the_token_dies_after() {
     assert!(field(&text, "agent").contains("/agentwrit-cli/env-check/"));
     assert_eq!(field(&text, "scope"), SCOPE);
     assert!(field(&text, "expires").ends_with('Z'));
-    assert_eq!(field(&text, "url").trim_end_matches('/'), broker.url.trim_end_matches('/'));
+    assert_eq!(
+        field(&text, "url").trim_end_matches('/'),
+        broker.url.trim_end_matches('/')
+    );
     assert_eq!(field(&text, "secret"), "unset");
     assert_eq!(field(&text, "admin"), "unset");
     for secret in [secret.as_str(), broker.admin_secret.as_str()] {
         assert!(!text.contains(secret), "a secret reached the child");
         assert!(!stderr(&out).contains(secret), "a secret was printed");
     }
-    assert!(!stderr(&out).contains(&token), "the token was printed by the wrapper");
+    assert!(
+        !stderr(&out).contains(&token),
+        "the token was printed by the wrapper"
+    );
     assert!(!broker.is_valid(&token), "the token outlived the run");
 }
 
@@ -109,7 +115,16 @@ while True:
         marker = marker.display().to_string()
     );
     let mut child = cmd
-        .args(["run", "--scope", SCOPE, "--ttl", "3s", "--renew-signal", "USR1", "--token-file"])
+        .args([
+            "run",
+            "--scope",
+            SCOPE,
+            "--ttl",
+            "3s",
+            "--renew-signal",
+            "USR1",
+            "--token-file",
+        ])
         .arg(&file)
         .args(["--", "python3", "-c", &script])
         .stdout(Stdio::piped())
@@ -120,14 +135,20 @@ while True:
     assert_eq!(mode, 0o600);
     assert!(broker.is_valid(&first));
     let second = wait_for("a renewal", Duration::from_secs(30), || {
-        std::fs::read_to_string(&file).ok().filter(|t| !t.is_empty() && *t != first)
+        std::fs::read_to_string(&file)
+            .ok()
+            .filter(|t| !t.is_empty() && *t != first)
     });
     assert!(broker.is_valid(&second), "the renewed token is not valid");
     assert!(!broker.is_valid(&first), "the old token is still valid");
     read_when_present(&marker); // the child got SIGUSR1 after the renewal
     kill(child.id(), "TERM");
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(128 + 15), "python dies of the forwarded SIGTERM");
+    assert_eq!(
+        status.code(),
+        Some(128 + 15),
+        "python dies of the forwarded SIGTERM"
+    );
     assert!(!broker.is_valid(&second), "the token outlived the run");
     assert!(!file.exists(), "the token file outlived the run");
 }
@@ -159,7 +180,9 @@ print("wrong=%d" % get({"Authorization": "Bearer " + "0" * len(auth)})[0])
 print("path=%d" % get({"Authorization": "Bearer " + auth}, "other")[0])
 "#;
     let out = cmd
-        .args(["run", "--serve", "--scope", SCOPE, "--", "python3", "-c", script])
+        .args([
+            "run", "--serve", "--scope", SCOPE, "--", "python3", "-c", script,
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -200,7 +223,15 @@ fn a_child_killed_by_sigkill_yields_137_and_a_released_token() {
     let broker = TestBroker::start();
     let (mut cmd, _) = broker.with_app(&[SCOPE]);
     let out = cmd
-        .args(["run", "--scope", SCOPE, "--", "sh", "-c", "echo token=$AGENTWRIT_TOKEN; kill -9 $$"])
+        .args([
+            "run",
+            "--scope",
+            SCOPE,
+            "--",
+            "sh",
+            "-c",
+            "echo token=$AGENTWRIT_TOKEN; kill -9 $$",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(137));
@@ -224,7 +255,15 @@ fn a_command_that_does_not_exist_is_a_clear_error_and_a_released_token() {
     let task = unique("nocmd");
     let (mut cmd, _) = broker.with_app(&[SCOPE]);
     let out = cmd
-        .args(["run", "--scope", SCOPE, "--task", &task, "--", "agentwrit-no-such-command"])
+        .args([
+            "run",
+            "--scope",
+            SCOPE,
+            "--task",
+            &task,
+            "--",
+            "agentwrit-no-such-command",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(127));
@@ -263,7 +302,15 @@ fn without_mask_output_the_child_writes_straight_to_the_terminal_streams() {
     let broker = TestBroker::start();
     let (mut cmd, _) = broker.with_app(&[SCOPE]);
     let out = cmd
-        .args(["run", "--scope", SCOPE, "--", "sh", "-c", "echo out=$AGENTWRIT_TOKEN"])
+        .args([
+            "run",
+            "--scope",
+            SCOPE,
+            "--",
+            "sh",
+            "-c",
+            "echo out=$AGENTWRIT_TOKEN",
+        ])
         .output()
         .unwrap();
     assert!(field(&stdout(&out), "out").starts_with("eyJ"));
@@ -304,7 +351,15 @@ fn with_no_broker_configured_it_runs_on_an_embedded_development_broker() {
         }
     }
     let out = cmd
-        .args(["run", "--scope", "read:data:x", "--", "sh", "-c", "echo token=$AGENTWRIT_TOKEN; echo url=$AGENTWRIT_BROKER_URL"])
+        .args([
+            "run",
+            "--scope",
+            "read:data:x",
+            "--",
+            "sh",
+            "-c",
+            "echo token=$AGENTWRIT_TOKEN; echo url=$AGENTWRIT_BROKER_URL",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -321,7 +376,15 @@ fn a_scope_beyond_the_apps_ceiling_is_refused_with_the_brokers_problem() {
     let broker = TestBroker::start();
     let (mut cmd, _) = broker.with_app(&[SCOPE]);
     let out = cmd
-        .args(["run", "--scope", "write:data:elsewhere", "--", "sh", "-c", "echo ran"])
+        .args([
+            "run",
+            "--scope",
+            "write:data:elsewhere",
+            "--",
+            "sh",
+            "-c",
+            "echo ran",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));

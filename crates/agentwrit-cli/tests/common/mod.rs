@@ -87,7 +87,10 @@ impl TestBroker {
 
     /// A new app with ceiling `scopes`: (client id, client secret).
     pub fn app(&self, scopes: &[&str]) -> (String, String) {
-        let request = CreateAppRequest::new(unique("cli-app"), scopes.iter().map(|s| s.to_string()).collect());
+        let request = CreateAppRequest::new(
+            unique("cli-app"),
+            scopes.iter().map(|s| s.to_string()).collect(),
+        );
         let app = self.operator().create_app(request).unwrap();
         (
             app.client_id.clone(),
@@ -108,7 +111,8 @@ impl TestBroker {
             cmd.env("AGENTWRIT_CA_FILE", ca);
         }
         if let Some((cert, key)) = &self.client_cert {
-            cmd.env("AGENTWRIT_CLIENT_CERT", cert).env("AGENTWRIT_CLIENT_KEY", key);
+            cmd.env("AGENTWRIT_CLIENT_CERT", cert)
+                .env("AGENTWRIT_CLIENT_KEY", key);
         }
         cmd
     }
@@ -143,7 +147,10 @@ impl TestBroker {
 /// A name no other test (or earlier run against the same broker) uses.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     format!(
         "{prefix}-{}-{}-{nanos}",
         std::process::id(),
@@ -172,9 +179,11 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Optio
 
 /// The file's content once it exists and is not empty.
 pub fn read_when_present(path: &Path) -> String {
-    wait_for(&format!("{}", path.display()), Duration::from_secs(30), || {
-        std::fs::read_to_string(path).ok().filter(|s| !s.is_empty())
-    })
+    wait_for(
+        &format!("{}", path.display()),
+        Duration::from_secs(30),
+        || std::fs::read_to_string(path).ok().filter(|s| !s.is_empty()),
+    )
 }
 
 pub fn stdout(out: &Output) -> String {
@@ -200,11 +209,18 @@ pub fn json(out: &Output) -> serde_json::Value {
 
 /// True when python3 can be run here.
 pub fn has_python() -> bool {
-    Command::new("python3").arg("-c").arg("pass").output().is_ok_and(|o| o.status.success())
+    Command::new("python3")
+        .arg("-c")
+        .arg("pass")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Sends `signal` (a name for `kill -s`) to `pid`.
 pub fn kill(pid: u32, signal: &str) {
-    let status = Command::new("kill").args(["-s", signal, &pid.to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-s", signal, &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }
