@@ -19,6 +19,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_agentwrit");
 
 pub struct TestBroker {
     _dev: Option<DevBrokerHandle>,
+    /// One operator session per test (the real broker rate-limits logins).
+    operator: std::sync::OnceLock<Operator>,
     pub url: String,
     pub admin_secret: String,
     ca_file: Option<String>,
@@ -38,6 +40,7 @@ impl TestBroker {
             let cert = set("AGENTWRIT_TEST_CLIENT_CERT").zip(set("AGENTWRIT_TEST_CLIENT_KEY"));
             return TestBroker {
                 _dev: None,
+                operator: std::sync::OnceLock::new(),
                 url,
                 admin_secret: admin,
                 ca_file: set("AGENTWRIT_TEST_CA_FILE"),
@@ -49,6 +52,7 @@ impl TestBroker {
             url: dev.url().to_owned(),
             admin_secret: dev.admin_secret().expose_secret().to_owned(),
             _dev: Some(dev),
+            operator: std::sync::OnceLock::new(),
             ca_file: None,
             client_cert: None,
         }
@@ -58,7 +62,11 @@ impl TestBroker {
         self._dev.is_none()
     }
 
-    pub fn operator(&self) -> Operator {
+    pub fn operator(&self) -> &Operator {
+        self.operator.get_or_init(|| self.new_operator())
+    }
+
+    fn new_operator(&self) -> Operator {
         let mut b = Operator::builder(&self.url, self.admin_secret.as_str());
         if let Some(ca) = &self.ca_file {
             b = b.add_root_certificate_pem(&std::fs::read(ca).unwrap());
