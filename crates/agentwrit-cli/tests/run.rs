@@ -391,3 +391,83 @@ fn a_scope_beyond_the_apps_ceiling_is_refused_with_the_brokers_problem() {
     assert!(!stdout(&out).contains("ran"));
     assert!(stderr(&out).contains("403"), "{}", stderr(&out));
 }
+
+#[test]
+fn sigint_sighup_and_sigquit_to_the_wrapper_are_forwarded_too() {
+    let broker = TestBroker::start();
+    for (signal, trap) in [("INT", "INT"), ("HUP", "HUP"), ("QUIT", "QUIT")] {
+        let (mut cmd, _) = broker.with_app(&[SCOPE]);
+        let mut child = cmd
+            .args(["run", "--scope", SCOPE, "--", "sh", "-c"])
+            .arg(format!(
+                "trap 'echo got={trap}; exit 40' {trap}; echo token=$AGENTWRIT_TOKEN; while :; do sleep 0.05; done"
+            ))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let token = lines.next().unwrap().unwrap();
+        let token = token.strip_prefix("token=").unwrap().to_owned();
+        kill(child.id(), signal);
+        let rest: Vec<String> = lines.map(Result::unwrap).collect();
+        assert_eq!(rest, [format!("got={trap}")], "{signal}");
+        assert_eq!(child.wait().unwrap().code(), Some(40), "{signal}");
+        assert!(
+            !broker.is_valid(&token),
+            "{signal}: the token outlived the run"
+        );
+    }
+}
+
+#[test]
+fn a_command_that_cannot_be_executed_yields_126_and_a_released_token() {
+    let broker = TestBroker::start();
+    let dir = scratch("noexec");
+    let script = dir.join("not-executable.sh");
+    std::fs::write(&script, "echo hi\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let task = unique("noexec");
+    let (mut cmd, _) = broker.with_app(&[SCOPE]);
+    let out = cmd
+        .args(["run", "--scope", SCOPE, "--task", &task, "--"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
+    assert_eq!(broker.events(&task, "token_released"), 1);
+}
+
+#[test]
+fn a_failed_release_is_reported_with_the_agent_id_and_the_exit_code_stays_the_childs() {
+    let mut broker = TestBroker::start();
+    if broker.is_external() {
+        eprintln!("needs a broker the test can stop: skipped against an external broker");
+        return;
+    }
+    let dir = scratch("release-fails");
+    let go = dir.join("go");
+    let (mut cmd, _) = broker.with_app(&[SCOPE]);
+    let child = cmd
+        .args(["run", "--scope", SCOPE, "--", "sh", "-c"])
+        .arg(format!(
+            "echo agent=$AGENTWRIT_AGENT_ID; while [ ! -e '{}' ]; do sleep 0.02; done; exit 5",
+            go.display()
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = child;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let agent = lines.next().unwrap().unwrap();
+    let agent = agent.strip_prefix("agent=").unwrap().to_owned();
+    broker.stop(); // the release will find no broker
+    std::fs::write(&go, "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("releasing agent {agent} failed")),
+        "{err}"
+    );
+}

@@ -19,6 +19,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_agentwrit");
 
 pub struct TestBroker {
     _dev: Option<DevBrokerHandle>,
+    /// The broker of `AGENTWRIT_TEST_BROKER_URL`, not one this test started.
+    external: bool,
     /// One operator session per test (the real broker rate-limits logins).
     operator: std::sync::OnceLock<Operator>,
     pub url: String,
@@ -40,6 +42,7 @@ impl TestBroker {
             let cert = set("AGENTWRIT_TEST_CLIENT_CERT").zip(set("AGENTWRIT_TEST_CLIENT_KEY"));
             return TestBroker {
                 _dev: None,
+                external: true,
                 operator: std::sync::OnceLock::new(),
                 url,
                 admin_secret: admin,
@@ -52,14 +55,22 @@ impl TestBroker {
             url: dev.url().to_owned(),
             admin_secret: dev.admin_secret().expose_secret().to_owned(),
             _dev: Some(dev),
+            external: false,
             operator: std::sync::OnceLock::new(),
             ca_file: None,
             client_cert: None,
         }
     }
 
+    /// Stops the development broker (nothing for an external one).
+    pub fn stop(&mut self) {
+        if let Some(dev) = self._dev.take() {
+            dev.shutdown();
+        }
+    }
+
     pub fn is_external(&self) -> bool {
-        self._dev.is_none()
+        self.external
     }
 
     pub fn operator(&self) -> &Operator {
