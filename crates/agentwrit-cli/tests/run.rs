@@ -97,6 +97,7 @@ fn the_token_file_is_rewritten_on_renewal_and_the_child_is_signalled() {
     let dir = scratch("renew");
     let file = dir.join("token");
     let marker = dir.join("usr1");
+    let endpoint = dir.join("endpoint");
     let (mut cmd, _) = broker.with_app(&[SCOPE]);
     // The child counts SIGUSR1 in a file and waits to be terminated.
     let script = format!(
@@ -108,15 +109,20 @@ def usr1(*_):
     n += 1
     open({marker:?}, "w").write(str(n))
 signal.signal(signal.SIGUSR1, usr1)
+import os
+open({endpoint:?} + ".tmp", "w").write(os.environ["AGENTWRIT_CREDENTIALS_URL"] + " " + os.environ["AGENTWRIT_CREDENTIALS_AUTH"])
+os.rename({endpoint:?} + ".tmp", {endpoint:?})
 print("ready", flush=True)
 while True:
     time.sleep(0.05)
 "#,
-        marker = marker.display().to_string()
+        marker = marker.display().to_string(),
+        endpoint = endpoint.display().to_string()
     );
     let mut child = cmd
         .args([
             "run",
+            "--serve",
             "--scope",
             SCOPE,
             "--ttl",
@@ -142,6 +148,12 @@ while True:
     assert!(broker.is_valid(&second), "the renewed token is not valid");
     assert!(!broker.is_valid(&first), "the old token is still valid");
     read_when_present(&marker); // the child got SIGUSR1 after the renewal
+    // The credential endpoint answers the renewed token.
+    let served = read_when_present(&endpoint);
+    let (url, auth) = served.split_once(' ').unwrap();
+    let body = http_get(url, auth);
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["access_token"], second.as_str());
     kill(child.id(), "TERM");
     let status = child.wait().unwrap();
     assert_eq!(
@@ -470,4 +482,25 @@ fn a_failed_release_is_reported_with_the_agent_id_and_the_exit_code_stays_the_ch
         err.contains(&format!("releasing agent {agent} failed")),
         "{err}"
     );
+}
+
+/// `GET url` with the bearer `auth`, by hand (HTTP/1.0, one request): the
+/// body of a 200.
+fn http_get(url: &str, auth: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET / HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {auth}\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    body.to_owned()
 }
