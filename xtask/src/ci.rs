@@ -61,7 +61,8 @@ fn proptest_cases() -> String {
     std::env::var("PROPTEST_CASES").unwrap_or_else(|_| String::from("10000"))
 }
 
-/// The acceptance matrix, on both clients, against the external broker
+/// The acceptance matrix, on both clients, and the `agentwrit run` tests
+/// of the command line, against the external broker
 /// named by `AGENTWRIT_TEST_BROKER_URL` and `AGENTWRIT_TEST_ADMIN_SECRET`.
 /// For a broker in `tls` or `mtls` mode, `AGENTWRIT_TEST_CA_FILE` (its CA,
 /// PEM) and `AGENTWRIT_TEST_CLIENT_CERT` + `AGENTWRIT_TEST_CLIENT_KEY` (a
@@ -99,6 +100,17 @@ pub fn conformance(_args: &[String]) -> Result<(), String> {
         "test",
         "-p",
         "agentwrit-acceptance",
+        "--",
+        "--test-threads=1",
+    ]))?;
+    // The `agentwrit run` tests, on the same broker (their harness reads
+    // the same variables).
+    run(cargo().args([
+        "test",
+        "-p",
+        "agentwrit-cli",
+        "--test",
+        "run",
         "--",
         "--test-threads=1",
     ]))

@@ -43,6 +43,9 @@ const ROWS: &[Row] = &[
     row("agentwrit-devbroker", Some("")),
     row("agentwrit-tower", None),
     row("agentwrit-tower", Some("")),
+    // The command line has no features of its own.
+    row("agentwrit-cli", None),
+    row("agentwrit-cli", Some("")),
 ];
 
 const fn row(package: &'static str, features: Option<&'static str>) -> Row {

@@ -36,7 +36,7 @@ Commands:
   install-tools  cargo-deny (the pinned version, --locked) when missing
   dups           no duplicate versions in the transports' normal dependency trees
   features [--list]  each library crate builds alone with each supported feature set
-  conformance    the acceptance matrix against AGENTWRIT_TEST_BROKER_URL
+  conformance    the acceptance matrix and the `agentwrit run` tests against AGENTWRIT_TEST_BROKER_URL
   fuzz [--quick] every fuzz target, 1 000 000 inputs each (--quick: 20 000)
   interop-python the official Python SDK (agentwrit 0.3.0) lifecycle against agentwrit-devbroker
   release --dry-run  release checks and `cargo package` (never publishes)

@@ -645,6 +645,7 @@ mod tests {
                 "agentwrit-devbroker",
                 "agentwrit-async",
                 "agentwrit-blocking",
+                "agentwrit-cli",
                 "agentwrit-tower"
             ]
         );

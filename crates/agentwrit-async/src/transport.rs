@@ -71,6 +71,11 @@ impl Transport {
         })
     }
 
+    /// The transport's clock's current time.
+    pub(crate) fn now(&self) -> std::time::SystemTime {
+        self.clock.now()
+    }
+
     /// Drives `flow` to its end: sends what it asks, sleeps when it says.
     pub(crate) async fn drive<F: Flow>(&self, flow: F) -> Result<F::Output, Error> {
         self.drive_waking(flow, None).await

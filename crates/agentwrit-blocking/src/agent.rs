@@ -270,6 +270,28 @@ impl Agent {
         self.inner.shared.is_released()
     }
 
+    /// When the renewal schedule (the one [`Agent::start_auto_renewal`]
+    /// follows: 80 % of the current token's lifetime, or now if that is
+    /// past) says to renew next; `None` once released. For a program that
+    /// renews on its own loop, e.g. to act after each renewal.
+    ///
+    /// ```
+    /// # let broker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = broker.register_universal_app()?;
+    /// # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"])?;
+    /// let at = agent.next_renewal_at().expect("not released");
+    /// assert!(at < agent.expires_at());
+    /// agent.release()?;
+    /// assert_eq!(agent.next_renewal_at(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn next_renewal_at(&self) -> Option<SystemTime> {
+        let now = self.transport().now();
+        self.inner.shared.read(|s| s.next_renewal_at(now))
+    }
+
     /// Renews the token in place: same agent id, new token and jti; the
     /// old token is dead at once.
     ///

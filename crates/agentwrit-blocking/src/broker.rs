@@ -5,12 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentwrit_core::wire::{AdminSecret, BearerToken, ClientSecret, HealthResponse};
+use agentwrit_core::wire::{
+    AccessToken, AdminSecret, BearerToken, ClientSecret, HealthResponse, LaunchToken,
+};
 use agentwrit_core::{
-    ClientSettings, Clock, Error, Flow, Health, RetryPolicy, Validate, Validation,
-    admin_secret_from, app_credentials_from, broker_settings_from,
+    AgentKey, ClientSettings, Clock, CreateAgent, CreateAgentRequest, Error, Flow, Health, Release,
+    ReleaseOutcome, RetryPolicy, SharedAgent, Validate, Validation, admin_secret_from,
+    app_credentials_from, broker_settings_from,
 };
 
+use crate::agent::Agent;
 use crate::app::App;
 use crate::operator::Operator;
 use crate::transport::Transport;
@@ -522,5 +526,82 @@ impl Broker {
     /// A broker failure or a transport failure.
     pub fn health(&self) -> Result<HealthResponse, Error> {
         self.inner.drive(Health::new(&self.inner.config))
+    }
+
+    /// Releases `token` (any token: an agent's, a delegated one, one this
+    /// process was handed) with no app credentials. A 401 means the token
+    /// was already dead and counts as released:
+    /// [`ReleaseOutcome::AlreadyDead`].
+    ///
+    /// ```
+    /// # let devbroker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = devbroker.register_universal_app()?;
+    /// use agentwrit_blocking::{Broker, ReleaseOutcome};
+    ///
+    /// let broker = Broker::new(devbroker.url())?;
+    /// let app = broker.app(&reg.client_id, &reg.client_secret)?;
+    /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"])?;
+    /// let token = agent.access_token();
+    /// assert_eq!(broker.release_token(&token)?, ReleaseOutcome::Released);
+    /// assert_eq!(broker.release_token(&token)?, ReleaseOutcome::AlreadyDead);
+    /// assert!(!broker.validate(&token)?.is_valid());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// An empty token ([`Error::InvalidInput`]), a broker failure other
+    /// than 401, or a transport failure.
+    pub fn release_token(&self, token: &AccessToken) -> Result<ReleaseOutcome, Error> {
+        let flow = Release::new(&self.inner.config, token)?;
+        self.inner.drive(flow)
+    }
+
+    /// Registers an agent for `task_id` of `orch_id` with a launch token
+    /// minted elsewhere (by an operator or an app, and handed to this
+    /// process): a fresh Ed25519 key, the broker's challenge, then
+    /// registration. No app credentials are needed; the launch token's
+    /// policy fixes the ceiling and the TTL.
+    ///
+    /// ```
+    /// # let devbroker = agentwrit_devbroker::DevBroker::start()?;
+    /// # let reg = devbroker.register_universal_app()?;
+    /// use agentwrit_blocking::{Broker, wire::LaunchTokenRequest};
+    ///
+    /// let broker = Broker::new(devbroker.url())?;
+    /// let app = broker.app(&reg.client_id, &reg.client_secret)?;
+    /// let minted = app.launch_token(LaunchTokenRequest::new("py-worker", vec!["read:data:*".into()]))?;
+    /// let agent = broker.register_agent(minted.launch_token, "orch-1", "task-1", &["read:data:x"])?;
+    /// assert_eq!(agent.scope(), ["read:data:x"]);
+    /// agent.release()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before anything is sent (an empty launch
+    /// token, a bad id or scope); the broker's rejection (a used or
+    /// expired launch token, a scope beyond its ceiling) or a transport
+    /// failure.
+    pub fn register_agent<S: AsRef<str>>(
+        &self,
+        launch_token: LaunchToken,
+        orch_id: &str,
+        task_id: &str,
+        scope: &[S],
+    ) -> Result<Agent, Error> {
+        let key = AgentKey::generate(&mut rand_core::OsRng);
+        let request = CreateAgentRequest::new(
+            orch_id,
+            task_id,
+            scope.iter().map(|s| s.as_ref().to_owned()),
+            key,
+        );
+        let flow = CreateAgent::with_launch_token(&self.inner.config, launch_token, request)?;
+        let credentials = self.inner.drive(flow)?;
+        Ok(Agent::new(
+            self.transport().clone(),
+            SharedAgent::new(credentials),
+        ))
     }
 }

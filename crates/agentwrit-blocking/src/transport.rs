@@ -87,6 +87,11 @@ impl Transport {
         })
     }
 
+    /// The transport's clock's current time.
+    pub(crate) fn now(&self) -> std::time::SystemTime {
+        self.clock.now()
+    }
+
     /// Drives `flow` to its end: sends what it asks, sleeps when it says.
     /// A sleep ends early when another thread unparks this one (the
     /// auto-renewal worker is woken that way to stop).

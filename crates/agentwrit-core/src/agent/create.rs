@@ -234,6 +234,52 @@ impl CreateAgent {
         })
     }
 
+    /// Registers an agent with a launch token minted elsewhere (by an
+    /// operator, another app, or handed to a process in its environment):
+    /// the ceremony from step 2 on, with no app credentials. The request's
+    /// label and `max_ttl` are not sent: the launch token's policy fixes
+    /// them.
+    ///
+    /// ```
+    /// use agentwrit_core::{AgentKey, ClientConfig, CreateAgent, CreateAgentRequest, Error};
+    /// use agentwrit_wire::LaunchToken;
+    ///
+    /// let config = ClientConfig::new("http://127.0.0.1:8080".parse()?);
+    /// let request = CreateAgentRequest::new("orch", "task", ["read:data:*"], AgentKey::from_seed([1; 32]));
+    /// assert!(CreateAgent::with_launch_token(&config, LaunchToken::new("a1b2"), request.clone()).is_ok());
+    /// let err = CreateAgent::with_launch_token(&config, LaunchToken::new(""), request).unwrap_err();
+    /// assert!(matches!(&err, Error::InvalidInput { field, .. } if field == "launch_token"));
+    /// # Ok::<(), agentwrit_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before anything is sent: an empty launch
+    /// token, or a request [`CreateAgent::new`] refuses.
+    pub fn with_launch_token(
+        config: &ClientConfig,
+        launch_token: LaunchToken,
+        request: CreateAgentRequest,
+    ) -> Result<Self, Error> {
+        request.validate()?;
+        if launch_token.is_empty() {
+            return Err(Error::invalid_input("launch_token", "must not be empty"));
+        }
+        let call = Call::new(
+            "create_agent.challenge",
+            config,
+            Spec::get(paths::CHALLENGE).prepare(config),
+            Idempotency::Idempotent,
+            |outcome, _| Ok(Stage::Challenge(outcome?.json()?)),
+        );
+        Ok(CreateAgent {
+            config: config.clone(),
+            request,
+            call,
+            phase: Phase::Challenge { launch_token },
+        })
+    }
+
     /// Feeds a step of the current request through: finished requests
     /// advance the ceremony.
     fn advance(&mut self, step: Step<Stage>, now: SystemTime) -> Step<AgentCredentials> {

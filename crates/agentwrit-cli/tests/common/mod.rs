@@ -1,0 +1,243 @@
+//! The harness of the tests that run the real `agentwrit` binary: a broker
+//! (a development broker on 127.0.0.1:0, or the external one of
+//! `AGENTWRIT_TEST_BROKER_URL` + `AGENTWRIT_TEST_ADMIN_SECRET`, as in
+//! `cargo xtask conformance`), apps registered on it, and the binary's
+//! command with a clean environment.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use agentwrit_blocking::wire::{AuditQuery, CreateAppRequest};
+use agentwrit_blocking::{Broker, Operator, Validator};
+use agentwrit_devbroker::{DevBroker, DevBrokerHandle};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_agentwrit");
+
+pub struct TestBroker {
+    _dev: Option<DevBrokerHandle>,
+    /// The broker of `AGENTWRIT_TEST_BROKER_URL`, not one this test started.
+    external: bool,
+    /// One operator session per test (the real broker rate-limits logins).
+    operator: std::sync::OnceLock<Operator>,
+    pub url: String,
+    pub admin_secret: String,
+    ca_file: Option<String>,
+    client_cert: Option<(String, String)>,
+}
+
+fn set(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|v| !v.is_empty())
+}
+
+impl TestBroker {
+    pub fn start() -> TestBroker {
+        if let (Some(url), Some(admin)) = (
+            set("AGENTWRIT_TEST_BROKER_URL"),
+            set("AGENTWRIT_TEST_ADMIN_SECRET"),
+        ) {
+            let cert = set("AGENTWRIT_TEST_CLIENT_CERT").zip(set("AGENTWRIT_TEST_CLIENT_KEY"));
+            return TestBroker {
+                _dev: None,
+                external: true,
+                operator: std::sync::OnceLock::new(),
+                url,
+                admin_secret: admin,
+                ca_file: set("AGENTWRIT_TEST_CA_FILE"),
+                client_cert: cert,
+            };
+        }
+        let dev = DevBroker::builder().no_rate_limits().start().unwrap();
+        TestBroker {
+            url: dev.url().to_owned(),
+            admin_secret: dev.admin_secret().expose_secret().to_owned(),
+            _dev: Some(dev),
+            external: false,
+            operator: std::sync::OnceLock::new(),
+            ca_file: None,
+            client_cert: None,
+        }
+    }
+
+    /// Stops the development broker (nothing for an external one).
+    pub fn stop(&mut self) {
+        if let Some(dev) = self._dev.take() {
+            dev.shutdown();
+        }
+    }
+
+    pub fn is_external(&self) -> bool {
+        self.external
+    }
+
+    pub fn operator(&self) -> &Operator {
+        self.operator.get_or_init(|| self.new_operator())
+    }
+
+    fn new_operator(&self) -> Operator {
+        self.broker().operator(self.admin_secret.as_str()).unwrap()
+    }
+
+    /// One connection to the broker, with the test CA and client identity.
+    fn broker(&self) -> Broker {
+        let mut b = Broker::builder(&self.url);
+        if let Some(ca) = &self.ca_file {
+            b = b.add_root_certificate_pem(&std::fs::read(ca).unwrap());
+        }
+        if let Some((cert, key)) = &self.client_cert {
+            b = b.identity_pem(&std::fs::read(cert).unwrap(), &std::fs::read(key).unwrap());
+        }
+        b.build().unwrap()
+    }
+
+    pub fn validator(&self) -> Validator {
+        self.broker().validator()
+    }
+
+    /// True when the broker accepts `token`.
+    pub fn is_valid(&self, token: &str) -> bool {
+        self.validator().validate(token).unwrap().is_valid()
+    }
+
+    /// A new app with ceiling `scopes`: (client id, client secret).
+    pub fn app(&self, scopes: &[&str]) -> (String, String) {
+        let request = CreateAppRequest::new(
+            unique("cli-app"),
+            scopes.iter().map(|s| s.to_string()).collect(),
+        );
+        let app = self.operator().create_app(request).unwrap();
+        (
+            app.client_id.clone(),
+            app.client_secret.unwrap().expose_secret().to_owned(),
+        )
+    }
+
+    /// The binary, with only this broker in its environment (no app).
+    pub fn bare(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AGENTWRIT_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("AGENTWRIT_BROKER_URL", &self.url);
+        if let Some(ca) = &self.ca_file {
+            cmd.env("AGENTWRIT_CA_FILE", ca);
+        }
+        if let Some((cert, key)) = &self.client_cert {
+            cmd.env("AGENTWRIT_CLIENT_CERT", cert)
+                .env("AGENTWRIT_CLIENT_KEY", key);
+        }
+        cmd
+    }
+
+    /// The binary with an app's credentials (ceiling `scopes`) and the
+    /// admin secret in its environment.
+    pub fn with_app(&self, scopes: &[&str]) -> (Command, String) {
+        let (id, secret) = self.app(scopes);
+        let mut cmd = self.bare();
+        cmd.env("AGENTWRIT_CLIENT_ID", id)
+            .env("AGENTWRIT_CLIENT_SECRET", &secret)
+            .env("AGENTWRIT_ADMIN_SECRET", &self.admin_secret);
+        (cmd, secret)
+    }
+
+    /// The binary with the admin secret (operator commands).
+    pub fn admin(&self) -> Command {
+        let mut cmd = self.bare();
+        cmd.env("AGENTWRIT_ADMIN_SECRET", &self.admin_secret);
+        cmd
+    }
+
+    /// How many events of `event_type` the broker recorded for `task_id`.
+    pub fn events(&self, task_id: &str, event_type: &str) -> u64 {
+        self.operator()
+            .audit_events(AuditQuery::new().task_id(task_id).event_type(event_type))
+            .unwrap()
+            .total
+    }
+}
+
+/// A name no other test (or earlier run against the same broker) uses.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh directory under the target directory.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique(name));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Polls `probe` until it returns `Some`, for at most `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The file's content once it exists and is not empty.
+pub fn read_when_present(path: &Path) -> String {
+    wait_for(
+        &format!("{}", path.display()),
+        Duration::from_secs(30),
+        || std::fs::read_to_string(path).ok().filter(|s| !s.is_empty()),
+    )
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The value of `key=` in a child's `key=value` output lines.
+pub fn field(text: &str, key: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= in {text:?}"))
+        .to_owned()
+}
+
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
+}
+
+/// True when python3 can be run here.
+pub fn has_python() -> bool {
+    Command::new("python3")
+        .arg("-c")
+        .arg("pass")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Sends `signal` (a name for `kill -s`) to `pid`.
+pub fn kill(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args(["-s", signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
