@@ -33,12 +33,18 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sync_api::Delegated>()?;
     m.add_class::<sync_api::Operator>()?;
     m.add_function(wrap_pyfunction!(sync_api::validate, m)?)?;
+    m.add_function(wrap_pyfunction!(sync_api::scope_is_subset, m)?)?;
     m.add_class::<async_api::AsyncApp>()?;
     m.add_class::<async_api::AsyncAgent>()?;
     m.add_class::<async_api::AsyncDelegated>()?;
     m.add_class::<async_api::AsyncOperator>()?;
     m.add_function(wrap_pyfunction!(async_api::async_validate, m)?)?;
     m.add_class::<devbroker::DevBroker>()?;
+    m.add(
+        "UNIVERSAL_APP_SCOPES",
+        agentwrit_devbroker::UNIVERSAL_APP_SCOPES.to_vec(),
+    )?;
+    m.add("UNIVERSAL_APP_NAME", agentwrit_devbroker::UNIVERSAL_APP_NAME)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -395,3 +395,10 @@ impl Operator {
         format!("Operator(broker_url={:?})", self.inner.broker_url())
     }
 }
+
+/// The broker's scope rule: every scope in `requested` is covered by one
+/// in `allowed` (`*` only as a whole identifier).
+#[pyfunction]
+pub fn scope_is_subset(requested: Vec<String>, allowed: Vec<String>) -> bool {
+    sdk::scope_is_subset(&requested, &allowed)
+}
