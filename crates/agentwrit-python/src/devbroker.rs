@@ -43,7 +43,8 @@ impl DevBroker {
 #[pymethods]
 impl DevBroker {
     #[new]
-    #[pyo3(signature = (*, tls=None, rate_limits=false, default_ttl=None, max_ttl=None, app_token_ttl=None))]
+    #[pyo3(signature = (*, tls=None, rate_limits=false, default_ttl=None, max_ttl=None, app_token_ttl=None, issuer=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         tls: Option<&str>,
@@ -51,8 +52,12 @@ impl DevBroker {
         default_ttl: Option<i64>,
         max_ttl: Option<i64>,
         app_token_ttl: Option<i64>,
+        issuer: Option<String>,
     ) -> PyResult<Self> {
         let mut builder = Engine::builder();
+        if let Some(issuer) = issuer {
+            builder = builder.issuer(issuer);
+        }
         if !rate_limits {
             builder = builder.no_rate_limits();
         }

@@ -265,6 +265,7 @@ class DevBroker:
         default_ttl: int | None = None,
         max_ttl: int | None = None,
         app_token_ttl: int | None = None,
+        issuer: str | None = None,
     ) -> DevBroker: ...
     @property
     def url(self) -> str: ...

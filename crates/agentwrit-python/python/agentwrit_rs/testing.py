@@ -45,7 +45,8 @@ class DevBroker:
 
     ``tls``: ``None`` (plain HTTP), ``"tls"`` or ``"mtls"``. Rate limits are
     off unless ``rate_limits=True``. ``default_ttl``, ``max_ttl`` and
-    ``app_token_ttl`` (seconds) set the broker's token lifetimes.
+    ``app_token_ttl`` (seconds) set the broker's token lifetimes; ``issuer``
+    the tokens' ``iss`` (empty by default, as the real broker's).
     """
 
     def __init__(
@@ -56,6 +57,7 @@ class DevBroker:
         default_ttl: int | None = None,
         max_ttl: int | None = None,
         app_token_ttl: int | None = None,
+        issuer: str | None = None,
     ) -> None:
         self._native = _native.DevBroker(
             tls=tls,
@@ -63,6 +65,7 @@ class DevBroker:
             default_ttl=default_ttl,
             max_ttl=max_ttl,
             app_token_ttl=app_token_ttl,
+            issuer=issuer,
         )
         self._universal: AppCredentials | None = None
 
