@@ -199,8 +199,9 @@ def test_operator_calls(broker: DevBroker) -> None:
     with pytest.raises(agentwrit.InvalidInputError):
         op.revoke("everything", "x")
     op.delete_app(app_id)
+    gone = AgentWritApp(broker.url, created["client_id"], created["client_secret"])
     with pytest.raises(agentwrit.AuthenticationError):
-        billing.create_agent("orch", "again", ["read:data:x"])
+        gone.create_agent("orch", "again", ["read:data:x"])
     bad = agentwrit.AgentWritOperator(broker.url, "not-the-secret")
     with pytest.raises(agentwrit.AuthenticationError):
         bad.list_apps()

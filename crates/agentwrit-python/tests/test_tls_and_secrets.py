@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import traceback
+from pathlib import Path
 
 import pytest
 
@@ -29,9 +30,13 @@ def test_tls() -> None:
         untrusting = AgentWritApp(broker.url, c.client_id, c.client_secret)
         with pytest.raises(agentwrit.TransportError):
             untrusting.health()
+        # https_only accepts an https:// broker (the handshake still needs the CA).
         with pytest.raises(agentwrit.TransportError):
             AgentWritApp(broker.url, c.client_id, c.client_secret, https_only=True).health()
-            AgentWritApp("http://127.0.0.1:1", "id", "s", https_only=True)
+        trusted = AgentWritApp(
+            broker.url, c.client_id, c.client_secret, https_only=True, ca_pem=broker.ca_pem
+        )
+        assert trusted.health().status == "ok"
 
 
 def test_https_only_refuses_plain_http(broker: DevBroker) -> None:
@@ -39,7 +44,7 @@ def test_https_only_refuses_plain_http(broker: DevBroker) -> None:
         AgentWritApp(broker.url, "id", "secret", https_only=True).health()
 
 
-def test_mtls(tmp_path: object) -> None:
+def test_mtls() -> None:
     with DevBroker(tls="mtls") as broker:
         app = broker.universal_app()  # presents the broker's test client certificate
         with app.agent("orch", "task", SCOPE) as agent:
@@ -57,10 +62,7 @@ def test_mtls(tmp_path: object) -> None:
         assert asyncio.run(run_async())
 
 
-def test_tls_files_are_read_like_the_environment_variables(tmp_path: "object") -> None:
-    import pathlib
-
-    assert isinstance(tmp_path, pathlib.Path)
+def test_tls_files_are_read_like_the_environment_variables(tmp_path: Path) -> None:
     with DevBroker(tls="mtls") as broker:
         assert broker.ca_pem and broker.client_cert_pem and broker.client_key_pem
         (tmp_path / "ca.pem").write_text(broker.ca_pem)
@@ -123,11 +125,13 @@ def test_secrets_never_appear_in_repr_or_exceptions(broker: DevBroker) -> None:
     except agentwrit.AgentWritError as e:
         failures.append(e)
     assert len(failures) == 6
-    for e in failures:
-        texts.append(str(e))
-        texts.append(repr(e))
-        texts.append("".join(traceback.format_exception(type(e), e, e.__traceback__)))
-        texts.append(repr(vars(e)))
+    for failure in failures:
+        texts.append(str(failure))
+        texts.append(repr(failure))
+        texts.append(
+            "".join(traceback.format_exception(type(failure), failure, failure.__traceback__))
+        )
+        texts.append(repr(vars(failure)))
     for text in texts:
         for s in secrets:
             assert s not in text

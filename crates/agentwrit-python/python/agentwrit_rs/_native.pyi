@@ -1,6 +1,25 @@
 # Stubs of the extension module agentwrit_rs._native (src/*.rs), checked
 # against the built module by `python -m mypy.stubtest agentwrit_rs`.
 from collections.abc import Awaitable
+from typing import final
+
+__all__ = [
+    "App",
+    "Agent",
+    "Delegated",
+    "Operator",
+    "validate",
+    "scope_is_subset",
+    "AsyncApp",
+    "AsyncAgent",
+    "AsyncDelegated",
+    "AsyncOperator",
+    "async_validate",
+    "DevBroker",
+    "UNIVERSAL_APP_SCOPES",
+    "UNIVERSAL_APP_NAME",
+    "__version__",
+]
 
 __version__: str
 UNIVERSAL_APP_SCOPES: list[str]
@@ -28,6 +47,7 @@ def async_validate(
 ) -> Awaitable[tuple[bool, str | None, str | None]]: ...
 def scope_is_subset(requested: list[str], allowed: list[str]) -> bool: ...
 
+@final
 class App:
     def __new__(
         cls,
@@ -62,6 +82,7 @@ class App:
     def validate(self, token: str) -> tuple[bool, str | None, str | None]: ...
     def health(self) -> str: ...
 
+@final
 class Agent:
     @property
     def agent_id(self) -> str: ...
@@ -90,6 +111,7 @@ class Agent:
     def start_auto_renewal(self) -> None: ...
     def stop_auto_renewal(self) -> int | None: ...
 
+@final
 class Delegated:
     @property
     def access_token(self) -> str: ...
@@ -104,6 +126,7 @@ class Delegated:
     def delegate(self, delegate_to: str, scope: list[str], ttl: float | None = None) -> Delegated: ...
     def release(self) -> str: ...
 
+@final
 class Operator:
     def __new__(
         cls,
@@ -139,6 +162,7 @@ class Operator:
     def revoke(self, level: str, target: str) -> str: ...
     def audit_events(self, query_json: str) -> str: ...
 
+@final
 class AsyncApp:
     def __new__(
         cls,
@@ -173,6 +197,7 @@ class AsyncApp:
     def validate(self, token: str) -> Awaitable[tuple[bool, str | None, str | None]]: ...
     def health(self) -> Awaitable[str]: ...
 
+@final
 class AsyncAgent:
     @property
     def agent_id(self) -> str: ...
@@ -203,6 +228,7 @@ class AsyncAgent:
     def start_auto_renewal(self) -> None: ...
     def stop_auto_renewal(self) -> Awaitable[int | None]: ...
 
+@final
 class AsyncDelegated:
     @property
     def access_token(self) -> str: ...
@@ -219,6 +245,7 @@ class AsyncDelegated:
     ) -> Awaitable[AsyncDelegated]: ...
     def release(self) -> Awaitable[str]: ...
 
+@final
 class AsyncOperator:
     def __new__(
         cls,
@@ -256,6 +283,7 @@ class AsyncOperator:
     def revoke(self, level: str, target: str) -> Awaitable[str]: ...
     def audit_events(self, query_json: str) -> Awaitable[str]: ...
 
+@final
 class DevBroker:
     def __new__(
         cls,
