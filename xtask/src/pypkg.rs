@@ -39,7 +39,9 @@ pub fn build_and_install(python: &Path, release: bool) -> Result<PathBuf, String
     if out.exists() {
         std::fs::remove_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     }
-    let bin = python.parent().ok_or("the venv's interpreter has no directory")?;
+    let bin = python
+        .parent()
+        .ok_or("the venv's interpreter has no directory")?;
     let mut build = Command::new(bin.join("maturin"));
     build
         .arg("build")
@@ -84,9 +86,14 @@ pub fn python(args: &[String]) -> Result<(), String> {
     let tests = crate_dir.join("tests");
     // From the tests' directory, so the package's source directory
     // (python/) is not on sys.path: what is imported is the installed wheel.
-    run(Command::new(&python)
-        .current_dir(&tests)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "."]))?;
+    run(Command::new(&python).current_dir(&tests).args([
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        ".",
+    ]))?;
     let cache = target_dir()?.join("agentwrit-rs-mypy-cache");
     run(Command::new(&python)
         .current_dir(&tests)

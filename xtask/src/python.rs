@@ -52,7 +52,9 @@ pub fn ensure_venv(venv: &Path, packages: &[&str], probe: &str) -> Result<PathBu
             .arg("--version")
             .output()
             .map_err(|e| {
-                format!("{system} not found ({e}); install Python 3.10+ or set PYTHON=/path/to/python3")
+                format!(
+                    "{system} not found ({e}); install Python 3.10+ or set PYTHON=/path/to/python3"
+                )
             })?;
         if !version.status.success() {
             return Err(format!(

@@ -414,16 +414,15 @@ impl AsyncOperator {
     ) -> PyResult<Bound<'py, PyAny>> {
         let level = convert::revocation_level(&level)?;
         let op = self.inner.clone();
-        future_into_py(py, async move {
-            json(&op.revoke(level, &target).await.py()?)
-        })
+        future_into_py(
+            py,
+            async move { json(&op.revoke(level, &target).await.py()?) },
+        )
     }
     fn audit_events<'py>(&self, py: Python<'py>, query_json: &str) -> PyResult<Bound<'py, PyAny>> {
         let query = convert::audit_query(query_json)?;
         let op = self.inner.clone();
-        future_into_py(py, async move {
-            json(&op.audit_events(query).await.py()?)
-        })
+        future_into_py(py, async move { json(&op.audit_events(query).await.py()?) })
     }
     fn __repr__(&self) -> String {
         format!("AsyncOperator(broker_url={:?})", self.inner.broker_url())

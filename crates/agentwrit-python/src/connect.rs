@@ -182,7 +182,9 @@ fn cached<V: Clone>(
         return build(settings);
     }
     let key = (url.to_owned(), settings.timeout);
-    let mut guard = cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut guard = cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let map = guard.get_or_insert_with(HashMap::new);
     if let Some(v) = map.get(&key) {
         return Ok(v.clone());

@@ -25,12 +25,8 @@ pub fn seconds(field: &str, value: f64) -> PyResult<Duration> {
             format!("invalid input: {field}: must be a positive number of seconds, got {value}"),
         ));
     }
-    Duration::try_from_secs_f64(value).map_err(|e| {
-        raise(
-            "InvalidInputError",
-            format!("invalid input: {field}: {e}"),
-        )
-    })
+    Duration::try_from_secs_f64(value)
+        .map_err(|e| raise("InvalidInputError", format!("invalid input: {field}: {e}")))
 }
 
 /// The client settings from the keyword arguments every constructor takes.

@@ -86,7 +86,9 @@ impl DevBroker {
             Some(other) => {
                 return Err(raise(
                     "InvalidInputError",
-                    format!("invalid input: tls: expected None, \"none\", \"tls\" or \"mtls\", got {other:?}"),
+                    format!(
+                        "invalid input: tls: expected None, \"none\", \"tls\" or \"mtls\", got {other:?}"
+                    ),
                 ));
             }
         };
@@ -128,10 +130,7 @@ impl DevBroker {
     }
     #[getter]
     fn running(&self) -> bool {
-        self.handle
-            .lock()
-            .map(|g| g.is_some())
-            .unwrap_or(false)
+        self.handle.lock().map(|g| g.is_some()).unwrap_or(false)
     }
 
     /// Registers an app; returns `(app_id, client_id, client_secret)`.

@@ -119,4 +119,3 @@ pub fn raise(name: &str, message: String) -> PyErr {
         Err(e) => e,
     })
 }
-

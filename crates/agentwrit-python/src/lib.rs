@@ -44,7 +44,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "UNIVERSAL_APP_SCOPES",
         agentwrit_devbroker::UNIVERSAL_APP_SCOPES.to_vec(),
     )?;
-    m.add("UNIVERSAL_APP_NAME", agentwrit_devbroker::UNIVERSAL_APP_NAME)?;
+    m.add(
+        "UNIVERSAL_APP_NAME",
+        agentwrit_devbroker::UNIVERSAL_APP_NAME,
+    )?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

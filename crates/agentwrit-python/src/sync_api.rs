@@ -200,7 +200,9 @@ impl Agent {
         self.inner.start_auto_renewal();
     }
     fn stop_auto_renewal(&self, py: Python<'_>) -> PyResult<Option<u64>> {
-        py.detach(|| self.inner.stop_auto_renewal()).transpose().py()
+        py.detach(|| self.inner.stop_auto_renewal())
+            .transpose()
+            .py()
     }
     fn __repr__(&self) -> String {
         format!(
