@@ -140,3 +140,38 @@ def test_data_pipeline() -> None:
             "Pipeline complete. All tenants processed with isolated scopes.",
         ],
     )
+
+
+def test_a_program_written_for_the_official_sdk_runs_unchanged(tmp_path: Path) -> None:
+    # xtask/interop/python_lifecycle.py is the repository's own program for
+    # `agentwrit` 0.3.0 (run by `cargo xtask interop-python` against the real
+    # SDK). Here `agentwrit` is agentwrit_rs under that name, nothing else.
+    program = Path(__file__).parents[3] / "xtask" / "interop" / "python_lifecycle.py"
+    assert program.is_file()
+    alias = tmp_path / "agentwrit"
+    alias.mkdir()
+    (alias / "__init__.py").write_text(
+        "from agentwrit_rs import *  # noqa: F403\nfrom agentwrit_rs import __version__\n"
+    )
+    (alias / "errors.py").write_text("from agentwrit_rs.errors import *  # noqa: F403\n")
+    (alias / "models.py").write_text("from agentwrit_rs.models import *  # noqa: F403\n")
+    with DevBroker() as broker:
+        creds = broker.universal_credentials()
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(tmp_path),
+            "AGENTWRIT_BROKER_URL": broker.url,
+            "AGENTWRIT_CLIENT_ID": creds.client_id,
+            "AGENTWRIT_CLIENT_SECRET": creds.client_secret,
+        }
+        done = subprocess.run(
+            [sys.executable, str(program)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "FAIL" not in done.stdout
+    assert done.stdout.count("  ok  ") >= 10

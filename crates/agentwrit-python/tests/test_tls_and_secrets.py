@@ -49,7 +49,12 @@ def test_mtls() -> None:
         app = broker.universal_app()  # presents the broker's test client certificate
         with app.agent("orch", "task", SCOPE) as agent:
             assert app.validate(agent.access_token).valid
+        # Neither the client key nor the app secret shows in the app's repr or vars.
         c = broker.universal_credentials()
+        key = broker.client_key_pem
+        assert key is not None
+        for text in (repr(app), str(vars(app)), repr(app._native)):
+            assert key not in text and c.client_secret not in text
         no_cert = AgentWritApp(broker.url, c.client_id, c.client_secret, ca_pem=broker.ca_pem)
         with pytest.raises(agentwrit.TransportError):
             no_cert.health()

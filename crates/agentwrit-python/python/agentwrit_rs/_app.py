@@ -204,7 +204,7 @@ class AgentWritApp:
     ) -> None:
         self.timeout = timeout
         self.user_agent = user_agent
-        self._tls = tls_kwargs(
+        tls = tls_kwargs(
             ca_file=ca_file,
             ca_pem=ca_pem,
             client_cert=client_cert,
@@ -219,7 +219,7 @@ class AgentWritApp:
             client_secret,
             timeout=timeout,
             user_agent=user_agent,
-            **self._tls,
+            **tls,
         )
 
     @classmethod
@@ -230,7 +230,6 @@ class AgentWritApp:
         app = cls.__new__(cls)
         app.timeout = 10.0
         app.user_agent = None
-        app._tls = {}
         app._native = _native.App.from_env()
         return app
 
