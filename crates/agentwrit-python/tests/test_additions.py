@@ -4,6 +4,7 @@ auto-renewal, multi-hop delegation, the operator API."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -97,28 +98,51 @@ def test_32_threads_share_one_app(app: AgentWritApp) -> None:
     assert len(set(ids)) == 32
 
 
-def test_the_gil_is_released_during_broker_calls(app: AgentWritApp) -> None:
-    # While one thread is inside broker calls, another Python thread keeps
-    # running Python code: it counts, and its count goes up.
-    agent = app.create_agent("orch", "task", SCOPE)
-    stop = threading.Event()
-    ticks = [0]
+def test_the_gil_is_released_during_broker_calls() -> None:
+    # A "broker" that accepts connections (in a Python thread, which needs
+    # the GIL to run) and never answers until told to. If a thread blocked in
+    # a broker call kept the GIL, the accepting thread could never run and
+    # `accepted` would never be set.
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    accepted = threading.Event()
+    done = threading.Event()
+    conns: list[socket.socket] = []
 
-    def spin() -> None:
-        while not stop.is_set():
-            ticks[0] += 1
+    def serve() -> None:
+        server.settimeout(0.1)
+        while not done.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            conns.append(conn)
+            accepted.set()
 
-    t = threading.Thread(target=spin)
-    t.start()
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            agentwrit.validate(f"http://127.0.0.1:{port}", "token", timeout=20.0)
+        except BaseException as e:
+            outcome.append(e)
+
+    server_thread = threading.Thread(target=serve)
+    server_thread.start()
+    caller = threading.Thread(target=call)
     try:
-        before = ticks[0]
-        for _ in range(50):
-            assert app.validate(agent.access_token).valid
-        after = ticks[0]
+        caller.start()
+        assert accepted.wait(timeout=15), "the accepting thread never ran during the call"
+        assert caller.is_alive()  # still inside the broker call
     finally:
-        stop.set()
-        t.join()
-    assert after > before
+        done.set()
+        server_thread.join()
+        for c in conns:
+            c.close()
+        server.close()
+        caller.join(timeout=60)
+    assert not caller.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], agentwrit.AgentWritError)
 
 
 def test_with_releases_the_agent_and_its_delegations_on_an_exception(app: AgentWritApp) -> None:
