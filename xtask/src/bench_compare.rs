@@ -50,10 +50,16 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
     let compare = binary("release", "compare")?;
 
     let python = sdk_python()?;
-    // The Python package on the Rust core, built optimised and installed
-    // into its own venv (the one `cargo xtask python` uses).
+    // The Python package on the Rust core, installed into its own venv (the
+    // one `cargo xtask python` uses): a release wheel for the published
+    // figures; with --quick (a smoke run, as in `cargo xtask ci`) the debug
+    // wheel, whose build `cargo xtask python` has already done.
     let rs_python = crate::pypkg::venv_python()?;
-    crate::pypkg::build_and_install(&rs_python, true)?;
+    let quick = flag(args, "--quick");
+    if quick {
+        eprintln!("bench-compare: --quick measures the debug build of agentwrit_rs");
+    }
+    crate::pypkg::build_and_install(&rs_python, !quick)?;
 
     let mut broker = Broker::start(&broker_bin, &["--no-rate-limits"])?;
     eprintln!("bench-compare: development broker at {}", broker.url);
