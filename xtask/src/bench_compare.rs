@@ -5,8 +5,10 @@
 //! release mode, creates the Python SDK's virtualenv (once, shared with
 //! `interop-python`, under the target directory),
 //! starts `agentwrit-devbroker --port 0 --sample-app --no-rate-limits`,
-//! reads its URL and the sample app's credentials from its output, runs
-//! `compare` (which runs the Python script first, then the Rust clients)
+//! builds the Python package `agentwrit_rs` (release wheel, installed into
+//! the venv of `cargo xtask python`), reads its URL and the sample app's
+//! credentials from its output, runs `compare` (which runs the Python
+//! script first, then `agentwrit_rs`, then the Rust clients)
 //! and stops the broker.
 
 use std::process::Command;
@@ -48,6 +50,16 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
     let compare = binary("release", "compare")?;
 
     let python = sdk_python()?;
+    // The Python package on the Rust core, installed into its own venv (the
+    // one `cargo xtask python` uses): a release wheel for the published
+    // figures; with --quick (a smoke run, as in `cargo xtask ci`) the debug
+    // wheel, whose build `cargo xtask python` has already done.
+    let rs_python = crate::pypkg::venv_python()?;
+    let quick = flag(args, "--quick");
+    if quick {
+        eprintln!("bench-compare: --quick measures the debug build of agentwrit_rs");
+    }
+    crate::pypkg::build_and_install(&rs_python, !quick)?;
 
     let mut broker = Broker::start(&broker_bin, &["--no-rate-limits"])?;
     eprintln!("bench-compare: development broker at {}", broker.url);
@@ -63,6 +75,10 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
         .arg(&python)
         .arg("--script")
         .arg(&script)
+        .arg("--rs-python")
+        .arg(&rs_python)
+        .arg("--rs-script")
+        .arg(script.with_file_name("rs_bench.py"))
         .env("AGENTWRIT_BENCH_BROKER_PID", broker.pid.to_string())
         .env("AGENTWRIT_BROKER_URL", &broker.url)
         .env("AGENTWRIT_CLIENT_ID", &broker.client_id)

@@ -17,6 +17,7 @@ mod dups;
 mod features;
 mod fuzz;
 mod interop;
+mod pypkg;
 mod python;
 mod release;
 mod soak;
@@ -38,6 +39,8 @@ Commands:
   features [--list]  each library crate builds alone with each supported feature set
   conformance    the acceptance matrix and the `agentwrit run` tests against AGENTWRIT_TEST_BROKER_URL
   fuzz [--quick] every fuzz target, 1 000 000 inputs each (--quick: 20 000)
+  python [--release]  the Python package agentwrit_rs: wheel built and installed
+                 into a venv, then pytest, mypy --strict and stubtest
   interop-python the official Python SDK (agentwrit 0.3.0) lifecycle against agentwrit-devbroker
   release --dry-run  release checks and `cargo package` (never publishes)
   soak [--lifecycles N] [--workers W] [--quick]  lifecycles against one broker (quick: 200/8)
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         "fuzz" => fuzz::fuzz(rest),
         "release" => release::release(rest),
         "interop-python" => interop::interop_python(rest),
+        "python" => pypkg::python(rest),
         "soak" => soak::soak(rest),
         "bench-compare" => bench_compare::bench_compare(rest),
         "bench-tower" => bench::bench_tower(rest),

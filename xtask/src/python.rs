@@ -17,47 +17,57 @@ const PYTHON_SDK_VERSION: &str = "0.3.0";
 /// `<target dir>/python-sdk-venv`, wherever cargo's target directory is
 /// (`CARGO_TARGET_DIR` included), created on first use.
 pub fn sdk_python() -> Result<PathBuf, String> {
-    ensure_venv(&target_dir()?.join("python-sdk-venv"))
-}
-
-/// Returns the venv's interpreter, creating the venv and installing the SDK
-/// unless a venv with the pinned SDK is already there.
-fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
-    let bin = if cfg!(windows) { "Scripts" } else { "bin" };
-    let python = venv.join(bin).join("python");
     let probe = format!(
         "import agentwrit, sys; sys.exit(0 if agentwrit.__version__ == '{PYTHON_SDK_VERSION}' else 1)"
     );
+    ensure_venv(
+        &target_dir()?.join("python-sdk-venv"),
+        &[PYTHON_SDK],
+        &probe,
+    )
+}
+
+/// Returns the interpreter of the virtualenv `venv`, creating it and
+/// installing `packages` (pinned requirement strings, from PyPI) unless
+/// `probe` (a Python snippet) already exits 0 there.
+pub fn ensure_venv(venv: &Path, packages: &[&str], probe: &str) -> Result<PathBuf, String> {
+    let bin = if cfg!(windows) { "Scripts" } else { "bin" };
+    let python = venv.join(bin).join("python");
+    let wanted = packages.join(" ");
     let ready = |py: &Path| {
         Command::new(py)
-            .args(["-c", &probe])
+            .args(["-c", probe])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
     };
     if python.exists() && ready(&python) {
-        eprintln!("reusing {} ({PYTHON_SDK})", venv.display());
+        eprintln!("reusing {} ({wanted})", venv.display());
         return Ok(python);
     }
-    let system = std::env::var("PYTHON").unwrap_or_else(|_| String::from("python3"));
-    let version = Command::new(&system)
-        .arg("--version")
-        .output()
-        .map_err(|e| {
-            format!("{system} not found ({e}); install Python 3.10+ or set PYTHON=/path/to/python3")
+    if !python.exists() {
+        let system = std::env::var("PYTHON").unwrap_or_else(|_| String::from("python3"));
+        let version = Command::new(&system)
+            .arg("--version")
+            .output()
+            .map_err(|e| {
+                format!(
+                    "{system} not found ({e}); install Python 3.10+ or set PYTHON=/path/to/python3"
+                )
+            })?;
+        if !version.status.success() {
+            return Err(format!(
+                "`{system} --version` failed; is Python 3 installed?"
+            ));
+        }
+        run(Command::new(&system).arg("-m").arg("venv").arg(venv)).map_err(|e| {
+            format!(
+                "{e}\ncould not create a virtualenv with `{system} -m venv` \
+                 (on Debian/Ubuntu: apt-get install python3-venv)"
+            )
         })?;
-    if !version.status.success() {
-        return Err(format!(
-            "`{system} --version` failed; is Python 3 installed?"
-        ));
     }
-    run(Command::new(&system).arg("-m").arg("venv").arg(venv)).map_err(|e| {
-        format!(
-            "{e}\ncould not create a virtualenv with `{system} -m venv` \
-             (on Debian/Ubuntu: apt-get install python3-venv)"
-        )
-    })?;
     let pip = venv.join(bin).join("pip");
     if !pip.exists() {
         return Err(format!(
@@ -65,16 +75,14 @@ fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
             pip.display()
         ));
     }
-    run(Command::new(&pip).args([
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        PYTHON_SDK,
-    ]))
-    .map_err(|e| format!("{e}\ncould not install {PYTHON_SDK} from PyPI"))?;
+    run(Command::new(&pip)
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .args(packages))
+    .map_err(|e| format!("{e}\ncould not install {wanted} from PyPI"))?;
     if !ready(&python) {
         return Err(format!(
-            "{PYTHON_SDK} installed but `import agentwrit` does not report {PYTHON_SDK_VERSION}"
+            "{wanted} installed in {} but the check `{probe}` still fails",
+            venv.display()
         ));
     }
     Ok(python)

@@ -5,9 +5,12 @@
 //!
 //! ```text
 //! compare --lifecycles N --python PYTHON --script py_bench.py [--cpu-creates M]
+//!         [--rs-python PYTHON --rs-script rs_bench.py]
 //! ```
 //!
-//! Runs the Python side first (a subprocess, alone on the machine), then the
+//! Runs the Python side first (a subprocess, alone on the machine), then,
+//! when given, the Python package `agentwrit_rs` on the Rust core (another
+//! subprocess: sequential, asyncio at 32 in flight, 32 threads), then the
 //! Rust blocking client, the async client at 1 and at 32 lifecycles in
 //! flight, client CPU per create-agent, and `scope_is_subset` on the six
 //! scope cases; prints one table.
@@ -29,6 +32,8 @@ struct Args {
     cpu_creates: Option<usize>,
     python: String,
     script: String,
+    rs_python: Option<String>,
+    rs_script: Option<String>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -38,6 +43,8 @@ fn parse() -> Result<Args, String> {
         cpu_creates: None,
         python: "python3".into(),
         script: String::new(),
+        rs_python: None,
+        rs_script: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -57,11 +64,16 @@ fn parse() -> Result<Args, String> {
             }
             "--python" => a.python = value("--python")?,
             "--script" => a.script = value("--script")?,
+            "--rs-python" => a.rs_python = Some(value("--rs-python")?),
+            "--rs-script" => a.rs_script = Some(value("--rs-script")?),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     if a.script.is_empty() {
         return Err("--script is required".into());
+    }
+    if a.rs_python.is_some() != a.rs_script.is_some() {
+        return Err("--rs-python and --rs-script go together".into());
     }
     Ok(a)
 }
@@ -167,6 +179,61 @@ fn run_python(args: &Args, cpu_creates: usize) -> Result<Python, String> {
     })
 }
 
+/// The `agentwrit_rs` rows: the Python package on the Rust core.
+struct RsPython {
+    sequential: Row,
+    asyncio_32: Row,
+    threads_32: Row,
+    create_cpu: Duration,
+}
+
+fn run_rs_python(
+    python: &str,
+    script: &str,
+    n: usize,
+    cpu_creates: usize,
+) -> Result<RsPython, String> {
+    eprintln!("compare: agentwrit_rs: {n} lifecycles per row, {cpu_creates} creates for CPU ...");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(n.to_string())
+        .arg(cpu_creates.to_string())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not run {python}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "the agentwrit_rs benchmark failed with {}",
+            out.status
+        ));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("the agentwrit_rs benchmark printed no JSON: {e}"))?;
+    let secs = |x: &serde_json::Value| x.as_f64().map(Duration::from_secs_f64);
+    let row = |key: &str| -> Result<Row, String> {
+        let r = &v[key];
+        let samples: Vec<Duration> = r["samples_s"]
+            .as_array()
+            .ok_or_else(|| format!("no {key}.samples_s"))?
+            .iter()
+            .filter_map(secs)
+            .collect();
+        let wall = secs(&r["wall_s"]).ok_or_else(|| format!("no {key}.wall_s"))?;
+        Ok(Row {
+            stats: Stats::from_samples(&samples, wall)
+                .ok_or_else(|| format!("no {key} samples"))?,
+            client_cpu: secs(&r["cpu_s"]),
+            broker_cpu: None,
+        })
+    };
+    Ok(RsPython {
+        sequential: row("sync")?,
+        asyncio_32: row("asyncio_32")?,
+        threads_32: row("threads_32")?,
+        create_cpu: secs(&v["create_cpu_s"]).ok_or("no create_cpu_s")?,
+    })
+}
+
 fn run(args: Args) -> Result<(), String> {
     let url = env("AGENTWRIT_BROKER_URL")?;
     let client_id = env("AGENTWRIT_CLIENT_ID")?;
@@ -175,6 +242,10 @@ fn run(args: Args) -> Result<(), String> {
     let cpu_n = args.cpu_creates.unwrap_or(n);
 
     let py = run_python(&args, cpu_n)?;
+    let rs_py = match (&args.rs_python, &args.rs_script) {
+        (Some(python), Some(script)) => Some(run_rs_python(python, script, n, cpu_n)?),
+        _ => None,
+    };
 
     // Rust, blocking.
     eprintln!("compare: Rust blocking ...");
@@ -235,6 +306,7 @@ fn run(args: Args) -> Result<(), String> {
         cpu_blocking,
         cpu_async,
         &scope,
+        rs_py.as_ref(),
     );
     Ok(())
 }
@@ -363,6 +435,7 @@ fn print_table(
     cpu_blocking: Option<Duration>,
     cpu_async: Option<Duration>,
     scope: &[(&str, f64, f64)],
+    rs_py: Option<&RsPython>,
 ) {
     let base = py.lifecycle.stats.throughput;
     println!();
@@ -405,6 +478,15 @@ fn print_table(
         );
     };
     row("Python SDK, sequential", &py.lifecycle, None);
+    if let Some(p) = rs_py {
+        for (name, r) in [
+            ("agentwrit_rs, sequential", &p.sequential),
+            ("agentwrit_rs, asyncio 32", &p.asyncio_32),
+            ("agentwrit_rs, 32 threads", &p.threads_32),
+        ] {
+            row(name, r, Some(r.stats.throughput / base));
+        }
+    }
     for (name, r) in [
         ("Rust blocking, sequential", blocking),
         ("Rust async, 1 in flight", async_1),
@@ -412,7 +494,10 @@ fn print_table(
     ] {
         row(name, r, Some(r.stats.throughput / base));
     }
-    println!("(CPU columns: per lifecycle; the broker's from /proc/<pid>/stat, 10 ms ticks)");
+    println!(
+        "(CPU columns: per lifecycle; the broker's from /proc/<pid>/stat, 10 ms ticks; \
+         the agentwrit_rs rows: \"Rust / Python\" is their throughput over the Python SDK's)"
+    );
     println!();
     println!("Client CPU per create-agent ({cpu_n} creates, broker CPU excluded)");
     println!(
@@ -425,7 +510,12 @@ fn print_table(
         "| {:<32} | {:>12.1} | {:>14} |",
         "Python SDK", py_us, "1.0× (base)"
     );
-    for (name, cpu) in [("Rust blocking", cpu_blocking), ("Rust async", cpu_async)] {
+    let rs_py_cpu = rs_py.map(|p| p.create_cpu);
+    let mut cpu_rows = vec![("Rust blocking", cpu_blocking), ("Rust async", cpu_async)];
+    if rs_py.is_some() {
+        cpu_rows.insert(0, ("agentwrit_rs (Python, Rust core)", rs_py_cpu));
+    }
+    for (name, cpu) in cpu_rows {
         match cpu {
             Some(c) => {
                 let us = c.as_secs_f64() * 1e6;

@@ -1,0 +1,108 @@
+//! `cargo xtask python`: the Python package `agentwrit_rs`
+//! (crates/agentwrit-python), built and tested as users run it.
+//!
+//! Creates (or reuses) a virtualenv under the target directory with the
+//! pinned maturin, pytest and mypy from PyPI, builds the wheel with
+//! maturin (into the target directory), installs it into the venv, then
+//! runs, against the installed package: the pytest suite, `mypy --strict`
+//! on the suite, and `python -m mypy.stubtest agentwrit_rs` (the stubs
+//! against the built module). `--release` builds the wheel optimised
+//! (what `maturin build --release` ships).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::python::ensure_venv;
+use crate::util::{flag, root, run, target_dir};
+
+/// The tools, pinned (PyPI).
+const TOOLS: [&str; 3] = ["maturin==1.16.0", "pytest==9.2.0", "mypy==2.4.1"];
+
+const PROBE: &str = "import importlib.metadata as m, sys; \
+    v = {d: m.version(d) for d in ('maturin', 'pytest', 'mypy')}; \
+    sys.exit(0 if v == {'maturin': '1.16.0', 'pytest': '9.2.0', 'mypy': '2.4.1'} else 1)";
+
+/// The interpreter of the package's virtualenv (`<target>/agentwrit-rs-venv`).
+pub fn venv_python() -> Result<PathBuf, String> {
+    ensure_venv(&target_dir()?.join("agentwrit-rs-venv"), &TOOLS, PROBE)
+}
+
+/// Builds the wheel (debug unless `release`) and installs it into the
+/// venv of `python`; returns the wheel's path.
+pub fn build_and_install(python: &Path, release: bool) -> Result<PathBuf, String> {
+    let crate_dir = root().join("crates").join("agentwrit-python");
+    let out = target_dir()?
+        .join("wheels")
+        .join(if release { "release" } else { "debug" });
+    // Only this build's wheel in the directory, so the install below
+    // cannot pick a stale one.
+    if out.exists() {
+        std::fs::remove_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    }
+    let bin = python
+        .parent()
+        .ok_or("the venv's interpreter has no directory")?;
+    let mut build = Command::new(bin.join("maturin"));
+    build
+        .arg("build")
+        .arg("--manifest-path")
+        .arg(crate_dir.join("Cargo.toml"))
+        .arg("--interpreter")
+        .arg(python)
+        .arg("--out")
+        .arg(&out);
+    if release {
+        build.arg("--release");
+    }
+    run(&mut build)?;
+    let wheel = std::fs::read_dir(&out)
+        .map_err(|e| format!("{}: {e}", out.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .ok_or_else(|| format!("maturin wrote no wheel into {}", out.display()))?;
+    run(Command::new(python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--force-reinstall",
+            "--no-deps",
+        ])
+        .arg(&wheel))?;
+    Ok(wheel)
+}
+
+/// Entry point of `cargo xtask python`.
+pub fn python(args: &[String]) -> Result<(), String> {
+    if let Some(a) = args.iter().find(|a| *a != "--release") {
+        return Err(format!("python takes only --release (got {a:?})"));
+    }
+    let python = venv_python()?;
+    build_and_install(&python, flag(args, "--release"))?;
+    let crate_dir = root().join("crates").join("agentwrit-python");
+    let tests = crate_dir.join("tests");
+    // From the tests' directory, so the package's source directory
+    // (python/) is not on sys.path: what is imported is the installed wheel.
+    run(Command::new(&python).current_dir(&tests).args([
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        ".",
+    ]))?;
+    let cache = target_dir()?.join("agentwrit-rs-mypy-cache");
+    run(Command::new(&python)
+        .current_dir(&tests)
+        .args(["-m", "mypy", "--strict", "--cache-dir"])
+        .arg(&cache)
+        .arg("."))?;
+    run(Command::new(&python)
+        .current_dir(&tests)
+        .args(["-m", "mypy.stubtest", "agentwrit_rs", "--mypy-config-file"])
+        .arg(crate_dir.join("stubtest.ini")))?;
+    Ok(())
+}
