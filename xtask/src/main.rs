@@ -10,6 +10,7 @@ mod util;
 
 mod bench;
 mod bench_compare;
+mod bench_cost;
 mod browser;
 mod ci;
 mod deny;
@@ -42,6 +43,9 @@ Commands:
   release --dry-run  release checks and `cargo package` (never publishes)
   soak [--lifecycles N] [--workers W] [--quick]  lifecycles against one broker (quick: 200/8)
   bench-compare [--lifecycles N] [--quick]  Rust vs the Python SDK, one table
+  bench-cost [--quick] [--rows A,B] [--check] [--update-baseline] [--no-cpu]
+                 instructions per operation (callgrind), CPU time, the ratio
+                 targets; --check fails on a row > 10 % above bench/cost-baseline.json
   bench-tower [--quick]  the service-side layer: unprotected vs broker/local mode
   browser-check [--app NAME] [--no-install] [--skip-without-browser] [--save-docs]
                  each demo app in headless Chromium, screenshots in docs/img/
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         "interop-python" => interop::interop_python(rest),
         "soak" => soak::soak(rest),
         "bench-compare" => bench_compare::bench_compare(rest),
+        "bench-cost" => bench_cost::bench_cost(rest),
         "bench-tower" => bench::bench_tower(rest),
         "browser-check" => browser::browser_check(rest),
         "help" | "--help" | "-h" => {
