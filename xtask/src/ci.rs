@@ -7,8 +7,8 @@ use crate::util::{cargo, run};
 /// supported feature set of every library crate, the whole test suite (criterion benches included, each run once as a
 /// smoke test), then the short modes of the long-running checks: fuzzing,
 /// the demos in headless Chromium, the official Python SDK against the
-/// development broker, the soak, the side-by-side comparison, and the
-/// release dry run.
+/// development broker, the soak, the side-by-side comparison, the instruction-count check
+/// against the committed baseline, and the release dry run.
 pub fn ci(args: &[String]) -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args([
@@ -34,6 +34,9 @@ pub fn ci(args: &[String]) -> Result<(), String> {
     crate::interop::interop_python(&[])?;
     crate::soak::soak(&quick)?;
     crate::bench_compare::bench_compare(&quick)?;
+    // Instruction counts of the quick set against bench/cost-baseline.json
+    // (fails on a row more than 10 % above it).
+    crate::bench_cost::bench_cost(&[String::from("--quick"), String::from("--check")])?;
     crate::release::release(&[String::from("--dry-run")])
 }
 

@@ -225,7 +225,12 @@ fn request_url(uri: &http::Uri, origin: Option<&reqwest::Url>) -> Option<reqwest
 fn url_position_before_path(url: &reqwest::Url) -> Option<usize> {
     let s = url.as_str();
     let after_scheme = s.find("://")? + 3;
-    Some(after_scheme + s[after_scheme..].find('/').unwrap_or(s.len() - after_scheme))
+    Some(
+        after_scheme
+            + s[after_scheme..]
+                .find('/')
+                .unwrap_or(s.len() - after_scheme),
+    )
 }
 
 /// A reqwest client as the SDK wants it: rustls on core's TLS set-up
@@ -290,7 +295,11 @@ mod tests {
             for uri in uris {
                 let parsed: http::Uri = uri.parse().unwrap();
                 let fast = request_url(&parsed, Some(&origin)).unwrap();
-                assert_eq!(fast, reqwest::Url::parse(&parsed.to_string()).unwrap(), "{uri}");
+                assert_eq!(
+                    fast,
+                    reqwest::Url::parse(&parsed.to_string()).unwrap(),
+                    "{uri}"
+                );
             }
         }
     }
@@ -319,6 +328,9 @@ mod tests {
         assert_eq!(out.url().as_str(), "http://127.0.0.1:8081/v1/register");
         assert_eq!(out.method(), http::Method::POST);
         assert_eq!(out.headers()["content-type"], "application/json");
-        assert_eq!(out.body().and_then(reqwest::Body::as_bytes), Some(&b"{}"[..]));
+        assert_eq!(
+            out.body().and_then(reqwest::Body::as_bytes),
+            Some(&b"{}"[..])
+        );
     }
 }
