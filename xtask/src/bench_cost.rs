@@ -782,7 +782,7 @@ fn print_ratios(results: &BTreeMap<&'static str, Option<Measured>>) {
         "-".repeat(9),
         "-".repeat(7)
     );
-    let targets: [(&str, &str, &str, f64); 7] = [
+    let targets: [(&str, &str, &str, f64); 8] = [
         (
             "async create (current-thread) / blocking create",
             "create-async-ct",
@@ -823,6 +823,12 @@ fn print_ratios(results: &BTreeMap<&'static str, Option<Measured>>) {
             "official Python SDK create / agentwrit_rs create",
             "python-official-create",
             "python-rs-create",
+            f64::NAN,
+        ),
+        (
+            "official Python SDK create / Rust blocking create",
+            "python-official-create",
+            "create-blocking",
             f64::NAN,
         ),
     ];
