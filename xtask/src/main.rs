@@ -30,7 +30,7 @@ cargo xtask <command>
 Commands:
   ci             fmt, clippy -D warnings, docs, deny, dups, features, the whole
                  test suite, then the quick modes of fuzz, interop, soak,
-                 bench-compare and the release dry run
+                 bench-compare, bench-cost --check and the release dry run
   test           the whole test suite (unit, integration, property, doc tests)
   bench [quick]  criterion benchmarks ('quick' = a short smoke run)
   deny           cargo-deny bans/licenses/sources checks (offline)
