@@ -8,8 +8,8 @@ use crate::util::{cargo, run};
 /// smoke test), then the short modes of the long-running checks: fuzzing,
 /// the demos in headless Chromium, the official Python SDK against the
 /// development broker, the Python package `agentwrit_rs` (pytest, mypy,
-/// stubtest), the soak, the side-by-side comparison, and the
-/// release dry run.
+/// stubtest), the soak, the side-by-side comparison, the instruction-count
+/// check against the committed baseline, and the release dry run.
 pub fn ci(args: &[String]) -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args([
@@ -36,6 +36,9 @@ pub fn ci(args: &[String]) -> Result<(), String> {
     crate::pypkg::python(&[])?;
     crate::soak::soak(&quick)?;
     crate::bench_compare::bench_compare(&quick)?;
+    // Instruction counts of the quick set against bench/cost-baseline.json
+    // (fails on a row more than 10 % above it).
+    crate::bench_cost::bench_cost(&[String::from("--quick"), String::from("--check")])?;
     crate::release::release(&[String::from("--dry-run")])
 }
 

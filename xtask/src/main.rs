@@ -10,6 +10,7 @@ mod util;
 
 mod bench;
 mod bench_compare;
+mod bench_cost;
 mod browser;
 mod ci;
 mod deny;
@@ -30,7 +31,7 @@ cargo xtask <command>
 Commands:
   ci             fmt, clippy -D warnings, docs, deny, dups, features, the whole
                  test suite, then the quick modes of fuzz, interop, soak,
-                 bench-compare and the release dry run
+                 bench-compare, bench-cost --check and the release dry run
   test           the whole test suite (unit, integration, property, doc tests)
   bench [quick]  criterion benchmarks ('quick' = a short smoke run)
   deny           cargo-deny bans/licenses/sources checks (offline)
@@ -45,6 +46,9 @@ Commands:
   release --dry-run  release checks and `cargo package` (never publishes)
   soak [--lifecycles N] [--workers W] [--quick]  lifecycles against one broker (quick: 200/8)
   bench-compare [--lifecycles N] [--quick]  Rust vs the Python SDK, one table
+  bench-cost [--quick] [--rows A,B] [--check] [--update-baseline] [--no-cpu]
+                 instructions per operation (callgrind), CPU time, the ratio
+                 targets; --check fails on a row > 10 % above bench/cost-baseline.json
   bench-tower [--quick]  the service-side layer: unprotected vs broker/local mode
   browser-check [--app NAME] [--no-install] [--skip-without-browser] [--save-docs]
                  each demo app in headless Chromium, screenshots in docs/img/
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         "python" => pypkg::python(rest),
         "soak" => soak::soak(rest),
         "bench-compare" => bench_compare::bench_compare(rest),
+        "bench-cost" => bench_cost::bench_cost(rest),
         "bench-tower" => bench::bench_tower(rest),
         "browser-check" => browser::browser_check(rest),
         "help" | "--help" | "-h" => {

@@ -153,7 +153,8 @@ impl Broker {
                 status.map_or_else(|| String::from("still running"), |s| s.to_string())
             ));
         }
-        if !broker.url.starts_with("http://127.0.0.1:")
+        if !(broker.url.starts_with("http://127.0.0.1:")
+            || broker.url.starts_with("https://127.0.0.1:"))
             || broker.client_id.is_empty()
             || broker.client_secret.is_empty()
         {

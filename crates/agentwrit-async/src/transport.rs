@@ -18,6 +18,9 @@ pub(crate) struct Transport {
     /// For a user's own client: the overall timeout every request sets.
     custom_timeout: Option<Duration>,
     clock: Arc<dyn Clock>,
+    /// The broker's base URL, parsed once: each request's URL is a clone
+    /// of it with the path and query set (see [`request_url`]).
+    origin: Option<reqwest::Url>,
 }
 
 impl Transport {
@@ -50,6 +53,7 @@ impl Transport {
             None => (http_client(settings)?, None),
         };
         Ok(Transport {
+            origin: reqwest::Url::parse(config.broker().as_str()).ok(),
             config,
             client,
             custom_timeout,
@@ -63,8 +67,10 @@ impl Transport {
         settings: &ClientSettings,
         client: reqwest::Client,
     ) -> Result<Transport, Error> {
+        let config = settings.config()?;
         Ok(Transport {
-            config: settings.config()?,
+            origin: reqwest::Url::parse(config.broker().as_str()).ok(),
+            config,
             client,
             custom_timeout: None,
             clock: settings.clock(),
@@ -134,8 +140,7 @@ impl Transport {
         let span = tracing::debug_span!("agentwrit", step, method = %request.method(), path = request.uri().path(), status = tracing::field::Empty, request_id = tracing::field::Empty);
         let limit = self.config.max_response_bytes();
         async move {
-            let mut request = reqwest::Request::try_from(request)
-                .map_err(|e| (TransportFailure::Other, BoxError::from(e)))?;
+            let mut request = to_reqwest(request, self.origin.as_ref())?;
             if let Some(timeout) = self.custom_timeout {
                 // A user's client keeps its connect timeout; the SDK's
                 // overall timeout applies per request.
@@ -155,7 +160,9 @@ impl Transport {
                 .status(response.status())
                 .version(response.version());
             if let Some(headers) = builder.headers_mut() {
-                headers.extend(response.headers().iter().map(|(k, v)| (k.clone(), v.clone())));
+                // Moved, not cloned: the body is read through `chunk`,
+                // which needs no headers.
+                *headers = std::mem::take(response.headers_mut());
             }
             // Read at most one byte over the limit, so that the flow
             // reports an oversized body; a 10 MiB body costs 1 MiB.
@@ -175,6 +182,60 @@ impl Transport {
         .instrument(span)
         .await
     }
+}
+
+/// `request` as reqwest's request. reqwest's own conversion turns the
+/// URI into a string and parses it whole (host, IDNA, path) on every
+/// request, about a sixth of an async create-agent's instructions beyond
+/// the blocking client's; the broker's origin never changes, so its parsed
+/// form is cloned and only the path and query are set.
+fn to_reqwest(
+    request: http::Request<Vec<u8>>,
+    origin: Option<&reqwest::Url>,
+) -> Result<reqwest::Request, (TransportFailure, BoxError)> {
+    let (parts, body) = request.into_parts();
+    let url = match request_url(&parts.uri, origin) {
+        Some(url) => url,
+        None => reqwest::Url::parse(&parts.uri.to_string())
+            .map_err(|e| (TransportFailure::Other, BoxError::from(e)))?,
+    };
+    let mut out = reqwest::Request::new(parts.method, url);
+    *out.headers_mut() = parts.headers;
+    *out.version_mut() = parts.version;
+    *out.body_mut() = Some(reqwest::Body::from(body));
+    Ok(out)
+}
+
+/// `uri` as a URL, from `origin` when `uri` has the same scheme and
+/// authority (what `Url::parse` of the whole URI would give); `None`
+/// otherwise.
+fn request_url(uri: &http::Uri, origin: Option<&reqwest::Url>) -> Option<reqwest::Url> {
+    let origin = origin?;
+    let prefix = &origin.as_str()[..url_position_before_path(origin)?];
+    let (scheme, authority) = (uri.scheme_str()?, uri.authority()?.as_str());
+    let same = prefix
+        .strip_prefix(scheme)
+        .and_then(|rest| rest.strip_prefix("://"))
+        .is_some_and(|rest| rest == authority);
+    if !same {
+        return None;
+    }
+    let mut url = origin.clone();
+    url.set_path(uri.path());
+    url.set_query(uri.query());
+    Some(url)
+}
+
+/// The byte offset where `url`'s path starts.
+fn url_position_before_path(url: &reqwest::Url) -> Option<usize> {
+    let s = url.as_str();
+    let after_scheme = s.find("://")? + 3;
+    Some(
+        after_scheme
+            + s[after_scheme..]
+                .find('/')
+                .unwrap_or(s.len() - after_scheme),
+    )
 }
 
 /// A reqwest client as the SDK wants it: rustls on core's TLS set-up
@@ -208,4 +269,73 @@ fn classify(error: reqwest::Error) -> (TransportFailure, BoxError) {
         TransportFailure::Other
     };
     (failure, Box::new(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_urls_built_from_the_origin_equal_a_full_parse() {
+        for (base, uris) in [
+            (
+                "http://127.0.0.1:8080",
+                &[
+                    "http://127.0.0.1:8080/v1/register",
+                    "http://127.0.0.1:8080/v1/audit/events?agent_id=spiffe%3A%2F%2Fx%2Fa&limit=5",
+                    "http://127.0.0.1:8080/v1/a%20b/%7Bc%7D",
+                    "http://127.0.0.1:8080/",
+                ][..],
+            ),
+            (
+                "https://Broker.Example.com/prefix",
+                &[
+                    "https://broker.example.com/prefix/v1/challenge",
+                    "https://broker.example.com/prefix/v1/x?y=z",
+                ][..],
+            ),
+            ("http://[::1]:9000", &["http://[::1]:9000/v1/health"][..]),
+        ] {
+            let origin = reqwest::Url::parse(base).unwrap();
+            for uri in uris {
+                let parsed: http::Uri = uri.parse().unwrap();
+                let fast = request_url(&parsed, Some(&origin)).unwrap();
+                assert_eq!(
+                    fast,
+                    reqwest::Url::parse(&parsed.to_string()).unwrap(),
+                    "{uri}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn another_origin_falls_back_to_a_full_parse() {
+        let origin = reqwest::Url::parse("http://127.0.0.1:8080").unwrap();
+        for uri in [
+            "http://127.0.0.1:8081/v1/health",
+            "https://127.0.0.1:8080/v1/health",
+            "http://127.0.0.1/v1/health",
+            "http://127.0.0.1:80801/v1/health",
+        ] {
+            let parsed: http::Uri = uri.parse().unwrap();
+            assert_eq!(request_url(&parsed, Some(&origin)), None, "{uri}");
+        }
+        let parsed: http::Uri = "http://127.0.0.1:8080/v1/health".parse().unwrap();
+        assert_eq!(request_url(&parsed, None), None);
+        let request = http::Request::builder()
+            .method("POST")
+            .uri("http://127.0.0.1:8081/v1/register")
+            .header("content-type", "application/json")
+            .body(b"{}".to_vec())
+            .unwrap();
+        let out = to_reqwest(request, Some(&origin)).unwrap();
+        assert_eq!(out.url().as_str(), "http://127.0.0.1:8081/v1/register");
+        assert_eq!(out.method(), http::Method::POST);
+        assert_eq!(out.headers()["content-type"], "application/json");
+        assert_eq!(
+            out.body().and_then(reqwest::Body::as_bytes),
+            Some(&b"{}"[..])
+        );
+    }
 }

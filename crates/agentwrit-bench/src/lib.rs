@@ -266,6 +266,32 @@ pub fn pid_cpu_time(pid: u32) -> Option<Duration> {
     parse_stat_cpu(&text)
 }
 
+/// CPU time (user + system) of this process's live threads, summed from
+/// `/proc/self/task/*/schedstat` (nanoseconds, unlike the 10 ms ticks of
+/// [`process_cpu_time`]); `None` where that is not available. Threads
+/// that already exited are not counted, so take it around work whose
+/// threads outlive it (a runtime's workers, the main thread).
+#[must_use]
+pub fn threads_cpu_time() -> Option<Duration> {
+    let mut total = 0u64;
+    for entry in std::fs::read_dir("/proc/self/task").ok()? {
+        let mut path = entry.ok()?.path();
+        path.push("schedstat");
+        // A thread may exit between the listing and the read.
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            total += parse_schedstat(&text)?;
+        }
+    }
+    Some(Duration::from_nanos(total))
+}
+
+/// The time on CPU, in nanoseconds, of a `/proc/<pid>/task/<tid>/schedstat`
+/// line (its first field).
+#[must_use]
+pub fn parse_schedstat(text: &str) -> Option<u64> {
+    text.split_whitespace().next()?.parse().ok()
+}
+
 /// utime + stime of a `/proc/<pid>/stat` line.
 #[must_use]
 pub fn parse_stat_cpu(text: &str) -> Option<Duration> {
@@ -373,6 +399,9 @@ mod tests {
         let stat = "42 (a b) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 1 2 3";
         assert_eq!(parse_stat_cpu(stat), Some(Duration::from_secs(3)));
         assert_eq!(parse_stat_cpu("garbage"), None);
+        assert_eq!(parse_schedstat("123456789 2000 17\n"), Some(123_456_789));
+        assert_eq!(parse_schedstat(""), None);
+        assert!(threads_cpu_time().is_some_and(|t| t > Duration::ZERO));
     }
 
     #[test]
