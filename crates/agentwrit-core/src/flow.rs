@@ -158,4 +158,27 @@ pub trait Flow {
         failure: TransportFailure,
         now: SystemTime,
     ) -> Option<Step<Self::Output>>;
+
+    /// What a transport calls when it could not complete the last
+    /// [`Step::Send`]: as [`Flow::handle_transport_error`], but handed
+    /// `give_up`, the error the transport reports if the flow gives up (an
+    /// [`Error::Transport`] keeping the HTTP library's error as its
+    /// source).
+    ///
+    /// The default returns the flow's next step, or `Done(Err(give_up))`.
+    /// A flow made of independent requests overrides it to keep the error
+    /// and go on with the next request
+    /// ([`EndTask`](crate::EndTask): one failed release does not stop the
+    /// others).
+    fn handle_transport_failure(
+        &mut self,
+        failure: TransportFailure,
+        give_up: Error,
+        now: SystemTime,
+    ) -> Step<Self::Output> {
+        match self.handle_transport_error(failure, now) {
+            Some(step) => step,
+            None => Step::Done(Err(give_up)),
+        }
+    }
 }

@@ -188,11 +188,12 @@
 //!         step = match step {
 //!             Step::Send(request) => match send(request) {
 //!                 Ok(response) => flow.handle_response(response, now()),
-//!                 Err(failure) => match flow.handle_transport_error(failure, now()) {
-//!                     Some(next) => next,
-//!                     // A real transport returns its own, more detailed error here.
-//!                     None => return Err(Error::invalid_input("transport", failure.to_string())),
-//!                 },
+//!                 // A real transport hands over its own, more detailed error
+//!                 // (the HTTP library's error as its source).
+//!                 Err(failure) => {
+//!                     let give_up = Error::transport(failure, flow.name(), None);
+//!                     flow.handle_transport_failure(failure, give_up, now())
+//!                 }
 //!             },
 //!             Step::Wait { until } => {
 //!                 let _sleep_for = until.duration_since(now()).unwrap_or_default();
@@ -265,8 +266,8 @@ mod validate;
 
 pub use agent::{
     AgentCredentials, AgentState, AutoRenew, CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL,
-    Delegate, DelegatedToken, Release, ReleaseInPlace, ReleaseOutcome, Renew, RenewInPlace,
-    Renewal, SharedAgent,
+    Delegate, DelegatedToken, EndTask, Release, ReleaseInPlace, ReleaseOutcome, Renew,
+    RenewInPlace, Renewal, SharedAgent,
 };
 pub use app::{AgentOptions, AppCore};
 pub use builder::{ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
