@@ -107,6 +107,7 @@
 mod agent;
 mod app;
 mod operator;
+mod releaser;
 mod transport;
 mod validate;
 

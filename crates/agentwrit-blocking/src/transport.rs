@@ -4,7 +4,7 @@ use std::io::{ErrorKind, Read as _};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use agentwrit_core::{ClientConfig, ClientSettings, Clock, Error, Flow, Step, TransportFailure};
 use ureq::RequestExt as _;
@@ -88,9 +88,20 @@ impl Transport {
     }
 
     /// Drives `flow` to its end: sends what it asks, sleeps when it says.
-    /// A sleep ends early when another thread unparks this one (the
-    /// auto-renewal worker is woken that way to stop).
-    pub(crate) fn drive<F: Flow>(&self, mut flow: F) -> Result<F::Output, Error> {
+    /// Only the SDK ends a sleep: an `unpark` of the calling thread is
+    /// left for the caller's own `park`.
+    pub(crate) fn drive<F: Flow>(&self, flow: F) -> Result<F::Output, Error> {
+        self.drive_waking(flow, None)
+    }
+
+    /// As `drive`; [`Wake::wake`] on `wake` ends a sleep early (how the
+    /// auto-renewal worker is told to stop). A request in flight is never
+    /// abandoned.
+    pub(crate) fn drive_waking<F: Flow>(
+        &self,
+        mut flow: F,
+        wake: Option<&Wake>,
+    ) -> Result<F::Output, Error> {
         let mut step = flow.start(self.clock.now());
         loop {
             step = match step {
@@ -99,26 +110,24 @@ impl Transport {
                     match self.send(request, name) {
                         Ok(response) => flow.handle_response(response, self.clock.now()),
                         Err((failure, source)) => {
-                            match flow.handle_transport_error(failure, self.clock.now()) {
-                                Some(next) => next,
-                                None => return Err(Error::transport(failure, name, Some(source))),
-                            }
+                            let give_up = Error::transport(failure, name, Some(source));
+                            flow.handle_transport_failure(failure, give_up, self.clock.now())
                         }
                     }
                 }
                 Step::Wait { until } => {
                     let wait = until.duration_since(self.clock.now()).unwrap_or_default();
-                    let started = Instant::now();
-                    std::thread::park_timeout(wait);
+                    let slept = match wake {
+                        Some(wake) => wake.sleep(wait),
+                        None => {
+                            std::thread::sleep(wait);
+                            true
+                        }
+                    };
                     // A full sleep counts as reaching `until` even on a
                     // clock that does not move by itself (a test clock).
                     let now = self.clock.now();
-                    let now = if started.elapsed() >= wait {
-                        now.max(until)
-                    } else {
-                        now
-                    };
-                    flow.resume(now)
+                    flow.resume(if slept { now.max(until) } else { now })
                 }
                 Step::Done(result) => return result,
             };
@@ -316,5 +325,46 @@ mod resolver_tests {
                 .iter()
                 .all(|a| a.port() == 8080 && a.ip().is_loopback())
         );
+    }
+}
+
+/// A sleep that only [`Wake::wake`] ends early: a condition variable and
+/// a flag, never the thread's park token (a caller's own `unpark` neither
+/// cuts an SDK wait short nor is swallowed by it).
+#[derive(Debug, Default)]
+pub(crate) struct Wake {
+    woken: Mutex<bool>,
+    condvar: Condvar,
+}
+
+impl Wake {
+    /// Ends the current or the next [`Wake::sleep`] at once.
+    pub(crate) fn wake(&self) {
+        *self.woken.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.condvar.notify_all();
+    }
+
+    /// Sleeps for `wait` unless woken: `true` after the full wait,
+    /// `false` when woken (the wake-up is consumed).
+    pub(crate) fn sleep(&self, wait: Duration) -> bool {
+        let deadline = Instant::now().checked_add(wait);
+        let mut woken = self.woken.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if std::mem::take(&mut *woken) {
+                return false;
+            }
+            let left = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => wait,
+            };
+            if left.is_zero() {
+                return true;
+            }
+            woken = self
+                .condvar
+                .wait_timeout(woken, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
     }
 }

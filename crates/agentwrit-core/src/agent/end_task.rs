@@ -5,9 +5,9 @@
 use core::fmt;
 use std::time::SystemTime;
 
+use super::SharedAgent;
 use super::delegate::DelegatedToken;
 use super::release::{Release, ReleaseInPlace, ReleaseOutcome};
-use super::SharedAgent;
 use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::flow::{Flow, Step, TransportFailure};
@@ -261,5 +261,22 @@ impl SharedAgent {
     #[must_use]
     pub fn has_pending_release(&self) -> bool {
         !self.is_released() || !crate::sync::lock(&self.delegations).is_empty()
+    }
+}
+
+impl Drop for EndTask {
+    /// A flow dropped before it finished (a cancelled future, a runtime
+    /// shutting down) hands the delegated tokens it had not settled back
+    /// to the agent, so that the next end of the task (a release guard's
+    /// drop) still releases them.
+    fn drop(&mut self) {
+        // Oldest first, as they were tracked: the one in flight is the
+        // most recent of them.
+        for token in self.delegations.drain(..) {
+            self.agent.track_delegation(&token);
+        }
+        if let Current::Delegated(token, _) = std::mem::replace(&mut self.current, Current::Idle) {
+            self.agent.track_delegation(&token);
+        }
     }
 }

@@ -475,7 +475,11 @@ impl SharedAgent {
     /// [`ReleaseOutcome::AlreadyDead`]. Either outcome stops auto-renewal.
     pub fn release_flow(&self, config: &ClientConfig) -> ReleaseInPlace {
         self.stop_renewal.store(true, Ordering::SeqCst);
-        ReleaseInPlace::new(self.clone(), self.read(|s| s.release_flow(config)))
+        ReleaseInPlace::new(
+            self.clone(),
+            config,
+            self.read(|s| (!s.is_released()).then(|| s.access_token().clone())),
+        )
     }
 
     /// Marks the agent released without telling the broker (for a token
