@@ -368,3 +368,84 @@ impl Wake {
         }
     }
 }
+
+#[cfg(test)]
+mod wait_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::SystemTime;
+
+    use agentwrit_core::ManualClock;
+
+    use super::*;
+
+    /// Waits once (a backoff), unparking the calling thread just before:
+    /// a stray wake-up of the kind a caller's own code may leave pending.
+    struct Backoff {
+        until: Option<SystemTime>,
+        resumes: Arc<AtomicUsize>,
+    }
+
+    impl Flow for Backoff {
+        type Output = ();
+
+        fn name(&self) -> &'static str {
+            "backoff"
+        }
+
+        fn start(&mut self, now: SystemTime) -> Step<()> {
+            let until = now + Duration::from_millis(200);
+            self.until = Some(until);
+            std::thread::current().unpark();
+            Step::Wait { until }
+        }
+
+        fn handle_response(&mut self, _: http::Response<Vec<u8>>, _: SystemTime) -> Step<()> {
+            Step::Done(Err(Error::invalid_state("no request was sent")))
+        }
+
+        fn resume(&mut self, now: SystemTime) -> Step<()> {
+            self.resumes.fetch_add(1, Ordering::SeqCst);
+            match self.until {
+                Some(until) if now < until => Step::Wait { until },
+                _ => Step::Done(Ok(())),
+            }
+        }
+
+        fn handle_transport_error(&mut self, _: TransportFailure, _: SystemTime) -> Option<Step<()>> {
+            None
+        }
+    }
+
+    #[test]
+    fn a_callers_unpark_neither_cuts_a_wait_short_nor_is_swallowed() {
+        // A clock that does not move: only a full sleep reaches `until`.
+        let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH));
+        let settings = ClientSettings::new("http://127.0.0.1:9").clock(clock);
+        let transport = Transport::new(&settings, None).unwrap();
+        let resumes = Arc::new(AtomicUsize::new(0));
+        let flow = Backoff {
+            until: None,
+            resumes: Arc::clone(&resumes),
+        };
+        transport.drive(flow).unwrap();
+        // Woken early, the flow would have been resumed before `until`
+        // and asked to wait again.
+        assert_eq!(resumes.load(Ordering::SeqCst), 1, "the wait was cut short");
+        // The caller's unpark is still pending: its own park returns at
+        // once (the bound only keeps a regression from hanging the test).
+        let parked = Instant::now();
+        std::thread::park_timeout(Duration::from_secs(60));
+        assert!(
+            parked.elapsed() < Duration::from_secs(30),
+            "the SDK consumed the caller's unpark"
+        );
+    }
+
+    #[test]
+    fn the_sdks_own_wake_ends_a_sleep_and_is_consumed() {
+        let wake = Wake::default();
+        wake.wake();
+        assert!(!wake.sleep(Duration::from_secs(60)), "a pending wake ends the sleep");
+        assert!(wake.sleep(Duration::ZERO), "and is consumed by it");
+    }
+}
