@@ -121,6 +121,10 @@ pub use agentwrit_core::{
     AgentKey, AgentOptions, Error, ReleaseOutcome, RetryPolicy, TlsError, TlsFailure,
     TokenVerifier, TransportFailure, Validation,
 };
+/// The longest inputs the SDK accepts (see the guide's "Input limits").
+pub use agentwrit_core::{
+    MAX_DELEGATE_ID_LEN, MAX_LABEL_LEN, MAX_ORCH_ID_LEN, MAX_SCOPE_LEN, MAX_SCOPES, MAX_TASK_ID_LEN,
+};
 
 /// The request and response bodies, the token claims and the RFC 7807
 /// problem (`agentwrit-wire`), for the calls that take or return them.

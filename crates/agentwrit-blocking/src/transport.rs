@@ -411,7 +411,11 @@ mod wait_tests {
             }
         }
 
-        fn handle_transport_error(&mut self, _: TransportFailure, _: SystemTime) -> Option<Step<()>> {
+        fn handle_transport_error(
+            &mut self,
+            _: TransportFailure,
+            _: SystemTime,
+        ) -> Option<Step<()>> {
             None
         }
     }
@@ -445,7 +449,10 @@ mod wait_tests {
     fn the_sdks_own_wake_ends_a_sleep_and_is_consumed() {
         let wake = Wake::default();
         wake.wake();
-        assert!(!wake.sleep(Duration::from_secs(60)), "a pending wake ends the sleep");
+        assert!(
+            !wake.sleep(Duration::from_secs(60)),
+            "a pending wake ends the sleep"
+        );
         assert!(wake.sleep(Duration::ZERO), "and is consumed by it");
     }
 }

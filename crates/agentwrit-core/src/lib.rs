@@ -282,6 +282,9 @@ pub use env::{
 pub use error::{Error, TransportSource};
 pub use flow::{Flow, Step, TransportFailure};
 pub use health::Health;
+pub use input::{
+    MAX_DELEGATE_ID_LEN, MAX_LABEL_LEN, MAX_ORCH_ID_LEN, MAX_SCOPE_LEN, MAX_SCOPES, MAX_TASK_ID_LEN,
+};
 pub use keys::AgentKey;
 pub use launch_token::CreateLaunchToken;
 pub use operator::{
