@@ -286,27 +286,25 @@ mod asynchronous {
 
     /// A task holding a guard, parked forever once it has told what it
     /// holds.
-    fn spawn_holder(
+    async fn spawn_holder(
         app: App,
         b_id: String,
         seen: Arc<Mutex<Expect>>,
         ready: tokio::sync::oneshot::Sender<()>,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        async move {
-            let guard = app
-                .create_agent("paths", "a", &SCOPE)
-                .await
-                .unwrap()
-                .release_on_drop();
-            let to_b = guard.delegate(&b_id, &DELEGATED, None).await.unwrap();
-            seen.lock().unwrap().extend([
-                ("agent", token(&guard)),
-                ("delegated", to_b.access_token().expose_secret().to_owned()),
-            ]);
-            let _ = ready.send(());
-            std::future::pending::<()>().await;
-            drop(guard);
-        }
+    ) {
+        let guard = app
+            .create_agent("paths", "a", &SCOPE)
+            .await
+            .unwrap()
+            .release_on_drop();
+        let to_b = guard.delegate(&b_id, &DELEGATED, None).await.unwrap();
+        seen.lock().unwrap().extend([
+            ("agent", token(&guard)),
+            ("delegated", to_b.access_token().expose_secret().to_owned()),
+        ]);
+        let _ = ready.send(());
+        std::future::pending::<()>().await;
+        drop(guard);
     }
 
     pub fn task_aborted(env: &Env) -> Expect {

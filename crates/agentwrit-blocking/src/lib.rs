@@ -10,6 +10,13 @@
 //! that receive the token [`validate`] it at the broker and gate each
 //! action with [`scope_is_subset`].
 //!
+//! **A first run needs no broker of your own.** The development broker
+//! ships in the workspace (`agentwrit-devbroker`): `cargo run -p
+//! agentwrit-devbroker` starts one on `127.0.0.1` and prints the
+//! `AGENTWRIT_*` variables that [`App::from_env`] reads, and
+//! `agentwrit_devbroker::DevBroker::start()` embeds one in a test or an
+//! example, as every example on this page does.
+//!
 //! ```
 //! # let broker = agentwrit_devbroker::DevBroker::start()?;
 //! # let reg = broker.register_universal_app()?;
