@@ -13,6 +13,7 @@ mod bench_compare;
 mod browser;
 mod ci;
 mod deny;
+mod doc_links;
 mod dups;
 mod features;
 mod fuzz;

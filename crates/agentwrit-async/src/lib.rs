@@ -42,7 +42,7 @@
 //! the calls that talk to the broker are `async` here, the rest
 //! (`App::new`, `App::from_env`, `agent.scope()`, ...) are plain. Both are thin: every protocol decision — request order, retries,
 //! backoff, status to error mapping, session re-use, renewal schedule —
-//! lives in the sans-IO core ([`sansio`]); this crate only moves bytes
+//! lives in the sans-IO core ([`sansio`](agentwrit_core)); this crate only moves bytes
 //! with reqwest and sleeps (tokio) when told to.
 //!
 //! # Transport

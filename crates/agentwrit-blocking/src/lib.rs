@@ -38,7 +38,7 @@
 //! The async twin is `agentwrit-async` (reqwest and tokio), with the same
 //! API. Both are thin: every protocol decision — request order, retries,
 //! backoff, status to error mapping, session re-use, renewal schedule —
-//! lives in the sans-IO core ([`sansio`]); this crate only moves bytes
+//! lives in the sans-IO core ([`sansio`](agentwrit_core)); this crate only moves bytes
 //! with ureq and sleeps when told to.
 //!
 //! # Transport

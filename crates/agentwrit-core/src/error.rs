@@ -62,7 +62,8 @@ impl std::ops::Deref for TransportSource {
 /// matched as `Err(Error::Authorization { .. })` whichever runtime you use.
 ///
 /// Broker rejections carry the HTTP status and the full RFC 7807
-/// [`ProblemDetail`] (synthesised when the body was not problem+json).
+/// `ProblemDetail` (`wire::ProblemDetail`; synthesised when the body was not
+/// problem+json).
 /// `Display` shows the status, error code, detail and request id; no
 /// variant ever holds a secret (response excerpts and problem bodies are
 /// redacted before they are stored).

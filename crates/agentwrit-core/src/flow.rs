@@ -56,7 +56,7 @@ impl<T: fmt::Debug> fmt::Debug for Step<T> {
     }
 }
 
-/// Why a transport could not complete a [`Step::Send`].
+/// Why a transport could not complete a `Step::Send`.
 ///
 /// The distinction matters for requests that are not idempotent (register,
 /// release, launch tokens, ...): they are retried only when the request
@@ -73,7 +73,7 @@ pub enum TransportFailure {
     /// An I/O error after the connection was established: the request may
     /// have been processed.
     Io,
-    /// The response body exceeded [`ClientConfig::max_response_bytes`](crate::ClientConfig::max_response_bytes)
+    /// The response body exceeded `ClientConfig::max_response_bytes`
     /// and the transport stopped reading it.
     BodyTooLarge,
     /// The TLS handshake failed: an untrusted or expired certificate, a

@@ -6,7 +6,7 @@ use agentwrit_scope::Scope;
 
 use crate::error::Error;
 
-/// The longest orchestrator id [`CreateAgent`](crate::CreateAgent)
+/// The longest orchestrator id `CreateAgent`
 /// accepts, in bytes. The ids become path segments of the agent's SPIFFE
 /// id, which every token of the agent (and every delegation record) carries.
 pub const MAX_ORCH_ID_LEN: usize = 64;

@@ -21,7 +21,7 @@
 //! launch tokens stay inside it, agents register inside their launch token
 //! and delegate equal or narrower scope (at most five hops). Scopes are
 //! `action:resource:identifier`; every scope a caller passes is parsed with
-//! [`agentwrit_scope`] before anything is sent, and a bad one is an
+//! [`agentwrit_scope`](mod@crate::scope) before anything is sent, and a bad one is an
 //! [`Error::InvalidInput`] naming it (`scope[1]: ...`).
 //!
 //! # Creating an agent, step by step
