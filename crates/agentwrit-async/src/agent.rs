@@ -536,8 +536,10 @@ impl Agent {
     }
 
     /// A guard that ends the task ([`Agent::release_task`]) when dropped,
-    /// on every path including a panic or a cancelled future (the release
-    /// is then spawned on the current tokio runtime).
+    /// on every path including a panic, a cancelled future, an aborted
+    /// task, a runtime shutting down or no runtime at all: the drop sends
+    /// the releases on the SDK's own releaser thread and waits for them
+    /// (see [`AgentGuard`]'s `Drop`).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -548,7 +550,7 @@ impl Agent {
     /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?.release_on_drop();
     /// let token = agent.access_token();
     /// // ... if this code panics, returns early or is cancelled, dropping
-    /// // `agent` spawns the release ...
+    /// // `agent` ends the task before the drop returns ...
     /// agent.release_task().await?; // the normal path: end the task and see the outcome
     /// assert!(!app.validate(&token).await?.is_valid());
     /// # Ok(()) }
