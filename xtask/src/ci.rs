@@ -23,6 +23,7 @@ pub fn ci(args: &[String]) -> Result<(), String> {
     run(cargo()
         .args(["doc", "--workspace", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
+    crate::doc_links::check(&crate::metadata::target_dir()?.join("doc"))?;
     crate::deny::deny(&[])?;
     crate::dups::dups(&[])?;
     crate::features::features(&[])?;

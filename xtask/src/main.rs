@@ -14,6 +14,7 @@ mod bench_cost;
 mod browser;
 mod ci;
 mod deny;
+mod doc_links;
 mod dups;
 mod features;
 mod fuzz;

@@ -141,7 +141,9 @@ pub fn html_502<S: Hardened>() {
     });
     let err = health_at::<S>(&server.url(), three()).unwrap_err();
     match &err {
-        Error::Problem { status, problem } => {
+        Error::Problem {
+            status, problem, ..
+        } => {
             assert_eq!(*status, 502);
             assert_eq!(problem.status, 502);
             assert_eq!(problem.request_id.as_deref(), Some("req-502-html"));
@@ -214,7 +216,9 @@ pub fn problem_missing_fields<S: Hardened>() {
     });
     let err = health_at::<S>(&server.url(), three()).unwrap_err();
     match &err {
-        Error::Problem { status, problem } => {
+        Error::Problem {
+            status, problem, ..
+        } => {
             assert_eq!(*status, 400);
             assert_eq!(problem.status, 400);
             assert_eq!(problem.request_id.as_deref(), Some("req-400"));
@@ -240,6 +244,7 @@ fn huge<S: Hardened>(declare_length: bool) {
             status,
             message,
             excerpt,
+            ..
         } => {
             assert_eq!(*status, Some(200));
             assert!(message.contains("1048576-byte limit"), "{message}");
@@ -290,6 +295,7 @@ pub fn rate_limited_long_retry_after<S: Hardened>() {
             status,
             retry_after,
             problem,
+            ..
         } => {
             assert_eq!(*status, 429);
             assert_eq!(*retry_after, Some(Duration::from_secs(120)));

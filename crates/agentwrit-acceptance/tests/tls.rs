@@ -372,11 +372,22 @@ fn expect_tls_failure<C: Client>(upstream: &str, tls: &Tls, expected: TlsFailure
     let shown = err.to_string();
     assert!(shown.contains("TLS handshake failed"), "{shown}");
     assert!(shown.contains(&expected.to_string()), "{shown}");
-    // The rustls error is reachable through source().
+    // The rustls error is reachable through source(), and a walk of the
+    // chain shows its message once.
     let mut cause = std::error::Error::source(&err);
     let mut found = false;
+    let mut messages = Vec::new();
     while let Some(c) = cause {
-        found |= c.downcast_ref::<rustls::Error>().is_some();
+        if let Some(rustls) = c.downcast_ref::<rustls::Error>() {
+            found = true;
+            let text = rustls.to_string();
+            assert!(
+                messages.iter().all(|m: &String| !m.contains(&text)),
+                "{}: {text:?} shown twice in the chain {messages:?}",
+                C::NAME
+            );
+        }
+        messages.push(c.to_string());
         cause = c.source();
     }
     assert!(
@@ -498,7 +509,7 @@ fn build_time_checks<C: Client>() {
     let https = "https://127.0.0.1:9";
     let http = "http://127.0.0.1:9";
     let field = |err: Error| match err {
-        Error::InvalidInput { field, reason } => {
+        Error::InvalidInput { field, reason, .. } => {
             assert!(!reason.contains("PRIVATE KEY"), "{reason}");
             field
         }

@@ -375,11 +375,12 @@ impl Agent {
     /// A broker failure other than 401, or a transport failure; the agent
     /// then stays unreleased and `release` may be called again.
     pub async fn release(&self) -> Result<ReleaseOutcome, Error> {
-        let flow = self.inner.shared.release_flow(&self.transport().config);
+        let flow = self
+            .inner
+            .shared
+            .release_agent_flow(&self.transport().config);
         let outcome = self.transport().drive(flow).await;
-        if let Some(renewer) = self.renewer().as_ref() {
-            renewer.wake();
-        }
+        self.wake_renewer();
         outcome
     }
 
@@ -407,20 +408,56 @@ impl Agent {
     ///
     /// The first failure; the other releases are still attempted.
     pub async fn release_task(&self) -> Result<ReleaseOutcome, Error> {
-        let mut first_error = None;
-        for token in self.inner.shared.take_delegations() {
-            let released = match token.release_flow(&self.transport().config) {
-                Ok(flow) => self.transport().drive(flow).await,
-                Err(error) => Err(error),
-            };
-            if let Err(error) = released {
-                first_error.get_or_insert(error);
-            }
+        let flow = self.inner.shared.end_task_flow(&self.transport().config);
+        let outcome = self.transport().drive(flow).await;
+        self.wake_renewer();
+        outcome
+    }
+
+    /// Ends the task from a synchronous context (a guard's `Drop`): on
+    /// the SDK's releaser thread, waiting for it on this thread at most
+    /// the request timeout per token. What cannot be done is logged.
+    fn release_task_blocking(&self) {
+        let agent_id = self.agent_id();
+        let transport = self.transport();
+        let Some(releaser) = transport.for_release() else {
+            tracing::warn!(
+                %agent_id,
+                "could not end the task on drop (no HTTP client for the releaser); the agent's \
+                 token and the tokens it delegated expire at the end of their TTL"
+            );
+            return;
+        };
+        let flow = self.inner.shared.end_task_flow(&transport.config);
+        let bound = transport.wait_bound(flow.releases_left());
+        let outcome = crate::releaser::run(async move { releaser.drive(flow).await }, bound);
+        self.wake_renewer();
+        match outcome {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(
+                %agent_id,
+                %error,
+                "ending the task on drop failed; the tokens not released expire at the end of \
+                 their TTL"
+            ),
+            Err(crate::releaser::NotDone::TimedOut) => tracing::warn!(
+                %agent_id,
+                ?bound,
+                "ending the task on drop did not finish in time; it goes on in the background, \
+                 and if the process exits first the tokens expire at the end of their TTL"
+            ),
+            Err(crate::releaser::NotDone::NoReleaser) => tracing::warn!(
+                %agent_id,
+                "could not end the task on drop (the releaser thread is not running); the \
+                 agent's token and the tokens it delegated expire at the end of their TTL"
+            ),
         }
-        let released = self.release().await;
-        match first_error {
-            Some(error) => Err(error),
-            None => released,
+    }
+
+    /// Tells a waiting auto-renewal task to look at the (released) agent.
+    fn wake_renewer(&self) {
+        if let Some(renewer) = self.renewer().as_ref() {
+            renewer.wake();
         }
     }
 
@@ -523,8 +560,10 @@ impl Agent {
     }
 
     /// A guard that ends the task ([`Agent::release_task`]) when dropped,
-    /// on every path including a panic or a cancelled future (the release
-    /// is then spawned on the current tokio runtime).
+    /// on every path including a panic, a cancelled future, an aborted
+    /// task, a runtime shutting down or no runtime at all: the drop sends
+    /// the releases on the SDK's own releaser thread and waits for them
+    /// (see [`AgentGuard`]'s `Drop`).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -535,7 +574,7 @@ impl Agent {
     /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?.release_on_drop();
     /// let token = agent.access_token();
     /// // ... if this code panics, returns early or is cancelled, dropping
-    /// // `agent` spawns the release ...
+    /// // `agent` ends the task before the drop returns ...
     /// agent.release_task().await?; // the normal path: end the task and see the outcome
     /// assert!(!app.validate(&token).await?.is_valid());
     /// # Ok(()) }
@@ -634,25 +673,21 @@ impl std::ops::Deref for AgentGuard {
 }
 
 impl Drop for AgentGuard {
-    /// Spawns the release on the current tokio runtime (a drop cannot
-    /// await); outside a runtime, or while it shuts down, the token simply
-    /// expires at the end of its TTL.
+    /// Ends the task before the drop returns, on every path: in `main` as
+    /// it returns, in a task that is aborted, while the runtime shuts
+    /// down, on a current-thread or a multi-thread runtime, or outside
+    /// any runtime. The releases (the tokens still alive that the agent
+    /// delegated, then the agent — also after an explicit
+    /// [`Agent::release`]) are sent by the SDK's own releaser thread, which
+    /// does not depend on the caller's runtime; this thread blocks until
+    /// they are answered, at most the request timeout per token (plus a
+    /// second). A failure, or a wait that ran out, is logged (`warn`,
+    /// naming the agent, never a token): the tokens concerned expire at
+    /// the end of their TTL. Nothing is sent, and nothing blocks, when
+    /// there is nothing left to release.
     fn drop(&mut self) {
-        if self.agent.is_released() {
-            return;
-        }
-        let agent = self.agent.clone();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    if let Err(error) = agent.release_task().await {
-                        tracing::warn!(%error, "releasing the agent on drop failed; its token expires by itself");
-                    }
-                });
-            }
-            Err(_) => tracing::warn!(
-                "agent guard dropped outside a tokio runtime; its token expires by itself"
-            ),
+        if self.agent.inner.shared.has_pending_release() {
+            self.agent.release_task_blocking();
         }
     }
 }

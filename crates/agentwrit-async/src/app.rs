@@ -240,10 +240,11 @@ impl App {
     /// After `work` finishes (`Ok` or `Err`) the release is awaited here
     /// and its outcome reported. If `work` panics, or the returned future
     /// is dropped before it finishes (`tokio::select!`, a timeout, an
-    /// aborted task), the guard inside is dropped and spawns the release
-    /// on the current tokio runtime; it runs unless the runtime is
-    /// shutting down, in which case the token simply expires at the end
-    /// of its TTL.
+    /// aborted task, a runtime shutting down), the guard inside is dropped
+    /// and ends the task before the drop returns, on the SDK's own
+    /// releaser thread (see [`AgentGuard`](crate::AgentGuard)'s `Drop`:
+    /// it does not depend on the current runtime, and blocks the dropping
+    /// thread for at most the request timeout per token).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

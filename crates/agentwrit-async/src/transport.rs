@@ -1,6 +1,6 @@
 //! The driver loop and the reqwest plumbing: the only I/O in this crate.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use agentwrit_core::{ClientConfig, ClientSettings, Clock, Error, Flow, Step, TransportFailure};
@@ -21,6 +21,19 @@ pub(crate) struct Transport {
     /// The broker's base URL, parsed once: each request's URL is a clone
     /// of it with the path and query set (see [`request_url`]).
     origin: Option<reqwest::Url>,
+    /// What the releaser sends a dropped guard's releases with.
+    release: Arc<ReleasePath>,
+}
+
+/// The client the releaser ([`crate::releaser`]) uses for this
+/// transport's releases: one the SDK builds from the same settings
+/// (lazily, once), whose connections live on the releaser's runtime; or
+/// the user's own client.
+#[derive(Debug)]
+struct ReleasePath {
+    settings: Option<ClientSettings>,
+    client: OnceLock<Option<reqwest::Client>>,
+    timeout: Duration,
 }
 
 impl Transport {
@@ -52,12 +65,14 @@ impl Transport {
             }
             None => (http_client(settings)?, None),
         };
+        let release = ReleasePath::new(settings, custom_timeout.map(|_| client.clone()));
         Ok(Transport {
             origin: reqwest::Url::parse(config.broker().as_str()).ok(),
             config,
             client,
             custom_timeout,
             clock: settings.clock(),
+            release,
         })
     }
 
@@ -74,7 +89,29 @@ impl Transport {
             client,
             custom_timeout: None,
             clock: settings.clock(),
+            release: ReleasePath::new(settings, None),
         })
+    }
+
+    /// This transport as the releaser uses it: the same configuration
+    /// and clock on the release client (`None` when it cannot be built;
+    /// the reason has been logged).
+    pub(crate) fn for_release(&self) -> Option<Transport> {
+        let client = self.release.client()?;
+        Some(Transport {
+            client,
+            ..self.clone()
+        })
+    }
+
+    /// How long one request may take (the overall timeout of the
+    /// settings), to bound a wait for `requests` of them.
+    pub(crate) fn wait_bound(&self, requests: usize) -> Duration {
+        let requests = u32::try_from(requests.max(1)).unwrap_or(u32::MAX);
+        self.release
+            .timeout
+            .saturating_mul(requests)
+            .saturating_add(Duration::from_secs(1))
     }
 
     /// The transport's clock's current time.
@@ -103,10 +140,8 @@ impl Transport {
                     match self.send(request, name).await {
                         Ok(response) => flow.handle_response(response, self.clock.now()),
                         Err((failure, source)) => {
-                            match flow.handle_transport_error(failure, self.clock.now()) {
-                                Some(next) => next,
-                                None => return Err(Error::transport(failure, name, Some(source))),
-                            }
+                            let give_up = Error::transport(failure, name, Some(source));
+                            flow.handle_transport_failure(failure, give_up, self.clock.now())
                         }
                     }
                 }
@@ -236,6 +271,40 @@ fn url_position_before_path(url: &reqwest::Url) -> Option<usize> {
                 .find('/')
                 .unwrap_or(s.len() - after_scheme),
     )
+}
+
+impl ReleasePath {
+    /// For `settings`; `user_client` is the user's own client, used as it
+    /// is (the SDK cannot rebuild it).
+    fn new(settings: &ClientSettings, user_client: Option<reqwest::Client>) -> Arc<ReleasePath> {
+        let client = OnceLock::new();
+        let timeout = settings.timeout();
+        let settings = match user_client {
+            Some(user_client) => {
+                let _ = client.set(Some(user_client));
+                None
+            }
+            None => Some(settings.clone()),
+        };
+        Arc::new(ReleasePath {
+            settings,
+            client,
+            timeout,
+        })
+    }
+
+    fn client(&self) -> Option<reqwest::Client> {
+        self.client
+            .get_or_init(|| {
+                let settings = self.settings.as_ref()?;
+                http_client(settings)
+                    .map_err(|error| {
+                        tracing::warn!(%error, "could not build the releaser's HTTP client");
+                    })
+                    .ok()
+            })
+            .clone()
+    }
 }
 
 /// A reqwest client as the SDK wants it: rustls on core's TLS set-up

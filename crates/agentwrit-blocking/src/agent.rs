@@ -2,13 +2,13 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::{JoinHandle, Thread};
+use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use agentwrit_core::wire::{AccessToken, Claims, DelegationRecord};
 use agentwrit_core::{AutoRenew, Error, ReleaseOutcome, SharedAgent};
 
-use crate::transport::Transport;
+use crate::transport::{Transport, Wake};
 
 /// An agent: a SPIFFE identity holding a short-lived token for one task.
 ///
@@ -341,12 +341,20 @@ impl Agent {
     /// A broker failure other than 401, or a transport failure; the agent
     /// then stays unreleased and `release` may be called again.
     pub fn release(&self) -> Result<ReleaseOutcome, Error> {
-        let flow = self.inner.shared.release_flow(&self.transport().config);
+        let flow = self
+            .inner
+            .shared
+            .release_agent_flow(&self.transport().config);
         let outcome = self.transport().drive(flow);
+        self.wake_renewer();
+        outcome
+    }
+
+    /// Tells a waiting auto-renewal worker to look at the (released) agent.
+    fn wake_renewer(&self) {
         if let Some(renewer) = self.renewer().as_ref() {
             renewer.wake();
         }
-        outcome
     }
 
     /// Ends the task: releases every token this agent delegated (and
@@ -371,20 +379,10 @@ impl Agent {
     ///
     /// The first failure; the other releases are still attempted.
     pub fn release_task(&self) -> Result<ReleaseOutcome, Error> {
-        let mut first_error = None;
-        for token in self.inner.shared.take_delegations() {
-            let released = token
-                .release_flow(&self.transport().config)
-                .and_then(|flow| self.transport().drive(flow));
-            if let Err(error) = released {
-                first_error.get_or_insert(error);
-            }
-        }
-        let released = self.release();
-        match first_error {
-            Some(error) => Err(error),
-            None => released,
-        }
+        let flow = self.inner.shared.end_task_flow(&self.transport().config);
+        let outcome = self.transport().drive(flow);
+        self.wake_renewer();
+        outcome
     }
 
     /// Delegates `scope` (equal to or narrower than the agent's) to the
@@ -498,22 +496,22 @@ impl Agent {
 }
 
 /// The auto-renewal worker: a thread driving the core's `AutoRenew`
-/// flow, woken early (unparked) to stop.
+/// flow, woken early (through its own [`Wake`], never the thread's park
+/// token) to stop.
 struct Renewer {
-    thread: Thread,
+    wake: Arc<Wake>,
     handle: JoinHandle<Result<u64, Error>>,
 }
 
 impl Renewer {
     fn spawn(transport: Transport, flow: AutoRenew) -> Option<Renewer> {
+        let wake = Arc::new(Wake::default());
+        let waker = Arc::clone(&wake);
         let spawned = std::thread::Builder::new()
             .name("agentwrit-renew".into())
-            .spawn(move || transport.drive(flow));
+            .spawn(move || transport.drive_waking(flow, Some(&waker)));
         match spawned {
-            Ok(handle) => Some(Renewer {
-                thread: handle.thread().clone(),
-                handle,
-            }),
+            Ok(handle) => Some(Renewer { wake, handle }),
             Err(error) => {
                 tracing::warn!(%error, "could not start the auto-renewal thread");
                 None
@@ -522,7 +520,7 @@ impl Renewer {
     }
 
     fn wake(&self) {
-        self.thread.unpark();
+        self.wake.wake();
     }
 
     fn is_finished(&self) -> bool {
@@ -587,9 +585,22 @@ impl std::ops::Deref for AgentGuard {
 }
 
 impl Drop for AgentGuard {
+    /// Ends the task on the dropping thread ([`Agent::release_task`]),
+    /// before the drop returns: the tokens still alive that the agent
+    /// delegated, then the agent (also after an explicit
+    /// [`Agent::release`], whose delegations are still alive). A failure
+    /// is logged (`warn`, naming the agent, never a token); the tokens
+    /// concerned then expire at the end of their TTL.
     fn drop(&mut self) {
+        if !self.agent.inner.shared.has_pending_release() {
+            return;
+        }
         if let Err(error) = self.agent.release_task() {
-            tracing::warn!(%error, "releasing the agent on drop failed; its token expires by itself");
+            tracing::warn!(
+                agent_id = %self.agent.agent_id(),
+                %error,
+                "ending the task on drop failed; the tokens not released expire at the end of their TTL"
+            );
         }
     }
 }

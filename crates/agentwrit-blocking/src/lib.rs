@@ -10,6 +10,13 @@
 //! that receive the token [`validate`] it at the broker and gate each
 //! action with [`scope_is_subset`].
 //!
+//! **A first run needs no broker of your own.** The development broker
+//! ships in the workspace (`agentwrit-devbroker`): `cargo run -p
+//! agentwrit-devbroker` starts one on `127.0.0.1` and prints the
+//! `AGENTWRIT_*` variables that [`App::from_env`] reads, and
+//! `agentwrit_devbroker::DevBroker::start()` embeds one in a test or an
+//! example, as every example on this page does.
+//!
 //! ```
 //! # let broker = agentwrit_devbroker::DevBroker::start()?;
 //! # let reg = broker.register_universal_app()?;
@@ -31,7 +38,7 @@
 //! The async twin is `agentwrit-async` (reqwest and tokio), with the same
 //! API. Both are thin: every protocol decision — request order, retries,
 //! backoff, status to error mapping, session re-use, renewal schedule —
-//! lives in the sans-IO core ([`sansio`]); this crate only moves bytes
+//! lives in the sans-IO core ([`sansio`](agentwrit_core)); this crate only moves bytes
 //! with ureq and sleeps when told to.
 //!
 //! # One connection
@@ -150,6 +157,10 @@ pub use agentwrit_core::scope::scope_is_subset;
 pub use agentwrit_core::{
     AgentKey, AgentOptions, Error, ReleaseOutcome, RetryPolicy, TlsError, TlsFailure,
     TokenVerifier, TransportFailure, Validation,
+};
+/// The longest inputs the SDK accepts (see the guide's "Input limits").
+pub use agentwrit_core::{
+    MAX_DELEGATE_ID_LEN, MAX_LABEL_LEN, MAX_ORCH_ID_LEN, MAX_SCOPE_LEN, MAX_SCOPES, MAX_TASK_ID_LEN,
 };
 
 /// The request and response bodies, the token claims and the RFC 7807

@@ -4,7 +4,7 @@ use std::io::{ErrorKind, Read as _};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use agentwrit_core::{ClientConfig, ClientSettings, Clock, Error, Flow, Step, TransportFailure};
 use ureq::RequestExt as _;
@@ -93,9 +93,20 @@ impl Transport {
     }
 
     /// Drives `flow` to its end: sends what it asks, sleeps when it says.
-    /// A sleep ends early when another thread unparks this one (the
-    /// auto-renewal worker is woken that way to stop).
-    pub(crate) fn drive<F: Flow>(&self, mut flow: F) -> Result<F::Output, Error> {
+    /// Only the SDK ends a sleep: an `unpark` of the calling thread is
+    /// left for the caller's own `park`.
+    pub(crate) fn drive<F: Flow>(&self, flow: F) -> Result<F::Output, Error> {
+        self.drive_waking(flow, None)
+    }
+
+    /// As `drive`; [`Wake::wake`] on `wake` ends a sleep early (how the
+    /// auto-renewal worker is told to stop). A request in flight is never
+    /// abandoned.
+    pub(crate) fn drive_waking<F: Flow>(
+        &self,
+        mut flow: F,
+        wake: Option<&Wake>,
+    ) -> Result<F::Output, Error> {
         let mut step = flow.start(self.clock.now());
         loop {
             step = match step {
@@ -104,26 +115,24 @@ impl Transport {
                     match self.send(request, name) {
                         Ok(response) => flow.handle_response(response, self.clock.now()),
                         Err((failure, source)) => {
-                            match flow.handle_transport_error(failure, self.clock.now()) {
-                                Some(next) => next,
-                                None => return Err(Error::transport(failure, name, Some(source))),
-                            }
+                            let give_up = Error::transport(failure, name, Some(source));
+                            flow.handle_transport_failure(failure, give_up, self.clock.now())
                         }
                     }
                 }
                 Step::Wait { until } => {
                     let wait = until.duration_since(self.clock.now()).unwrap_or_default();
-                    let started = Instant::now();
-                    std::thread::park_timeout(wait);
+                    let slept = match wake {
+                        Some(wake) => wake.sleep(wait),
+                        None => {
+                            std::thread::sleep(wait);
+                            true
+                        }
+                    };
                     // A full sleep counts as reaching `until` even on a
                     // clock that does not move by itself (a test clock).
                     let now = self.clock.now();
-                    let now = if started.elapsed() >= wait {
-                        now.max(until)
-                    } else {
-                        now
-                    };
-                    flow.resume(now)
+                    flow.resume(if slept { now.max(until) } else { now })
                 }
                 Step::Done(result) => return result,
             };
@@ -321,5 +330,134 @@ mod resolver_tests {
                 .iter()
                 .all(|a| a.port() == 8080 && a.ip().is_loopback())
         );
+    }
+}
+
+/// A sleep that only [`Wake::wake`] ends early: a condition variable and
+/// a flag, never the thread's park token (a caller's own `unpark` neither
+/// cuts an SDK wait short nor is swallowed by it).
+#[derive(Debug, Default)]
+pub(crate) struct Wake {
+    woken: Mutex<bool>,
+    condvar: Condvar,
+}
+
+impl Wake {
+    /// Ends the current or the next [`Wake::sleep`] at once.
+    pub(crate) fn wake(&self) {
+        *self.woken.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.condvar.notify_all();
+    }
+
+    /// Sleeps for `wait` unless woken: `true` after the full wait,
+    /// `false` when woken (the wake-up is consumed).
+    pub(crate) fn sleep(&self, wait: Duration) -> bool {
+        let deadline = Instant::now().checked_add(wait);
+        let mut woken = self.woken.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if std::mem::take(&mut *woken) {
+                return false;
+            }
+            let left = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => wait,
+            };
+            if left.is_zero() {
+                return true;
+            }
+            woken = self
+                .condvar
+                .wait_timeout(woken, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod wait_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::SystemTime;
+
+    use agentwrit_core::ManualClock;
+
+    use super::*;
+
+    /// Waits once (a backoff), unparking the calling thread just before:
+    /// a stray wake-up of the kind a caller's own code may leave pending.
+    struct Backoff {
+        until: Option<SystemTime>,
+        resumes: Arc<AtomicUsize>,
+    }
+
+    impl Flow for Backoff {
+        type Output = ();
+
+        fn name(&self) -> &'static str {
+            "backoff"
+        }
+
+        fn start(&mut self, now: SystemTime) -> Step<()> {
+            let until = now + Duration::from_millis(200);
+            self.until = Some(until);
+            std::thread::current().unpark();
+            Step::Wait { until }
+        }
+
+        fn handle_response(&mut self, _: http::Response<Vec<u8>>, _: SystemTime) -> Step<()> {
+            Step::Done(Err(Error::invalid_state("no request was sent")))
+        }
+
+        fn resume(&mut self, now: SystemTime) -> Step<()> {
+            self.resumes.fetch_add(1, Ordering::SeqCst);
+            match self.until {
+                Some(until) if now < until => Step::Wait { until },
+                _ => Step::Done(Ok(())),
+            }
+        }
+
+        fn handle_transport_error(
+            &mut self,
+            _: TransportFailure,
+            _: SystemTime,
+        ) -> Option<Step<()>> {
+            None
+        }
+    }
+
+    #[test]
+    fn a_callers_unpark_neither_cuts_a_wait_short_nor_is_swallowed() {
+        // A clock that does not move: only a full sleep reaches `until`.
+        let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH));
+        let settings = ClientSettings::new("http://127.0.0.1:9").with_clock(clock);
+        let transport = Transport::new(&settings, None).unwrap();
+        let resumes = Arc::new(AtomicUsize::new(0));
+        let flow = Backoff {
+            until: None,
+            resumes: Arc::clone(&resumes),
+        };
+        transport.drive(flow).unwrap();
+        // Woken early, the flow would have been resumed before `until`
+        // and asked to wait again.
+        assert_eq!(resumes.load(Ordering::SeqCst), 1, "the wait was cut short");
+        // The caller's unpark is still pending: its own park returns at
+        // once (the bound only keeps a regression from hanging the test).
+        let parked = Instant::now();
+        std::thread::park_timeout(Duration::from_secs(60));
+        assert!(
+            parked.elapsed() < Duration::from_secs(30),
+            "the SDK consumed the caller's unpark"
+        );
+    }
+
+    #[test]
+    fn the_sdks_own_wake_ends_a_sleep_and_is_consumed() {
+        let wake = Wake::default();
+        wake.wake();
+        assert!(
+            !wake.sleep(Duration::from_secs(60)),
+            "a pending wake ends the sleep"
+        );
+        assert!(wake.sleep(Duration::ZERO), "and is consumed by it");
     }
 }

@@ -62,7 +62,8 @@ impl std::ops::Deref for TransportSource {
 /// matched as `Err(Error::Authorization { .. })` whichever runtime you use.
 ///
 /// Broker rejections carry the HTTP status and the full RFC 7807
-/// [`ProblemDetail`] (synthesised when the body was not problem+json).
+/// `ProblemDetail` (`wire::ProblemDetail`; synthesised when the body was not
+/// problem+json).
 /// `Display` shows the status, error code, detail and request id; no
 /// variant ever holds a secret (response excerpts and problem bodies are
 /// redacted before they are stored).
@@ -80,6 +81,7 @@ impl std::ops::Deref for TransportSource {
 pub enum Error {
     /// 401: missing, wrong, expired, revoked or released credentials.
     #[error("authentication failed: {problem}")]
+    #[non_exhaustive]
     Authentication {
         /// The HTTP status (401).
         status: u16,
@@ -90,6 +92,7 @@ pub enum Error {
     /// 403: the credentials are valid but do not allow this (insufficient
     /// scope, scope beyond a ceiling, delegation depth).
     #[error("not authorized: {problem}")]
+    #[non_exhaustive]
     Authorization {
         /// The HTTP status (403).
         status: u16,
@@ -100,6 +103,7 @@ pub enum Error {
     /// 429: too many requests. Returned once the retry policy gave up, or
     /// at once when `Retry-After` is longer than the policy waits.
     #[error("rate limited{}: {problem}", fmt_retry_after(*.retry_after))]
+    #[non_exhaustive]
     RateLimited {
         /// The HTTP status (429).
         status: u16,
@@ -111,6 +115,7 @@ pub enum Error {
 
     /// Any other non-2xx status.
     #[error("broker error: {problem}")]
+    #[non_exhaustive]
     Problem {
         /// The HTTP status.
         status: u16,
@@ -123,6 +128,7 @@ pub enum Error {
     /// a non-JSON content type), the wrong shape, truncated, over the size
     /// limit, or a token whose claims do not decode.
     #[error("could not decode the broker's response{}: {message}{}", fmt_status(*.status), fmt_excerpt(.excerpt))]
+    #[non_exhaustive]
     Decode {
         /// The HTTP status, when a response was received.
         status: Option<u16>,
@@ -135,6 +141,7 @@ pub enum Error {
 
     /// A key, signature or nonce could not be used.
     #[error("cryptographic error: {reason}")]
+    #[non_exhaustive]
     Crypto {
         /// What was wrong.
         reason: String,
@@ -142,6 +149,7 @@ pub enum Error {
 
     /// A token failed local verification ([`TokenVerifier`](crate::TokenVerifier)).
     #[error("token rejected: {reason}")]
+    #[non_exhaustive]
     InvalidToken {
         /// Why.
         reason: &'static str,
@@ -149,6 +157,7 @@ pub enum Error {
 
     /// The caller's input was rejected before anything was sent.
     #[error("invalid input: {field}: {reason}")]
+    #[non_exhaustive]
     InvalidInput {
         /// The culprit, e.g. `scope[1]` or `orch_id`.
         field: String,
@@ -161,9 +170,16 @@ pub enum Error {
     Released,
 
     /// The request could not be completed (connection refused, timeout,
-    /// TLS failure, I/O error) and the retry policy gave up. The
-    /// underlying error is reachable through [`std::error::Error::source`].
+    /// TLS failure, I/O error) and the retry policy gave up.
+    ///
+    /// `Display` is one line that ends with the root cause, e.g.
+    /// `health: could not connect: error sending request for url (...):
+    /// Connection refused (os error 111)`. The underlying error is
+    /// reachable through [`std::error::Error::source`], each message of
+    /// its chain once (a TLS failure: the [`TlsError`](crate::TlsError),
+    /// then the TLS library's error).
     #[error("{step}: {kind}{}", fmt_source(.source.as_ref()))]
+    #[non_exhaustive]
     Transport {
         /// What kind of failure.
         kind: TransportFailure,
@@ -178,14 +194,50 @@ pub enum Error {
     /// A flow method was called out of order (a bug in the driver), or a
     /// background worker of a transport stopped abnormally.
     #[error("flow called out of order: {reason}")]
+    #[non_exhaustive]
     InvalidState {
         /// What happened.
         reason: &'static str,
     },
 }
 
+/// `: {source}`, then `: {root cause}` when the source's own message does
+/// not already say it: the HTTP libraries' messages name the URL or the
+/// layer ("error sending request for url (...)"), and the cause that
+/// matters ("Connection refused (os error 111)", the TLS library's
+/// verdict) sits at the end of their chain.
 fn fmt_source(source: Option<&TransportSource>) -> String {
-    source.map(|s| format!(": {s}")).unwrap_or_default()
+    let Some(source) = source else {
+        return String::new();
+    };
+    let shown = source.to_string();
+    match root_cause(source.get()) {
+        Some(root) if !shown.contains(&root) => format!(": {shown}: {root}"),
+        _ => format!(": {shown}"),
+    }
+}
+
+/// The message of the deepest error in `error`'s source chain (`None`
+/// when `error` has no source). An `io::Error` wrapping another error is
+/// looked into (its `source()` skips the wrapped error itself).
+fn root_cause(error: &(dyn StdError + 'static)) -> Option<String> {
+    let mut current = error;
+    let mut root = None;
+    // A chain is short; the bound only guards against a cyclic one.
+    for _ in 0..32 {
+        let next = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn StdError + 'static)),
+            None => current.source(),
+        };
+        match next {
+            Some(next) => {
+                root = Some(next);
+                current = next;
+            }
+            None => break,
+        }
+    }
+    root.map(ToString::to_string).filter(|m| !m.is_empty())
 }
 
 fn fmt_retry_after(d: Option<Duration>) -> String {

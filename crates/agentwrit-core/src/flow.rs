@@ -56,7 +56,7 @@ impl<T: fmt::Debug> fmt::Debug for Step<T> {
     }
 }
 
-/// Why a transport could not complete a [`Step::Send`].
+/// Why a transport could not complete a `Step::Send`.
 ///
 /// The distinction matters for requests that are not idempotent (register,
 /// release, launch tokens, ...): they are retried only when the request
@@ -73,7 +73,7 @@ pub enum TransportFailure {
     /// An I/O error after the connection was established: the request may
     /// have been processed.
     Io,
-    /// The response body exceeded [`ClientConfig::max_response_bytes`](crate::ClientConfig::max_response_bytes)
+    /// The response body exceeded `ClientConfig::max_response_bytes`
     /// and the transport stopped reading it.
     BodyTooLarge,
     /// The TLS handshake failed: an untrusted or expired certificate, a
@@ -158,4 +158,27 @@ pub trait Flow {
         failure: TransportFailure,
         now: SystemTime,
     ) -> Option<Step<Self::Output>>;
+
+    /// What a transport calls when it could not complete the last
+    /// [`Step::Send`]: as [`Flow::handle_transport_error`], but handed
+    /// `give_up`, the error the transport reports if the flow gives up (an
+    /// [`Error::Transport`] keeping the HTTP library's error as its
+    /// source).
+    ///
+    /// The default returns the flow's next step, or `Done(Err(give_up))`.
+    /// A flow made of independent requests overrides it to keep the error
+    /// and go on with the next request
+    /// ([`EndTask`](crate::EndTask): one failed release does not stop the
+    /// others).
+    fn handle_transport_failure(
+        &mut self,
+        failure: TransportFailure,
+        give_up: Error,
+        now: SystemTime,
+    ) -> Step<Self::Output> {
+        match self.handle_transport_error(failure, now) {
+            Some(step) => step,
+            None => Step::Done(Err(give_up)),
+        }
+    }
 }

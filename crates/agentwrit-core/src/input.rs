@@ -6,6 +6,53 @@ use agentwrit_scope::Scope;
 
 use crate::error::Error;
 
+/// The longest orchestrator id `CreateAgent`
+/// accepts, in bytes. The ids become path segments of the agent's SPIFFE
+/// id, which every token of the agent (and every delegation record) carries.
+pub const MAX_ORCH_ID_LEN: usize = 64;
+/// The longest task id, in bytes (also a segment of the SPIFFE id).
+pub const MAX_TASK_ID_LEN: usize = 128;
+/// The longest agent label (the launch token's `agent_name`), in bytes.
+pub const MAX_LABEL_LEN: usize = 128;
+/// The longest scope entry (`action:resource:identifier`), in bytes, asked
+/// for an agent or delegated.
+pub const MAX_SCOPE_LEN: usize = 64;
+/// The most scope entries an agent may ask for, or a delegation hand on.
+pub const MAX_SCOPES: usize = 16;
+/// The longest delegate id (the SPIFFE id a token is delegated to), in
+/// bytes: an SDK agent's id with the longest orch and task ids is 241
+/// bytes under the default trust domain.
+pub const MAX_DELEGATE_ID_LEN: usize = 256;
+
+/// At most `max` bytes.
+pub(crate) fn at_most(field: &str, value: &str, max: usize) -> Result<(), Error> {
+    if value.len() > max {
+        return Err(Error::invalid_input(
+            field,
+            format!("is {} bytes long; at most {max} are allowed", value.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// A scope list for an agent or a delegation: as [`scopes`], with at most
+/// [`MAX_SCOPES`] entries of at most [`MAX_SCOPE_LEN`] bytes each.
+pub(crate) fn bounded_scopes<S: AsRef<str>>(field: &str, list: &[S]) -> Result<(), Error> {
+    if list.len() > MAX_SCOPES {
+        return Err(Error::invalid_input(
+            field,
+            format!(
+                "has {} entries; at most {MAX_SCOPES} are allowed",
+                list.len()
+            ),
+        ));
+    }
+    for (i, s) in list.iter().enumerate() {
+        at_most(&format!("{field}[{i}]"), s.as_ref(), MAX_SCOPE_LEN)?;
+    }
+    scopes(field, list)
+}
+
 /// Non-empty.
 pub(crate) fn non_empty(field: &str, value: &str) -> Result<(), Error> {
     if value.is_empty() {

@@ -21,7 +21,7 @@
 //! launch tokens stay inside it, agents register inside their launch token
 //! and delegate equal or narrower scope (at most five hops). Scopes are
 //! `action:resource:identifier`; every scope a caller passes is parsed with
-//! [`agentwrit_scope`] before anything is sent, and a bad one is an
+//! [`agentwrit_scope`](mod@crate::scope) before anything is sent, and a bad one is an
 //! [`Error::InvalidInput`] naming it (`scope[1]: ...`).
 //!
 //! # Creating an agent, step by step
@@ -188,11 +188,12 @@
 //!         step = match step {
 //!             Step::Send(request) => match send(request) {
 //!                 Ok(response) => flow.handle_response(response, now()),
-//!                 Err(failure) => match flow.handle_transport_error(failure, now()) {
-//!                     Some(next) => next,
-//!                     // A real transport returns its own, more detailed error here.
-//!                     None => return Err(Error::invalid_input("transport", failure.to_string())),
-//!                 },
+//!                 // A real transport hands over its own, more detailed error
+//!                 // (the HTTP library's error as its source).
+//!                 Err(failure) => {
+//!                     let give_up = Error::transport(failure, flow.name(), None);
+//!                     flow.handle_transport_failure(failure, give_up, now())
+//!                 }
 //!             },
 //!             Step::Wait { until } => {
 //!                 let _sleep_for = until.duration_since(now()).unwrap_or_default();
@@ -265,8 +266,8 @@ mod validate;
 
 pub use agent::{
     AgentCredentials, AgentState, AutoRenew, CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL,
-    Delegate, DelegatedToken, Release, ReleaseInPlace, ReleaseOutcome, Renew, RenewInPlace,
-    Renewal, SharedAgent,
+    Delegate, DelegatedToken, EndTask, Release, ReleaseInPlace, ReleaseOutcome, Renew,
+    RenewInPlace, Renewal, SharedAgent,
 };
 pub use app::{AgentOptions, AppCore};
 pub use builder::{ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
@@ -282,6 +283,9 @@ pub use env::{
 pub use error::{Error, TransportSource};
 pub use flow::{Flow, Step, TransportFailure};
 pub use health::Health;
+pub use input::{
+    MAX_DELEGATE_ID_LEN, MAX_LABEL_LEN, MAX_ORCH_ID_LEN, MAX_SCOPE_LEN, MAX_SCOPES, MAX_TASK_ID_LEN,
+};
 pub use keys::AgentKey;
 pub use launch_token::CreateLaunchToken;
 pub use operator::{

@@ -17,7 +17,7 @@ use crate::error::Error;
 /// the connection it chose, to learn the scope, expiry, jti, task and orch
 /// the broker actually granted. Never use it to decide whether to trust a
 /// token someone presents to you: use [`TokenVerifier`] or the broker's
-/// validate endpoint ([`Validate`](crate::Validate)).
+/// validate endpoint (`Validate`).
 ///
 /// # Errors
 ///
@@ -86,7 +86,7 @@ pub fn kid_for(public_key: &[u8; 32]) -> String {
 /// passed, `nbf` (when set) reached, and the issuer when one is configured.
 ///
 /// **It cannot see revocation**: a released, renewed or revoked token
-/// verifies until it expires. Ask the broker ([`Validate`](crate::Validate))
+/// verifies until it expires. Ask the broker (`Validate`)
 /// when that matters.
 ///
 /// ```

@@ -1692,6 +1692,7 @@ where
             status,
             message,
             excerpt,
+            ..
         } => (status.unwrap(), message, excerpt),
         other => panic!("expected Decode, got {other:?}"),
     }

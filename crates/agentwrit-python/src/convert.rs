@@ -9,12 +9,12 @@ use agentwrit_blocking::wire::{
     AppResponse, AuditQuery, CreateAppRequest, LaunchTokenRequest, LaunchTokenResponse,
     RevocationLevel, UpdateAppRequest,
 };
-use agentwrit_blocking::{AgentKey, AgentOptions, Error, Validation};
+use agentwrit_blocking::{AgentKey, AgentOptions, Validation};
 use pyo3::prelude::*;
 use serde::Serialize;
 
 use crate::connect::Settings;
-use crate::errors::{IntoPy, raise};
+use crate::errors::raise;
 
 /// A duration in (fractional) seconds from Python, refused unless finite
 /// and positive.
@@ -89,13 +89,12 @@ pub fn agent_options(
 
 /// JSON text of any serialisable answer.
 pub fn json<T: Serialize>(value: &T) -> PyResult<String> {
-    serde_json::to_string(value)
-        .map_err(|e| Error::Decode {
-            status: None,
-            message: format!("could not encode the answer for Python: {e}"),
-            excerpt: String::new(),
-        })
-        .py()
+    serde_json::to_string(value).map_err(|e| {
+        crate::errors::raise(
+            "DecodeError",
+            format!("could not encode the answer for Python: {e}"),
+        )
+    })
 }
 
 /// A validation as `(valid, error, claims JSON)`.

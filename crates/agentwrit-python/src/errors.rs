@@ -86,19 +86,26 @@ fn build(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
         Ok(PyErr::from_value(value))
     };
     match error {
-        Error::Authentication { status, problem: p } => problem("AuthenticationError", *status, p),
-        Error::Authorization { status, problem: p } => problem("AuthorizationError", *status, p),
+        Error::Authentication {
+            status, problem: p, ..
+        } => problem("AuthenticationError", *status, p),
+        Error::Authorization {
+            status, problem: p, ..
+        } => problem("AuthorizationError", *status, p),
         Error::RateLimited {
             status,
             problem: p,
             retry_after,
+            ..
         } => {
             let err = problem("RateLimitError", *status, p)?;
             err.value(py)
                 .setattr("retry_after", retry_after.map(|d| d.as_secs_f64()))?;
             Ok(err)
         }
-        Error::Problem { status, problem: p } => problem("ProblemResponseError", *status, p),
+        Error::Problem {
+            status, problem: p, ..
+        } => problem("ProblemResponseError", *status, p),
         Error::Transport { .. } => plain("TransportError"),
         Error::Crypto { .. } => plain("CryptoError"),
         Error::InvalidInput { .. } => plain("InvalidInputError"),

@@ -246,7 +246,7 @@ impl AgentAuth {
     fn accept(&self, claims: &agentwrit_wire::Claims, now: SystemTime) -> Result<(), Rejection> {
         let inner = &self.inner;
         inner.checks.check(claims, now).map_err(|e| match e {
-            agentwrit_core::Error::InvalidToken { reason } => {
+            agentwrit_core::Error::InvalidToken { reason, .. } => {
                 Rejection::new(RejectionKind::InvalidToken, reason)
             }
             other => Rejection::new(RejectionKind::InvalidToken, other.to_string()),

@@ -124,7 +124,7 @@ impl LocalCheck {
                 Ok(claims) => return Verdict::Valid(Arc::new(claims)),
                 Err(e) => {
                     last = match e {
-                        agentwrit_core::Error::InvalidToken { reason } => reason.to_owned(),
+                        agentwrit_core::Error::InvalidToken { reason, .. } => reason.to_owned(),
                         other => other.to_string(),
                     };
                     if kid.is_some() {

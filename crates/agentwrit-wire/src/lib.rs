@@ -14,9 +14,9 @@
 //!   for byte.
 //! * [`ProblemDetail`] tolerates missing and unknown members; [`ErrorCode`]
 //!   keeps codes this version does not know.
-//! * Field order follows the broker's Go structs, and [`to_go_json`]
-//!   reproduces Go's escaping, so serialising these types gives the
-//!   broker's bytes.
+//! * Field order follows the broker's Go structs, and
+//!   `to_go_json` reproduces Go's escaping, so serialising these types
+//!   gives the broker's bytes.
 //!
 //! ```
 //! use agentwrit_wire::{RegisterResponse, ProblemDetail, ErrorCode};

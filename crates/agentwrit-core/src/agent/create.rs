@@ -118,10 +118,13 @@ impl CreateAgentRequest {
 
     pub(crate) fn validate(&self) -> Result<(), Error> {
         input::spiffe_segment("orch_id", &self.orch_id)?;
+        input::at_most("orch_id", &self.orch_id, input::MAX_ORCH_ID_LEN)?;
         input::spiffe_segment("task_id", &self.task_id)?;
-        input::scopes("scope", &self.scope)?;
+        input::at_most("task_id", &self.task_id, input::MAX_TASK_ID_LEN)?;
+        input::bounded_scopes("scope", &self.scope)?;
         if let Some(label) = &self.label {
             input::non_empty("label", label)?;
+            input::at_most("label", label, input::MAX_LABEL_LEN)?;
         }
         input::positive_seconds("max_ttl", self.max_ttl)
     }

@@ -121,7 +121,8 @@ impl Delegate {
         ttl: Option<Duration>,
     ) -> Result<Self, Error> {
         input::non_empty("delegate_to", delegate_to)?;
-        input::scopes("scope", scope)?;
+        input::at_most("delegate_to", delegate_to, input::MAX_DELEGATE_ID_LEN)?;
+        input::bounded_scopes("scope", scope)?;
         let ttl = ttl.map(input::ttl_seconds);
         if let Some(ttl) = ttl {
             input::positive_seconds("ttl", ttl)?;

@@ -7,11 +7,14 @@
 //! * `renew.rs`: [`Renew`] and [`RenewInPlace`];
 //! * `release.rs`: [`Release`] and [`ReleaseInPlace`];
 //! * `delegate.rs`: [`Delegate`] and the [`DelegatedToken`] it yields;
+//! * `end_task.rs`: [`EndTask`], which tokens ending a task releases, in
+//!   which order, and what is reported;
 //! * `auto_renew.rs`: [`AutoRenew`].
 
 mod auto_renew;
 mod create;
 mod delegate;
+mod end_task;
 mod release;
 mod renew;
 
@@ -25,6 +28,7 @@ use agentwrit_wire::{AccessToken, Claims};
 pub use auto_renew::AutoRenew;
 pub use create::{CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL};
 pub use delegate::{Delegate, DelegatedToken};
+pub use end_task::EndTask;
 pub use release::{Release, ReleaseInPlace, ReleaseOutcome};
 pub use renew::{Renew, RenewInPlace, Renewal};
 
@@ -471,7 +475,11 @@ impl SharedAgent {
     /// [`ReleaseOutcome::AlreadyDead`]. Either outcome stops auto-renewal.
     pub fn release_flow(&self, config: &ClientConfig) -> ReleaseInPlace {
         self.stop_renewal.store(true, Ordering::SeqCst);
-        ReleaseInPlace::new(self.clone(), self.read(|s| s.release_flow(config)))
+        ReleaseInPlace::new(
+            self.clone(),
+            config,
+            self.read(|s| (!s.is_released()).then(|| s.access_token().clone())),
+        )
     }
 
     /// Marks the agent released without telling the broker (for a token

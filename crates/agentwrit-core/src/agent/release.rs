@@ -76,6 +76,9 @@ impl Release {
 #[must_use = "a flow does nothing until a transport drives it"]
 pub struct ReleaseInPlace {
     agent: SharedAgent,
+    config: ClientConfig,
+    /// The token being released (compared with the agent's when done).
+    token: Option<AccessToken>,
     flow: Option<Release>,
     started: bool,
 }
@@ -89,22 +92,51 @@ impl fmt::Debug for ReleaseInPlace {
 }
 
 impl ReleaseInPlace {
-    /// Drives `flow`, a release of `agent`'s token, or sends nothing when
-    /// it is `None` (see [`SharedAgent::release_flow`]).
-    pub(super) fn new(agent: SharedAgent, flow: Option<Release>) -> Self {
+    /// Releases `agent`'s current token, or sends nothing when `token` is
+    /// `None` (the agent is released already; see
+    /// [`SharedAgent::release_flow`]).
+    pub(super) fn new(
+        agent: SharedAgent,
+        config: &ClientConfig,
+        token: Option<AccessToken>,
+    ) -> Self {
+        let flow = token.as_ref().map(|t| Release::unchecked(config, t));
         ReleaseInPlace {
             agent,
+            config: config.clone(),
+            token,
             flow,
             started: false,
         }
     }
 
-    fn on(&mut self, step: Step<ReleaseOutcome>) -> Step<ReleaseOutcome> {
-        if let Step::Done(Ok(_)) = &step {
-            lock(&self.agent.state).mark_released();
-            self.flow = None;
+    /// On a finished release, marks the agent released, unless a renewal
+    /// racing it installed another token meanwhile (the broker then
+    /// answered 401 to the replaced one): that token is released next, so
+    /// that nothing the agent held stays alive.
+    fn on(&mut self, mut step: Step<ReleaseOutcome>, now: SystemTime) -> Step<ReleaseOutcome> {
+        loop {
+            if !matches!(step, Step::Done(Ok(_))) {
+                return step;
+            }
+            let mut state = lock(&self.agent.state);
+            let current = state.access_token();
+            if self
+                .token
+                .as_ref()
+                .is_none_or(|sent| sent.expose_secret() == current.expose_secret())
+            {
+                state.mark_released();
+                self.flow = None;
+                return step;
+            }
+            let current = current.clone();
+            drop(state);
+            let mut flow = Release::unchecked(&self.config, &current);
+            self.token = Some(current);
+            step = flow.start(now);
+            self.flow = Some(flow);
         }
-        step
     }
 }
 
@@ -128,7 +160,7 @@ impl Flow for ReleaseInPlace {
         match &mut self.flow {
             Some(f) => {
                 let step = f.start(now);
-                self.on(step)
+                self.on(step, now)
             }
             None => Step::Done(Ok(ReleaseOutcome::AlreadyDead)),
         }
@@ -142,7 +174,7 @@ impl Flow for ReleaseInPlace {
         match &mut self.flow {
             Some(f) => {
                 let step = f.handle_response(response, now);
-                self.on(step)
+                self.on(step, now)
             }
             None => Step::Done(Err(Error::invalid_state("no request in flight"))),
         }
@@ -152,7 +184,7 @@ impl Flow for ReleaseInPlace {
         match &mut self.flow {
             Some(f) => {
                 let step = f.resume(now);
-                self.on(step)
+                self.on(step, now)
             }
             None => Step::Done(Err(Error::invalid_state("no wait in progress"))),
         }
@@ -164,6 +196,6 @@ impl Flow for ReleaseInPlace {
         now: SystemTime,
     ) -> Option<Step<ReleaseOutcome>> {
         let step = self.flow.as_mut()?.handle_transport_error(failure, now)?;
-        Some(self.on(step))
+        Some(self.on(step, now))
     }
 }
