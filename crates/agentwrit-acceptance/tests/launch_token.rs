@@ -84,3 +84,64 @@ fn an_agent_registers_with_a_launch_token_the_operator_minted() {
     let (status, body) = post_register(broker.url(), &again);
     assert_eq!(status, 401, "{body}");
 }
+
+/// The same path through the SDK: `Broker::register_agent` runs the
+/// ceremony with a launch token the operator minted, on both transports.
+/// The agent's token is valid with the scope asked for, dead after its
+/// release, and the launch token is single use.
+#[test]
+fn broker_register_agent_uses_an_operator_minted_launch_token_on_both_transports() {
+    let broker = DevBroker::start().unwrap();
+    let operator = Operator::new(broker.url(), broker.admin_secret().clone()).unwrap();
+    let mint = || {
+        operator
+            .launch_token(LaunchTokenRequest::new(
+                "ops-agent",
+                vec!["read:data:*".into()],
+            ))
+            .unwrap()
+            .launch_token
+    };
+
+    let blocking = agentwrit_blocking::Broker::new(broker.url()).unwrap();
+    let minted = mint();
+    let agent = blocking
+        .register_agent(minted.clone(), "ops", "nightly-b", &["read:data:reports"])
+        .unwrap();
+    assert!(
+        agent.agent_id().contains("/ops/nightly-b/"),
+        "{}",
+        agent.agent_id()
+    );
+    let token = agent.access_token();
+    assert!(
+        blocking
+            .validate(&token)
+            .unwrap()
+            .allows(&["read:data:reports"])
+    );
+    // Beyond the launch token's ceiling: refused before an agent exists.
+    let wide = blocking.register_agent(mint(), "ops", "nightly-b", &["write:data:reports"]);
+    assert!(wide.is_err());
+    // Single use.
+    let again = blocking.register_agent(minted, "ops", "nightly-b", &["read:data:reports"]);
+    assert_eq!(again.unwrap_err().status(), Some(401));
+    agent.release().unwrap();
+    assert!(!blocking.validate(&token).unwrap().is_valid());
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let nonblocking = agentwrit_async::Broker::new(broker.url()).unwrap();
+        let agent = nonblocking
+            .register_agent(mint(), "ops", "nightly-a", &["read:data:reports"])
+            .await
+            .unwrap();
+        let token = agent.access_token();
+        assert!(nonblocking.validate(&token).await.unwrap().is_valid());
+        agent.release().await.unwrap();
+        assert!(!nonblocking.validate(&token).await.unwrap().is_valid());
+    });
+}
