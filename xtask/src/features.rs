@@ -2,7 +2,8 @@
 //! each feature set it supports, so a combination that does not build
 //! cannot land.
 //!
-//! Each row is checked with `cargo check -p CRATE --lib` alone (with
+//! Each row is checked with `cargo check -p CRATE --lib` (`--bins` for
+//! the command line, which has no library) alone (with
 //! resolver 3, features are then unified over that crate's tree only, the
 //! way a user who depends on just that crate gets it). `cargo check`
 //! catches every compile error a build would, without code generation.
@@ -14,6 +15,8 @@ use crate::util::{cargo, run};
 struct Row {
     package: &'static str,
     features: Option<&'static str>,
+    /// `--lib`, or `--bins` for a crate that is only a binary.
+    target: &'static str,
 }
 
 /// The supported feature sets of each published library crate. To support
@@ -43,13 +46,26 @@ const ROWS: &[Row] = &[
     row("agentwrit-devbroker", Some("")),
     row("agentwrit-tower", None),
     row("agentwrit-tower", Some("")),
-    // The command line has no features of its own.
-    row("agentwrit-cli", None),
-    row("agentwrit-cli", Some("")),
+    // The command line (a binary, no library) has no features of its own.
+    bin_row("agentwrit-cli", None),
+    bin_row("agentwrit-cli", Some("")),
 ];
 
 const fn row(package: &'static str, features: Option<&'static str>) -> Row {
-    Row { package, features }
+    Row {
+        package,
+        features,
+        target: "--lib",
+    }
+}
+
+/// A row of a crate that is a binary only: its binaries are checked.
+const fn bin_row(package: &'static str, features: Option<&'static str>) -> Row {
+    Row {
+        package,
+        features,
+        target: "--bins",
+    }
 }
 
 /// Checks every row; `--list` prints the rows instead.
@@ -78,7 +94,7 @@ pub fn features(args: &[String]) -> Result<(), String> {
 
 impl Row {
     fn args(&self) -> Vec<String> {
-        let mut args: Vec<String> = ["check", "--quiet", "--lib", "-p", self.package]
+        let mut args: Vec<String> = ["check", "--quiet", self.target, "-p", self.package]
             .map(String::from)
             .to_vec();
         if let Some(features) = self.features {
@@ -112,6 +128,10 @@ mod tests {
                 "a",
                 "--no-default-features"
             ]
+        );
+        assert_eq!(
+            bin_row("a", None).args(),
+            ["check", "--quiet", "--bins", "-p", "a"]
         );
         assert_eq!(
             row("a", Some("x,y")).args(),
