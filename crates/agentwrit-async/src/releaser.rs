@@ -10,11 +10,15 @@
 //! connections live on that runtime. The dropping thread waits for the
 //! job's answer, bounded by the request timeout, so that `main` returning
 //! cannot lose it.
+//!
+//! The thread belongs to the process that started it: a forked child
+//! (where that thread does not exist) starts its own on its first drop,
+//! and its jobs never wait in the parent's queue.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::OnceLock;
 use std::sync::mpsc;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
@@ -30,9 +34,24 @@ pub(crate) enum NotDone {
     TimedOut,
 }
 
-fn jobs() -> Option<&'static UnboundedSender<Job>> {
-    static JOBS: OnceLock<Option<UnboundedSender<Job>>> = OnceLock::new();
-    JOBS.get_or_init(start).as_ref()
+/// This process's releaser (started on first use).
+fn jobs() -> Option<UnboundedSender<Job>> {
+    /// The releaser and the process it runs in.
+    static JOBS: Mutex<Option<(u32, Option<UnboundedSender<Job>>)>> = Mutex::new(None);
+    let pid = agentwrit_core::process::id();
+    let mut jobs = JOBS.lock().unwrap_or_else(PoisonError::into_inner);
+    match &*jobs {
+        Some((owner, sender)) if *owner == pid => sender.clone(),
+        _ => {
+            let sender = start();
+            // A parent's sender is forgotten, not dropped, in a child: its
+            // thread is not here to see the channel close.
+            if let Some(stale) = jobs.replace((pid, sender.clone())) {
+                std::mem::forget(stale);
+            }
+            sender
+        }
+    }
 }
 
 fn start() -> Option<UnboundedSender<Job>> {

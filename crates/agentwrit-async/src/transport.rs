@@ -3,6 +3,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use agentwrit_core::process::PerProcess;
 use agentwrit_core::{ClientConfig, ClientSettings, Clock, Error, Flow, Step, TransportFailure};
 use tokio::sync::Notify;
 use tracing::Instrument as _;
@@ -10,11 +11,13 @@ use tracing::Instrument as _;
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What every call needs: the protocol configuration, a configured
-/// reqwest client (its pool shared by clones) and the clock.
+/// reqwest client (its pool shared by clones; a forked child builds its
+/// own from the same settings, so it never sends on the parent's
+/// connections nor waits on the parent's runtime) and the clock.
 #[derive(Clone, Debug)]
 pub(crate) struct Transport {
     pub(crate) config: ClientConfig,
-    client: reqwest::Client,
+    client: PerProcess<reqwest::Client>,
     /// For a user's own client: the overall timeout every request sets.
     custom_timeout: Option<Duration>,
     clock: Arc<dyn Clock>,
@@ -32,7 +35,7 @@ pub(crate) struct Transport {
 #[derive(Debug)]
 struct ReleasePath {
     settings: Option<ClientSettings>,
-    client: OnceLock<Option<reqwest::Client>>,
+    client: OnceLock<Option<PerProcess<reqwest::Client>>>,
     timeout: Duration,
 }
 
@@ -51,7 +54,7 @@ impl Transport {
                  secrets travel in clear text; use https://"
             );
         }
-        let (client, custom_timeout) = match client {
+        let (client, custom_timeout): (PerProcess<reqwest::Client>, _) = match client {
             Some(client) => {
                 if settings.has_tls_options() {
                     return Err(Error::invalid_input(
@@ -61,9 +64,9 @@ impl Transport {
                          tls_built_in_roots or identity_pem",
                     ));
                 }
-                (client, Some(settings.timeout()))
+                (PerProcess::fixed(client), Some(settings.timeout()))
             }
-            None => (http_client(settings)?, None),
+            None => (per_process(settings)?, None),
         };
         let release = ReleasePath::new(settings, custom_timeout.map(|_| client.clone()));
         Ok(Transport {
@@ -83,10 +86,11 @@ impl Transport {
         client: reqwest::Client,
     ) -> Result<Transport, Error> {
         let config = settings.config()?;
+        let rebuilt = settings.clone();
         Ok(Transport {
             origin: reqwest::Url::parse(config.broker().as_str()).ok(),
             config,
-            client,
+            client: PerProcess::new(client, move || http_client(&rebuilt)),
             custom_timeout: None,
             clock: settings.clock(),
             release: ReleasePath::new(settings, None),
@@ -181,7 +185,11 @@ impl Transport {
                 // overall timeout applies per request.
                 *request.timeout_mut() = Some(timeout);
             }
-            let mut response = self.client.execute(request).await.map_err(classify)?;
+            let client = self
+                .client
+                .get()
+                .map_err(|e| (TransportFailure::Other, BoxError::from(e)))?;
+            let mut response = client.execute(request).await.map_err(classify)?;
             let request_id = response
                 .headers()
                 .get(agentwrit_core::wire::headers::X_REQUEST_ID)
@@ -276,7 +284,10 @@ fn url_position_before_path(url: &reqwest::Url) -> Option<usize> {
 impl ReleasePath {
     /// For `settings`; `user_client` is the user's own client, used as it
     /// is (the SDK cannot rebuild it).
-    fn new(settings: &ClientSettings, user_client: Option<reqwest::Client>) -> Arc<ReleasePath> {
+    fn new(
+        settings: &ClientSettings,
+        user_client: Option<PerProcess<reqwest::Client>>,
+    ) -> Arc<ReleasePath> {
         let client = OnceLock::new();
         let timeout = settings.timeout();
         let settings = match user_client {
@@ -293,11 +304,11 @@ impl ReleasePath {
         })
     }
 
-    fn client(&self) -> Option<reqwest::Client> {
+    fn client(&self) -> Option<PerProcess<reqwest::Client>> {
         self.client
             .get_or_init(|| {
                 let settings = self.settings.as_ref()?;
-                http_client(settings)
+                per_process(settings)
                     .map_err(|error| {
                         tracing::warn!(%error, "could not build the releaser's HTTP client");
                     })
@@ -305,6 +316,14 @@ impl ReleasePath {
             })
             .clone()
     }
+}
+
+/// [`http_client`] for `settings`, rebuilt from them in a forked child.
+fn per_process(settings: &ClientSettings) -> Result<PerProcess<reqwest::Client>, Error> {
+    let rebuilt = settings.clone();
+    Ok(PerProcess::new(http_client(settings)?, move || {
+        http_client(&rebuilt)
+    }))
 }
 
 /// A reqwest client as the SDK wants it: rustls on core's TLS set-up

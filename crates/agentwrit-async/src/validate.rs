@@ -2,17 +2,22 @@
 
 use std::sync::OnceLock;
 
+use agentwrit_core::process::PerProcess;
 use agentwrit_core::wire::BearerToken;
 use agentwrit_core::{ClientSettings, Error, Validation};
 
 use crate::broker::Broker;
 use crate::transport::http_client;
 
-/// The connection pool shared by every [`validate`] call.
+/// The connection pool shared by every [`validate`] call (of this
+/// process: a forked child builds its own on first use).
 fn pool() -> Result<reqwest::Client, Error> {
-    static POOL: OnceLock<Result<reqwest::Client, Error>> = OnceLock::new();
-    POOL.get_or_init(|| http_client(&ClientSettings::new("")))
-        .clone()
+    static POOL: OnceLock<Result<PerProcess<reqwest::Client>, Error>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        let build = || http_client(&ClientSettings::new(""));
+        Ok(PerProcess::new(build()?, build))
+    });
+    Ok(pool.as_ref().map_err(Clone::clone)?.get()?.into_owned())
 }
 
 /// Validates `token` at the broker at `broker_url`, with no app: what a

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
+use agentwrit_core::process::PerProcess;
 use agentwrit_core::{ClientConfig, ClientSettings, Clock, Error, Flow, Step, TransportFailure};
 use ureq::RequestExt as _;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
@@ -16,11 +17,13 @@ use ureq::unversioned::transport::{
 use crate::tls::SdkTlsConnector;
 
 /// What every call needs: the protocol configuration, a configured ureq
-/// agent (its pool shared by clones) and the clock.
+/// agent (its pool shared by clones; a forked child builds its own from
+/// the same settings, so it never sends on the parent's connections) and
+/// the clock.
 #[derive(Clone, Debug)]
 pub(crate) struct Transport {
     pub(crate) config: ClientConfig,
-    client: ureq::Agent,
+    client: PerProcess<ureq::Agent>,
     /// For a user's own agent: the settings every request overrides on it.
     custom: Option<CustomClient>,
     clock: Arc<dyn Clock>,
@@ -61,9 +64,9 @@ impl Transport {
                     timeout: settings.timeout(),
                     connect_timeout: settings.connect_timeout(),
                 };
-                (client, Some(custom))
+                (PerProcess::fixed(client), Some(custom))
             }
-            None => (http_client(settings)?, None),
+            None => (per_process(settings)?, None),
         };
         Ok(Transport {
             config,
@@ -79,9 +82,10 @@ impl Transport {
         settings: &ClientSettings,
         client: ureq::Agent,
     ) -> Result<Transport, Error> {
+        let rebuilt = settings.clone();
         Ok(Transport {
             config: settings.config()?,
-            client,
+            client: PerProcess::new(client, move || http_client(&rebuilt)),
             custom: None,
             clock: settings.clock(),
         })
@@ -146,12 +150,16 @@ impl Transport {
     ) -> Result<http::Response<Vec<u8>>, (TransportFailure, BoxError)> {
         let span = tracing::debug_span!("agentwrit", step, method = %request.method(), path = request.uri().path(), status = tracing::field::Empty, request_id = tracing::field::Empty);
         let _entered = span.enter();
+        let client = self
+            .client
+            .get()
+            .map_err(|e| (TransportFailure::Other, BoxError::from(e)))?;
         let response = match self.custom {
-            None => self.client.run(request),
+            None => client.run(request),
             // A user's agent may turn statuses into errors, follow
             // redirects or have other timeouts: the SDK's win per request.
             Some(custom) => request
-                .with_agent(&self.client)
+                .with_agent(&*client)
                 .configure()
                 .http_status_as_error(false)
                 .max_redirects(0)
@@ -190,6 +198,14 @@ impl Transport {
         );
         Ok(http::Response::from_parts(parts, received))
     }
+}
+
+/// [`http_client`] for `settings`, rebuilt from them in a forked child.
+fn per_process(settings: &ClientSettings) -> Result<PerProcess<ureq::Agent>, Error> {
+    let rebuilt = settings.clone();
+    Ok(PerProcess::new(http_client(settings)?, move || {
+        http_client(&rebuilt)
+    }))
 }
 
 /// A ureq agent as the SDK wants it: TCP (through a CONNECT proxy if one
