@@ -92,6 +92,9 @@ mod check;
 mod claims;
 mod keys;
 mod layer;
+mod mcp;
+mod mcp_scopes;
+mod metadata;
 mod reject;
 #[cfg(feature = "axum")]
 mod scope;
@@ -104,6 +107,11 @@ pub use bearer::MAX_TOKEN_LEN;
 pub use claims::AgentClaims;
 pub use keys::BrokerKey;
 pub use layer::{AgentAuthLayer, AgentAuthService};
+pub use mcp::{McpLayer, McpRequestBody, McpService};
+pub use mcp_scopes::{
+    DEFAULT_MAX_BODY_BYTES, MAX_PLACEHOLDER_VALUE_LEN, McpScopes, McpScopesBuilder,
+};
+pub use metadata::{ProtectedResource, WELL_KNOWN_PATH};
 pub use reject::{AuthBody, Rejection, RejectionKind};
 #[cfg(feature = "axum")]
 pub use scope::{RequireScopes, RequireScopesService};
@@ -131,4 +139,11 @@ pub enum ConfigError {
     /// identity that is not valid PEM).
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
+    /// A [`ProtectedResource`] identifier that is not an absolute
+    /// `http(s)` URL without query or fragment.
+    #[error("invalid resource identifier: {0}")]
+    ResourceUrl(String),
+    /// An [`McpScopes`] template that is not a scope.
+    #[error("invalid scope template: {0}")]
+    ScopeTemplate(String),
 }
