@@ -244,11 +244,12 @@ impl ProtectedResource {
     ///
     /// ```
     /// let r = agentwrit_tower::ProtectedResource::new("https://tools.example.com/mcp")?;
+    /// let doc: serde_json::Value = serde_json::from_slice(&r.to_json())?;
     /// assert_eq!(
-    ///     r.to_json(),
-    ///     r#"{"resource":"https://tools.example.com/mcp","bearer_methods_supported":["header"]}"#.as_bytes(),
+    ///     doc,
+    ///     serde_json::json!({"resource": "https://tools.example.com/mcp", "bearer_methods_supported": ["header"]}),
     /// );
-    /// # Ok::<(), agentwrit_tower::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
     pub fn to_json(&self) -> Bytes {
