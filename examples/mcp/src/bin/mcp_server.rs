@@ -48,6 +48,11 @@ struct Args {
     /// `aud` to agent tokens today, so only set it with a broker that does).
     #[arg(long)]
     audience: Option<String>,
+    /// Name an OAuth authorization server in the metadata
+    /// (`authorization_servers`): only for a deployment with one in front
+    /// of the broker, which is not one itself.
+    #[arg(long)]
+    authorization_server: Option<String>,
 }
 
 #[tokio::main]
@@ -83,7 +88,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| format!("http://{local}{}", agentwrit_mcp_example::MCP_PATH));
 
     let scopes = agentwrit_mcp_example::mcp_scopes()?;
-    let resource = agentwrit_mcp_example::protected_resource(&public_url, &scopes)?;
+    let mut resource = agentwrit_mcp_example::protected_resource(&public_url, &scopes)?;
+    if let Some(issuer) = &args.authorization_server {
+        resource = resource.authorization_server(issuer);
+    }
     let mut builder = AgentAuth::broker(&broker_url)
         .max_staleness(Duration::from_secs(args.max_staleness))
         .protected_resource(resource.clone());
