@@ -45,17 +45,9 @@ pub enum RejectionKind {
 }
 
 /// The JSON-RPC error code an MCP rejection carries
-/// ([`Rejection::jsonrpc_body`]): codes of the implementation-defined
-/// server-error range, except for bodies that are not JSON-RPC.
-///
-/// | kind | code |
-/// |---|---|
-/// | `MissingToken`, `InvalidToken` | -32001 |
-/// | `InsufficientScope`, `Forbidden` | -32003 |
-/// | `BadRequest` | -32600 (invalid request; -32700 when the body is not JSON) |
-/// | `PayloadTooLarge` | -32600 |
-/// | `BrokerUnavailable` | -32004 |
-/// | `Misconfigured` | -32603 |
+/// ([`Rejection::jsonrpc_body`]; the table is in the crate documentation):
+/// codes of the implementation-defined server-error range, except for
+/// bodies that are not JSON-RPC.
 fn jsonrpc_code(kind: RejectionKind, parse_error: bool) -> i64 {
     match kind {
         RejectionKind::MissingToken | RejectionKind::InvalidToken => -32001,
@@ -352,10 +344,10 @@ impl Rejection {
     /// The rejection as a JSON-RPC 2.0 error response, for MCP clients:
     /// `{"jsonrpc":"2.0","id":..,"error":{"code":..,"message":<detail>,
     /// "data":<the problem body>}}`. `id` is the request's id when it is
-    /// known (one request), `null` otherwise; the code is listed on
-    /// [`RejectionKind`]'s JSON-RPC table in the crate documentation
-    /// (-32001 unauthorized, -32003 insufficient scope or forbidden, -32600
-    /// or -32700 for a body that is not a usable request).
+    /// known (one request), `null` otherwise; the code is in the crate
+    /// documentation's table (-32001 unauthorized, -32003 insufficient scope
+    /// or forbidden, -32600 or -32700 for a body that is not a usable
+    /// request).
     ///
     /// ```
     /// let r = agentwrit_tower::Rejection::insufficient_scope(&["read:data:customer-9"]);
