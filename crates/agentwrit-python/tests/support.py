@@ -32,19 +32,35 @@ def events(broker: DevBroker, **filters: Any) -> list[dict[str, Any]]:
 
 def live_tokens(broker: DevBroker) -> set[str]:
     """The agents' current tokens (the registration's, or the last
-    renewal's) that the broker never saw released."""
+    renewal's) that the broker never saw released or revoked."""
     current: dict[str, str] = {}
-    released: set[str] = set()
+    tasks: dict[str, str] = {}
+    dead: set[str] = set()
+    revoked: set[tuple[str, str]] = set()
     for e in events(broker):
-        match = _JTI.search(e.get("detail") or "")
+        kind, agent = e["event_type"], e.get("agent_id") or ""
+        detail = e.get("detail") or ""
+        if kind == "token_revoked":
+            level = re.search(r"level=(\w+) target=(\S+)", detail)
+            if level:
+                revoked.add((level.group(1), level.group(2)))
+            continue
+        match = _JTI.search(detail)
         if match is None:
             continue
-        kind = e["event_type"]
         if kind in ("token_issued", "token_renewed"):
-            current[e.get("agent_id") or ""] = match.group(1)
+            current[agent] = match.group(1)
+            tasks[agent] = e.get("task_id") or ""
         elif kind == "token_released":
-            released.add(match.group(1))
-    return {jti for jti in current.values() if jti not in released}
+            dead.add(match.group(1))
+    return {
+        jti
+        for agent, jti in current.items()
+        if jti not in dead
+        and ("token", jti) not in revoked
+        and ("agent", agent) not in revoked
+        and ("task", tasks.get(agent, "")) not in revoked
+    }
 
 
 def registrations(broker: DevBroker) -> int:
