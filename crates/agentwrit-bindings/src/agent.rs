@@ -260,6 +260,9 @@ impl Drop for Agent {
             std::mem::forget(self.client.clone());
             return;
         }
+        if self.is_released() {
+            return; // its release ended the renewal
+        }
         match self.client.clone() {
             Client::Blocking(a) => {
                 let spawned = std::thread::Builder::new()

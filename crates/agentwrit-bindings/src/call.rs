@@ -294,7 +294,7 @@ impl<T: Abandon> Pending<T> {
     pub fn finished(&self) -> impl Future<Output = ()> + Send + 'static {
         let mut done = self.slot.done.subscribe();
         let bound = self.slot.wait.as_ref().map(|(d, _, _)| *d);
-        async move {
+        let wait = async move {
             let arrived = async move {
                 // An error means the slot is gone: nothing more to wait for.
                 let _ = done.wait_for(|d| *d).await;
@@ -304,6 +304,18 @@ impl<T: Abandon> Pending<T> {
                     let _ = tokio::time::timeout(bound, arrived).await;
                 }
                 None => arrived.await,
+            }
+        };
+        async move {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                wait.await;
+            } else {
+                // Awaited outside any tokio runtime (another executor): the
+                // deadline's timer runs on the bindings runtime.
+                match runtime::spawn(wait) {
+                    Ok(handle) => drop(handle.await),
+                    Err(error) => tracing::warn!(%error, "could not wait for a call"),
+                }
             }
         }
     }
@@ -484,6 +496,28 @@ mod tests {
             std::thread::yield_now();
         }
         assert_eq!(abandoned.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_call_can_be_awaited_outside_any_tokio_runtime() {
+        let call = Call::nonblocking("health", Effect::Read, async { Ok(7_u64) })
+            .deadline(Some(Duration::from_secs(5)));
+        // A plain thread polling with a minimal executor of its own.
+        let value = std::thread::spawn(move || {
+            let fut = call.run();
+            let waker = std::task::Waker::noop();
+            let mut cx = std::task::Context::from_waker(waker);
+            let mut fut = std::pin::pin!(fut);
+            loop {
+                if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                    return v;
+                }
+                std::thread::yield_now();
+            }
+        })
+        .join()
+        .unwrap();
+        assert_eq!(value.unwrap(), 7);
     }
 
     #[test]
