@@ -90,7 +90,13 @@ pub struct RunArgs {
     pub launch_token_env: Option<String>,
     /// Use a throwaway embedded development broker (also AGENTWRIT_DEV=1);
     /// without it, AGENTWRIT_BROKER_URL is required.
-    #[arg(long, env = "AGENTWRIT_DEV", conflicts_with = "launch_token_env")]
+    #[arg(
+        long,
+        env = "AGENTWRIT_DEV",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        conflicts_with = "launch_token_env"
+    )]
     pub dev: bool,
     /// Keep the default credential's current token in this file (mode
     /// 0600, replaced atomically on every renewal, removed at exit).
