@@ -125,7 +125,7 @@ fn a_broker_paused_across_a_renewal_leaves_the_child_a_valid_token() {
     let file = dir.join("token");
     let (mut cmd, _) = broker.with_app(&[SCOPE]);
     let mut child = cmd
-        .args(["run", "--ttl", "6s", "--scope", SCOPE, "--token-file"])
+        .args(["run", "--ttl", "10s", "--scope", SCOPE, "--token-file"])
         .arg(&file)
         .args(["--", "sh", "-c", "while :; do sleep 0.05; done"])
         .stderr(Stdio::piped())

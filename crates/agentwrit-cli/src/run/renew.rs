@@ -184,8 +184,11 @@ async fn renew_with_retries(
                 rfc3339(deadline)
             ));
         };
-        // A probe that cannot hang past the deadline.
-        let probe = (left / 4).clamp(Duration::from_millis(200), Duration::from_secs(5));
+        // A probe long enough for a loaded machine, never past the
+        // deadline.
+        let probe = (left / 2)
+            .clamp(Duration::from_secs(1), Duration::from_secs(5))
+            .min(left);
         match attempt(task, probe, &mut uncertain).await {
             Ok(()) => {
                 if failures > 0 {
@@ -229,7 +232,12 @@ async fn renew_with_retries(
 }
 
 async fn attempt(task: &Task, probe: Duration, uncertain: &mut bool) -> Result<(), Failure> {
-    let unanswered = || Failure::Retry(format!("no answer from the broker within {probe:?}"));
+    let unanswered = || {
+        Failure::Retry(format!(
+            "no answer from the broker within {} ms",
+            probe.as_millis()
+        ))
+    };
     match tokio::time::timeout(probe, task.broker.health()).await {
         Err(_) => return Err(unanswered()),
         Ok(Err(e)) => return Err(Failure::Retry(e.to_string())),
