@@ -616,7 +616,7 @@ fn a_second_sigterm_during_a_slow_release_stops_waiting_and_names_the_agent() {
     let mut child = cmd
         .args(["run", "--scope", SCOPE, "--", "sh", "-c"])
         .arg(format!(
-            "trap '' TERM; echo agent=$AGENTWRIT_AGENT_ID; echo token=$AGENTWRIT_TOKEN; {}; exit 4",
+            "echo pid=$$; echo agent=$AGENTWRIT_AGENT_ID; echo token=$AGENTWRIT_TOKEN; {}; exit 4",
             wait_go(&go)
         ))
         .stdout(Stdio::piped())
@@ -627,10 +627,15 @@ fn a_second_sigterm_during_a_slow_release_stops_waiting_and_names_the_agent() {
     let out = line_reader(child.stdout.take().unwrap());
     let err = line_reader(child.stderr.take().unwrap());
     let mut seen = Vec::new();
+    let pid = wait_line(&out, "pid=", &mut seen)["pid=".len()..].to_owned();
     let agent = wait_line(&out, "agent=", &mut seen)["agent=".len()..].to_owned();
     let token = wait_line(&out, "token=", &mut seen)["token=".len()..].to_owned();
     standalone.pause();
     std::fs::write(&go, "").unwrap(); // the child exits; the release hangs
+    // Once the child is collected, the wrapper is releasing.
+    wait_for("the child's exit", Duration::from_secs(30), || {
+        (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(())
+    });
     kill(child.id(), "TERM");
     wait_line(&err, "again to stop waiting", &mut seen);
     kill(child.id(), "TERM");

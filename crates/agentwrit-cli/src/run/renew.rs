@@ -96,13 +96,24 @@ impl Renewals {
 pub fn effective_expiry(agent: &Agent, renewed: bool) -> SystemTime {
     let exp = agent.expires_at();
     if renewed
-        && let Some(at) = agent.next_renewal_at()
+        && let Some(at) = renewal_due(agent)
         && at > SystemTime::now()
         && at < exp
     {
         return at;
     }
     exp
+}
+
+/// When to renew: the SDK's schedule (80 % of the lifetime after the
+/// token arrived), but never later than a fifth of the lifetime before
+/// `exp`. `exp` is whole seconds, so for a short lifetime the SDK's
+/// moment can fall after it (a 3 s token received at x.9 s).
+pub fn renewal_due(agent: &Agent) -> Option<SystemTime> {
+    let scheduled = agent.next_renewal_at()?;
+    let exp = agent.expires_at();
+    let latest = exp.checked_sub(agent.expires_in() / 5).unwrap_or(exp);
+    Some(scheduled.min(latest.max(SystemTime::now())))
 }
 
 async fn renew_loop(
@@ -113,7 +124,7 @@ async fn renew_loop(
     json: bool,
 ) {
     loop {
-        let Some(due) = task.agent.next_renewal_at() else {
+        let Some(due) = renewal_due(&task.agent) else {
             return;
         };
         if !sleep_until(due, &mut stopped).await {
@@ -307,7 +318,7 @@ async fn sleep_for(wait: Duration, stopped: &mut watch::Receiver<bool>) -> bool 
 /// been due, that the token lives to its `exp` and no longer.
 pub fn announce_unrenewed(agent: Agent, describe: String, json: bool) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let Some(due) = agent.next_renewal_at() else {
+        let Some(due) = renewal_due(&agent) else {
             return;
         };
         let wait = due.duration_since(SystemTime::now()).unwrap_or_default();

@@ -254,7 +254,15 @@ impl Standalone {
     /// Builds the binary if needed (cargo, the same target directory)
     /// and starts it on 127.0.0.1:0.
     pub fn start() -> Standalone {
+        // Beside the binary under test: same target directory, same
+        // profile (`debug` is the `dev` profile's directory).
         let bin = Path::new(BIN).with_file_name("agentwrit-devbroker");
+        let profile_dir = Path::new(BIN).parent().unwrap();
+        let target_dir = profile_dir.parent().unwrap();
+        let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
+            "debug" => "dev",
+            other => other,
+        };
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let built = Command::new(cargo)
             .args([
@@ -265,6 +273,9 @@ impl Standalone {
                 "--bin",
                 "agentwrit-devbroker",
             ])
+            .args(["--profile", profile])
+            .arg("--target-dir")
+            .arg(target_dir)
             .status()
             .unwrap();
         assert!(
