@@ -2234,6 +2234,27 @@ fn renew_in_place_release_in_place_and_auto_renew() {
 }
 
 #[test]
+fn auto_renewal_ends_with_the_last_handle_and_sends_nothing() {
+    let first = agent_token("99999999999999999999999999999999", 100);
+    let agent = SharedAgent::new(credentials(&first, now(), 100));
+    let cfg = config();
+    let mut auto = agent.auto_renew_flow(&cfg);
+    let due = now() + Duration::from_secs(80);
+    assert!(matches!(auto.start(now()), Step::Wait { until } if until == due));
+    // A clone keeps the agent alive: an early wake-up waits again.
+    let clone = agent.clone();
+    drop(agent);
+    assert!(matches!(auto.resume(now()), Step::Wait { until } if until == due));
+    // The last handle goes: at its due time the flow ends without
+    // renewing (the worker held no strong reference to the agent).
+    drop(clone);
+    assert!(
+        matches!(auto.resume(due), Step::Done(Ok(0))),
+        "a dropped agent is not renewed"
+    );
+}
+
+#[test]
 fn a_renewal_that_lands_after_release_is_released_again() {
     let first = agent_token("88888888888888888888888888888888", 300);
     let agent = SharedAgent::new(credentials(&first, now(), 300));
