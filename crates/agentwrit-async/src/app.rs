@@ -284,10 +284,7 @@ impl App {
             .await?
             .release_on_drop();
         let result = work(&guard).await;
-        let released = guard.release_task().await;
-        let output = result?;
-        released?;
-        Ok(output)
+        agentwrit_core::task_result(result, guard.release_task().await)
     }
 
     /// Mints a launch token (for an agent registered by other means, e.g.

@@ -3,7 +3,9 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use agentwrit_core::{ClientConfig, ClientSettings, Clock, Error, Flow, Step, TransportFailure};
+use agentwrit_core::{
+    Action, Attempt, ClientConfig, ClientSettings, Clock, Driver, Error, Flow, TransportFailure,
+};
 use tokio::sync::Notify;
 use tracing::Instrument as _;
 
@@ -43,26 +45,9 @@ impl Transport {
         settings: &ClientSettings,
         client: Option<reqwest::Client>,
     ) -> Result<Transport, Error> {
-        let config = settings.config()?;
-        if settings.sends_in_clear_text() {
-            tracing::warn!(
-                broker = settings.broker_url(),
-                "the broker URL is plain http:// to a host that is not loopback: tokens and \
-                 secrets travel in clear text; use https://"
-            );
-        }
+        let config = settings.transport_config(client.is_some())?;
         let (client, custom_timeout) = match client {
-            Some(client) => {
-                if settings.has_tls_options() {
-                    return Err(Error::invalid_input(
-                        "http_client",
-                        "a custom HTTP client brings its own TLS: configure roots and client \
-                         identity on it, not with add_root_certificate_pem, \
-                         tls_built_in_roots or identity_pem",
-                    ));
-                }
-                (client, Some(settings.timeout()))
-            }
+            Some(client) => (client, Some(settings.timeout())),
             None => (http_client(settings)?, None),
         };
         let release = ReleasePath::new(settings, custom_timeout.map(|_| client.clone()));
@@ -129,49 +114,38 @@ impl Transport {
     /// abandoned: a renewal that reached the broker is always installed.
     pub(crate) async fn drive_waking<F: Flow>(
         &self,
-        mut flow: F,
+        flow: F,
         wake: Option<&Notify>,
     ) -> Result<F::Output, Error> {
-        let mut step = flow.start(self.clock.now());
+        let mut driver = Driver::new(flow, Arc::clone(&self.clock));
+        let mut action = driver.start();
         loop {
-            step = match step {
-                Step::Send(request) => {
-                    let name = flow.name();
-                    match self.send(request, name).await {
-                        Ok(response) => flow.handle_response(response, self.clock.now()),
-                        Err((failure, source)) => {
-                            let give_up = Error::transport(failure, name, Some(source));
-                            flow.handle_transport_failure(failure, give_up, self.clock.now())
-                        }
+            action = match action {
+                Action::Send(attempt) => match self.send(attempt, driver.step_name()).await {
+                    Ok(response) => driver.received(response),
+                    Err((failure, source)) => driver.failed(failure, Some(source)),
+                },
+                Action::Sleep(wait) => driver.woke(match wake {
+                    Some(wake) => tokio::select! {
+                        () = tokio::time::sleep(wait) => true,
+                        () = wake.notified() => false,
+                    },
+                    None => {
+                        tokio::time::sleep(wait).await;
+                        true
                     }
-                }
-                Step::Wait { until } => {
-                    let wait = until.duration_since(self.clock.now()).unwrap_or_default();
-                    let slept = match wake {
-                        Some(wake) => tokio::select! {
-                            () = tokio::time::sleep(wait) => true,
-                            () = wake.notified() => false,
-                        },
-                        None => {
-                            tokio::time::sleep(wait).await;
-                            true
-                        }
-                    };
-                    // A full sleep counts as reaching `until` even on a
-                    // clock that does not move by itself (a test clock).
-                    let now = self.clock.now();
-                    flow.resume(if slept { now.max(until) } else { now })
-                }
-                Step::Done(result) => return result,
+                }),
+                Action::Done(result) => return result,
             };
         }
     }
 
     async fn send(
         &self,
-        request: http::Request<Vec<u8>>,
+        attempt: Attempt,
         step: &'static str,
     ) -> Result<http::Response<Vec<u8>>, (TransportFailure, BoxError)> {
+        let request = attempt.request;
         let span = tracing::debug_span!("agentwrit", step, method = %request.method(), path = request.uri().path(), status = tracing::field::Empty, request_id = tracing::field::Empty);
         let limit = self.config.max_response_bytes();
         async move {

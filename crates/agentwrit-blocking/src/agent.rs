@@ -46,16 +46,11 @@ struct AgentInner {
 }
 
 impl Drop for AgentInner {
-    /// The last clone of the agent is gone: auto-renewal stops (the
-    /// worker holds the agent weakly and is woken to see it). Nothing is
-    /// sent: the token expires at the end of its lifetime.
+    /// The last clone is gone: auto-renewal stops; nothing is sent.
     fn drop(&mut self) {
         self.shared.stop_auto_renewal();
-        let renewer = self
-            .renewer
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(renewer) = renewer.as_ref() {
+        let renewer = self.renewer.get_mut();
+        if let Some(renewer) = renewer.unwrap_or_else(PoisonError::into_inner) {
             renewer.wake();
         }
     }

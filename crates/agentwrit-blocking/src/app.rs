@@ -267,10 +267,7 @@ impl App {
             .create_agent(orch_id, task_id, scope)?
             .release_on_drop();
         let result = work(&guard);
-        let released = guard.release_task();
-        let output = result?;
-        released?;
-        Ok(output)
+        agentwrit_core::task_result(result, guard.release_task())
     }
 
     /// Mints a launch token (for an agent registered by other means, e.g.

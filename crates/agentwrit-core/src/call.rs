@@ -193,14 +193,24 @@ impl<T> Call<T> {
         }
     }
 
-    pub(crate) fn handle_transport_error(
+    /// The flow's answer to a failed send: a retry, or `Done(Err(give_up))`.
+    pub(crate) fn handle_transport_failure(
         &mut self,
         failure: TransportFailure,
+        give_up: Error,
         now: SystemTime,
-    ) -> Option<Step<T>> {
+    ) -> Step<T> {
+        match self.after_failure(failure, now) {
+            Some(step) => step,
+            None => self.finish(Err(give_up)),
+        }
+    }
+
+    /// The next step after a failed send, or `None` to give up.
+    fn after_failure(&mut self, failure: TransportFailure, now: SystemTime) -> Option<Step<T>> {
         if self.state != State::InFlight {
             return Some(
-                self.out_of_order("handle_transport_error called without a request in flight"),
+                self.out_of_order("handle_transport_failure called without a request in flight"),
             );
         }
         if failure == TransportFailure::BodyTooLarge {
@@ -254,12 +264,13 @@ macro_rules! call_flow {
                 self.0.resume(now)
             }
 
-            fn handle_transport_error(
+            fn handle_transport_failure(
                 &mut self,
                 failure: crate::flow::TransportFailure,
+                give_up: crate::error::Error,
                 now: std::time::SystemTime,
-            ) -> Option<crate::flow::Step<$output>> {
-                self.0.handle_transport_error(failure, now)
+            ) -> crate::flow::Step<$output> {
+                self.0.handle_transport_failure(failure, give_up, now)
             }
         }
     };

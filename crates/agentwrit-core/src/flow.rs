@@ -14,7 +14,7 @@ use crate::error::Error;
 pub enum Step<T> {
     /// Send this request and hand the response to
     /// [`Flow::handle_response`] (or a failure to
-    /// [`Flow::handle_transport_error`]). The URI is absolute.
+    /// [`Flow::handle_transport_failure`]). The URI is absolute.
     Send(http::Request<Vec<u8>>),
     /// Sleep until this wall-clock instant, then call [`Flow::resume`].
     Wait {
@@ -148,26 +148,15 @@ pub trait Flow {
     /// `Wait` again.
     fn resume(&mut self, now: SystemTime) -> Step<Self::Output>;
 
-    /// The transport could not complete the last [`Step::Send`].
+    /// The transport could not complete the last [`Step::Send`]: the
+    /// request failed as `failure` says, and `give_up` is the error to
+    /// finish with if the flow stops here (an
+    /// [`Error::Transport`](crate::Error::Transport) naming the step,
+    /// which keeps the HTTP library's error as its source).
     ///
-    /// Returns the next step (a retry, possibly after a `Wait`), or `None`
-    /// when the flow gives up: the transport then reports its own error,
-    /// which carries more detail than the flow knows.
-    fn handle_transport_error(
-        &mut self,
-        failure: TransportFailure,
-        now: SystemTime,
-    ) -> Option<Step<Self::Output>>;
-
-    /// What a transport calls when it could not complete the last
-    /// [`Step::Send`]: as [`Flow::handle_transport_error`], but handed
-    /// `give_up`, the error the transport reports if the flow gives up (an
-    /// [`Error::Transport`] keeping the HTTP library's error as its
-    /// source).
-    ///
-    /// The default returns the flow's next step, or `Done(Err(give_up))`.
-    /// A flow made of independent requests overrides it to keep the error
-    /// and go on with the next request
+    /// The flow decides: a retry (possibly after a [`Step::Wait`]),
+    /// `Done(Err(give_up))`, or, for a flow made of independent requests,
+    /// the next request with the error kept for the end
     /// ([`EndTask`](crate::EndTask): one failed release does not stop the
     /// others).
     fn handle_transport_failure(
@@ -175,10 +164,5 @@ pub trait Flow {
         failure: TransportFailure,
         give_up: Error,
         now: SystemTime,
-    ) -> Step<Self::Output> {
-        match self.handle_transport_error(failure, now) {
-            Some(step) => step,
-            None => Step::Done(Err(give_up)),
-        }
-    }
+    ) -> Step<Self::Output>;
 }

@@ -246,6 +246,7 @@ mod builder;
 mod call;
 mod clock;
 mod config;
+mod driver;
 mod env;
 mod error;
 mod flow;
@@ -267,7 +268,7 @@ mod validate;
 pub use agent::{
     AgentCredentials, AgentState, AutoRenew, CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL,
     Delegate, DelegatedToken, EndTask, Release, ReleaseInPlace, ReleaseOutcome, Renew,
-    RenewInPlace, Renewal, SharedAgent,
+    RenewInPlace, Renewal, SharedAgent, task_result,
 };
 pub use app::{AgentOptions, AppCore};
 pub use builder::{ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
@@ -275,6 +276,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     BrokerUrl, ClientConfig, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REAUTH_MARGIN, DEFAULT_USER_AGENT,
 };
+pub use driver::{Action, Attempt, Driver};
 pub use env::{
     ENV_ADMIN_SECRET, ENV_BROKER_URL, ENV_CA_FILE, ENV_CLIENT_CERT, ENV_CLIENT_ID, ENV_CLIENT_KEY,
     ENV_CLIENT_SECRET, admin_secret_from, app_credentials_from, broker_settings_from,

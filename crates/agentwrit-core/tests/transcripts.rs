@@ -1870,8 +1870,11 @@ where
     // A transport error before start.
     let mut f = make();
     assert_out_of_order(
-        f.handle_transport_error(TransportFailure::Io, now())
-            .unwrap(),
+        f.handle_transport_failure(
+            TransportFailure::Io,
+            Error::transport(TransportFailure::Io, "out_of_order", None),
+            now(),
+        ),
         name,
     );
     // start twice.
@@ -2351,10 +2354,14 @@ fn shared_agent_flows_stay_finished_after_an_out_of_order_call() {
         auto.resume(now() + Duration::from_secs(80)),
         Step::Send(_)
     ));
-    assert!(
-        auto.handle_transport_error(TransportFailure::Timeout, now() + Duration::from_secs(80))
-            .is_none()
-    );
+    assert!(matches!(
+        auto.handle_transport_failure(
+            TransportFailure::Timeout,
+            Error::transport(TransportFailure::Timeout, "renew", None),
+            now() + Duration::from_secs(80)
+        ),
+        Step::Done(Err(Error::Transport { .. }))
+    ));
     assert_out_of_order(auto.resume(now() + Duration::from_secs(81)), "auto_renew");
 
     // ReleaseInPlace: start twice ends the release in flight too.

@@ -151,30 +151,22 @@ impl Flow for AutoRenew {
         self.track(step)
     }
 
-    fn handle_transport_error(
+    fn handle_transport_failure(
         &mut self,
         failure: TransportFailure,
+        give_up: Error,
         now: SystemTime,
-    ) -> Option<Step<u64>> {
-        if self.finished {
-            return Some(Step::Done(Err(Error::invalid_state(
-                "handle_transport_error called after the flow finished",
-            ))));
-        }
-        let next = match self.renewing.as_mut() {
-            Some(f) => f.handle_transport_error(failure, now),
-            None => None,
+    ) -> Step<u64> {
+        let step = match &mut self.renewing {
+            Some(f) if !self.finished => {
+                let step = f.handle_transport_failure(failure, give_up, now);
+                self.on_renew(step, now)
+            }
+            _ => Step::Done(Err(Error::invalid_state(
+                "handle_transport_failure called without a request in flight",
+            ))),
         };
-        match next {
-            Some(step) => {
-                let step = self.on_renew(step, now);
-                Some(self.track(step))
-            }
-            None => {
-                self.finished = true;
-                None
-            }
-        }
+        self.track(step)
     }
 }
 

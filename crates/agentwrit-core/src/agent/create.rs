@@ -409,17 +409,13 @@ impl Flow for CreateAgent {
         self.advance(step, now)
     }
 
-    fn handle_transport_error(
+    fn handle_transport_failure(
         &mut self,
         failure: TransportFailure,
+        give_up: Error,
         now: SystemTime,
-    ) -> Option<Step<AgentCredentials>> {
-        match self.call.handle_transport_error(failure, now) {
-            Some(step) => Some(self.advance(step, now)),
-            None => {
-                self.phase = Phase::Finished;
-                None
-            }
-        }
+    ) -> Step<AgentCredentials> {
+        let step = self.call.handle_transport_failure(failure, give_up, now);
+        self.advance(step, now)
     }
 }

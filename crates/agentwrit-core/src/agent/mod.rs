@@ -28,7 +28,7 @@ use agentwrit_wire::{AccessToken, Claims};
 pub use auto_renew::AutoRenew;
 pub use create::{CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL};
 pub use delegate::{Delegate, DelegatedToken};
-pub use end_task::EndTask;
+pub use end_task::{EndTask, task_result};
 pub use release::{Release, ReleaseInPlace, ReleaseOutcome};
 pub use renew::{Renew, RenewInPlace, Renewal};
 
