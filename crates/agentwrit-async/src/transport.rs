@@ -145,14 +145,14 @@ impl Transport {
         attempt: Attempt,
         step: &'static str,
     ) -> Result<http::Response<Vec<u8>>, (TransportFailure, BoxError)> {
-        let request = attempt.request;
+        let (request, attempt_timeout) = (attempt.request, attempt.timeout);
         let span = tracing::debug_span!("agentwrit", step, method = %request.method(), path = request.uri().path(), status = tracing::field::Empty, request_id = tracing::field::Empty);
         let limit = self.config.max_response_bytes();
         async move {
             let mut request = to_reqwest(request, self.origin.as_ref())?;
-            if let Some(timeout) = self.custom_timeout {
-                // A user's client keeps its connect timeout; the SDK's
-                // overall timeout applies per request.
+            // What is left of the call's timeout (a user's client keeps
+            // its connect timeout).
+            if let Some(timeout) = attempt_timeout.or(self.custom_timeout) {
                 *request.timeout_mut() = Some(timeout);
             }
             let mut response = self.client.execute(request).await.map_err(classify)?;

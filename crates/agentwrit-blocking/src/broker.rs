@@ -79,7 +79,13 @@ pub struct BrokerBuilder {
 }
 
 impl BrokerBuilder {
-    /// Overall timeout of one request (default 10 s).
+    /// The most one call to the broker may take, from its first attempt
+    /// to its last: its retries and the waits between them are included,
+    /// and each attempt gets what is left (default 10 s). Against a broker
+    /// that accepts and never answers, a call gives up after about this
+    /// long, not once per attempt. A method that makes several requests
+    /// (`create_agent`: login, launch token, challenge, register) gives
+    /// each its own.
     ///
     /// ```
     /// use std::time::Duration;
@@ -94,7 +100,8 @@ impl BrokerBuilder {
         self
     }
 
-    /// Connect timeout (default 5 s, at most the overall timeout).
+    /// The most one attempt's connection may take (default 5 s, at most
+    /// the [`timeout`](BrokerBuilder::timeout)).
     ///
     /// ```
     /// use std::time::Duration;

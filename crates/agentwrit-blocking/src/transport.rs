@@ -28,10 +28,10 @@ pub(crate) struct Transport {
     clock: Arc<dyn Clock>,
 }
 
-/// What the SDK imposes, per request, on an agent the user handed in.
+/// What the SDK imposes, per request, on an agent the user handed in
+/// (besides each attempt's timeout).
 #[derive(Clone, Copy, Debug)]
 struct CustomClient {
-    timeout: Duration,
     connect_timeout: Duration,
 }
 
@@ -45,7 +45,6 @@ impl Transport {
         let (client, custom) = match client {
             Some(client) => {
                 let custom = CustomClient {
-                    timeout: settings.timeout(),
                     connect_timeout: settings.connect_timeout(),
                 };
                 (client, Some(custom))
@@ -122,8 +121,17 @@ impl Transport {
         let request = attempt.request;
         let span = tracing::debug_span!("agentwrit", step, method = %request.method(), path = request.uri().path(), status = tracing::field::Empty, request_id = tracing::field::Empty);
         let _entered = span.enter();
+        // What is left of the call's timeout; the SDK's own agent already
+        // has the whole of it.
+        let timeout = attempt.timeout.unwrap_or(self.config.timeout());
         let response = match self.custom {
-            None => self.client.run(request),
+            None if timeout >= self.config.timeout() => self.client.run(request),
+            None => request
+                .with_agent(&self.client)
+                .configure()
+                .timeout_global(Some(timeout))
+                .build()
+                .run(),
             // A user's agent may turn statuses into errors, follow
             // redirects or have other timeouts: the SDK's win per request.
             Some(custom) => request
@@ -132,8 +140,8 @@ impl Transport {
                 .http_status_as_error(false)
                 .max_redirects(0)
                 .max_redirects_will_error(false)
-                .timeout_global(Some(custom.timeout))
-                .timeout_connect(Some(custom.connect_timeout))
+                .timeout_global(Some(timeout))
+                .timeout_connect(Some(custom.connect_timeout.min(timeout)))
                 .build()
                 .run(),
         }

@@ -8,7 +8,11 @@ use agentwrit_core::{ClientSettings, Error, Validation};
 use crate::broker::Broker;
 use crate::transport::http_client;
 
-/// The connection pool shared by every [`validate`] call.
+/// The connection pool shared by every [`validate`] call. Its client is
+/// keyed by nothing because nothing varies: a free `validate` takes no
+/// setting, so every call runs with the default ones (timeouts, built-in
+/// roots, no client identity, clear text allowed to loopback). Other
+/// settings mean a [`Broker`] of your own, with a client of its own.
 fn pool() -> Result<ureq::Agent, Error> {
     static POOL: OnceLock<Result<ureq::Agent, Error>> = OnceLock::new();
     POOL.get_or_init(|| http_client(&ClientSettings::new("")))

@@ -37,7 +37,8 @@ impl Default for TlsOptions {
     }
 }
 
-/// The default overall timeout of one request.
+/// The default timeout of one call to the broker, its retries included
+/// (see [`ClientConfig::timeout`]).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default connect timeout (never longer than the overall one).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -189,13 +190,16 @@ impl ClientSettings {
         !loopback
     }
 
-    /// Overall timeout of one request (default 10 s).
+    /// The most one call to the broker may take, its retries and the
+    /// waits between them included (default 10 s; see
+    /// [`ClientConfig::timeout`]).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// Connect timeout (default 5 s, at most the overall timeout).
+    /// The most one attempt's connection may take (default 5 s, at most
+    /// the timeout).
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -232,7 +236,7 @@ impl ClientSettings {
         &self.broker_url
     }
 
-    /// The overall timeout of one request.
+    /// The timeout of one call, its retries included.
     #[must_use]
     pub fn timeout(&self) -> Duration {
         self.timeout
@@ -315,7 +319,7 @@ impl ClientSettings {
                 "is http:// but https_only is set: use an https:// URL",
             ));
         }
-        let mut config = ClientConfig::new(broker);
+        let mut config = ClientConfig::new(broker).with_timeout(self.timeout);
         if let Some(ua) = &self.user_agent {
             config = config.with_user_agent(ua.clone())?;
         }

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::flow::{Flow, Step, TransportFailure};
+use crate::flow::{AttemptTimeout, Flow, Step, TransportFailure};
 
 /// Runs a [`Flow`] for a transport: reads the clock, hands the flow its
 /// `now`, and turns each [`Step`] into an [`Action`] the transport
@@ -82,6 +82,10 @@ pub enum Action<T> {
 pub struct Attempt {
     /// The request (absolute URI, headers and body complete).
     pub request: http::Request<Vec<u8>>,
+    /// How long this attempt may take: what is left of its call's
+    /// timeout ([`AttemptTimeout`]); `None` for a flow that does not say
+    /// (a hand-written one), where the transport's own timeout applies.
+    pub timeout: Option<Duration>,
 }
 
 type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -150,7 +154,10 @@ impl<F: Flow> Driver<F> {
 
     fn act(&mut self, step: Step<F::Output>, now: SystemTime) -> Action<F::Output> {
         match step {
-            Step::Send(request) => Action::Send(Attempt { request }),
+            Step::Send(request) => {
+                let timeout = request.extensions().get::<AttemptTimeout>().map(|t| t.0);
+                Action::Send(Attempt { request, timeout })
+            }
             Step::Wait { until } => {
                 self.waiting_until = Some(until);
                 Action::Sleep(until.duration_since(now).unwrap_or_default())

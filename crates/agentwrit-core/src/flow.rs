@@ -56,6 +56,25 @@ impl<T: fmt::Debug> fmt::Debug for Step<T> {
     }
 }
 
+/// How long the attempt a [`Step::Send`] asks for may take: what is left of
+/// its call's [timeout](crate::ClientConfig::timeout), which counts from
+/// the call's first attempt and includes its retries and the waits between
+/// them. Flows put it in the extensions of every request they send;
+/// transports apply it to that request (and [`Driver`](crate::Driver)
+/// hands it over as [`Attempt::timeout`](crate::Attempt::timeout)).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use agentwrit_core::{AttemptTimeout, ClientConfig, Flow, Health, Step};
+///
+/// let config = ClientConfig::new("http://127.0.0.1:8080".parse()?).with_timeout(Duration::from_secs(2));
+/// let Step::Send(request) = Health::new(&config).start(UNIX_EPOCH) else { unreachable!() };
+/// assert_eq!(request.extensions().get::<AttemptTimeout>(), Some(&AttemptTimeout(Duration::from_secs(2))));
+/// # Ok::<(), agentwrit_core::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AttemptTimeout(pub std::time::Duration);
+
 /// Why a transport could not complete a `Step::Send`.
 ///
 /// The distinction matters for requests that are not idempotent (register,

@@ -283,7 +283,7 @@ pub use env::{
     tls_settings_from,
 };
 pub use error::{Error, TransportSource};
-pub use flow::{Flow, Step, TransportFailure};
+pub use flow::{AttemptTimeout, Flow, Step, TransportFailure};
 pub use health::Health;
 pub use input::{
     MAX_DELEGATE_ID_LEN, MAX_LABEL_LEN, MAX_ORCH_ID_LEN, MAX_SCOPE_LEN, MAX_SCOPES, MAX_TASK_ID_LEN,

@@ -917,6 +917,103 @@ fn validate_valid_invalid_and_refused() {
     assert!(Validate::new(&config(), &tok("")).is_err());
 }
 
+// ------------------------------------------------------- one deadline --
+
+/// What a `Step::Send` gives its attempt.
+fn attempt_timeout<T>(step: &Step<T>) -> Duration {
+    let Step::Send(request) = step else {
+        panic!("expected a request")
+    };
+    request
+        .extensions()
+        .get::<agentwrit_core::AttemptTimeout>()
+        .expect("every request says how long its attempt may take")
+        .0
+}
+
+#[test]
+fn the_timeout_bounds_the_whole_call_with_its_retries() {
+    let cfg = config().with_timeout(Duration::from_secs(2));
+    let give_up = |f| Error::transport(f, "validate", None);
+
+    // An attempt that used the whole timeout is not followed by another.
+    let mut flow = Validate::new(&cfg, &tok("x")).unwrap();
+    let first = flow.start(now());
+    assert_eq!(attempt_timeout(&first), Duration::from_secs(2));
+    let after = now() + Duration::from_secs(2);
+    let end = flow.handle_transport_failure(
+        TransportFailure::Timeout,
+        give_up(TransportFailure::Timeout),
+        after,
+    );
+    assert!(
+        matches!(
+            end,
+            Step::Done(Err(Error::Transport {
+                kind: TransportFailure::Timeout,
+                ..
+            }))
+        ),
+        "{end:?}"
+    );
+
+    // A quick failure is retried after the backoff, with what is left.
+    let mut flow = Validate::new(&cfg, &tok("x")).unwrap();
+    let _ = flow.start(now());
+    let failed_at = now() + Duration::from_millis(300);
+    let wait = flow.handle_transport_failure(
+        TransportFailure::Io,
+        give_up(TransportFailure::Io),
+        failed_at,
+    );
+    let Step::Wait { until } = wait else {
+        panic!("expected a backoff, got {wait:?}")
+    };
+    assert_eq!(until, failed_at + Duration::from_millis(200));
+    let second = flow.resume(until);
+    assert_eq!(attempt_timeout(&second), Duration::from_millis(1500));
+    // A backoff that would end past the deadline is not waited.
+    let end = flow.handle_transport_failure(
+        TransportFailure::Io,
+        give_up(TransportFailure::Io),
+        now() + Duration::from_millis(1700),
+    );
+    assert!(
+        matches!(end, Step::Done(Err(Error::Transport { .. }))),
+        "{end:?}"
+    );
+
+    // A Retry-After beyond the deadline ends the call with the broker's
+    // answer instead of waiting.
+    let mut flow = Validate::new(&cfg, &tok("x")).unwrap();
+    let _ = flow.start(now());
+    let unavailable = problem(503, "unavailable", "busy", "/v1/token/validate", Some("3"));
+    let end = flow.handle_response(unavailable, now());
+    assert!(
+        matches!(&end, Step::Done(Err(e)) if e.status() == Some(503)),
+        "{end:?}"
+    );
+}
+
+#[test]
+fn every_request_of_a_ceremony_has_its_own_timeout() {
+    let cfg = config().with_timeout(Duration::from_secs(2));
+    let mut flow = CreateAgent::new(
+        &cfg,
+        &tok(APP_TOKEN),
+        CreateAgentRequest::new("orch-1", "task-1", ["read:data:*"], key()),
+    )
+    .unwrap();
+    let launch = flow.start(now());
+    assert_eq!(attempt_timeout(&launch), Duration::from_secs(2));
+    let later = now() + Duration::from_millis(1900);
+    let challenge = flow.handle_response(
+        capture(26, "POST", "/v1/app/launch-tokens").response(),
+        later,
+    );
+    assert_eq!(attempt_timeout(&challenge), Duration::from_secs(2));
+}
+
 // ---------------------------------------------------------- operator --
 
 #[test]
