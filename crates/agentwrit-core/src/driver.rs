@@ -65,6 +65,8 @@ impl<F> fmt::Debug for Driver<F> {
 /// What the transport does next (from a [`Driver`]).
 #[must_use = "an action tells the transport what to do next"]
 #[derive(Debug)]
+// Moved once per step: boxing the request would cost an allocation per send.
+#[allow(clippy::large_enum_variant)]
 pub enum Action<T> {
     /// Send this request; hand the response to [`Driver::received`], or
     /// a failure to [`Driver::failed`].
