@@ -3,6 +3,10 @@
 //!
 //! * `renewal`: dropping the last clone of an auto-renewing agent stops
 //!   its renewal, and the token expires (the drop releases nothing).
+//! * `guard_drop`: the async guard's drop never blocks a worker of a live
+//!   runtime — on a current-thread runtime whose only thread also serves
+//!   the broker's proxy, and on a multi-thread runtime with every worker
+//!   busy — and the release still happens.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -42,9 +46,9 @@ impl Audit {
             .count()
     }
 
-    /// Blocks until `done` holds for the trail (polled), at most a minute.
+    /// Blocks until `done` holds for the trail (polled), at most 20 s.
     fn wait_for(&self, what: &str, done: impl Fn(&Audit) -> bool) {
-        let give_up = Instant::now() + Duration::from_secs(60);
+        let give_up = Instant::now() + Duration::from_secs(20);
         while !done(self) {
             assert!(
                 Instant::now() < give_up,
@@ -183,5 +187,145 @@ mod renewal {
         };
         let valid = |token: &str| runtime.block_on(app.validate(token)).unwrap().is_valid();
         check(&broker, &mut create, &valid);
+    }
+}
+
+mod guard_drop {
+    use super::*;
+    use agentwrit_test_support::DelayProxy;
+    use std::sync::mpsc::channel;
+
+    /// The app at `url` (through a proxy), with this request timeout.
+    fn app_at(url: &str, broker: &DevBrokerHandle, timeout: Duration) -> agentwrit_async::App {
+        let reg = broker.register_universal_app().unwrap();
+        agentwrit_async::Broker::builder(url)
+            .timeout(timeout)
+            .build()
+            .unwrap()
+            .app(&reg.client_id, &reg.client_secret)
+            .unwrap()
+    }
+
+    /// A current-thread runtime whose only thread also runs the proxy in
+    /// front of the broker: a drop that waited for the release on this
+    /// thread would keep the proxy from forwarding it (before, the drop
+    /// waited out its bound and the release timed out).
+    #[test]
+    fn on_a_current_thread_runtime_serving_the_broker() {
+        let broker = broker();
+        let upstream = broker.local_addr();
+        let admin = broker.admin_secret().clone();
+        let direct = broker.url().to_owned();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            tokio::spawn(async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    tokio::spawn(async move {
+                        if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    });
+                }
+            });
+            let app = app_at(&url, &broker, Duration::from_secs(2));
+            let guard = app
+                .create_agent("guard", "current-thread", &SCOPE)
+                .await
+                .unwrap()
+                .release_on_drop();
+            let id = guard.agent_id();
+            let agent = (*guard).clone();
+            drop(guard);
+            // The broker, asked directly (not through this thread's proxy).
+            let operator = agentwrit_async::Broker::new(&direct)
+                .unwrap()
+                .operator(admin)
+                .unwrap();
+            let give_up = Instant::now() + Duration::from_secs(20);
+            loop {
+                let released = operator
+                    .audit_events_all(AuditQuery::new().agent_id(&id).event_type("token_released"))
+                    .await
+                    .unwrap();
+                if !released.is_empty() {
+                    break;
+                }
+                assert!(
+                    Instant::now() < give_up,
+                    "the guard's release never reached the broker"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            // And the SDK saw the broker's answer: a release whose client
+            // gave up while this thread was blocked may still be forwarded
+            // later, but its agent is not marked released.
+            while !agent.is_released() {
+                assert!(Instant::now() < give_up, "the release was never answered");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        drop(runtime);
+        assert!(Audit::of(&broker).unreleased_agents().is_empty());
+    }
+
+    /// Every worker of a multi-thread runtime busy, the broker unreachable
+    /// (the proxy holds traffic) when the guard is dropped on one of them:
+    /// the drop returns at once, and the release goes through once the
+    /// proxy lets it. Before, the drop waited (blocking its worker) until
+    /// its bound ran out, by which time the release had timed out.
+    #[test]
+    fn on_a_busy_multi_thread_runtime() {
+        let broker = broker();
+        let proxy = DelayProxy::start(broker.local_addr(), Duration::ZERO).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let app = app_at(&proxy.url(), &broker, Duration::from_secs(3));
+        let guard = runtime
+            .block_on(app.create_agent("guard", "busy", &SCOPE))
+            .unwrap()
+            .release_on_drop();
+        let id = guard.agent_id();
+        let agent = (*guard).clone();
+        proxy.pause();
+        let (busy, is_busy) = channel();
+        let (free_first, first_freed) = channel::<()>();
+        let (free_second, second_freed) = channel::<()>();
+        let (dropped, has_dropped) = channel();
+        // Blocking the worker threads on purpose: they are what must not
+        // wait on the release.
+        runtime.spawn(async move {
+            busy.send(()).unwrap();
+            let _ = first_freed.recv();
+        });
+        runtime.spawn(async move {
+            is_busy.recv().unwrap();
+            drop(guard);
+            dropped.send(()).unwrap();
+            let _ = second_freed.recv();
+        });
+        has_dropped
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the guard's drop never returned");
+        proxy.resume();
+        free_first.send(()).unwrap();
+        free_second.send(()).unwrap();
+        let audit = Audit::of(&broker);
+        audit.wait_for("the guard's release", |a| {
+            a.count(0, "token_released", &id) >= 1
+        });
+        // Answered, not only forwarded late after its client gave up.
+        audit.wait_for("the SDK to see the release answered", |_| {
+            agent.is_released()
+        });
+        drop(runtime);
+        assert!(audit.unreleased_agents().is_empty());
     }
 }

@@ -241,10 +241,10 @@ impl App {
     /// and its outcome reported. If `work` panics, or the returned future
     /// is dropped before it finishes (`tokio::select!`, a timeout, an
     /// aborted task, a runtime shutting down), the guard inside is dropped
-    /// and ends the task before the drop returns, on the SDK's own
-    /// releaser thread (see [`AgentGuard`](crate::AgentGuard)'s `Drop`:
-    /// it does not depend on the current runtime, and blocks the dropping
-    /// thread for at most the request timeout per token).
+    /// and hands the end of the task to the SDK's own releaser thread
+    /// (see [`AgentGuard`](crate::AgentGuard)'s `Drop`: it does not depend
+    /// on the current runtime, never blocks a worker of a live one, and
+    /// keeps the runtime's shutdown from outrunning the releases).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
