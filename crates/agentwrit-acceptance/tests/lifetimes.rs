@@ -7,6 +7,10 @@
 //!   runtime — on a current-thread runtime whose only thread also serves
 //!   the broker's proxy, and on a multi-thread runtime with every worker
 //!   busy — and the release still happens.
+//! * `creation`: an async creation cancelled at any point of the ceremony
+//!   (a timeout, an aborted task, a runtime shutting down, `with_agent`'s
+//!   future dropped), behind a proxy that delays every request, leaves no
+//!   agent alive: one whose registration reached the broker is released.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -327,5 +331,179 @@ mod guard_drop {
         });
         drop(runtime);
         assert!(audit.unreleased_agents().is_empty());
+    }
+}
+
+mod creation {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use agentwrit_async::App;
+    use agentwrit_core::Error;
+    use agentwrit_test_support::DelayProxy;
+    use tokio::runtime::{Builder, Runtime};
+
+    /// Each chunk's delay through the proxy, both ways.
+    const DELAY: Duration = Duration::from_millis(15);
+    /// How many cancellation points each way of cancelling gets, spread
+    /// over the ceremony's length and a little past it.
+    const STEPS: u32 = 14;
+
+    fn runtime(multi_thread: bool) -> Runtime {
+        let mut builder = if multi_thread {
+            let mut b = Builder::new_multi_thread();
+            b.worker_threads(2);
+            b
+        } else {
+            Builder::new_current_thread()
+        };
+        builder.enable_all().build().unwrap()
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    enum Cancel {
+        /// `tokio::time::timeout` around `create_agent`.
+        Timeout,
+        /// The task running `create_agent` is aborted.
+        Abort,
+        /// The runtime shuts down under the task running it.
+        Shutdown,
+        /// `with_agent`'s future is dropped (its work never ends).
+        WithAgent,
+    }
+
+    impl Cancel {
+        fn task(self) -> &'static str {
+            match self {
+                Cancel::Timeout => "timeout",
+                Cancel::Abort => "abort",
+                Cancel::Shutdown => "shutdown",
+                Cancel::WithAgent => "with-agent",
+            }
+        }
+    }
+
+    /// One creation, cancelled `how`, `after` its start, on a runtime of
+    /// its own that is dropped at the end (its shutdown waits for what was
+    /// handed over). True when the caller got the agent (and released it
+    /// or dropped its guard).
+    fn cancelled(app: &App, how: Cancel, after: Duration, multi_thread: bool) -> bool {
+        let runtime = runtime(multi_thread);
+        let task = how.task();
+        let got = match how {
+            Cancel::Timeout => runtime.block_on(async {
+                match tokio::time::timeout(after, app.create_agent("cancel", task, &SCOPE)).await {
+                    Ok(agent) => {
+                        agent.unwrap().release().await.unwrap();
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }),
+            Cancel::Abort => runtime.block_on(async {
+                let app = app.clone();
+                let creating =
+                    tokio::spawn(async move { app.create_agent("cancel", task, &SCOPE).await });
+                tokio::time::sleep(after).await;
+                creating.abort();
+                match creating.await {
+                    Ok(agent) => {
+                        agent.unwrap().release().await.unwrap();
+                        true
+                    }
+                    Err(e) => {
+                        assert!(e.is_cancelled(), "{e}");
+                        false
+                    }
+                }
+            }),
+            Cancel::Shutdown => {
+                let (app, got) = (app.clone(), Arc::new(AtomicBool::new(false)));
+                let seen = Arc::clone(&got);
+                runtime.spawn(async move {
+                    let guard = app
+                        .create_agent("cancel", task, &SCOPE)
+                        .await
+                        .unwrap()
+                        .release_on_drop();
+                    seen.store(true, Ordering::SeqCst);
+                    std::future::pending::<()>().await;
+                    drop(guard);
+                });
+                runtime.block_on(async { tokio::time::sleep(after).await });
+                got.load(Ordering::SeqCst)
+            }
+            Cancel::WithAgent => runtime.block_on(async {
+                let work = app.with_agent("cancel", task, &SCOPE, async |_agent| {
+                    std::future::pending::<()>().await;
+                    Ok::<(), Error>(())
+                });
+                let _ = tokio::time::timeout(after, work).await;
+                false
+            }),
+        };
+        drop(runtime);
+        got
+    }
+
+    #[test]
+    fn cancelled_anywhere_leaves_no_live_agent() {
+        let broker = broker();
+        let reg = broker.register_universal_app().unwrap();
+        let proxy = DelayProxy::start(broker.local_addr(), DELAY).unwrap();
+        let app = App::new(&proxy.url(), &reg.client_id, &reg.client_secret).unwrap();
+        // One creation, uncancelled, logs the app in and measures the
+        // ceremony on this machine: the cancellation points spread over it.
+        let ceremony = runtime(false).block_on(async {
+            let started = Instant::now();
+            let agent = app.create_agent("cancel", "measure", &SCOPE).await.unwrap();
+            let took = started.elapsed();
+            agent.release().await.unwrap();
+            took
+        });
+        let mut received = std::collections::HashMap::<&str, usize>::new();
+        for (i, how) in [
+            Cancel::Timeout,
+            Cancel::Abort,
+            Cancel::Shutdown,
+            Cancel::WithAgent,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for k in 1..=STEPS + 2 {
+                let after = ceremony * k / STEPS;
+                if cancelled(&app, how, after, (k as usize + i).is_multiple_of(2)) {
+                    *received.entry(how.task()).or_default() += 1;
+                }
+            }
+        }
+        let audit = Audit::of(&broker);
+        assert_eq!(
+            audit.unreleased_agents(),
+            Vec::<String>::new(),
+            "agents registered and never released"
+        );
+        // The point of the test: registrations that reached the broker
+        // while their caller was being cancelled (an agent the caller
+        // never received, released by the SDK).
+        let registered = |task: &str| {
+            audit
+                .all()
+                .iter()
+                .filter(|e| {
+                    e.event_type == "agent_registered" && e.task_id.as_deref() == Some(task)
+                })
+                .count()
+        };
+        let orphans: usize = ["timeout", "abort"]
+            .iter()
+            .map(|task| registered(task) - received.get(task).copied().unwrap_or(0))
+            .sum();
+        assert!(
+            orphans > 0,
+            "no cancellation landed while a registration was in flight (ceremony {ceremony:?})"
+        );
     }
 }

@@ -149,6 +149,13 @@ impl App {
     /// (within the app's ceiling), with a fresh Ed25519 key and a 300 s
     /// token.
     ///
+    /// Cancel-safe: the future may be dropped at any point (a timeout, a
+    /// `select!`, an aborted task, a runtime shutting down) without
+    /// leaving a live agent. From the registration request on, the
+    /// creation runs on the SDK's releaser thread, and an agent that
+    /// arrives with no one waiting for it is released at once (see the
+    /// guide's "Cancelling a creation").
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -220,7 +227,7 @@ impl App {
         let flow = self
             .core
             .create_agent(orch_id, task_id, scope, &options, &mut rng)?;
-        let credentials = self.broker.drive(flow).await?;
+        let credentials = crate::handover::drive_owned(self.broker.transport(), flow).await?;
         let agent = Agent::new(
             self.broker.transport().clone(),
             SharedAgent::new(credentials),

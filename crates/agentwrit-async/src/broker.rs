@@ -635,7 +635,7 @@ impl Broker {
             key,
         );
         let flow = CreateAgent::with_launch_token(&self.inner.config, launch_token, request)?;
-        let credentials = self.inner.drive(flow).await?;
+        let credentials = crate::handover::drive_owned(&self.inner, flow).await?;
         Ok(Agent::new(
             self.transport().clone(),
             SharedAgent::new(credentials),

@@ -144,6 +144,7 @@
 mod agent;
 mod app;
 mod broker;
+mod handover;
 mod operator;
 mod releaser;
 mod transport;

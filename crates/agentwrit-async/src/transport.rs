@@ -117,26 +117,54 @@ impl Transport {
         flow: F,
         wake: Option<&Notify>,
     ) -> Result<F::Output, Error> {
-        let mut driver = Driver::new(flow, Arc::clone(&self.clock));
-        let mut action = driver.start();
+        let mut driver = self.driver(flow);
+        let action = driver.start();
+        self.run(&mut driver, action, wake).await
+    }
+
+    /// A driver for `flow` on this transport's clock.
+    pub(crate) fn driver<F: Flow>(&self, flow: F) -> Driver<F> {
+        Driver::new(flow, Arc::clone(&self.clock))
+    }
+
+    /// Performs `driver`'s actions from `action` on until the flow ends.
+    pub(crate) async fn run<F: Flow>(
+        &self,
+        driver: &mut Driver<F>,
+        mut action: Action<F::Output>,
+        wake: Option<&Notify>,
+    ) -> Result<F::Output, Error> {
         loop {
             action = match action {
-                Action::Send(attempt) => match self.send(attempt, driver.step_name()).await {
-                    Ok(response) => driver.received(response),
-                    Err((failure, source)) => driver.failed(failure, Some(source)),
-                },
-                Action::Sleep(wait) => driver.woke(match wake {
-                    Some(wake) => tokio::select! {
-                        () = tokio::time::sleep(wait) => true,
-                        () = wake.notified() => false,
-                    },
-                    None => {
-                        tokio::time::sleep(wait).await;
-                        true
-                    }
-                }),
                 Action::Done(result) => return result,
+                action => self.perform(driver, action, wake).await,
             };
+        }
+    }
+
+    /// Performs one action (sends, or sleeps) and returns the next.
+    pub(crate) async fn perform<F: Flow>(
+        &self,
+        driver: &mut Driver<F>,
+        action: Action<F::Output>,
+        wake: Option<&Notify>,
+    ) -> Action<F::Output> {
+        match action {
+            Action::Send(attempt) => match self.send(attempt, driver.step_name()).await {
+                Ok(response) => driver.received(response),
+                Err((failure, source)) => driver.failed(failure, Some(source)),
+            },
+            Action::Sleep(wait) => driver.woke(match wake {
+                Some(wake) => tokio::select! {
+                    () = tokio::time::sleep(wait) => true,
+                    () = wake.notified() => false,
+                },
+                None => {
+                    tokio::time::sleep(wait).await;
+                    true
+                }
+            }),
+            done @ Action::Done(_) => done,
         }
     }
 

@@ -145,6 +145,13 @@ impl App {
     /// (within the app's ceiling), with a fresh Ed25519 key and a 300 s
     /// token.
     ///
+    /// The call runs to its end on this thread (nothing can cancel it
+    /// halfway), so the agent always reaches the caller. A registration
+    /// that timed out after it was sent is reported as
+    /// [`Error::Transport`] and is not retried: it may have created an
+    /// agent whose token never arrived, which then expires at the end of
+    /// its TTL.
+    ///
     /// ```
     /// # let broker = agentwrit_devbroker::DevBroker::start()?;
     /// # let reg = broker.register_universal_app()?;

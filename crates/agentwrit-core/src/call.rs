@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::config::ClientConfig;
 use crate::error::Error;
-use crate::flow::{AttemptTimeout, Step, TransportFailure};
+use crate::flow::{AttemptTimeout, PointOfNoReturn, Step, TransportFailure};
 use crate::request::Prepared;
 use crate::response::{Reply, classify, retry_after};
 use crate::retry::RetryPolicy;
@@ -55,6 +55,8 @@ pub(crate) struct Call<T> {
     /// `start`).
     timeout: Duration,
     deadline: Option<SystemTime>,
+    /// Whether each attempt is marked [`PointOfNoReturn`].
+    point_of_no_return: bool,
 }
 
 impl<T> fmt::Debug for Call<T> {
@@ -91,7 +93,15 @@ impl<T> Call<T> {
             state: State::Ready,
             timeout: config.timeout(),
             deadline: None,
+            point_of_no_return: false,
         }
+    }
+
+    /// Marks every attempt of this call as its flow's
+    /// [`PointOfNoReturn`]: the broker may issue a credential in answer.
+    pub(crate) fn point_of_no_return(mut self) -> Self {
+        self.point_of_no_return = true;
+        self
     }
 
     pub(crate) fn name(&self) -> &'static str {
@@ -119,6 +129,9 @@ impl<T> Call<T> {
                 };
                 let mut request = prepared.request();
                 request.extensions_mut().insert(AttemptTimeout(left));
+                if self.point_of_no_return {
+                    request.extensions_mut().insert(PointOfNoReturn);
+                }
                 Step::Send(request)
             }
             Err(e) => {

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::flow::{AttemptTimeout, Flow, Step, TransportFailure};
+use crate::flow::{AttemptTimeout, Flow, PointOfNoReturn, Step, TransportFailure};
 
 /// Runs a [`Flow`] for a transport: reads the clock, hands the flow its
 /// `now`, and turns each [`Step`] into an [`Action`] the transport
@@ -88,6 +88,10 @@ pub struct Attempt {
     /// timeout ([`AttemptTimeout`]); `None` for a flow that does not say
     /// (a hand-written one), where the transport's own timeout applies.
     pub timeout: Option<Duration>,
+    /// Whether this request is its flow's [`PointOfNoReturn`]: a
+    /// transport whose caller can be cancelled finishes the flow detached
+    /// from here on, and releases an output nobody takes.
+    pub point_of_no_return: bool,
 }
 
 type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -157,8 +161,14 @@ impl<F: Flow> Driver<F> {
     fn act(&mut self, step: Step<F::Output>, now: SystemTime) -> Action<F::Output> {
         match step {
             Step::Send(request) => {
-                let timeout = request.extensions().get::<AttemptTimeout>().map(|t| t.0);
-                Action::Send(Attempt { request, timeout })
+                let extensions = request.extensions();
+                let timeout = extensions.get::<AttemptTimeout>().map(|t| t.0);
+                let point_of_no_return = extensions.get::<PointOfNoReturn>().is_some();
+                Action::Send(Attempt {
+                    request,
+                    timeout,
+                    point_of_no_return,
+                })
             }
             Step::Wait { until } => {
                 self.waiting_until = Some(until);

@@ -75,6 +75,32 @@ impl<T: fmt::Debug> fmt::Debug for Step<T> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AttemptTimeout(pub std::time::Duration);
 
+/// In the extensions of a request that is its flow's point of no return:
+/// once it may have reached the broker, the broker may have issued a
+/// credential that only the flow's output will hold (the create-agent
+/// ceremony's `POST /v1/register`). The rule for a transport whose caller
+/// can be cancelled: from this request on, finish the flow detached from
+/// the caller, and release an output that arrives with no one waiting for
+/// it. A transport whose calls cannot be cancelled sends it as any other
+/// request.
+///
+/// ```
+/// use std::time::UNIX_EPOCH;
+/// use agentwrit_core::{AgentKey, ClientConfig, CreateAgent, CreateAgentRequest, Flow, PointOfNoReturn, Step};
+/// use agentwrit_core::wire::LaunchToken;
+///
+/// let config = ClientConfig::new("http://127.0.0.1:8080".parse()?);
+/// let request = CreateAgentRequest::new("orch", "task", ["read:data:*"], AgentKey::from_seed([1; 32]));
+/// let mut flow = CreateAgent::with_launch_token(&config, LaunchToken::new("a1b2"), request)?;
+/// // The challenge is a read: nothing to own yet.
+/// let Step::Send(challenge) = flow.start(UNIX_EPOCH) else { unreachable!() };
+/// assert!(challenge.extensions().get::<PointOfNoReturn>().is_none());
+/// # Ok::<(), agentwrit_core::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct PointOfNoReturn;
+
 /// Why a transport could not complete a `Step::Send`.
 ///
 /// The distinction matters for requests that are not idempotent (register,

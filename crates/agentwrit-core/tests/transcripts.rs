@@ -315,6 +315,9 @@ fn create_agent_walks_launch_token_challenge_register() {
     let t = drive(&mut flow, answers![&lt, &ch, ok_json(200, &register)]);
     assert_eq!(t.sent.len(), 3);
     assert!(t.waits.is_empty());
+    // Only the registration may leave a credential only this flow holds.
+    let marked: Vec<bool> = t.sent.iter().map(|s| s.point_of_no_return).collect();
+    assert_eq!(marked, [false, false, true]);
 
     t.sent[0].check(
         "POST",

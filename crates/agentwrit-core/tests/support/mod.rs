@@ -183,6 +183,8 @@ pub struct Sent {
     pub body: Vec<u8>,
     /// When it was sent (the transcript's clock).
     pub at: SystemTime,
+    /// Marked as its flow's point of no return.
+    pub point_of_no_return: bool,
 }
 
 impl Sent {
@@ -193,6 +195,10 @@ impl Sent {
             headers: r.headers().clone(),
             body: r.body().clone(),
             at,
+            point_of_no_return: r
+                .extensions()
+                .get::<agentwrit_core::PointOfNoReturn>()
+                .is_some(),
         }
     }
 
