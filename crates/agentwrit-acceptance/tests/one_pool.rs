@@ -55,7 +55,7 @@ impl Blocking {
     fn calls(
         app: &agentwrit_blocking::App,
         operator: &agentwrit_blocking::Operator,
-        validator: &agentwrit_blocking::Validator,
+        validator: &agentwrit_blocking::Broker,
     ) {
         assert_eq!(app.health().unwrap().status, "ok");
         let agent = app
@@ -92,7 +92,7 @@ impl Program for Blocking {
         let broker = Self::broker(target);
         let app = broker.app(target.client_id, target.client_secret).unwrap();
         let operator = broker.operator(target.admin_secret).unwrap();
-        let validator = broker.validator();
+        let validator = broker.clone();
         Self::calls(&app, &operator, &validator);
         assert_eq!(broker.health().unwrap().status, "ok");
     }
@@ -102,7 +102,7 @@ impl Program for Blocking {
             .app(target.client_id, target.client_secret)
             .unwrap();
         let operator = Self::broker(target).operator(target.admin_secret).unwrap();
-        let validator = Self::broker(target).validator();
+        let validator = Self::broker(target);
         Self::calls(&app, &operator, &validator);
     }
 }
@@ -121,7 +121,7 @@ impl Async {
     async fn calls(
         app: &agentwrit_async::App,
         operator: &agentwrit_async::Operator,
-        validator: &agentwrit_async::Validator,
+        validator: &agentwrit_async::Broker,
     ) {
         assert_eq!(app.health().await.unwrap().status, "ok");
         let agent = app
@@ -155,7 +155,7 @@ impl Program for Async {
             let broker = Self::broker(target);
             let app = broker.app(target.client_id, target.client_secret).unwrap();
             let operator = broker.operator(target.admin_secret).unwrap();
-            let validator = broker.validator();
+            let validator = broker.clone();
             Self::calls(&app, &operator, &validator).await;
             assert_eq!(broker.health().await.unwrap().status, "ok");
         });
@@ -167,7 +167,7 @@ impl Program for Async {
                 .app(target.client_id, target.client_secret)
                 .unwrap();
             let operator = Self::broker(target).operator(target.admin_secret).unwrap();
-            let validator = Self::broker(target).validator();
+            let validator = Self::broker(target);
             Self::calls(&app, &operator, &validator).await;
         });
     }

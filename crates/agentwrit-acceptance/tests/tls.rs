@@ -59,17 +59,17 @@ trait Client {
     const RELEASER_CONNECTIONS: u64;
     /// Builds a broker with these options, then an app (nothing sent).
     fn build_app(url: &str, id: &str, secret: &str, tls: &Tls) -> Result<(), Error>;
-    /// `{:?}` of an app, an operator and a validator built with these
+    /// `{:?}` of a broker, an app and an operator built with these
     /// options.
     fn debug_clients(url: &str, tls: &Tls) -> String;
-    /// Builds a broker with these options, then an operator and a validator.
+    /// Builds a broker with these options, then an operator.
     fn build_others(url: &str, secret: &str, tls: &Tls) -> Result<(), Error>;
     /// `health()` through an app with these options.
     fn health(url: &str, tls: &Tls, secret: &str) -> Result<(), Error>;
     /// create, validate, renew, create another, delegate to it, release
     /// both, validate again: nine requests.
     fn lifecycle(url: &str, id: &str, secret: &str, tls: &Tls) -> Result<(), Error>;
-    /// `validate()` through a validator of a broker with these options.
+    /// `validate()` through a broker with these options.
     fn validator(url: &str, tls: &Tls, token: &str) -> Result<bool, Error>;
     /// An app on the HTTP library's stock client (no SDK settings on it),
     /// with the SDK's `timeout`; creates one agent.
@@ -117,13 +117,11 @@ impl Client for Blocking {
         let broker = builder.build().unwrap();
         let app = broker.app("id", "s").unwrap();
         let op = broker.operator("s").unwrap();
-        let v = broker.validator();
-        format!("{rendered}{broker:?}{app:?}{op:?}{v:?}")
+        format!("{rendered}{broker:?}{app:?}{op:?}")
     }
     fn build_others(url: &str, secret: &str, tls: &Tls) -> Result<(), Error> {
         let broker = apply!(agentwrit_blocking::Broker::builder(url), tls).build()?;
         broker.operator(secret)?;
-        let _validator = broker.validator();
         Ok(())
     }
     fn health(url: &str, tls: &Tls, secret: &str) -> Result<(), Error> {
@@ -149,10 +147,8 @@ impl Client for Blocking {
         Ok(())
     }
     fn validator(url: &str, tls: &Tls, token: &str) -> Result<bool, Error> {
-        let v = apply!(agentwrit_blocking::Broker::builder(url), tls)
-            .build()?
-            .validator();
-        Ok(v.validate(token)?.is_valid())
+        let broker = apply!(agentwrit_blocking::Broker::builder(url), tls).build()?;
+        Ok(broker.validate(token)?.is_valid())
     }
     fn stock_client_create_agent(
         url: &str,
@@ -218,13 +214,11 @@ impl Client for Async {
         let broker = builder.build().unwrap();
         let app = broker.app("id", "s").unwrap();
         let op = broker.operator("s").unwrap();
-        let v = broker.validator();
-        format!("{rendered}{broker:?}{app:?}{op:?}{v:?}")
+        format!("{rendered}{broker:?}{app:?}{op:?}")
     }
     fn build_others(url: &str, secret: &str, tls: &Tls) -> Result<(), Error> {
         let broker = apply!(agentwrit_async::Broker::builder(url), tls).build()?;
         broker.operator(secret)?;
-        let _validator = broker.validator();
         Ok(())
     }
     fn health(url: &str, tls: &Tls, secret: &str) -> Result<(), Error> {
@@ -258,10 +252,8 @@ impl Client for Async {
         })
     }
     fn validator(url: &str, tls: &Tls, token: &str) -> Result<bool, Error> {
-        let v = apply!(agentwrit_async::Broker::builder(url), tls)
-            .build()?
-            .validator();
-        Ok(on(v.validate(token))?.is_valid())
+        let broker = apply!(agentwrit_async::Broker::builder(url), tls).build()?;
+        Ok(on(broker.validate(token))?.is_valid())
     }
     fn stock_client_create_agent(
         url: &str,
@@ -498,7 +490,7 @@ fn one_handshake_per_connection<C: Client>() {
     }
 }
 
-/// A validator of a broker given the identity reaches an mTLS broker.
+/// Validation through a broker given the identity reaches an mTLS broker.
 fn validator_over_mtls<C: Client>() {
     let pki = TestPki::generate().unwrap();
     let broker = broker_with(pki.mtls_server_config().unwrap());

@@ -104,8 +104,8 @@ impl App {
     ///
     /// ```
     /// let app = agentwrit_async::App::new("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")?;
-    /// let validator = app.broker().validator(); // on the app's pool
-    /// # let _ = validator;
+    /// let broker = app.broker(); // validate, or make an operator, on the app's pool
+    /// # let _ = broker;
     /// # Ok::<(), agentwrit_async::Error>(())
     /// ```
     #[must_use]

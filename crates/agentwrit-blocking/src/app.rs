@@ -100,8 +100,8 @@ impl App {
     ///
     /// ```
     /// let app = agentwrit_blocking::App::new("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")?;
-    /// let validator = app.broker().validator(); // on the app's pool
-    /// # let _ = validator;
+    /// let broker = app.broker(); // validate, or make an operator, on the app's pool
+    /// # let _ = broker;
     /// # Ok::<(), agentwrit_blocking::Error>(())
     /// ```
     #[must_use]
