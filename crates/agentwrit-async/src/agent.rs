@@ -442,7 +442,7 @@ impl Agent {
         let flow = self.inner.shared.end_task_flow(&transport.config);
         let bound = transport.wait_bound(flow.releases_left());
         let id = agent_id.clone();
-        let job = async move {
+        let job = |end| async move {
             if let Err(error) = releaser.drive(flow).await {
                 tracing::warn!(
                     agent_id = %id,
@@ -451,6 +451,7 @@ impl Agent {
                      their TTL"
                 );
             }
+            drop(end);
         };
         match crate::releaser::submit(job) {
             Some(ticket) => crate::releaser::hold(ticket, bound, move || {

@@ -62,7 +62,7 @@ where
 
 /// Runs the rest of the creation on the releaser.
 fn hand_over<F>(
-    releaser: Transport,
+    releaser: Arc<Transport>,
     mut driver: Driver<F>,
     action: Action<AgentCredentials>,
     bound: Duration,
@@ -72,12 +72,13 @@ where
 {
     let slot = Arc::new(Slot::default());
     let delivered = Arc::clone(&slot);
-    let job = async move {
+    let job = |end| async move {
         let result = releaser.run(&mut driver, action, None).await;
         drop(driver);
         if let Some(orphan) = delivered.deliver(result).await {
             release_orphan(&releaser, orphan).await;
         }
+        drop(end);
     };
     let Some(ticket) = releaser::submit(job) else {
         // The request was not sent: nothing to own.

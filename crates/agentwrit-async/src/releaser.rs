@@ -149,26 +149,27 @@ impl Ticket {
     }
 }
 
-/// Ends its ticket when dropped: a job's ticket ends however the job
-/// does (finished, or dropped unfinished with the releaser's runtime).
-struct EndOnDrop(Ticket);
+/// Ends its ticket when dropped: a job holds it until its last step, so
+/// that its ticket ends however the job does (finished, or dropped
+/// unfinished with the releaser's runtime).
+pub(crate) struct TicketEnd(Ticket);
 
-impl Drop for EndOnDrop {
+impl Drop for TicketEnd {
     fn drop(&mut self) {
         self.0.end();
     }
 }
 
-/// Runs `job` on the releaser; the ticket tells when it has ended.
-/// `None` when the releaser thread cannot run (logged when it failed to
-/// start).
-pub(crate) fn submit(job: impl Future<Output = ()> + Send + 'static) -> Option<Ticket> {
+/// Runs the job `make` builds on the releaser; the ticket tells when it
+/// has ended (the job holds what ends it, however the job ends). `None`
+/// when the releaser thread cannot run (logged when it failed to start).
+pub(crate) fn submit<J>(make: impl FnOnce(TicketEnd) -> J) -> Option<Ticket>
+where
+    J: Future<Output = ()> + Send + 'static,
+{
     let ticket = Ticket::default();
-    let end = EndOnDrop(ticket.clone());
-    let job: Job = Box::pin(async move {
-        job.await;
-        drop(end);
-    });
+    // Boxed once, where it is built: a creation's job is a large future.
+    let job: Job = Box::pin(make(TicketEnd(ticket.clone())));
     if ON_RELEASER.with(Cell::get) {
         // Work handing over more work: the releaser's runtime is current.
         tokio::spawn(job);

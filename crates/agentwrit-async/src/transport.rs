@@ -36,6 +36,8 @@ struct ReleasePath {
     settings: Option<ClientSettings>,
     client: OnceLock<Option<reqwest::Client>>,
     timeout: Duration,
+    /// The transport on that client, made once (see `for_release`).
+    transport: OnceLock<Option<Arc<Transport>>>,
 }
 
 impl Transport {
@@ -79,14 +81,26 @@ impl Transport {
     }
 
     /// This transport as the releaser uses it: the same configuration
-    /// and clock on the release client (`None` when it cannot be built;
-    /// the reason has been logged).
-    pub(crate) fn for_release(&self) -> Option<Transport> {
-        let client = self.release.client()?;
-        Some(Transport {
-            client,
-            ..self.clone()
-        })
+    /// and clock on the release client, made once and shared (`None` when
+    /// it cannot be built; the reason has been logged).
+    pub(crate) fn for_release(&self) -> Option<Arc<Transport>> {
+        self.release
+            .transport
+            .get_or_init(|| {
+                let client = self.release.client()?;
+                let release = Arc::new(ReleasePath {
+                    settings: None,
+                    client: OnceLock::from(Some(client.clone())),
+                    timeout: self.release.timeout,
+                    transport: OnceLock::new(),
+                });
+                Some(Arc::new(Transport {
+                    client,
+                    release,
+                    ..self.clone()
+                }))
+            })
+            .clone()
     }
 
     /// How long one request may take (the overall timeout of the
@@ -292,6 +306,7 @@ impl ReleasePath {
             settings,
             client,
             timeout,
+            transport: OnceLock::new(),
         })
     }
 
