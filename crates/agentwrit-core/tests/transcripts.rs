@@ -689,16 +689,28 @@ fn release_204_is_released_and_401_is_already_dead() {
 }
 
 #[test]
+fn a_short_token_renews_before_its_whole_second_exp() {
+    // exp is whole seconds: a 3 s token issued late in the broker's second
+    // has a little over 2 s left when it arrives. 80 % of 3 s (2.4 s) would
+    // fall after it; the renewal counts 2 s and comes at 1.6 s.
+    let token = agent_token("33333333333333333333333333333333", 3);
+    let state = AgentState::new(credentials(&token, now(), 3));
+    let at = state.next_renewal_at(now()).unwrap();
+    assert_eq!(at, now() + Duration::from_millis(1_600));
+    assert!(at < now() + Duration::from_secs(2));
+}
+
+#[test]
 fn agent_state_renews_in_place_and_a_second_release_sends_nothing() {
     let first = agent_token("11111111111111111111111111111111", 300);
     let mut state = AgentState::new(credentials(&first, now(), 300));
     // Renewal is due at 80 % of the lifetime.
     assert_eq!(
         state.next_renewal_at(now()),
-        Some(now() + Duration::from_secs(240))
+        Some(now() + Duration::from_millis(239_200))
     );
     let second = agent_token("22222222222222222222222222222222", 300);
-    let later = now() + Duration::from_secs(240);
+    let later = now() + Duration::from_millis(239_200);
     let mut flow = state.renew_flow(&config()).unwrap();
     let t = drive_at(
         &mut flow,
@@ -714,7 +726,7 @@ fn agent_state_renews_in_place_and_a_second_release_sends_nothing() {
     assert_eq!(state.jti(), "22222222222222222222222222222222");
     assert_eq!(
         state.next_renewal_at(later),
-        Some(later + Duration::from_secs(240))
+        Some(later + Duration::from_millis(239_200))
     );
 
     let mut flow = state.release_flow(&config()).unwrap();
@@ -2270,16 +2282,17 @@ fn renew_in_place_release_in_place_and_auto_renew() {
     let agent = SharedAgent::new(credentials(&first, now(), 100));
     let cfg = config();
 
-    // AutoRenew waits until 80 % of the lifetime, then renews in place.
+    // AutoRenew waits until 80 % of the lifetime (less exp's
+    // rounding second: 79.2 s of a 100 s token), then renews in place.
     let mut auto = agent.auto_renew_flow(&cfg);
     let step = auto.start(now());
-    let due = now() + Duration::from_secs(80);
+    let due = now() + Duration::from_millis(79_200);
     assert!(
         matches!(step, Step::Wait { until } if until == due),
         "{step:?}"
     );
     assert!(
-        matches!(auto.resume(now() + Duration::from_secs(79)), Step::Wait { until } if until == due)
+        matches!(auto.resume(now() + Duration::from_secs(78)), Step::Wait { until } if until == due)
     );
     let Step::Send(renew) = auto.resume(due) else {
         panic!()
@@ -2295,7 +2308,7 @@ fn renew_in_place_release_in_place_and_auto_renew() {
         due,
     );
     assert!(
-        matches!(next, Step::Wait { until } if until == due + Duration::from_secs(80)),
+        matches!(next, Step::Wait { until } if until == due + Duration::from_millis(79_200)),
         "{next:?}"
     );
     assert_eq!(agent.access_token().expose_secret(), second);
@@ -2342,7 +2355,7 @@ fn auto_renewal_ends_with_the_last_handle_and_sends_nothing() {
     let agent = SharedAgent::new(credentials(&first, now(), 100));
     let cfg = config();
     let mut auto = agent.auto_renew_flow(&cfg);
-    let due = now() + Duration::from_secs(80);
+    let due = now() + Duration::from_millis(79_200);
     assert!(matches!(auto.start(now()), Step::Wait { until } if until == due));
     // A clone keeps the agent alive: an early wake-up waits again.
     let clone = agent.clone();

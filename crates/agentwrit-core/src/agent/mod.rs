@@ -299,13 +299,19 @@ impl AgentState {
     /// (so client/broker clock skew does not matter), and never earlier
     /// than `now`. `None` once released.
     ///
+    /// The broker's `exp` is in whole seconds, so a token can arrive with
+    /// up to one second less than `expires_in` left; the lifetime counted
+    /// here leaves that second out, so the renewal always falls before
+    /// `exp` (a 3 s token that arrived late in the broker's second renews
+    /// 1.6 s after it arrived, not 2.4 s, which could be after `exp`).
+    ///
     /// ```
     /// # use std::time::{Duration, UNIX_EPOCH};
     /// # use agentwrit_core::*;
     /// # fn demo(state: AgentState) {
-    /// // A 300 s token received at t renews at t + 240 s.
+    /// // A 300 s token received at t renews at t + 80 % of 299 s.
     /// let t = state.credentials().received_at;
-    /// assert_eq!(state.next_renewal_at(t), Some(t + Duration::from_secs(240)));
+    /// assert_eq!(state.next_renewal_at(t), Some(t + Duration::from_millis(239_200)));
     /// # }
     /// ```
     #[must_use]
@@ -313,7 +319,8 @@ impl AgentState {
         if self.released {
             return None;
         }
-        let lifetime = Duration::from_secs(self.credentials.expires_in.unsigned_abs());
+        let lifetime =
+            Duration::from_secs(self.credentials.expires_in.unsigned_abs().saturating_sub(1));
         let at = self
             .credentials
             .received_at
