@@ -243,6 +243,18 @@ const ROWS: &[Row] = &[
         n: 5,
         native: 1000,
     },
+    // The alternative the package's sync API does not take: the async
+    // client driven with block_on on the binding layer's runtime (what
+    // `docs/performance.md` compares the row above with).
+    Row {
+        name: "python-rs-runtime-create",
+        label: "create-agent, agentwrit_rs's native App on the bindings runtime (block_on)",
+        runner: Runner::Python("rs-runtime"),
+        quick: false,
+        warmup: 3,
+        n: 5,
+        native: 1000,
+    },
 ];
 
 /// One row's figures.
@@ -379,7 +391,7 @@ pub fn bench_cost(args: &[String]) -> Result<(), String> {
         let program: Vec<PathBuf> = match (row.runner, &python) {
             (Runner::Rust, _) => vec![cost.clone()],
             (Runner::Python(sdk), Some(official)) => {
-                let (py, module) = if sdk == "rs" {
+                let (py, module) = if sdk.starts_with("rs") {
                     // This repository's package lives in its own venv
                     // (`cargo xtask python`, which installs a debug wheel):
                     // measured as users get it, from a release wheel.

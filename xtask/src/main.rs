@@ -43,7 +43,9 @@ Commands:
   conformance    the acceptance matrix and the `agentwrit run` tests against AGENTWRIT_TEST_BROKER_URL
   fuzz [--quick] every fuzz target, 1 000 000 inputs each (--quick: 20 000)
   python [--release]  the Python package agentwrit_rs: wheel built and installed
-                 into a venv, then pytest, mypy --strict and stubtest
+                 into a venv (with pytest, mypy, gunicorn, anyio pinned), then
+                 pytest (fork, cancellation and audit-trail suites included),
+                 mypy --strict and stubtest
   interop-python the official Python SDK (agentwrit 0.3.0) lifecycle against agentwrit-devbroker
   mcp            the example MCP server against the official MCP clients (Python mcp 2.3.0
                  in a venv, @modelcontextprotocol/sdk 1.32.2 in an npm project, both

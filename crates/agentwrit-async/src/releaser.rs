@@ -35,11 +35,14 @@
 //!
 //! A runtime that is never dropped (one in a `static`) does not hold the
 //! process in case 2: end such tasks before exiting.
+//!
+//! The thread belongs to the process that started it: a forked child
+//! (where that thread does not exist) starts its own on first use.
 
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::runtime::{Handle, RuntimeFlavor};
@@ -53,9 +56,26 @@ thread_local! {
     static ON_RELEASER: Cell<bool> = const { Cell::new(false) };
 }
 
-fn jobs() -> Option<&'static UnboundedSender<Job>> {
-    static JOBS: OnceLock<Option<UnboundedSender<Job>>> = OnceLock::new();
-    JOBS.get_or_init(start).as_ref()
+/// This process's releaser (started on first use; a forked child, where
+/// the parent's releaser thread does not exist, starts its own, and its
+/// work never waits in the parent's queue).
+fn jobs() -> Option<UnboundedSender<Job>> {
+    /// The releaser and the process it runs in.
+    static JOBS: Mutex<Option<(u32, Option<UnboundedSender<Job>>)>> = Mutex::new(None);
+    let pid = agentwrit_core::process::id();
+    let mut jobs = JOBS.lock().unwrap_or_else(PoisonError::into_inner);
+    match &*jobs {
+        Some((owner, sender)) if *owner == pid => sender.clone(),
+        _ => {
+            let sender = start();
+            // A parent's sender is forgotten, not dropped, in a child: its
+            // thread is not here to see the channel close.
+            if let Some(stale) = jobs.replace((pid, sender.clone())) {
+                std::mem::forget(stale);
+            }
+            sender
+        }
+    }
 }
 
 fn start() -> Option<UnboundedSender<Job>> {

@@ -3,6 +3,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use agentwrit_core::process::PerProcess;
 use agentwrit_core::{
     Action, Attempt, ClientConfig, ClientSettings, Clock, Driver, Error, Flow, TransportFailure,
 };
@@ -16,7 +17,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Clone, Debug)]
 pub(crate) struct Transport {
     pub(crate) config: ClientConfig,
-    client: reqwest::Client,
+    client: PerProcess<reqwest::Client>,
     /// For a user's own client: the overall timeout every request sets.
     custom_timeout: Option<Duration>,
     clock: Arc<dyn Clock>,
@@ -34,7 +35,7 @@ pub(crate) struct Transport {
 #[derive(Debug)]
 struct ReleasePath {
     settings: Option<ClientSettings>,
-    client: OnceLock<Option<reqwest::Client>>,
+    client: OnceLock<Option<PerProcess<reqwest::Client>>>,
     timeout: Duration,
     /// The transport on that client, made once (see `for_release`).
     transport: OnceLock<Option<Arc<Transport>>>,
@@ -48,9 +49,9 @@ impl Transport {
         client: Option<reqwest::Client>,
     ) -> Result<Transport, Error> {
         let config = settings.transport_config(client.is_some())?;
-        let (client, custom_timeout) = match client {
-            Some(client) => (client, Some(settings.timeout())),
-            None => (http_client(settings)?, None),
+        let (client, custom_timeout): (PerProcess<reqwest::Client>, _) = match client {
+            Some(client) => (PerProcess::fixed(client), Some(settings.timeout())),
+            None => (per_process(settings)?, None),
         };
         let release = ReleasePath::new(settings, custom_timeout.map(|_| client.clone()));
         Ok(Transport {
@@ -70,10 +71,11 @@ impl Transport {
         client: reqwest::Client,
     ) -> Result<Transport, Error> {
         let config = settings.config()?;
+        let rebuilt = settings.clone();
         Ok(Transport {
             origin: reqwest::Url::parse(config.broker().as_str()).ok(),
             config,
-            client,
+            client: PerProcess::new(client, move || http_client(&rebuilt)),
             custom_timeout: None,
             clock: settings.clock(),
             release: ReleasePath::new(settings, None),
@@ -197,7 +199,11 @@ impl Transport {
             if let Some(timeout) = attempt_timeout.or(self.custom_timeout) {
                 *request.timeout_mut() = Some(timeout);
             }
-            let mut response = self.client.execute(request).await.map_err(classify)?;
+            let client = self
+                .client
+                .get()
+                .map_err(|e| (TransportFailure::Other, BoxError::from(e)))?;
+            let mut response = client.execute(request).await.map_err(classify)?;
             let request_id = response
                 .headers()
                 .get(agentwrit_core::wire::headers::X_REQUEST_ID)
@@ -292,7 +298,10 @@ fn url_position_before_path(url: &reqwest::Url) -> Option<usize> {
 impl ReleasePath {
     /// For `settings`; `user_client` is the user's own client, used as it
     /// is (the SDK cannot rebuild it).
-    fn new(settings: &ClientSettings, user_client: Option<reqwest::Client>) -> Arc<ReleasePath> {
+    fn new(
+        settings: &ClientSettings,
+        user_client: Option<PerProcess<reqwest::Client>>,
+    ) -> Arc<ReleasePath> {
         let client = OnceLock::new();
         let timeout = settings.timeout();
         let settings = match user_client {
@@ -310,11 +319,11 @@ impl ReleasePath {
         })
     }
 
-    fn client(&self) -> Option<reqwest::Client> {
+    fn client(&self) -> Option<PerProcess<reqwest::Client>> {
         self.client
             .get_or_init(|| {
                 let settings = self.settings.as_ref()?;
-                http_client(settings)
+                per_process(settings)
                     .map_err(|error| {
                         tracing::warn!(%error, "could not build the releaser's HTTP client");
                     })
@@ -322,6 +331,14 @@ impl ReleasePath {
             })
             .clone()
     }
+}
+
+/// [`http_client`] for `settings`, rebuilt from them in a forked child.
+fn per_process(settings: &ClientSettings) -> Result<PerProcess<reqwest::Client>, Error> {
+    let rebuilt = settings.clone();
+    Ok(PerProcess::new(http_client(settings)?, move || {
+        http_client(&rebuilt)
+    }))
 }
 
 /// A reqwest client as the SDK wants it: rustls on core's TLS set-up

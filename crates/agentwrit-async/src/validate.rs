@@ -2,6 +2,7 @@
 
 use std::sync::OnceLock;
 
+use agentwrit_core::process::PerProcess;
 use agentwrit_core::wire::BearerToken;
 use agentwrit_core::{ClientSettings, Error, Validation};
 
@@ -13,10 +14,16 @@ use crate::transport::http_client;
 /// setting, so every call runs with the default ones (timeouts, built-in
 /// roots, no client identity, clear text allowed to loopback). Other
 /// settings mean a [`Broker`] of your own, with a client of its own.
+///
+/// A forked child builds its own on first use: the parent's pooled
+/// connections are never used there.
 fn pool() -> Result<reqwest::Client, Error> {
-    static POOL: OnceLock<Result<reqwest::Client, Error>> = OnceLock::new();
-    POOL.get_or_init(|| http_client(&ClientSettings::new("")))
-        .clone()
+    static POOL: OnceLock<Result<PerProcess<reqwest::Client>, Error>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        let build = || http_client(&ClientSettings::new(""));
+        Ok(PerProcess::new(build()?, build))
+    });
+    Ok(pool.as_ref().map_err(Clone::clone)?.get()?.into_owned())
 }
 
 /// Validates `token` at the broker at `broker_url`, with no app: what a

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
+use agentwrit_core::process::PerProcess;
 use agentwrit_core::{
     Action, Attempt, ClientConfig, ClientSettings, Clock, Driver, Error, Flow, TransportFailure,
 };
@@ -18,11 +19,13 @@ use ureq::unversioned::transport::{
 use crate::tls::SdkTlsConnector;
 
 /// What every call needs: the protocol configuration, a configured ureq
-/// agent (its pool shared by clones) and the clock.
+/// agent (its pool shared by clones; a forked child builds its own from
+/// the same settings, so it never sends on the parent's connections) and
+/// the clock.
 #[derive(Clone, Debug)]
 pub(crate) struct Transport {
     pub(crate) config: ClientConfig,
-    client: ureq::Agent,
+    client: PerProcess<ureq::Agent>,
     /// For a user's own agent: the settings every request overrides on it.
     custom: Option<CustomClient>,
     clock: Arc<dyn Clock>,
@@ -47,9 +50,9 @@ impl Transport {
                 let custom = CustomClient {
                     connect_timeout: settings.connect_timeout(),
                 };
-                (client, Some(custom))
+                (PerProcess::fixed(client), Some(custom))
             }
-            None => (http_client(settings)?, None),
+            None => (per_process(settings)?, None),
         };
         Ok(Transport {
             config,
@@ -65,9 +68,10 @@ impl Transport {
         settings: &ClientSettings,
         client: ureq::Agent,
     ) -> Result<Transport, Error> {
+        let rebuilt = settings.clone();
         Ok(Transport {
             config: settings.config()?,
-            client,
+            client: PerProcess::new(client, move || http_client(&rebuilt)),
             custom: None,
             clock: settings.clock(),
         })
@@ -124,10 +128,14 @@ impl Transport {
         // What is left of the call's timeout; the SDK's own agent already
         // has the whole of it.
         let timeout = attempt.timeout.unwrap_or(self.config.timeout());
+        let client = self
+            .client
+            .get()
+            .map_err(|e| (TransportFailure::Other, BoxError::from(e)))?;
         let response = match self.custom {
-            None if timeout >= self.config.timeout() => self.client.run(request),
+            None if timeout >= self.config.timeout() => client.run(request),
             None => request
-                .with_agent(&self.client)
+                .with_agent(&*client)
                 .configure()
                 .timeout_global(Some(timeout))
                 .build()
@@ -135,7 +143,7 @@ impl Transport {
             // A user's agent may turn statuses into errors, follow
             // redirects or have other timeouts: the SDK's win per request.
             Some(custom) => request
-                .with_agent(&self.client)
+                .with_agent(&*client)
                 .configure()
                 .http_status_as_error(false)
                 .max_redirects(0)
@@ -174,6 +182,14 @@ impl Transport {
         );
         Ok(http::Response::from_parts(parts, received))
     }
+}
+
+/// [`http_client`] for `settings`, rebuilt from them in a forked child.
+fn per_process(settings: &ClientSettings) -> Result<PerProcess<ureq::Agent>, Error> {
+    let rebuilt = settings.clone();
+    Ok(PerProcess::new(http_client(settings)?, move || {
+        http_client(&rebuilt)
+    }))
 }
 
 /// A ureq agent as the SDK wants it: TCP (through a CONNECT proxy if one

@@ -272,6 +272,7 @@ mod input;
 mod keys;
 mod launch_token;
 mod operator;
+pub mod process;
 mod redact;
 mod request;
 mod response;
