@@ -150,11 +150,7 @@ impl Reader {
                 self.error(&name, 0, format!("cannot read: {e}"));
                 return;
             }
-            if let Ok(export) = serde_json::from_str::<OtlpExport>(&text) {
-                self.read_export(&name, 1, export, each);
-                return;
-            }
-            self.read_lines_str(&name, &text, each);
+            self.read_text(&name, &text, each);
             return;
         }
         let mut line = String::new();
@@ -176,10 +172,21 @@ impl Reader {
         }
     }
 
-    /// Reads records from `text` as if it were the file `name`.
+    /// Reads records from `text` as if it were the file `name` (a name
+    /// ending in `.json` may hold one pretty-printed OTLP export).
     pub fn read_str(&mut self, name: &str, text: &str, mut each: impl FnMut(UsageRecord)) {
         self.files += 1;
-        self.read_lines_str(name, text, &mut each);
+        self.read_text(name, text, &mut each);
+    }
+
+    fn read_text(&mut self, name: &str, text: &str, each: &mut impl FnMut(UsageRecord)) {
+        if name.ends_with(".json")
+            && let Ok(export) = serde_json::from_str::<OtlpExport>(text)
+        {
+            self.read_export(name, 1, export, each);
+            return;
+        }
+        self.read_lines_str(name, text, each);
     }
 
     fn read_lines_str(&mut self, name: &str, text: &str, each: &mut impl FnMut(UsageRecord)) {
