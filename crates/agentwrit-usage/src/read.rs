@@ -272,7 +272,20 @@ enum RecordError {
 }
 
 fn parse_record(text: &str) -> Result<UsageRecord, RecordError> {
-    let record: UsageRecord = serde_json::from_str(text).map_err(RecordError::Json)?;
+    #[derive(Deserialize)]
+    struct SchemaOnly {
+        schema: Option<String>,
+    }
+    let record: UsageRecord = serde_json::from_str(text).map_err(|e| {
+        // A JSON object of another schema says so rather than which field
+        // it lacks.
+        match serde_json::from_str::<SchemaOnly>(text) {
+            Ok(SchemaOnly {
+                schema: Some(schema),
+            }) if !schema.starts_with("agentwrit.usage/") => RecordError::Schema(schema),
+            _ => RecordError::Json(e),
+        }
+    })?;
     if !record.schema.starts_with("agentwrit.usage/") {
         return Err(RecordError::Schema(record.schema));
     }
