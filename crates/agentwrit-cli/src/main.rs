@@ -14,6 +14,7 @@ mod mask;
 mod output;
 mod run;
 mod serve;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -61,6 +62,7 @@ async fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::App(command) => commands::app(&command, &out).await,
         Command::Revoke(args) => commands::revoke(&args, &out).await,
         Command::Audit(AuditCommand::Events(args)) => commands::audit_events(&args, &out).await,
+        Command::Usage(command) => usage::report(&command, &out).await,
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "agentwrit", &mut std::io::stdout());

@@ -57,6 +57,7 @@ struct Inner {
     audience: Option<String>,
     public_paths: Vec<String>,
     public_prefixes: Vec<String>,
+    usage: Option<agentwrit_usage::Recorder>,
 }
 
 enum Mode {
@@ -81,6 +82,7 @@ impl fmt::Debug for AgentAuth {
             .field("checks", &self.inner.checks)
             .field("audience", &self.inner.audience)
             .field("cached_entries", &self.cached_entries())
+            .field("records_usage", &self.inner.usage.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -180,7 +182,11 @@ impl AgentAuth {
     ///
     /// The [`Rejection`] to send back.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<AgentClaims, Rejection> {
-        let token = crate::bearer::bearer_token(headers)?;
+        let token = crate::bearer::bearer_token(headers).inspect_err(|_| {
+            if let Some(usage) = &self.inner.usage {
+                usage.missing_token();
+            }
+        })?;
         self.verify_token(token).await
     }
 
@@ -200,8 +206,11 @@ impl AgentAuth {
     ///
     /// 401 for a bad token, 503 when the broker cannot be asked.
     pub async fn verify_token(&self, token: &str) -> Result<AgentClaims, Rejection> {
-        crate::bearer::check_shape(token)?;
         let inner = &self.inner;
+        let usage = inner.usage.as_ref();
+        crate::bearer::check_shape(token).inspect_err(|_| {
+            usage.inspect(|u| u.refused(token));
+        })?;
         let now = || inner.clock.now();
         let verdict = inner
             .cache
@@ -209,11 +218,20 @@ impl AgentAuth {
             .await;
         match verdict {
             Verdict::Valid(claims) => {
-                self.accept(&claims, now())?;
-                Ok(AgentClaims::new(claims))
+                self.accept(&claims, now()).inspect_err(|_| {
+                    usage.inspect(|u| u.refused(token));
+                })?;
+                Ok(match usage {
+                    Some(u) => crate::record::accepted(u, token, claims),
+                    None => AgentClaims::new(claims),
+                })
             }
-            Verdict::Invalid(reason) => Err(Rejection::new(RejectionKind::InvalidToken, reason)),
+            Verdict::Invalid(reason) => {
+                usage.inspect(|u| u.refused(token));
+                Err(Rejection::new(RejectionKind::InvalidToken, reason))
+            }
             Verdict::Unavailable(error) => {
+                usage.inspect(|u| u.verifier_unavailable());
                 tracing::warn!(%error, "the token broker cannot be reached; failing closed");
                 Err(Rejection::new(
                     RejectionKind::BrokerUnavailable,
@@ -298,6 +316,7 @@ pub struct AgentAuthBuilder {
     tls: BrokerTls,
     public_paths: Vec<String>,
     public_prefixes: Vec<String>,
+    usage: Option<agentwrit_usage::Recorder>,
 }
 
 impl fmt::Debug for AgentAuthBuilder {
@@ -324,6 +343,7 @@ impl AgentAuthBuilder {
             tls: BrokerTls::default(),
             public_paths: Vec::new(),
             public_prefixes: Vec::new(),
+            usage: None,
         }
     }
 
@@ -491,6 +511,36 @@ impl AgentAuthBuilder {
         self
     }
 
+    /// Records scope usage (off by default): for every token this
+    /// authenticator accepts, the scopes its requests required (through
+    /// [`RequireScopes`](crate::RequireScopes) or
+    /// [`AgentClaims::require`]) and what was decided, and the requests
+    /// refused after it was accepted (expired, revoked or released), into
+    /// `recorder` ([`usage::Recorder`](crate::usage::Recorder): JSON Lines
+    /// files, OTLP, counters). Time comes from the recorder's clock.
+    ///
+    /// ```
+    /// use agentwrit_tower::AgentAuth;
+    /// use agentwrit_tower::usage::{JsonlSink, Recorder};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("tower-usage-doc-{}", std::process::id()));
+    /// let recorder = Recorder::builder()
+    ///     .service_name("orders-api")
+    ///     .sink(JsonlSink::dir(&dir)?) // e.g. /var/log/agentwrit-usage
+    ///     .build()?;
+    /// let auth = AgentAuth::broker("http://127.0.0.1:8080")
+    ///     .record_usage(recorder.clone())
+    ///     .build()?;
+    /// // ... serve; at shutdown:
+    /// recorder.shutdown()?;
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn record_usage(mut self, recorder: agentwrit_usage::Recorder) -> Self {
+        self.usage = Some(recorder);
+        self
+    }
+
     /// Builds the authenticator (no network yet).
     ///
     /// ```
@@ -527,6 +577,7 @@ impl AgentAuthBuilder {
                 audience: self.audience,
                 public_paths: self.public_paths,
                 public_prefixes: self.public_prefixes,
+                usage: self.usage,
             }),
         })
     }

@@ -71,6 +71,17 @@
 //! concurrent requests with the same uncached token share one check
 //! (single-flight). Broker failures are never cached.
 //!
+//! # Scope-usage evidence
+//!
+//! Off by default; [`AgentAuthBuilder::record_usage`] turns it on. For
+//! each token the layer accepts it records the scopes the requests
+//! required (through [`RequireScopes`] and [`AgentClaims::require`]),
+//! the decisions (allowed, denied with the missing scope) and the
+//! requests refused later (expired, revoked or released), and writes one
+//! record per token to the recorder's sinks (JSON Lines files, OTLP,
+//! counters). [`usage`] is the `agentwrit-usage` crate; `agentwrit usage
+//! report` reads the records. See `docs/usage-evidence.md`.
+//!
 //! # Tracing
 //!
 //! One span `agentwrit.auth` per request with `sub`, `jti`, `task_id` and
@@ -92,9 +103,15 @@ mod check;
 mod claims;
 mod keys;
 mod layer;
+mod record;
 mod reject;
 #[cfg(feature = "axum")]
 mod scope;
+
+/// Scope-usage recording and reading: the `agentwrit-usage` crate
+/// ([`usage::Recorder`], [`usage::JsonlSink`], `usage::OtlpSink` with the
+/// `usage-otlp` feature), for [`AgentAuthBuilder::record_usage`].
+pub use agentwrit_usage as usage;
 
 pub use auth::{
     AgentAuth, AgentAuthBuilder, DEFAULT_BROKER_TIMEOUT, DEFAULT_CACHE_CAPACITY,

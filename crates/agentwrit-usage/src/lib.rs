@@ -97,7 +97,10 @@ mod time;
 pub use error::UsageError;
 pub use facts::TokenFacts;
 #[cfg(feature = "metrics")]
-pub use metrics::{RECORDS as METRIC_RECORDS, SCOPE_CHECKS as METRIC_SCOPE_CHECKS, TOKEN_REQUESTS as METRIC_TOKEN_REQUESTS};
+pub use metrics::{
+    RECORDS as METRIC_RECORDS, SCOPE_CHECKS as METRIC_SCOPE_CHECKS,
+    TOKEN_REQUESTS as METRIC_TOKEN_REQUESTS,
+};
 #[cfg(feature = "otlp")]
 pub use otlp::{OtlpProtocol, OtlpSink, OtlpSinkBuilder};
 pub use read::{OTLP_EVENT_NAME, ReadError, Reader};

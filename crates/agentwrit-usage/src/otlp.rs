@@ -146,7 +146,8 @@ impl OtlpSinkBuilder {
     /// [`UsageError::Config`] for an endpoint that is not an `http(s)` URL
     /// or a CA that is not PEM.
     pub fn build(self) -> Result<OtlpSink, UsageError> {
-        let scheme_ok = self.endpoint.starts_with("http://") || self.endpoint.starts_with("https://");
+        let scheme_ok =
+            self.endpoint.starts_with("http://") || self.endpoint.starts_with("https://");
         if !scheme_ok || self.endpoint.parse::<http::Uri>().is_err() {
             return Err(UsageError::Config(format!(
                 "the OTLP endpoint {:?} is not an http:// or https:// URL",

@@ -242,7 +242,10 @@ impl Reader {
             for scope in resource.scope_logs {
                 for log in scope.log_records {
                     let ours = log.event_name.as_deref() == Some(OTLP_EVENT_NAME)
-                        || log.attributes.iter().any(|a| a.key == "event.name" && a.value.string_value.as_deref() == Some(OTLP_EVENT_NAME));
+                        || log.attributes.iter().any(|a| {
+                            a.key == "event.name"
+                                && a.value.string_value.as_deref() == Some(OTLP_EVENT_NAME)
+                        });
                     let Some(body) = log.body.and_then(|b| b.string_value) else {
                         continue;
                     };
@@ -305,7 +308,9 @@ fn describe(e: &serde_json::Error, complete: bool) -> String {
 fn describe_record(e: RecordError, complete: bool) -> String {
     match e {
         RecordError::Json(e) => describe(&e, complete),
-        RecordError::Schema(schema) => format!("unknown schema {schema:?} (this reader knows agentwrit.usage/v1)"),
+        RecordError::Schema(schema) => {
+            format!("unknown schema {schema:?} (this reader knows agentwrit.usage/v1)")
+        }
     }
 }
 

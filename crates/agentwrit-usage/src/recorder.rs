@@ -251,7 +251,9 @@ impl Recorder {
             return;
         }
         let now = self.now_ms();
-        core.counters.requests_allowed.fetch_add(1, Ordering::Relaxed);
+        core.counters
+            .requests_allowed
+            .fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
         core.metrics.requests_allowed.increment(1);
         let mut shard = core.lock(jti);
@@ -357,7 +359,9 @@ impl Recorder {
                 }
             }
         }
-        core.counters.refused_unknown.fetch_add(1, Ordering::Relaxed);
+        core.counters
+            .refused_unknown
+            .fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
         core.metrics.refused_unknown.increment(1);
     }
@@ -481,7 +485,8 @@ impl Recorder {
             .records_emitted
             .fetch_add(records.len() as u64, Ordering::Relaxed);
         if !records.is_empty() {
-            tx.send(Msg::Records(records)).map_err(|_| UsageError::Closed)?;
+            tx.send(Msg::Records(records))
+                .map_err(|_| UsageError::Closed)?;
         }
         let (reply_tx, reply_rx) = mpsc::sync_channel(1);
         tx.send(msg(reply_tx)).map_err(|_| UsageError::Closed)?;
@@ -528,7 +533,9 @@ impl Inner {
         })();
         drop(writer.tx);
         if writer.thread.join().is_err() {
-            return Err(UsageError::Thread("the usage writer thread panicked".into()));
+            return Err(UsageError::Thread(
+                "the usage writer thread panicked".into(),
+            ));
         }
         result
     }
@@ -673,7 +680,9 @@ impl Core {
             return;
         }
         let n = records.len() as u64;
-        self.counters.records_emitted.fetch_add(n, Ordering::Relaxed);
+        self.counters
+            .records_emitted
+            .fetch_add(n, Ordering::Relaxed);
         let queue = lock(&self.queue).clone();
         let Some(queue) = queue else {
             return;
@@ -681,7 +690,9 @@ impl Core {
         match queue.try_send(Msg::Records(records)) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.counters.records_dropped.fetch_add(n, Ordering::Relaxed);
+                self.counters
+                    .records_dropped
+                    .fetch_add(n, Ordering::Relaxed);
                 #[cfg(feature = "metrics")]
                 self.metrics.records_dropped.increment(n);
             }
@@ -953,7 +964,9 @@ fn program_name() -> String {
 fn writer_loop(core: &Core, mut sinks: Vec<Box<dyn Sink>>, rx: &Receiver<Msg>) {
     let interval = Duration::from_millis(u64::try_from(core.sweep_ms).unwrap_or(u64::MAX));
     let mut failure: Option<UsageError> = None;
-    let write = |sinks: &mut Vec<Box<dyn Sink>>, records: &[UsageRecord], failure: &mut Option<UsageError>| {
+    let write = |sinks: &mut Vec<Box<dyn Sink>>,
+                 records: &[UsageRecord],
+                 failure: &mut Option<UsageError>| {
         if records.is_empty() {
             return;
         }
@@ -967,11 +980,15 @@ fn writer_loop(core: &Core, mut sinks: Vec<Box<dyn Sink>>, rx: &Receiver<Msg>) {
         }
         let n = records.len() as u64;
         if ok {
-            core.counters.records_written.fetch_add(n, Ordering::Relaxed);
+            core.counters
+                .records_written
+                .fetch_add(n, Ordering::Relaxed);
             #[cfg(feature = "metrics")]
             core.metrics.records_written.increment(n);
         } else {
-            core.counters.records_dropped.fetch_add(n, Ordering::Relaxed);
+            core.counters
+                .records_dropped
+                .fetch_add(n, Ordering::Relaxed);
             #[cfg(feature = "metrics")]
             core.metrics.records_dropped.increment(n);
         }
@@ -1042,15 +1059,23 @@ mod tests {
         format!("eyJhbGciOiJFZERTQSJ9.{payload}.c2ln")
     }
 
-    fn clock() -> (Arc<Mutex<SystemTime>>, impl Fn() -> SystemTime + Send + Sync + 'static) {
+    fn clock() -> (
+        Arc<Mutex<SystemTime>>,
+        impl Fn() -> SystemTime + Send + Sync + 'static,
+    ) {
         let now = Arc::new(Mutex::new(at(1_000)));
         let c = Arc::clone(&now);
         (now, move || *lock(&c))
     }
 
     fn facts(jti: &str, exp: u64) -> TokenFacts {
-        TokenFacts::new(jti, format!("spiffe://d/agent/o/t/{jti}"), at(1_000), at(exp))
-            .with_granted(["read:data:*", "write:data:order-1"])
+        TokenFacts::new(
+            jti,
+            format!("spiffe://d/agent/o/t/{jti}"),
+            at(1_000),
+            at(exp),
+        )
+        .with_granted(["read:data:*", "write:data:order-1"])
     }
 
     #[test]

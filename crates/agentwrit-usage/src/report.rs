@@ -277,16 +277,18 @@ impl ReportBuilder {
         }
         for s in &record.scopes {
             let id = self.strings.id(&s.scope);
-            row.scopes
-                .entry((id, s.decision))
-                .or_default()
-                .add(s.count, to_millis(s.first), to_millis(s.last));
+            row.scopes.entry((id, s.decision)).or_default().add(
+                s.count,
+                to_millis(s.first),
+                to_millis(s.last),
+            );
         }
         for r in &record.refused {
-            row.refused
-                .entry(r.reason)
-                .or_default()
-                .add(r.count, to_millis(r.first), to_millis(r.last));
+            row.refused.entry(r.reason).or_default().add(
+                r.count,
+                to_millis(r.first),
+                to_millis(r.last),
+            );
         }
         let (iat, exp) = (to_millis(record.issued_at), to_millis(record.expires_at));
         row.issued_ms = Some(row.issued_ms.map_or(iat, |v| v.min(iat)));
@@ -338,7 +340,12 @@ impl ReportBuilder {
         let audit = self.audit.as_ref();
         let mut rows: Vec<&Row> = self.rows.values().collect();
         rows.sort_by(|a, b| {
-            (&a.orch_id, &a.task_id, &a.sub, a.issued_ms).cmp(&(&b.orch_id, &b.task_id, &b.sub, b.issued_ms))
+            (&a.orch_id, &a.task_id, &a.sub, a.issued_ms).cmp(&(
+                &b.orch_id,
+                &b.task_id,
+                &b.sub,
+                b.issued_ms,
+            ))
         });
         let mut tasks = Vec::with_capacity(rows.len());
         let mut kinds: BTreeMap<(Option<String>, String), KindAcc> = BTreeMap::new();
@@ -397,7 +404,12 @@ fn task_report(
     let mut used = Vec::new();
     let mut denied = Vec::new();
     let mut pairs: Vec<(&(u32, Decision), &Span)> = row.scopes.iter().collect();
-    pairs.sort_by(|a, b| strings.get(a.0.0).cmp(strings.get(b.0.0)).then(a.0.1.cmp(&b.0.1)));
+    pairs.sort_by(|a, b| {
+        strings
+            .get(a.0.0)
+            .cmp(strings.get(b.0.0))
+            .then(a.0.1.cmp(&b.0.1))
+    });
     for ((id, decision), span) in pairs {
         let count = ScopeCount {
             scope: strings.get(*id).to_owned(),
@@ -447,14 +459,11 @@ fn task_report(
         .app
         .clone()
         .or_else(|| broker.as_ref().and_then(|b| b.app.clone()));
-    let ttl_seconds = broker
-        .as_ref()
-        .and_then(|b| b.ttl_secs)
-        .or_else(|| {
-            row.issued_ms
-                .zip(row.expires_ms)
-                .map(|(i, e)| (e - i) / 1000)
-        });
+    let ttl_seconds = broker.as_ref().and_then(|b| b.ttl_secs).or_else(|| {
+        row.issued_ms
+            .zip(row.expires_ms)
+            .map(|(i, e)| (e - i) / 1000)
+    });
     let first_use = row_first(row);
     let last_use = row_last(row);
     let lifetime_used_seconds = row
@@ -468,7 +477,11 @@ fn task_report(
         agent: row.sub.clone(),
         app,
         observed: row.observed,
-        services: row.services.iter().map(|&id| strings.get(id).to_owned()).collect(),
+        services: row
+            .services
+            .iter()
+            .map(|&id| strings.get(id).to_owned())
+            .collect(),
         delegation_depth: row.depth,
         delegated_by: row.delegated_by.clone(),
         tokens: jtis,
@@ -568,7 +581,11 @@ pub fn recommend<U: AsRef<str>, G: AsRef<str>>(used: &[U], granted: &[G]) -> Vec
         if ids.contains("*") {
             out.push(Recommendation {
                 scope: wildcard,
-                matched: ids.iter().filter(|i| **i != "*").map(|i| (*i).to_owned()).collect(),
+                matched: ids
+                    .iter()
+                    .filter(|i| **i != "*")
+                    .map(|i| (*i).to_owned())
+                    .collect(),
             });
         } else if ids.len() == 1 {
             let id = ids.iter().next().copied().unwrap_or_default();
@@ -653,7 +670,11 @@ impl KindAcc {
             denied: self
                 .denied
                 .into_iter()
-                .map(|(scope, (count, tasks))| KindDenied { scope, count, tasks })
+                .map(|(scope, (count, tasks))| KindDenied {
+                    scope,
+                    count,
+                    tasks,
+                })
                 .collect(),
         }
     }
@@ -699,7 +720,9 @@ fn detail_value<'a>(detail: &'a str, key: &str) -> Option<&'a str> {
     let mut from = 0;
     while let Some(i) = detail[from..].find(&needle) {
         let at = from + i;
-        let boundary = at == 0 || !detail.as_bytes()[at - 1].is_ascii_alphanumeric() && detail.as_bytes()[at - 1] != b'_';
+        let boundary = at == 0
+            || !detail.as_bytes()[at - 1].is_ascii_alphanumeric()
+                && detail.as_bytes()[at - 1] != b'_';
         let start = at + needle.len();
         if boundary {
             let rest = &detail[start..];
@@ -794,7 +817,9 @@ impl Audit {
                     }
                 }
                 "token_revoked" => {
-                    let level = detail_value(&e.detail, "level").unwrap_or("token").to_owned();
+                    let level = detail_value(&e.detail, "level")
+                        .unwrap_or("token")
+                        .to_owned();
                     let target = detail_value(&e.detail, "target")
                         .map(str::to_owned)
                         .unwrap_or(agent);
@@ -829,15 +854,18 @@ impl Audit {
             }
         }
         let released = jtis.iter().any(|j| self.released.contains(*j));
-        let revoked = self.revoked.iter().any(|(level, target)| match level.as_str() {
-            "token" => jtis.contains(target.as_str()),
-            "agent" => *target == row.sub,
-            "task" => row.task_id.as_deref() == Some(target.as_str()),
-            "chain" => {
-                *target == row.sub || row.delegated_by.as_deref() == Some(target.as_str())
-            }
-            _ => false,
-        });
+        let revoked = self
+            .revoked
+            .iter()
+            .any(|(level, target)| match level.as_str() {
+                "token" => jtis.contains(target.as_str()),
+                "agent" => *target == row.sub,
+                "task" => row.task_id.as_deref() == Some(target.as_str()),
+                "chain" => {
+                    *target == row.sub || row.delegated_by.as_deref() == Some(target.as_str())
+                }
+                _ => false,
+            });
         TaskBroker {
             app,
             ttl_secs,
@@ -1077,10 +1105,19 @@ mod tests {
         assert_eq!(detail_value(d, "jti"), Some("abc123"));
         assert_eq!(detail_value(d, "ttl"), Some("300"));
         assert_eq!(detail_value(d, "app_id"), Some("app-1"));
-        assert_eq!(detail_value("token renewed for agent=x new_jti=n1", "jti"), None);
-        assert_eq!(detail_value("token renewed for agent=x new_jti=n1", "new_jti"), Some("n1"));
+        assert_eq!(
+            detail_value("token renewed for agent=x new_jti=n1", "jti"),
+            None
+        );
+        assert_eq!(
+            detail_value("token renewed for agent=x new_jti=n1", "new_jti"),
+            Some("n1")
+        );
         assert_eq!(detail_value("token released | jti=j9", "jti"), Some("j9"));
-        assert_eq!(detail_value("revoked at level=task target=t-1", "target"), Some("t-1"));
+        assert_eq!(
+            detail_value("revoked at level=task target=t-1", "target"),
+            Some("t-1")
+        );
         assert_eq!(
             bracket_list("Agent registered with scope [read:data:* write:x:y] app_id=a"),
             ["read:data:*", "write:x:y"]
@@ -1089,12 +1126,18 @@ mod tests {
 
     #[test]
     fn recommendation_never_widens_the_grant() {
-        let rec = recommend(&["read:data:a", "read:data:b"], &["read:data:a", "read:data:b", "read:data:c"]);
+        let rec = recommend(
+            &["read:data:a", "read:data:b"],
+            &["read:data:a", "read:data:b", "read:data:c"],
+        );
         let scopes: Vec<&str> = rec.iter().map(|r| r.scope.as_str()).collect();
         assert_eq!(scopes, ["read:data:a", "read:data:b"]);
         let rec = recommend(&["read:data:*", "read:data:b"], &["read:data:*"]);
         assert_eq!(rec.len(), 1);
-        assert_eq!((rec[0].scope.as_str(), rec[0].matched.as_slice()), ("read:data:*", &["b".to_owned()][..]));
+        assert_eq!(
+            (rec[0].scope.as_str(), rec[0].matched.as_slice()),
+            ("read:data:*", &["b".to_owned()][..])
+        );
         assert!(recommend::<&str, &str>(&[], &["read:data:*"]).is_empty());
     }
 

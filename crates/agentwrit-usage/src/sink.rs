@@ -158,7 +158,11 @@ pub struct JsonlSink {
 #[derive(Debug)]
 enum Mode {
     /// Files of this process in a directory: stem and next number.
-    Dir { dir: PathBuf, stem: String, next: u32 },
+    Dir {
+        dir: PathBuf,
+        stem: String,
+        next: u32,
+    },
     /// One shared file.
     Shared,
 }
@@ -175,11 +179,7 @@ impl JsonlSink {
             .map_err(|e| UsageError::io(format!("creating {}", dir.display()), e))?;
         let started = crate::time::format(std::time::SystemTime::now()).replace([':', '.'], "");
         let stem = format!("agentwrit-usage-{}-{started}", std::process::id());
-        let mut mode = Mode::Dir {
-            dir,
-            stem,
-            next: 0,
-        };
+        let mut mode = Mode::Dir { dir, stem, next: 0 };
         let (file, path) = open_next(&mut mode)?;
         Ok(JsonlSink {
             mode,
@@ -278,9 +278,9 @@ impl Sink for JsonlSink {
                 // One write per line: O_APPEND places each at the end.
                 let line = self.buf[start..].to_vec();
                 self.buf.truncate(start);
-                (&self.file)
-                    .write_all(&line)
-                    .map_err(|e| UsageError::io(format!("appending to {}", self.path.display()), e))?;
+                (&self.file).write_all(&line).map_err(|e| {
+                    UsageError::io(format!("appending to {}", self.path.display()), e)
+                })?;
                 self.written += line.len() as u64;
             }
         }

@@ -40,7 +40,11 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    (y, u32::try_from(m).unwrap_or(1), u32::try_from(d).unwrap_or(1))
+    (
+        y,
+        u32::try_from(m).unwrap_or(1),
+        u32::try_from(d).unwrap_or(1),
+    )
 }
 
 /// (year, month, day) to days since 1970-01-01 (`days_from_civil`).
@@ -129,11 +133,7 @@ pub(crate) fn parse_millis(text: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    let days = days_from_civil(
-        y,
-        u32::try_from(mo).ok()?,
-        u32::try_from(d).ok()?,
-    );
+    let days = days_from_civil(y, u32::try_from(mo).ok()?, u32::try_from(d).ok()?);
     let secs = days * 86_400 + h * 3600 + mi * 60 + s - offset_secs;
     Some(secs * 1000 + millis)
 }
@@ -162,7 +162,10 @@ pub(crate) mod rfc3339_opt {
 
     use serde::{Deserialize as _, Deserializer, Serializer};
 
-    pub(crate) fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(
+        t: &Option<SystemTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match t {
             Some(t) => s.serialize_str(&super::format(*t)),
             None => s.serialize_none(),
@@ -188,7 +191,15 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for ms in [0, 1, 999, 1_795_304_437_123, -1, -86_400_001, 253_402_300_799_999] {
+        for ms in [
+            0,
+            1,
+            999,
+            1_795_304_437_123,
+            -1,
+            -86_400_001,
+            253_402_300_799_999,
+        ] {
             let text = format_millis(ms);
             assert_eq!(parse_millis(&text), Some(ms), "{text}");
         }
@@ -200,7 +211,10 @@ mod tests {
         let base = parse_millis("2026-11-21T23:40:37Z").unwrap();
         assert_eq!(base, 1_795_304_437_000);
         assert_eq!(parse_millis("2026-11-21T23:40:37.5Z"), Some(base + 500));
-        assert_eq!(parse_millis("2026-11-21T23:40:37.123456789Z"), Some(base + 123));
+        assert_eq!(
+            parse_millis("2026-11-21T23:40:37.123456789Z"),
+            Some(base + 123)
+        );
         assert_eq!(parse_millis("2026-11-22T00:40:37+01:00"), Some(base));
         assert_eq!(parse_millis("2026-11-21 23:40:37Z"), Some(base));
         for bad in [
@@ -219,7 +233,11 @@ mod tests {
 
     #[test]
     fn parse_never_panics_on_short_or_odd_input() {
-        for text in ["2026-11-21T23:40:37.", "2026-11-21T23:40:37+", "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"] {
+        for text in [
+            "2026-11-21T23:40:37.",
+            "2026-11-21T23:40:37+",
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}",
+        ] {
             let _ = parse_millis(text);
         }
     }

@@ -26,7 +26,10 @@ impl CounterFn for Cell {
 }
 
 fn name(key: &Key) -> String {
-    let labels: Vec<String> = key.labels().map(|l| format!("{}={}", l.key(), l.value())).collect();
+    let labels: Vec<String> = key
+        .labels()
+        .map(|l| format!("{}={}", l.key(), l.value()))
+        .collect();
     format!("{}{{{}}}", key.name(), labels.join(","))
 }
 
@@ -48,7 +51,11 @@ impl metrics::Recorder for Capture {
 
 impl Capture {
     fn get(&self, name: &str) -> u64 {
-        self.0.lock().unwrap().get(name).map_or(0, |c| c.0.load(Ordering::Relaxed))
+        self.0
+            .lock()
+            .unwrap()
+            .get(name)
+            .map_or(0, |c| c.0.load(Ordering::Relaxed))
     }
 }
 
@@ -58,8 +65,13 @@ fn counters_have_low_cardinality_labels_and_exact_figures() {
     let recorder = metrics::with_local_recorder(&capture, || Recorder::builder().build().unwrap());
     let now = SystemTime::now();
     let facts = || {
-        TokenFacts::new("j1", "spiffe://d/agent/o/t/1", now, now + Duration::from_secs(60))
-            .with_granted(["read:data:*"])
+        TokenFacts::new(
+            "j1",
+            "spiffe://d/agent/o/t/1",
+            now,
+            now + Duration::from_secs(60),
+        )
+        .with_granted(["read:data:*"])
     };
     recorder.request("a.eyJqdGkiOiJqMSJ9.c", "j1", facts);
     recorder.check("j1", &["read:data:a", "read:data:b"], true);
@@ -71,13 +83,31 @@ fn counters_have_low_cardinality_labels_and_exact_figures() {
     recorder.verifier_unavailable();
 
     let c = recorder.counters();
-    assert_eq!((c.requests_allowed, c.checks_allowed, c.checks_denied), (2, 2, 1));
-    assert_eq!((c.refused_unknown, c.refused_revoked, c.missing_token, c.verifier_unavailable), (1, 1, 1, 1));
+    assert_eq!(
+        (c.requests_allowed, c.checks_allowed, c.checks_denied),
+        (2, 2, 1)
+    );
+    assert_eq!(
+        (
+            c.refused_unknown,
+            c.refused_revoked,
+            c.missing_token,
+            c.verifier_unavailable
+        ),
+        (1, 1, 1, 1)
+    );
     let checks = |d: &str| capture.get(&format!("{METRIC_SCOPE_CHECKS}{{decision={d}}}"));
     let requests = |d: &str| capture.get(&format!("{METRIC_TOKEN_REQUESTS}{{decision={d}}}"));
     assert_eq!((checks("allowed"), checks("denied")), (2, 1));
     assert_eq!(
-        [requests("allowed"), requests("revoked"), requests("invalid"), requests("missing_token"), requests("unavailable"), requests("expired")],
+        [
+            requests("allowed"),
+            requests("revoked"),
+            requests("invalid"),
+            requests("missing_token"),
+            requests("unavailable"),
+            requests("expired")
+        ],
         [2, 1, 1, 1, 1, 0]
     );
     // No label names a token, agent or task.

@@ -17,7 +17,8 @@ const TOKENS: usize = 400;
 const GRANTED: usize = 40;
 
 fn token_for(jti: &str) -> String {
-    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{{\"jti\":\"{jti}\"}}"));
+    let payload =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{{\"jti\":\"{jti}\"}}"));
     format!("eyJhbGciOiJFZERTQSJ9.{payload}.c2ln")
 }
 
@@ -42,8 +43,13 @@ fn child_writer() {
             .map(|g| format!("read:records:{}-{g}-{}", jti, "x".repeat(100)))
             .collect();
         recorder.request(&token_for(&jti), &jti, || {
-            TokenFacts::new(&jti, format!("spiffe://d/agent/o/t/{jti}"), now, now + Duration::from_secs(600))
-                .with_granted(granted.clone())
+            TokenFacts::new(
+                &jti,
+                format!("spiffe://d/agent/o/t/{jti}"),
+                now,
+                now + Duration::from_secs(600),
+            )
+            .with_granted(granted.clone())
         });
         recorder.check(&jti, &[granted[0].as_str()], true);
         if i % 50 == 49 {
@@ -58,7 +64,10 @@ fn two_processes_one_directory() {
     let dir: PathBuf = std::env::temp_dir().join(format!(
         "agentwrit-usage-multi-{}-{}",
         std::process::id(),
-        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos()
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
     ));
     let exe = std::env::current_exe().unwrap();
     let children: Vec<_> = ["a", "b"]
@@ -82,7 +91,11 @@ fn two_processes_one_directory() {
         .read_path(&dir, |record| {
             longest = longest.max(record.to_json().unwrap().len());
             assert_eq!(record.requests, 1);
-            assert!(seen.insert((record.instance.clone(), record.jti.clone())), "{} twice", record.jti);
+            assert!(
+                seen.insert((record.instance.clone(), record.jti.clone())),
+                "{} twice",
+                record.jti
+            );
         })
         .unwrap();
     assert!(reader.errors().is_empty(), "{:?}", reader.errors());
@@ -92,7 +105,10 @@ fn two_processes_one_directory() {
             assert!(seen.contains(&(id.to_owned(), format!("{id}-{i}"))));
         }
     }
-    assert!(longest > 4096, "lines of {longest} bytes do not exceed PIPE_BUF");
+    assert!(
+        longest > 4096,
+        "lines of {longest} bytes do not exceed PIPE_BUF"
+    );
     // Each process wrote files of its own, rotated.
     assert!(reader.files() >= 4, "{} files", reader.files());
     std::fs::remove_dir_all(&dir).unwrap();

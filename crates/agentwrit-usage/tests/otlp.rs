@@ -64,7 +64,8 @@ fn collector() -> Collector {
 }
 
 fn token_for(jti: &str) -> String {
-    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{{\"jti\":\"{jti}\"}}"));
+    let payload =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{{\"jti\":\"{jti}\"}}"));
     format!("eyJhbGciOiJFZERTQSJ9.{payload}.c2ln")
 }
 
@@ -73,10 +74,15 @@ fn scenario(recorder: &Recorder) {
     let iat = UNIX_EPOCH + Duration::from_secs(1_795_304_437);
     for (jti, task) in [("j-1", "task-1"), ("j-2", "task-2")] {
         let facts = || {
-            TokenFacts::new(jti, format!("spiffe://agentwrit.local/agent/o/{task}/x"), iat, iat + Duration::from_secs(300))
-                .with_granted(["read:data:*", "write:data:order-1"])
-                .with_orch_id("o")
-                .with_task_id(task)
+            TokenFacts::new(
+                jti,
+                format!("spiffe://agentwrit.local/agent/o/{task}/x"),
+                iat,
+                iat + Duration::from_secs(300),
+            )
+            .with_granted(["read:data:*", "write:data:order-1"])
+            .with_orch_id("o")
+            .with_task_id(task)
         };
         recorder.request(&token_for(jti), jti, facts);
         recorder.check(jti, &["read:data:customer-7"], true);
@@ -96,7 +102,9 @@ fn bodies_from_protobuf(request: &ExportLogsServiceRequest) -> Vec<UsageRecord> 
         for scope in &resource.scope_logs {
             for log in &scope.log_records {
                 assert_eq!(log.event_name, OTLP_EVENT_NAME);
-                let Some(Value::StringValue(body)) = log.body.as_ref().and_then(|b| b.value.clone()) else {
+                let Some(Value::StringValue(body)) =
+                    log.body.as_ref().and_then(|b| b.value.clone())
+                else {
                     panic!("a log record without a string body");
                 };
                 let attr = |k: &str| {
@@ -107,7 +115,10 @@ fn bodies_from_protobuf(request: &ExportLogsServiceRequest) -> Vec<UsageRecord> 
                         .and_then(|v| v.value.clone())
                 };
                 let record: UsageRecord = serde_json::from_str(&body).unwrap();
-                assert_eq!(attr("agentwrit.jti"), Some(Value::StringValue(record.jti.clone())));
+                assert_eq!(
+                    attr("agentwrit.jti"),
+                    Some(Value::StringValue(record.jti.clone()))
+                );
                 assert_eq!(attr("agentwrit.requests"), Some(Value::IntValue(2)));
                 assert_eq!(attr("agentwrit.denied"), Some(Value::IntValue(1)));
                 out.push(record);
@@ -190,7 +201,9 @@ fn json_protocol_is_read_back_by_the_reader() {
     for (content_type, body) in &received {
         assert_eq!(content_type, "application/json");
         let mut reader = Reader::new();
-        reader.read_str("posted.json", std::str::from_utf8(body).unwrap(), |r| got.push(r));
+        reader.read_str("posted.json", std::str::from_utf8(body).unwrap(), |r| {
+            got.push(r)
+        });
         assert!(reader.errors().is_empty(), "{:?}", reader.errors());
     }
     assert_eq!(by_jti(got), by_jti(memory.records()));

@@ -10,7 +10,10 @@ fn malformed_and_truncated_lines_are_named_and_skipped() {
     let dir = std::env::temp_dir().join(format!(
         "agentwrit-usage-read-{}-{}",
         std::process::id(),
-        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos()
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     // Three real records, as the sink writes them.
@@ -19,7 +22,12 @@ fn malformed_and_truncated_lines_are_named_and_skipped() {
     let now = SystemTime::now();
     for jti in ["j1", "j2", "j3"] {
         recorder.request("a.eyJqdGkiOiJ4In0.c", jti, || {
-            TokenFacts::new(jti, "spiffe://d/agent/o/t/1", now, now + std::time::Duration::from_secs(60))
+            TokenFacts::new(
+                jti,
+                "spiffe://d/agent/o/t/1",
+                now,
+                now + std::time::Duration::from_secs(60),
+            )
         });
     }
     recorder.shutdown().unwrap();
@@ -39,7 +47,12 @@ fn malformed_and_truncated_lines_are_named_and_skipped() {
     let sink = JsonlSink::dir(dir.join("good")).unwrap();
     let good = Recorder::builder().sink(sink).build().unwrap();
     good.request("a.eyJqdGkiOiJ4In0.c", "j4", || {
-        TokenFacts::new("j4", "spiffe://d/agent/o/t/1", now, now + std::time::Duration::from_secs(60))
+        TokenFacts::new(
+            "j4",
+            "spiffe://d/agent/o/t/1",
+            now,
+            now + std::time::Duration::from_secs(60),
+        )
     });
     good.shutdown().unwrap();
 
@@ -47,18 +60,33 @@ fn malformed_and_truncated_lines_are_named_and_skipped() {
     let mut jtis = Vec::new();
     reader.read_path(&dir, |r| jtis.push(r.jti)).unwrap();
     jtis.sort();
-    let mut expected = vec![records[0].jti.clone(), records[1].jti.clone(), "j4".to_owned()];
+    let mut expected = vec![
+        records[0].jti.clone(),
+        records[1].jti.clone(),
+        "j4".to_owned(),
+    ];
     expected.sort();
     assert_eq!(jtis, expected);
     let errors: Vec<String> = reader.errors().iter().map(ToString::to_string).collect();
     let name = file.display().to_string();
     assert_eq!(errors.len(), 3, "{errors:?}");
-    assert!(errors[0].starts_with(&format!("{name}:2: not a usage record")), "{errors:?}");
-    assert!(errors[1].starts_with(&format!("{name}:5: unknown schema \"something/else\"")), "{errors:?}");
-    assert!(errors[2].starts_with(&format!("{name}:6: truncated")), "{errors:?}");
+    assert!(
+        errors[0].starts_with(&format!("{name}:2: not a usage record")),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].starts_with(&format!("{name}:5: unknown schema \"something/else\"")),
+        "{errors:?}"
+    );
+    assert!(
+        errors[2].starts_with(&format!("{name}:6: truncated")),
+        "{errors:?}"
+    );
     assert_eq!(reader.files(), 2);
 
-    let err = Reader::new().read_path(dir.join("missing"), |_| {}).unwrap_err();
+    let err = Reader::new()
+        .read_path(dir.join("missing"), |_| {})
+        .unwrap_err();
     assert!(err.to_string().contains("missing"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
