@@ -173,6 +173,8 @@ struct Row {
     refused: BTreeMap<Refusal, Span>,
     issued_ms: Option<i64>,
     expires_ms: Option<i64>,
+    /// The longest `exp - iat` of its tokens (renewal keeps the TTL).
+    ttl_ms: Option<i64>,
     checks_dropped: u64,
 }
 
@@ -293,6 +295,7 @@ impl ReportBuilder {
         let (iat, exp) = (to_millis(record.issued_at), to_millis(record.expires_at));
         row.issued_ms = Some(row.issued_ms.map_or(iat, |v| v.min(iat)));
         row.expires_ms = Some(row.expires_ms.map_or(exp, |v| v.max(exp)));
+        row.ttl_ms = Some(row.ttl_ms.map_or(exp - iat, |v| v.max(exp - iat)));
         row.checks_dropped += record.checks_dropped;
     }
 
@@ -303,10 +306,14 @@ impl ReportBuilder {
     pub fn join_audit(&mut self, events: &[AuditEvent]) {
         let audit = Audit::from_events(events, self.since_ms);
         // Tokens the broker issued that no record mentions.
-        let known: BTreeSet<&str> = self.rows.values().map(|r| r.sub.as_str()).collect();
+        let known: BTreeSet<(&str, &str)> = self
+            .rows
+            .values()
+            .map(|r| (r.sub.as_str(), r.task_id.as_deref().unwrap_or("")))
+            .collect();
         let mut missing: Vec<Row> = Vec::new();
         for (agent, reg) in &audit.registered {
-            if known.contains(agent.as_str()) {
+            if known.contains(&(agent.as_str(), reg.task_id.as_deref().unwrap_or(""))) {
                 continue;
             }
             let mut row = Row {
@@ -523,11 +530,13 @@ fn ended_by(row: &Row, broker: Option<&TaskBroker>, now: i64) -> &'static str {
             return "revoked";
         }
     }
+    if broker.is_none() && row.refused.contains_key(&Refusal::Revoked) {
+        // Refused before its exp: the broker ended it; without its audit
+        // trail, which way is not known.
+        return "revoked_or_released";
+    }
     if row.expires_ms.is_some_and(|exp| exp <= now) {
         return "expired";
-    }
-    if broker.is_none() && row.refused.contains_key(&Refusal::Revoked) {
-        return "revoked_or_released";
     }
     "active"
 }
