@@ -119,6 +119,11 @@ fn record(line: &mut String, service: usize, token: usize) {
     let agent = token / 2; // two tokens per task agent (a renewal)
     let orch = agent % 4;
     let kind = agent % 50;
+    // Kind names without digits (`job-bc-<n>` is kind `job-bc-*`).
+    let name: String = [b'a' + (kind / 26) as u8, b'a' + (kind % 26) as u8]
+        .iter()
+        .map(|&b| char::from(b))
+        .collect();
     let customer = agent % 10_007;
     let base = 1_796_428_800 + (token as u64) * 7; // 2026-12-05, spread out
     let (iat, first, last, exp) = (base, base + 3, base + 40 + (token as u64 % 200), base + 300);
@@ -157,9 +162,9 @@ fn record(line: &mut String, service: usize, token: usize) {
     let _ = writeln!(
         line,
         "{{\"schema\":\"agentwrit.usage/v1\",\"service\":\"svc-{service}\",\"instance\":\"pid-{}\",\"seq\":0,\"reason\":\"expired\",\
-\"jti\":\"{token:032x}\",\"sub\":\"spiffe://agentwrit.local/agent/orch-{orch}/job{kind}-{agent}/{agent:016x}\",\
-\"orch_id\":\"orch-{orch}\",\"task_id\":\"job{kind}-{agent}\",\"app\":null,\
-\"granted\":[\"read:data:*\",\"write:orders:customer-{customer}\",\"read:reports:kind-{kind}\"],\
+\"jti\":\"{token:032x}\",\"sub\":\"spiffe://agentwrit.local/agent/orch-{orch}/job-{name}-{agent}/{agent:016x}\",\
+\"orch_id\":\"orch-{orch}\",\"task_id\":\"job-{name}-{agent}\",\"app\":null,\
+\"granted\":[\"read:data:*\",\"write:orders:customer-{customer}\",\"read:reports:kind-{name}\"],\
 \"issued_at\":\"{}\",\"expires_at\":\"{}\",\"delegation_depth\":0,\"delegated_by\":null,\
 \"requests\":{},\"first_use\":\"{}\",\"last_use\":\"{}\",\
 \"scopes\":[{{\"scope\":\"read:data:customer-{customer}\",\"decision\":\"allowed\",\"count\":3,\"first\":\"{}\",\"last\":\"{}\"}},\
@@ -190,5 +195,6 @@ mod tests {
         assert_eq!(v["schema"], "agentwrit.usage/v1");
         assert_eq!(v["scopes"].as_array().unwrap().len(), 3);
         assert_eq!(v["issued_at"], "2026-12-05T00:01:10.000Z");
+        assert_eq!(v["task_id"], "job-af-5");
     }
 }

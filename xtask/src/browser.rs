@@ -148,7 +148,8 @@ pub fn browser_check(args: &[String]) -> Result<(), String> {
         target.join("browser-check").join("usage-report.png")
     };
     let cli = target.join("debug").join("agentwrit");
-    match check_usage_report(&chromium, &cli, &usage_dirs, &report_shot) {
+    let report_page = target.join("browser-check").join("usage-report.html");
+    match check_usage_report(&chromium, &cli, &usage_dirs, &report_page, &report_shot) {
         Ok(summary) => eprintln!("browser-check: usage report: {summary}"),
         Err(e) => {
             eprintln!("browser-check: usage report: FAILED: {e}");
@@ -322,19 +323,21 @@ fn check_usage_report(
     chromium: &Path,
     cli: &Path,
     dirs: &[PathBuf],
+    page: &Path,
     shot: &Path,
 ) -> Result<String, String> {
     let dirs: Vec<&PathBuf> = dirs.iter().filter(|d| d.is_dir()).collect();
     if dirs.is_empty() {
         return Err("no demo wrote usage records".into());
     }
-    let page = shot.with_file_name("usage-report.html");
-    if let Some(dir) = page.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for file in [page, shot] {
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
     }
     let output = Command::new(cli)
         .args(["usage", "report", "--format", "html", "--output"])
-        .arg(&page)
+        .arg(page)
         .args(&dirs)
         .output()
         .map_err(|e| format!("cannot run {}: {e}", cli.display()))?;
@@ -344,7 +347,7 @@ fn check_usage_report(
             String::from_utf8_lossy(&output.stderr)
         ));
     }
-    let html = std::fs::read_to_string(&page).map_err(|e| format!("{}: {e}", page.display()))?;
+    let html = std::fs::read_to_string(page).map_err(|e| format!("{}: {e}", page.display()))?;
     let bars = html.matches("class=\"bar\"").count()
         - html.matches("data-value=\"0\"").count();
     let url = format!("file://{}", page.display());

@@ -101,7 +101,7 @@ fn chart(report: &Report) -> Markup {
         .unwrap_or(0)
         .max(1) as f64;
     let height = group_h * report.kinds.len().max(1) as f64 + 10.0;
-    let width = label_w + bar_w + 60.0;
+    let width = label_w + bar_w + 120.0;
     html! {
         svg id="chart" role="img" aria-label="granted vs used vs denied scopes per task kind"
             width=(width) height=(height) viewBox=(format!("0 0 {width} {height}")) {
