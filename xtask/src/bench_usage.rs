@@ -31,9 +31,19 @@ pub fn bench_usage_report(args: &[String]) -> Result<(), String> {
             .ok_or("--records needs a count")?,
         None => 1_000_000,
     };
-    run(cargo().args(["build", "--profile", PROFILE, "--quiet", "-p", "agentwrit-cli", "--bins"]))?;
+    run(cargo().args([
+        "build",
+        "--profile",
+        PROFILE,
+        "--quiet",
+        "-p",
+        "agentwrit-cli",
+        "--bins",
+    ]))?;
     let target = target_dir()?;
-    let cli = target.join(PROFILE).join(format!("agentwrit{}", std::env::consts::EXE_SUFFIX));
+    let cli = target
+        .join(PROFILE)
+        .join(format!("agentwrit{}", std::env::consts::EXE_SUFFIX));
     let dir = target.join("bench-usage");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -61,8 +71,14 @@ pub fn bench_usage_report(args: &[String]) -> Result<(), String> {
     )
     .map_err(|e| format!("the report is not JSON: {e}"))?;
     let read = report["inputs"]["records"].as_u64().unwrap_or(0);
-    if read != records as u64 || !report["inputs"]["errors"].as_array().is_some_and(Vec::is_empty) {
-        return Err(format!("the report read {read} of {records} records, or reported errors"));
+    if read != records as u64
+        || !report["inputs"]["errors"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    {
+        return Err(format!(
+            "the report read {read} of {records} records, or reported errors"
+        ));
     }
     let started = Instant::now();
     let status = Command::new(&cli)
@@ -106,10 +122,12 @@ fn generate(dir: &Path, records: usize) -> Result<u64, String> {
             }
             line.clear();
             record(&mut line, service, token);
-            out.write_all(line.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+            out.write_all(line.as_bytes())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             total += line.len() as u64;
         }
-        out.flush().map_err(|e| format!("{}: {e}", path.display()))?;
+        out.flush()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(total)
 }
@@ -148,9 +166,14 @@ fn record(line: &mut String, service: usize, token: usize) {
                 y += 1;
             }
         }
-        format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z", sod / 3600, sod % 3600 / 60, sod % 60)
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60
+        )
     };
-    let denied = if token % 5 == 0 {
+    let denied = if token.is_multiple_of(5) {
         format!(
             ",{{\"scope\":\"delete:data:customer-{customer}\",\"decision\":\"denied\",\"count\":1,\"first\":\"{}\",\"last\":\"{}\"}}",
             t(last),
@@ -173,7 +196,7 @@ fn record(line: &mut String, service: usize, token: usize) {
         1000 + service,
         t(iat),
         t(exp),
-        4 + usize::from(token % 5 == 0),
+        4 + usize::from(token.is_multiple_of(5)),
         t(first),
         t(last),
         t(first),

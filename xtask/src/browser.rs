@@ -348,8 +348,7 @@ fn check_usage_report(
         ));
     }
     let html = std::fs::read_to_string(page).map_err(|e| format!("{}: {e}", page.display()))?;
-    let bars = html.matches("class=\"bar\"").count()
-        - html.matches("data-value=\"0\"").count();
+    let bars = html.matches("class=\"bar\"").count() - html.matches("data-value=\"0\"").count();
     let url = format!("file://{}", page.display());
     let dom = chromium_run(chromium, &["--dump-dom"], &url)?;
     if !dom.contains("data-state=\"ready\"") {
@@ -369,7 +368,11 @@ fn check_usage_report(
     }
     let _ = std::fs::remove_file(shot);
     let screenshot_flag = format!("--screenshot={}", shot.display());
-    chromium_run(chromium, &[&screenshot_flag, "--window-size=1280,1400"], &url)?;
+    chromium_run(
+        chromium,
+        &[&screenshot_flag, "--window-size=1280,1400"],
+        &url,
+    )?;
     if !shot.is_file() {
         return Err(format!("no screenshot at {}", shot.display()));
     }

@@ -271,7 +271,7 @@ async fn granted_used_denied_in_records_otlp_and_the_report() {
             &svc,
             "GET",
             "/customers/1",
-            &used.access_token().expose_secret()
+            used.access_token().expose_secret()
         )
         .await,
         200
@@ -329,7 +329,7 @@ async fn granted_used_denied_in_records_otlp_and_the_report() {
             &svc,
             "GET",
             "/customers/5",
-            &delegated.access_token().expose_secret()
+            delegated.access_token().expose_secret()
         )
         .await,
         200
@@ -637,9 +637,9 @@ async fn granted_used_denied_in_records_otlp_and_the_report() {
         used_token.as_str(),
         wild_token.as_str(),
         short_token.as_str(),
-        &delegated.access_token().expose_secret(),
-        &delegator.access_token().expose_secret(),
-        &target.access_token().expose_secret(),
+        delegated.access_token().expose_secret(),
+        delegator.access_token().expose_secret(),
+        target.access_token().expose_secret(),
     ] {
         assert!(!validator.validate(token).await.unwrap().is_valid());
     }

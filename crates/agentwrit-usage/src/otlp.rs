@@ -62,7 +62,6 @@ impl fmt::Debug for OtlpSink {
 impl OtlpSink {
     /// A sink for the logs endpoint `endpoint` (the full URL, e.g.
     /// `http://collector:4318/v1/logs`).
-    #[must_use]
     pub fn builder(endpoint: impl Into<String>) -> OtlpSinkBuilder {
         OtlpSinkBuilder {
             endpoint: endpoint.into(),

@@ -232,7 +232,6 @@ impl fmt::Debug for Recorder {
 impl Recorder {
     /// A builder with the defaults: no sinks, the system clock, service
     /// name from the program's file name.
-    #[must_use]
     pub fn builder() -> RecorderBuilder {
         RecorderBuilder::new()
     }
@@ -1121,7 +1120,7 @@ mod tests {
                 for &b in j.as_bytes() {
                     h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
                 }
-                h as usize % SHARDS == 0
+                (h as usize).is_multiple_of(SHARDS)
             })
             .take(2)
             .collect();

@@ -735,9 +735,7 @@ fn detail_value<'a>(detail: &'a str, key: &str) -> Option<&'a str> {
         let start = at + needle.len();
         if boundary {
             let rest = &detail[start..];
-            let end = rest
-                .find(|c: char| c == ' ' || c == ',' || c == '|')
-                .unwrap_or(rest.len());
+            let end = rest.find([' ', ',', '|']).unwrap_or(rest.len());
             return Some(&rest[..end]).filter(|v| !v.is_empty());
         }
         from = start;

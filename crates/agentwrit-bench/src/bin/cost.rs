@@ -678,7 +678,8 @@ mod service {
         let hour = Duration::from_secs(3600);
         // The usage row records into JSON Lines files in a scratch
         // directory (written at shutdown, after the measured window).
-        let usage_dir = std::env::temp_dir().join(format!("agentwrit-cost-usage-{}", std::process::id()));
+        let usage_dir =
+            std::env::temp_dir().join(format!("agentwrit-cost-usage-{}", std::process::id()));
         let recorder = if plan.row == "service-warm-usage" {
             let sink = JsonlSink::dir(&usage_dir).map_err(|e| e.to_string())?;
             let recorder = Recorder::builder().service_name("cost").sink(sink).build();
