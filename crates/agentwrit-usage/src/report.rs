@@ -536,7 +536,13 @@ fn ended_by(row: &Row, broker: Option<&TaskBroker>, now: i64) -> &'static str {
         return "revoked_or_released";
     }
     if row.expires_ms.is_some_and(|exp| exp <= now) {
-        return "expired";
+        // With the audit trail: neither released nor revoked. Without it,
+        // a release nobody presented the token after is invisible here.
+        return if broker.is_some() {
+            "expired"
+        } else {
+            "expired_or_released"
+        };
     }
     "active"
 }
@@ -1047,8 +1053,9 @@ pub struct TaskReport {
     pub renewals: Option<u64>,
     /// Delegations to this agent (broker join only).
     pub delegations_received: Option<u64>,
-    /// `released`, `revoked` (broker join), `expired`, `revoked_or_released`
-    /// (seen refused, no join), or `active`.
+    /// With the broker join: `released`, `revoked`, `expired` or `active`.
+    /// Without: `revoked_or_released` (refused before its `exp`),
+    /// `expired_or_released` (past its `exp`) or `active`.
     pub ended_by: String,
 }
 
