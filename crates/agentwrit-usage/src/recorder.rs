@@ -963,6 +963,8 @@ fn program_name() -> String {
 fn writer_loop(core: &Core, mut sinks: Vec<Box<dyn Sink>>, rx: &Receiver<Msg>) {
     let interval = Duration::from_millis(u64::try_from(core.sweep_ms).unwrap_or(u64::MAX));
     let mut failure: Option<UsageError> = None;
+    // Records written since the sinks were last flushed.
+    let mut unflushed = false;
     let write = |sinks: &mut Vec<Box<dyn Sink>>,
                  records: &[UsageRecord],
                  failure: &mut Option<UsageError>| {
@@ -994,8 +996,12 @@ fn writer_loop(core: &Core, mut sinks: Vec<Box<dyn Sink>>, rx: &Receiver<Msg>) {
     };
     loop {
         match rx.recv_timeout(interval) {
-            Ok(Msg::Records(records)) => write(&mut sinks, &records, &mut failure),
+            Ok(Msg::Records(records)) => {
+                unflushed |= !records.is_empty();
+                write(&mut sinks, &records, &mut failure);
+            }
             Ok(Msg::Flush(reply)) => {
+                unflushed = false;
                 for sink in &mut sinks {
                     if let Err(e) = sink.flush() {
                         core.counters.sink_errors.fetch_add(1, Ordering::Relaxed);
@@ -1025,11 +1031,15 @@ fn writer_loop(core: &Core, mut sinks: Vec<Box<dyn Sink>>, rx: &Receiver<Msg>) {
                 core.counters
                     .records_emitted
                     .fetch_add(records.len() as u64, Ordering::Relaxed);
+                unflushed |= !records.is_empty();
                 write(&mut sinks, &records, &mut failure);
-                for sink in &mut sinks {
-                    if let Err(e) = sink.flush() {
-                        core.counters.sink_errors.fetch_add(1, Ordering::Relaxed);
-                        failure.get_or_insert(e);
+                if unflushed {
+                    unflushed = false;
+                    for sink in &mut sinks {
+                        if let Err(e) = sink.flush() {
+                            core.counters.sink_errors.fetch_add(1, Ordering::Relaxed);
+                            failure.get_or_insert(e);
+                        }
                     }
                 }
             }

@@ -234,6 +234,14 @@ fn bad_endpoints_are_refused_at_build() {
         let err = OtlpSink::builder(bad).build().unwrap_err();
         assert!(err.to_string().contains("OTLP"), "{bad}: {err}");
     }
+    // A header value (a backend's API key) never shows in Debug.
+    let builder =
+        OtlpSink::builder("http://127.0.0.1:4318/v1/logs").header("x-api-key", "s3cr3t-key");
+    let shown = format!("{builder:?}");
+    assert!(
+        shown.contains("x-api-key") && !shown.contains("s3cr3t-key"),
+        "{shown}"
+    );
     let err = OtlpSink::builder("https://127.0.0.1:4318/v1/logs")
         .add_root_certificate_pem(b"not pem")
         .build()
