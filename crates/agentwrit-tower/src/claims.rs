@@ -44,6 +44,14 @@ impl AgentClaims {
         self
     }
 
+    /// Records a scope decision made for this token elsewhere in the crate
+    /// (the MCP layer's per-tool scopes), when usage recording is on.
+    pub(crate) fn record_check<S: AsRef<str>>(&self, required: &[S], allowed: bool) {
+        if let Some(usage) = &self.usage {
+            usage.check(&self.claims.jti, required, allowed);
+        }
+    }
+
     /// Claims verified elsewhere (for tests of handlers, or a custom
     /// authentication path).
     ///

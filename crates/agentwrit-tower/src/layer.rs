@@ -117,6 +117,10 @@ where
         );
         let fut = async move {
             let span = tracing::Span::current();
+            if let Some(response) = auth.discovery_response(req.method(), req.uri().path()) {
+                span.record("decision", "discovery");
+                return Ok(response.map(AuthBody::problem));
+            }
             if auth.is_public(req.uri().path()) {
                 span.record("decision", "public");
                 return inner.call(req).await.map(|r| r.map(AuthBody::inner));
@@ -155,5 +159,8 @@ pub(crate) fn decision(kind: RejectionKind) -> &'static str {
         RejectionKind::InsufficientScope => "insufficient_scope",
         RejectionKind::BrokerUnavailable => "broker_unavailable",
         RejectionKind::Misconfigured => "misconfigured",
+        RejectionKind::Forbidden => "forbidden",
+        RejectionKind::BadRequest => "bad_request",
+        RejectionKind::PayloadTooLarge => "payload_too_large",
     }
 }

@@ -144,7 +144,11 @@ pub async fn report(command: &UsageCommand, out: &Out) -> Result<u8, CliError> {
     }
     let report = builder.finish(&reader);
     for error in &report.inputs.errors {
-        eprintln!("agentwrit: skipped {error}");
+        let doc = serde_json::json!({"skipped": {
+            "file": error.file, "line": error.line, "message": error.message,
+            "text": error.to_string(),
+        }});
+        crate::output::notice(out.json, &doc, &format!("skipped {error}"));
     }
     let rendered = if out.json {
         let mut doc = serde_json::to_string_pretty(&report)
