@@ -649,8 +649,9 @@ impl AgentAuthBuilder {
 
     /// Records scope usage (off by default): for every token this
     /// authenticator accepts, the scopes its requests required (through
-    /// [`RequireScopes`](crate::RequireScopes) or
-    /// [`AgentClaims::require`]) and what was decided, and the requests
+    /// [`RequireScopes`](crate::RequireScopes),
+    /// [`AgentClaims::require`] or the MCP layer's [`McpScopes`](crate::McpScopes))
+    /// and what was decided, and the requests
     /// refused after it was accepted (expired, revoked or released), into
     /// `recorder` ([`usage::Recorder`](crate::usage::Recorder): JSON Lines
     /// files, OTLP, counters). Time comes from the recorder's clock.

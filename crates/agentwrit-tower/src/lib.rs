@@ -108,7 +108,8 @@
 //!
 //! Off by default; [`AgentAuthBuilder::record_usage`] turns it on. For
 //! each token the layer accepts it records the scopes the requests
-//! required (through [`RequireScopes`] and [`AgentClaims::require`]),
+//! required (through [`RequireScopes`], [`AgentClaims::require`] and the
+//! MCP layer's [`McpScopes`]),
 //! the decisions (allowed, denied with the missing scope) and the
 //! requests refused later (expired, revoked or released), and writes one
 //! record per token to the recorder's sinks (JSON Lines files, OTLP,
