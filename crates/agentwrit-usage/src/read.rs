@@ -153,16 +153,20 @@ impl Reader {
             self.read_text(&name, &text, each);
             return;
         }
-        let mut line = String::new();
+        let mut line = Vec::new();
         let mut number = 0u64;
         loop {
             line.clear();
             number += 1;
-            match reader.read_line(&mut line) {
+            match reader.read_until(b'\n', &mut line) {
                 Ok(0) => break,
                 Ok(_) => {
-                    let complete = line.ends_with('\n');
-                    self.read_line(&name, number, &line, complete, each);
+                    let complete = line.ends_with(b"\n");
+                    match std::str::from_utf8(&line) {
+                        Ok(text) => self.read_line(&name, number, text, complete, each),
+                        // One bad line; the next ones are still read.
+                        Err(_) => self.error(&name, number, "not UTF-8 text"),
+                    }
                 }
                 Err(e) => {
                     self.error(&name, number, format!("cannot read: {e}"));

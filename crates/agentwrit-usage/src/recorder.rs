@@ -256,6 +256,11 @@ impl Recorder {
         #[cfg(feature = "metrics")]
         core.metrics.requests_allowed.increment(1);
         let mut shard = core.lock(jti);
+        // Shutdown sets `closed` before it drains the shards under their
+        // locks: seen here, nothing inserted now would be written.
+        if core.closed.load(Ordering::Acquire) {
+            return;
+        }
         if let Some(slot) = shard.slots.get_mut(jti) {
             slot.count_request(now);
             return;

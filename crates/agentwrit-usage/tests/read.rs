@@ -35,14 +35,17 @@ fn malformed_and_truncated_lines_are_named_and_skipped() {
     let lines: Vec<String> = records.iter().map(|r| r.to_json().unwrap()).collect();
     let file = dir.join("bad.jsonl");
     let truncated = &lines[2][..lines[2].len() / 2];
-    std::fs::write(
-        &file,
+    // Line 3 is not UTF-8; line 4 is empty (skipped without a word).
+    let mut content = format!("{}\nthis is not json\n", lines[0]).into_bytes();
+    content.extend_from_slice(b"\xff\xfe not text\n\n");
+    content.extend_from_slice(
         format!(
-            "{}\nthis is not json\n\n{}\n{{\"schema\":\"something/else\"}}\n{truncated}",
-            lines[0], lines[1]
-        ),
-    )
-    .unwrap();
+            "{}\n{{\"schema\":\"something/else\"}}\n{truncated}",
+            lines[1]
+        )
+        .as_bytes(),
+    );
+    std::fs::write(&file, content).unwrap();
     // A second, good file in the same directory.
     let sink = JsonlSink::dir(dir.join("good")).unwrap();
     let good = Recorder::builder().sink(sink).build().unwrap();
@@ -69,17 +72,18 @@ fn malformed_and_truncated_lines_are_named_and_skipped() {
     assert_eq!(jtis, expected);
     let errors: Vec<String> = reader.errors().iter().map(ToString::to_string).collect();
     let name = file.display().to_string();
-    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert_eq!(errors.len(), 4, "{errors:?}");
     assert!(
         errors[0].starts_with(&format!("{name}:2: not a usage record")),
         "{errors:?}"
     );
+    assert_eq!(errors[1], format!("{name}:3: not UTF-8 text"));
     assert!(
-        errors[1].starts_with(&format!("{name}:5: unknown schema \"something/else\"")),
+        errors[2].starts_with(&format!("{name}:6: unknown schema \"something/else\"")),
         "{errors:?}"
     );
     assert!(
-        errors[2].starts_with(&format!("{name}:6: truncated")),
+        errors[3].starts_with(&format!("{name}:7: truncated")),
         "{errors:?}"
     );
     assert_eq!(reader.files(), 2);
