@@ -150,16 +150,14 @@ pub async fn report(command: &UsageCommand, out: &Out) -> Result<u8, CliError> {
         }});
         crate::output::notice(out.json, &doc, &format!("skipped {error}"));
     }
-    let rendered = if out.json {
-        let mut doc = serde_json::to_string_pretty(&report)
-            .map_err(|e| CliError::Usage(format!("cannot write the report as JSON: {e}")))?;
-        doc.push('\n');
-        doc
-    } else {
-        match args.format {
-            Format::Text => text::render(&report),
-            Format::Html => html::render(&report),
-        }
+    if out.json {
+        // Streamed: a fleet's report is large.
+        write_json(&report, args.output.as_deref())?;
+        return Ok(exit_code(&report));
+    }
+    let rendered = match args.format {
+        Format::Text => text::render(&report),
+        Format::Html => html::render(&report),
     };
     match &args.output {
         Some(path) => std::fs::write(path, rendered)
@@ -167,6 +165,31 @@ pub async fn report(command: &UsageCommand, out: &Out) -> Result<u8, CliError> {
         None => out.print(&rendered),
     }
     Ok(exit_code(&report))
+}
+
+/// The report as pretty JSON to `path`, or to standard output (a closed
+/// pipe ends the output quietly).
+fn write_json(report: &Report, path: Option<&std::path::Path>) -> Result<(), CliError> {
+    use std::io::Write as _;
+    let json_error =
+        |e: serde_json::Error| CliError::Usage(format!("cannot write the report as JSON: {e}"));
+    match path {
+        Some(path) => {
+            let io = |e| CliError::io(format!("writing {}", path.display()), e);
+            let file = std::fs::File::create(path).map_err(io)?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+            serde_json::to_writer_pretty(&mut w, report).map_err(json_error)?;
+            w.write_all(b"\n").and_then(|()| w.flush()).map_err(io)
+        }
+        None => {
+            let stdout = std::io::stdout().lock();
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout);
+            if serde_json::to_writer_pretty(&mut w, report).is_ok() {
+                let _ = w.write_all(b"\n").and_then(|()| w.flush());
+            }
+            Ok(())
+        }
+    }
 }
 
 fn exit_code(report: &Report) -> u8 {
