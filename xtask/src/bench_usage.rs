@@ -55,6 +55,7 @@ pub fn bench_usage_report(args: &[String]) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     let out = dir.join("report.json");
+    let cpu0 = children_cpu();
     let started = Instant::now();
     let status = Command::new(&cli)
         .args(["--json", "usage", "report", "--output"])
@@ -63,6 +64,7 @@ pub fn bench_usage_report(args: &[String]) -> Result<(), String> {
         .status()
         .map_err(|e| format!("{}: {e}", cli.display()))?;
     let json_secs = started.elapsed().as_secs_f64();
+    let json_cpu = children_cpu().zip(cpu0).map(|(a, b)| a - b);
     if !status.success() {
         return Err(format!("agentwrit usage report failed with {status}"));
     }
@@ -80,6 +82,7 @@ pub fn bench_usage_report(args: &[String]) -> Result<(), String> {
             "the report read {read} of {records} records, or reported errors"
         ));
     }
+    let cpu1 = children_cpu();
     let started = Instant::now();
     let status = Command::new(&cli)
         .args(["usage", "report", "--output"])
@@ -88,20 +91,42 @@ pub fn bench_usage_report(args: &[String]) -> Result<(), String> {
         .status()
         .map_err(|e| format!("{}: {e}", cli.display()))?;
     let text_secs = started.elapsed().as_secs_f64();
+    let text_cpu = children_cpu().zip(cpu1).map(|(a, b)| a - b);
+    let cpu = |c: Option<f64>| c.map_or_else(String::new, |c| format!(" (CPU {c:.2} s)"));
     if !status.success() {
         return Err(format!("agentwrit usage report failed with {status}"));
     }
     println!(
-        "agentwrit usage report over {records} records ({} task agents, {} kinds): --json {json_secs:.2} s, text {text_secs:.2} s (target: under 10 s)",
+        "agentwrit usage report over {records} records ({} task agents, {} kinds): --json {json_secs:.2} s{}, text {text_secs:.2} s{} (wall clock; target: under 10 s)",
         report["tasks"].as_array().map_or(0, Vec::len),
         report["kinds"].as_array().map_or(0, Vec::len),
+        cpu(json_cpu),
+        cpu(text_cpu),
     );
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!(
+            "load average during the run: {}",
+            load.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
     if flag(args, "--keep") {
         eprintln!("bench-usage-report: kept {}", dir.display());
     } else {
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(())
+}
+
+/// CPU seconds (user + system) of this process's waited-for children,
+/// from `/proc/self/stat` (Linux; `None` elsewhere). USER_HZ is 100.
+fn children_cpu() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    Some((ticks(13)? + ticks(14)?) / 100.0)
 }
 
 /// Writes `records` records under `dir/records/`, one file per service;
