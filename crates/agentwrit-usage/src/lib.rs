@@ -115,3 +115,8 @@ pub use report::{
     recommend,
 };
 pub use sink::{DEFAULT_MAX_FILE_BYTES, JsonlSink, MemorySink, Sink};
+
+/// The README's example, compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
