@@ -131,28 +131,21 @@ pub fn async_operator_from_env() -> Result<agentwrit_async::Operator, Error> {
 
 type Key = (String, Option<Duration>);
 
-/// One pooled validator per (broker URL, timeout), so module-level
-/// `validate(url, token)` reuses connections instead of opening a client
-/// per call.
+/// One pooled broker connection per (broker URL, timeout), so
+/// module-level `validate(url, token)` reuses connections instead of
+/// opening a client per call.
 pub fn blocking_validator(
     url: &str,
     settings: &Settings,
-) -> Result<agentwrit_blocking::Validator, Error> {
-    static CACHE: Mutex<Option<HashMap<Key, agentwrit_blocking::Validator>>> = Mutex::new(None);
-    cached(&CACHE, url, settings, |s| {
-        Ok(blocking_broker(url, s)?.validator())
-    })
+) -> Result<agentwrit_blocking::Broker, Error> {
+    static CACHE: Mutex<Option<HashMap<Key, agentwrit_blocking::Broker>>> = Mutex::new(None);
+    cached(&CACHE, url, settings, |s| blocking_broker(url, s))
 }
 
 /// The async twin of [`blocking_validator`].
-pub fn async_validator(
-    url: &str,
-    settings: &Settings,
-) -> Result<agentwrit_async::Validator, Error> {
-    static CACHE: Mutex<Option<HashMap<Key, agentwrit_async::Validator>>> = Mutex::new(None);
-    cached(&CACHE, url, settings, |s| {
-        Ok(async_broker(url, s)?.validator())
-    })
+pub fn async_validator(url: &str, settings: &Settings) -> Result<agentwrit_async::Broker, Error> {
+    static CACHE: Mutex<Option<HashMap<Key, agentwrit_async::Broker>>> = Mutex::new(None);
+    cached(&CACHE, url, settings, |s| async_broker(url, s))
 }
 
 fn cached<V: Clone>(

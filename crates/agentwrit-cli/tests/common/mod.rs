@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use agentwrit_blocking::wire::{AuditQuery, CreateAppRequest};
-use agentwrit_blocking::{Broker, Operator, Validator};
+use agentwrit_blocking::{Broker, Operator};
 use agentwrit_devbroker::{DevBroker, DevBrokerHandle};
 
 /// The binary under test.
@@ -93,13 +93,9 @@ impl TestBroker {
         b.build().unwrap()
     }
 
-    pub fn validator(&self) -> Validator {
-        self.broker().validator()
-    }
-
     /// True when the broker accepts `token`.
     pub fn is_valid(&self, token: &str) -> bool {
-        self.validator().validate(token).unwrap().is_valid()
+        self.broker().validate(token).unwrap().is_valid()
     }
 
     /// A new app with ceiling `scopes`: (client id, client secret).
