@@ -24,15 +24,20 @@
 //! ```
 
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use agentwrit_blocking::wire::Claims;
+use agentwrit_tower_verify::usage::{Counters, JsonlSink, Recorder};
 use agentwrit_tower_verify::{
     AgentAuth, BrokerKey, ConfigError, McpScopes, ProtectedResource, Rejection, RejectionKind,
+    ScopeTemplates,
 };
 
 use crate::call::{Abandon, Call, Effect};
-use crate::error::{BindingError, Result};
+use crate::error::{BindingError, ErrorKind, Result};
+use crate::runtime::process_id;
 
 /// How a service checks tokens, as a language hands the options over.
 ///
@@ -116,14 +121,125 @@ pub struct ResourceOptions {
     pub name: Option<String>,
 }
 
+/// Scope-usage recording (`agentwrit-usage`) for a [`Verifier`]: one
+/// JSON Lines file per process in `dir` (safe for several processes
+/// sharing the directory). Off unless given to [`Verifier::with_usage`].
+#[derive(Clone, Debug, Default)]
+pub struct UsageOptions {
+    /// The directory (created if missing).
+    pub dir: PathBuf,
+    /// The service name records carry (the program's name when `None`).
+    pub service_name: Option<String>,
+    /// The instance records carry (`pid-<pid>` when `None`).
+    pub instance: Option<String>,
+    /// The most tokens tracked at once (the recorder's default when `None`).
+    pub capacity: Option<usize>,
+    /// How long a token stays tracked after its `exp`.
+    pub grace: Option<Duration>,
+    /// A file is rotated past this many bytes.
+    pub max_file_bytes: Option<u64>,
+}
+
+impl UsageOptions {
+    /// Recording into `dir`, everything else at the recorder's defaults.
+    #[must_use]
+    pub fn dir(dir: impl Into<PathBuf>) -> UsageOptions {
+        UsageOptions {
+            dir: dir.into(),
+            ..UsageOptions::default()
+        }
+    }
+
+    fn recorder(&self) -> Result<Recorder> {
+        let usage_error =
+            |e: &dyn fmt::Display| BindingError::plain(ErrorKind::Other, format!("usage: {e}"));
+        let mut sink = JsonlSink::dir(&self.dir).map_err(|e| usage_error(&e))?;
+        if let Some(bytes) = self.max_file_bytes {
+            sink = sink.max_file_bytes(bytes);
+        }
+        let mut builder = Recorder::builder().sink(sink);
+        if let Some(name) = &self.service_name {
+            builder = builder.service_name(name);
+        }
+        if let Some(instance) = &self.instance {
+            builder = builder.instance(instance);
+        }
+        if let Some(n) = self.capacity {
+            builder = builder.capacity(n);
+        }
+        if let Some(grace) = self.grace {
+            builder = builder.grace(grace);
+        }
+        builder.build().map_err(|e| usage_error(&e))
+    }
+}
+
 fn config_error(field: &str, e: &ConfigError) -> BindingError {
     BindingError::invalid_input(field, &e.to_string())
 }
 
-/// A service's token verifier: tower's `AgentAuth`. Cheap to clone.
-#[derive(Clone, Debug)]
+/// A service's token verifier: tower's `AgentAuth`, with scope-usage
+/// recording when built with [`Verifier::with_usage`]. Cheap to clone.
+///
+/// Fork-safe: a forked child (a pre-forking server's worker) builds its
+/// own authenticator, cache and usage recorder (its own JSON Lines file)
+/// from the same options on first use; the parent's are never used nor
+/// dropped there (their threads do not exist in the child).
+#[derive(Clone)]
 pub struct Verifier {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("options", &self.shared.options)
+            .field("records_usage", &self.shared.usage.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a [`Verifier`] holds in one process.
+#[derive(Clone)]
+struct Service {
     auth: AgentAuth,
+    recorder: Option<Recorder>,
+}
+
+struct Shared {
+    options: ServiceOptions,
+    usage: Option<UsageOptions>,
+    /// The process `home` was built in.
+    owner: u32,
+    /// Taken only by `drop`.
+    home: Option<Service>,
+    /// The service of a forked child (built there on first use).
+    forked: Mutex<Option<(u32, Service)>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let pid = process_id();
+        // Another process's service is never dropped here: dropping its
+        // usage recorder would wait for a writer thread that does not
+        // exist in this process. Leaked once per fork.
+        if self.owner != pid {
+            std::mem::forget(self.home.take());
+        }
+        let forked = self
+            .forked
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if forked.as_ref().is_some_and(|(owner, _)| *owner != pid) {
+            std::mem::forget(forked.take());
+        }
+    }
+}
+
+fn build_service(options: &ServiceOptions, usage: Option<&UsageOptions>) -> Result<Service> {
+    let recorder = usage.map(UsageOptions::recorder).transpose()?;
+    let auth = build_auth(options.clone(), recorder.clone())?;
+    Ok(Service { auth, recorder })
 }
 
 /// What a check concluded: the verified claims, or the answer to send.
@@ -253,6 +369,83 @@ impl Verifier {
     /// wrong: no broker URL in broker mode, a bad URL, key, PEM or
     /// resource identifier.
     pub fn new(options: ServiceOptions) -> Result<Verifier> {
+        Verifier::build(options, None)
+    }
+
+    /// [`Verifier::new`], recording scope usage as `usage` says: for each
+    /// token it accepts, the scopes the requests required
+    /// ([`Verifier::require`], [`McpToolScopes::decide`]) and what was
+    /// decided, and the requests refused later (expired, revoked,
+    /// released); one JSON Lines record per token when it expires, at
+    /// [`Verifier::flush_usage`] and at [`Verifier::shutdown_usage`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Verifier::new`]; the directory cannot be created, or the
+    /// recorder's writer thread cannot start.
+    pub fn with_usage(options: ServiceOptions, usage: UsageOptions) -> Result<Verifier> {
+        Verifier::build(options, Some(usage))
+    }
+
+    fn build(options: ServiceOptions, usage: Option<UsageOptions>) -> Result<Verifier> {
+        let home = build_service(&options, usage.as_ref())?;
+        Ok(Verifier {
+            shared: Arc::new(Shared {
+                options,
+                usage,
+                owner: process_id(),
+                home: Some(home),
+                forked: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// This process's service: the one built by `new`, or in a forked
+    /// child its own, built on first use.
+    fn service(&self) -> Result<Service> {
+        let shared = &*self.shared;
+        let pid = process_id();
+        if pid == shared.owner
+            && let Some(home) = &shared.home
+        {
+            return Ok(home.clone());
+        }
+        let mut forked = shared.forked.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((owner, service)) = &*forked
+            && *owner == pid
+        {
+            return Ok(service.clone());
+        }
+        let built = build_service(&shared.options, shared.usage.as_ref())?;
+        if let Some(theirs) = forked.replace((pid, built.clone())) {
+            // A grandparent's: never dropped here (see `Shared::drop`).
+            std::mem::forget(theirs);
+        }
+        Ok(built)
+    }
+
+    /// This process's service if it has one already (never builds one).
+    fn existing_service(&self) -> Option<Service> {
+        let shared = &*self.shared;
+        let pid = process_id();
+        if pid == shared.owner {
+            return shared.home.clone();
+        }
+        let forked = shared.forked.lock().unwrap_or_else(PoisonError::into_inner);
+        forked
+            .as_ref()
+            .filter(|(owner, _)| *owner == pid)
+            .map(|(_, service)| service.clone())
+    }
+
+    /// The authenticator of this process.
+    fn auth(&self) -> Result<AgentAuth> {
+        self.service().map(|s| s.auth)
+    }
+}
+
+fn build_auth(options: ServiceOptions, recorder: Option<Recorder>) -> Result<AgentAuth> {
+    {
         let mut builder = if options.keys.is_empty() {
             let url = options.broker_url.clone().ok_or_else(|| {
                 BindingError::invalid_input(
@@ -335,10 +528,22 @@ impl Verifier {
             }
             builder = builder.protected_resource(resource);
         }
+        if let Some(recorder) = recorder {
+            builder = builder.record_usage(recorder);
+        }
         // The broker client's connections live on the bindings runtime.
         let _context = crate::runtime::runtime()?.enter();
-        let auth = builder.build().map_err(|e| config_error("service", &e))?;
-        Ok(Verifier { auth })
+        builder.build().map_err(|e| config_error("service", &e))
+    }
+}
+
+impl Verifier {
+    /// The authenticator of the process that built the verifier, for
+    /// what depends on the configuration only (public paths, discovery,
+    /// challenges): usable in any process, since it touches no thread,
+    /// connection or cache.
+    fn config(&self) -> Option<&AgentAuth> {
+        self.shared.home.as_ref().map(|s| &s.auth)
     }
 
     /// Authenticates a request from its `Authorization` header (`None`:
@@ -349,9 +554,9 @@ impl Verifier {
         authorization: Option<String>,
         instance: Option<String>,
     ) -> Call<Verdict> {
-        let auth = self.auth.clone();
+        let auth = self.auth();
         Call::nonblocking("authenticate", Effect::Read, async move {
-            let verdict = auth.authenticate_header(authorization.as_deref()).await;
+            let verdict = auth?.authenticate_header(authorization.as_deref()).await;
             Ok(verdict_of(verdict, instance))
         })
     }
@@ -359,19 +564,56 @@ impl Verifier {
     /// Verifies one bearer token (what an MCP `requireBearerAuth` verifier
     /// is handed).
     pub fn verify_token(&self, token: String) -> Call<Verdict> {
-        let auth = self.auth.clone();
+        let auth = self.auth();
         Call::nonblocking("verify_token", Effect::Read, async move {
-            Ok(verdict_of(auth.verify_token(&token).await, None))
+            Ok(verdict_of(auth?.verify_token(&token).await, None))
         })
+    }
+
+    /// Whether the verified `claims` grant every scope in `required` (the
+    /// broker's subset rule, wildcards included): `Ok`, or the 403
+    /// `insufficient_scope` refusal naming `required` (with this
+    /// service's `resource_metadata`). With usage recording on, the
+    /// decision is recorded for the token.
+    ///
+    /// # Errors
+    ///
+    /// The refusal.
+    pub fn require(
+        &self,
+        claims: &Claims,
+        required: &[String],
+        instance: Option<String>,
+    ) -> std::result::Result<(), Box<Refusal>> {
+        let allowed = crate::scope_is_subset(required, &claims.scope);
+        self.record_check(&claims.jti, required, allowed);
+        if allowed {
+            Ok(())
+        } else {
+            Err(Box::new(self.insufficient_scope(required, instance)))
+        }
+    }
+
+    /// Records a scope decision made elsewhere for the token `jti` (when
+    /// usage recording is on; otherwise nothing).
+    pub fn record_check(&self, jti: &str, required: &[String], allowed: bool) {
+        if self.shared.usage.is_none() {
+            return;
+        }
+        if let Ok(Service {
+            recorder: Some(recorder),
+            ..
+        }) = self.service()
+        {
+            recorder.check(jti, required, allowed);
+        }
     }
 
     /// The 403 for a token that lacks `required`, with this service's
     /// `resource_metadata` when it publishes one.
     #[must_use]
     pub fn insufficient_scope(&self, required: &[String], instance: Option<String>) -> Refusal {
-        let mut rejection = self
-            .auth
-            .attach_metadata(Rejection::insufficient_scope(required));
+        let mut rejection = self.attach_rejection(Rejection::insufficient_scope(required));
         if let Some(instance) = instance {
             rejection = rejection.with_instance(instance);
         }
@@ -381,7 +623,7 @@ impl Verifier {
     /// Whether `path` is let through without a token.
     #[must_use]
     pub fn is_public(&self, path: &str) -> bool {
-        self.auth.is_public(path)
+        self.config().is_some_and(|auth| auth.is_public(path))
     }
 
     /// The answer to a discovery request (`GET` of the protected
@@ -389,7 +631,7 @@ impl Verifier {
     #[must_use]
     pub fn discovery(&self, method: &str, path: &str) -> Option<Answer> {
         let method = http::Method::from_bytes(method.as_bytes()).ok()?;
-        self.auth
+        self.config()?
             .discovery_response(&method, path)
             .map(|response| Answer {
                 status: response.status().as_u16(),
@@ -402,21 +644,80 @@ impl Verifier {
     /// published.
     #[must_use]
     pub fn resource(&self) -> Option<(String, String)> {
-        self.auth
+        self.config()?
             .protected_resource()
             .map(|r| (r.resource().to_owned(), r.metadata_url().to_owned()))
     }
 
-    /// How many verdicts the cache holds.
+    /// How many verdicts the cache of this process holds.
     #[must_use]
     pub fn cached_entries(&self) -> usize {
-        self.auth.cached_entries()
+        self.existing_service()
+            .map_or(0, |service| service.auth.cached_entries())
     }
 
-    /// `refusal` with this service's `resource_metadata`, when it
+    /// Whether this verifier records scope usage.
+    #[must_use]
+    pub fn records_usage(&self) -> bool {
+        self.shared.usage.is_some()
+    }
+
+    /// The usage recorder's counters in this process (`None` when usage
+    /// is not recorded, or this process has not used the verifier yet).
+    #[must_use]
+    pub fn usage_counters(&self) -> Option<Counters> {
+        self.existing_service()?
+            .recorder
+            .map(|recorder| recorder.counters())
+    }
+
+    /// Writes a record for every token with activity since its previous
+    /// record, and waits until the file has them (blocks the calling
+    /// thread). Nothing to do without usage recording.
+    ///
+    /// # Errors
+    ///
+    /// The sink failed since the previous flush, or the recorder was shut
+    /// down.
+    pub fn flush_usage(&self) -> Result<()> {
+        match self.existing_service().and_then(|s| s.recorder) {
+            Some(recorder) => recorder
+                .flush()
+                .map_err(|e| BindingError::plain(ErrorKind::Other, format!("usage: {e}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes every tracked token's pending activity, closes the file and
+    /// stops the recorder's thread (in this process); later requests are
+    /// verified as before but no longer recorded. Idempotent; nothing to
+    /// do without usage recording.
+    ///
+    /// # Errors
+    ///
+    /// The sink failed.
+    pub fn shutdown_usage(&self) -> Result<()> {
+        match self.existing_service().and_then(|s| s.recorder) {
+            Some(recorder) => match recorder.shutdown() {
+                Ok(()) | Err(agentwrit_tower_verify::usage::UsageError::Closed) => Ok(()),
+                Err(e) => Err(BindingError::plain(ErrorKind::Other, format!("usage: {e}"))),
+            },
+            None => Ok(()),
+        }
+    }
+
+    /// `rejection` with this service's `resource_metadata`, when it
     /// publishes one.
+    fn attach_rejection(&self, rejection: Rejection) -> Rejection {
+        match self.config() {
+            Some(auth) => auth.attach_metadata(rejection),
+            None => rejection,
+        }
+    }
+
+    /// `rejection` with this service's `resource_metadata`, as a refusal.
     fn attach(&self, rejection: Rejection) -> Refusal {
-        self.auth.attach_metadata(rejection).into()
+        self.attach_rejection(rejection).into()
     }
 }
 
@@ -500,6 +801,135 @@ impl McpToolScopes {
         self.scopes
             .authorize(body, held)
             .map_err(|r| Box::new(verifier.attach(r)))
+    }
+
+    /// The largest body decided on (a larger one is refused with 413).
+    #[must_use]
+    pub fn max_body_bytes(&self) -> usize {
+        self.scopes.max_body_bytes()
+    }
+
+    /// The whole decision on `body` for the verified `claims`, as the MCP
+    /// layer of `agentwrit-tower` makes it: the required scopes, or the
+    /// refusal (with `verifier`'s `resource_metadata`), and the request's
+    /// JSON-RPC `id` when the body is one request (for the error
+    /// response). With usage recording on, the scope decision is recorded
+    /// for the token (allowed, or denied naming the missing scopes).
+    /// `instance` (the request path) goes into a refusal's problem.
+    #[must_use]
+    pub fn decide(
+        &self,
+        verifier: &Verifier,
+        body: &[u8],
+        claims: &Claims,
+        instance: Option<String>,
+    ) -> McpDecision {
+        match self.scopes.authorize(body, &claims.scope) {
+            Ok(required) => {
+                if !required.is_empty() {
+                    verifier.record_check(&claims.jti, &required, true);
+                }
+                McpDecision {
+                    id: None,
+                    verdict: Ok(required),
+                }
+            }
+            Err(rejection) => {
+                if rejection.kind() == RejectionKind::InsufficientScope
+                    && let Some(scope) = rejection.required_scope()
+                {
+                    let required: Vec<String> = scope.split(' ').map(str::to_owned).collect();
+                    verifier.record_check(&claims.jti, &required, false);
+                }
+                let rejection = verifier.attach_rejection(rejection);
+                let rejection = match instance {
+                    Some(instance) => rejection.with_instance(instance),
+                    None => rejection,
+                };
+                McpDecision {
+                    id: request_id(body),
+                    verdict: Err(Box::new(rejection.into())),
+                }
+            }
+        }
+    }
+}
+
+/// The `id` of a body that is one JSON-RPC request (read again only for a
+/// refusal's answer).
+fn request_id(body: &[u8]) -> Option<serde_json::Value> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut message)) => message.remove("id"),
+        _ => None,
+    }
+}
+
+/// [`McpToolScopes::decide`]'s answer.
+#[derive(Debug)]
+pub struct McpDecision {
+    /// The request's JSON-RPC `id` when refused and the body was one
+    /// request (`None` otherwise).
+    pub id: Option<serde_json::Value>,
+    /// The scopes required (all held), or the refusal.
+    pub verdict: std::result::Result<Vec<String>, Box<Refusal>>,
+}
+
+/// Scope templates filled from named text values, such as an HTTP
+/// route's path parameters (`read:data:customer-{customer_id}`): tower's
+/// `ScopeTemplates`, with the placeholder rules of the MCP scopes (a
+/// value holding `:`, `*`, whitespace, quotes, control or non-ASCII
+/// characters, empty or too long, is refused with 400, never filled in).
+#[derive(Clone, Debug)]
+pub struct ScopeRequirement {
+    templates: ScopeTemplates,
+}
+
+impl ScopeRequirement {
+    /// The requirement of every template in `templates`.
+    ///
+    /// # Errors
+    ///
+    /// A template that is not a scope.
+    pub fn new(templates: &[String]) -> Result<ScopeRequirement> {
+        let templates = ScopeTemplates::new(templates).map_err(|e| config_error("scopes", &e))?;
+        Ok(ScopeRequirement { templates })
+    }
+
+    /// The placeholder names the templates use.
+    #[must_use]
+    pub fn names(&self) -> Vec<String> {
+        self.templates.names()
+    }
+
+    /// Fills the templates with `values` and decides them for the
+    /// verified `claims` with [`Verifier::require`] (recorded with usage
+    /// recording on): the required scopes, or the refusal (400 for a
+    /// value that cannot fill a scope, 500 for a placeholder without a
+    /// value, 403 `insufficient_scope` naming the scopes).
+    ///
+    /// # Errors
+    ///
+    /// The refusal.
+    pub fn check(
+        &self,
+        verifier: &Verifier,
+        claims: &Claims,
+        values: &[(String, String)],
+        instance: Option<String>,
+    ) -> std::result::Result<Vec<String>, Box<Refusal>> {
+        let pairs: Vec<(&str, &str)> = values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let required = self.templates.fill(&pairs).map_err(|rejection| {
+            let rejection = verifier.attach_rejection(rejection);
+            Box::new(Refusal::from(match &instance {
+                Some(instance) => rejection.with_instance(instance.as_str()),
+                None => rejection,
+            }))
+        })?;
+        verifier.require(claims, &required, instance)?;
+        Ok(required)
     }
 }
 

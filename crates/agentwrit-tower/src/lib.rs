@@ -160,7 +160,7 @@ pub use keys::BrokerKey;
 pub use layer::{AgentAuthLayer, AgentAuthService};
 pub use mcp::{McpLayer, McpRequestBody, McpService};
 pub use mcp_scopes::{
-    DEFAULT_MAX_BODY_BYTES, MAX_PLACEHOLDER_VALUE_LEN, McpScopes, McpScopesBuilder,
+    DEFAULT_MAX_BODY_BYTES, MAX_PLACEHOLDER_VALUE_LEN, McpScopes, McpScopesBuilder, ScopeTemplates,
 };
 pub use metadata::{ProtectedResource, WELL_KNOWN_PATH};
 pub use reject::{AuthBody, Rejection, RejectionKind};
