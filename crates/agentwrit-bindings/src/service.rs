@@ -561,6 +561,36 @@ impl Verifier {
         })
     }
 
+    /// Authenticates a request from every value of its `Authorization`
+    /// header, as raw bytes (what an ASGI or Node server hands over): the
+    /// rules of [`Verifier::authenticate`], plus tower's for duplicates
+    /// (two headers are refused, 401 `invalid_token`).
+    pub fn authenticate_values(
+        &self,
+        values: Vec<Vec<u8>>,
+        instance: Option<String>,
+    ) -> Call<Verdict> {
+        let auth = self.auth();
+        Call::nonblocking("authenticate", Effect::Read, async move {
+            let auth = auth?;
+            let mut headers = http::HeaderMap::new();
+            for value in &values {
+                match http::HeaderValue::from_bytes(value) {
+                    Ok(v) => {
+                        headers.append(http::header::AUTHORIZATION, v);
+                    }
+                    // Not a header value: tower's own refusal of it.
+                    Err(_) => {
+                        let text = String::from_utf8_lossy(value);
+                        let verdict = auth.authenticate_header(Some(&text)).await;
+                        return Ok(verdict_of(verdict, instance));
+                    }
+                }
+            }
+            Ok(verdict_of(auth.authenticate(&headers).await, instance))
+        })
+    }
+
     /// Verifies one bearer token (what an MCP `requireBearerAuth` verifier
     /// is handed).
     pub fn verify_token(&self, token: String) -> Call<Verdict> {

@@ -5,6 +5,8 @@
 from collections.abc import Awaitable
 from typing import Any, final
 
+from os import PathLike
+
 from agentwrit_rs.models import AgentClaims, DelegationRecord, HealthStatus, ValidateResult
 
 __all__ = [
@@ -15,6 +17,11 @@ __all__ = [
     "Delegated",
     "Operator",
     "DevBroker",
+    "Verifier",
+    "Verified",
+    "Refusal",
+    "McpScopes",
+    "ScopeRequirement",
     "validate",
     "validate_async",
     "scope_is_subset",
@@ -259,3 +266,136 @@ class DevBroker:
         self, name: str, scopes: list[str], token_ttl: int | None = None
     ) -> tuple[str, str, str]: ...
     def close(self) -> None: ...
+
+@final
+class Refusal:
+    @property
+    def status(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def required_scope(self) -> str | None: ...
+    @property
+    def resource_metadata(self) -> str | None: ...
+    def headers(self) -> list[tuple[str, str]]: ...
+    def body(self) -> bytes: ...
+    def jsonrpc_headers(self) -> list[tuple[str, str]]: ...
+    def jsonrpc_body(self, id: str | int | None = None) -> bytes: ...
+
+@final
+class Verified:
+    @property
+    def sub(self) -> str: ...
+    @property
+    def jti(self) -> str: ...
+    @property
+    def scope(self) -> list[str]: ...
+    @property
+    def task_id(self) -> str | None: ...
+    @property
+    def orch_id(self) -> str | None: ...
+    @property
+    def iss(self) -> str: ...
+    @property
+    def aud(self) -> list[str]: ...
+    @property
+    def exp(self) -> int: ...
+    @property
+    def iat(self) -> int: ...
+    @property
+    def delegation_depth(self) -> int: ...
+    def allows(self, required: list[str]) -> bool: ...
+    def claims(self) -> AgentClaims: ...
+
+@final
+class Verifier:
+    def __new__(
+        cls,
+        broker_url: str | None = None,
+        *,
+        keys: list[str] = ...,
+        max_staleness: float | None = None,
+        cache_capacity: int | None = None,
+        broker_timeout: float | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+        leeway: float | None = None,
+        ca_pem: bytes | None = None,
+        client_cert_pem: bytes | None = None,
+        client_key_pem: bytes | None = None,
+        public_paths: list[str] = ...,
+        public_prefixes: list[str] = ...,
+        resource: str | None = None,
+        authorization_servers: list[str] = ...,
+        scopes_supported: list[str] = ...,
+        resource_documentation: str | None = None,
+        resource_name: str | None = None,
+        usage_dir: str | PathLike[str] | None = None,
+        usage_service_name: str | None = None,
+        usage_instance: str | None = None,
+        usage_capacity: int | None = None,
+        usage_grace: float | None = None,
+    ) -> Verifier: ...
+    def authenticate(
+        self, authorization: str | None, instance: str | None = None
+    ) -> Verified | Refusal: ...
+    def authenticate_async(
+        self, authorization: str | None, instance: str | None = None
+    ) -> Awaitable[Verified | Refusal]: ...
+    def authenticate_values_async(
+        self, values: list[bytes], instance: str | None = None
+    ) -> Awaitable[Verified | Refusal]: ...
+    def verify_token(self, token: str) -> Verified | Refusal: ...
+    def verify_token_async(self, token: str) -> Awaitable[Verified | Refusal]: ...
+    def require(
+        self, verified: Verified, required: list[str], instance: str | None = None
+    ) -> Refusal | None: ...
+    def insufficient_scope(self, required: list[str], instance: str | None = None) -> Refusal: ...
+    def is_public(self, path: str) -> bool: ...
+    def discovery(
+        self, method: str, path: str
+    ) -> tuple[int, list[tuple[str, str]], bytes] | None: ...
+    @property
+    def resource(self) -> str | None: ...
+    @property
+    def resource_metadata_url(self) -> str | None: ...
+    @property
+    def cached_entries(self) -> int: ...
+    @property
+    def records_usage(self) -> bool: ...
+    def usage_counters(self) -> dict[str, int] | None: ...
+    def flush_usage(self) -> None: ...
+    def shutdown_usage(self) -> None: ...
+
+@final
+class McpScopes:
+    def __new__(
+        cls,
+        tools: list[tuple[str, list[str]]],
+        methods: list[tuple[str, list[str]]] = ...,
+        *,
+        allow_unlisted_tools: bool = False,
+        max_body_bytes: int | None = None,
+    ) -> McpScopes: ...
+    @property
+    def scope_families(self) -> list[str]: ...
+    @property
+    def max_body_bytes(self) -> int: ...
+    def decide(
+        self, verifier: Verifier, body: bytes, verified: Verified, instance: str | None = None
+    ) -> tuple[list[str] | None, Refusal | None, Any]: ...
+
+@final
+class ScopeRequirement:
+    def __new__(cls, templates: list[str]) -> ScopeRequirement: ...
+    @property
+    def names(self) -> list[str]: ...
+    def check(
+        self,
+        verifier: Verifier,
+        verified: Verified,
+        values: list[tuple[str, str]],
+        instance: str | None = None,
+    ) -> list[str] | Refusal: ...
