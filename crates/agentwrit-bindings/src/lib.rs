@@ -107,7 +107,7 @@ pub use service::{
     Answer, McpDecision, McpToolScopes, Refusal, ResourceOptions, ScopeRequirement, ServiceOptions,
     UsageOptions, Verdict, Verifier,
 };
-pub use settings::{Options, Settings, seconds};
+pub use settings::{Options, Settings, seconds, seconds_or_zero};
 pub use validate::{Validator, scope_is_subset};
 pub use value::{ReleaseOutcome, ValidationResult};
 

@@ -23,6 +23,14 @@ fn seconds(field: &str, value: Option<f64>) -> PyResult<Option<Duration>> {
         .py()
 }
 
+/// Seconds where zero means something (no cache, no leeway).
+fn seconds_or_zero(field: &str, value: Option<f64>) -> PyResult<Option<Duration>> {
+    value
+        .map(|v| agentwrit_bindings::seconds_or_zero(field, v))
+        .transpose()
+        .py()
+}
+
 /// A refused request and the response `agentwrit-tower` makes for it.
 #[pyclass(frozen, module = "agentwrit_rs._native", name = "Refusal")]
 pub struct Refusal {
@@ -256,12 +264,12 @@ impl Verifier {
         let options = ServiceOptions {
             broker_url,
             keys,
-            max_staleness: seconds("max_staleness", max_staleness)?,
+            max_staleness: seconds_or_zero("max_staleness", max_staleness)?,
             cache_capacity,
             broker_timeout: seconds("broker_timeout", broker_timeout)?,
             issuer,
             audience,
-            leeway: seconds("leeway", leeway)?,
+            leeway: seconds_or_zero("leeway", leeway)?,
             ca_pem,
             client_cert_pem,
             client_key_pem,
@@ -283,7 +291,7 @@ impl Verifier {
                     service_name: usage_service_name,
                     instance: usage_instance,
                     capacity: usage_capacity,
-                    grace: seconds("usage_grace", usage_grace)?,
+                    grace: seconds_or_zero("usage_grace", usage_grace)?,
                     max_file_bytes: None,
                 },
             ),

@@ -119,8 +119,9 @@ def current_token() -> VerifiedToken | None:
 
 class ScopeDenied(ToolError):
     """A tool call refused by :meth:`ToolScopes.require`: the ``mcp``
-    package answers it as a tool error (``is_error``) whose text is the
-    refusal's detail (``token lacks required scope: ...``)."""
+    package answers it as a tool error (``is_error``) whose text carries
+    the refusal's detail (``Error executing tool <name>: token lacks
+    required scope: ...``)."""
 
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.detail)
