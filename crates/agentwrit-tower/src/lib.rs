@@ -101,7 +101,8 @@
 //! The decisions are plain values and functions, usable without tower
 //! (a Python or Node verifier through a binding):
 //! [`AgentAuth::verify_token`], [`AgentAuth::authenticate_header`],
-//! [`McpScopes::authorize`], [`AgentAuth::discovery_response`] and the
+//! [`McpScopes::authorize`], [`ScopeTemplates::fill`] (per-route scopes by
+//! the same placeholder rule), [`AgentAuth::discovery_response`] and the
 //! [`Rejection`] accessors. The guide: `docs/mcp.md`.
 //!
 //! # Scope-usage evidence
