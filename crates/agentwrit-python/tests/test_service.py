@@ -178,3 +178,25 @@ def test_public_paths() -> None:
     verifier = Verifier("http://127.0.0.1:9", public_paths=["/healthz"], public_prefixes=["/docs/"])
     assert verifier.is_public("/healthz") and verifier.is_public("/docs/a")
     assert not verifier.is_public("/healthz/x") and not verifier.is_public("/orders")
+
+
+def test_a_broker_in_mtls_mode_and_no_secret_in_any_text() -> None:
+    with DevBroker(tls="mtls") as broker:
+        assert broker.ca_pem and broker.client_cert_pem and broker.client_key_pem
+        verifier = Verifier(
+            broker.url,
+            ca_pem=broker.ca_pem,
+            client_cert_pem=broker.client_cert_pem,
+            client_key_pem=broker.client_key_pem,
+        )
+        no_identity = Verifier(broker.url, ca_pem=broker.ca_pem, broker_timeout=5)
+        app = broker.universal_app()
+        with app.agent("o", "mtls", [SCOPE]) as agent:
+            token = verifier.verify(agent.access_token)
+            assert isinstance(token, VerifiedToken)
+            # Without the client certificate the broker cannot be asked: 503.
+            refused = no_identity.verify(agent.access_token)
+            assert isinstance(refused, Refusal) and refused.status == 503
+            for text in (repr(verifier), repr(token), repr(refused), refused.detail):
+                assert agent.access_token not in text
+                assert "PRIVATE KEY" not in text
