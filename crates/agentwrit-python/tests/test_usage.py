@@ -149,3 +149,71 @@ def test_a_forked_worker_records_into_its_own_file(
     assert by_task["child"]["reason"] == "shutdown"
     verifier.close()
     assert live_tokens(broker) == set()
+
+
+EXAMPLE = Path(__file__).parents[3] / "examples" / "mcp" / "python" / "mcp_server.py"
+
+
+def test_the_example_mcp_server_records_its_decisions(
+    broker: DevBroker, app: AgentWritApp, tmp_path: Path
+) -> None:
+    """The Python example server, run as users run it, with
+    ``--record-usage``: an allowed and a refused tool call are in the
+    record it writes when stopped with SIGTERM."""
+    import asyncio
+    import signal
+    import subprocess
+    import sys
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    server = subprocess.Popen(
+        [sys.executable, str(EXAMPLE), "--port", "0", "--broker-url", broker.url, "--record-usage", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = ""
+        for line in server.stdout:
+            if line.startswith("MCP server listening on "):
+                url = line.removeprefix("MCP server listening on ").strip()
+            if line.startswith("press Ctrl-C"):
+                break
+        assert url.startswith("http://127.0.0.1:")
+
+        async def calls(token: str) -> list[bool]:
+            outcomes = []
+            client = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+            async with client:
+                for customer in ("cust-7291", "cust-9999"):
+                    try:
+                        async with streamable_http_client(url, http_client=client) as (read, write):
+                            async with ClientSession(read, write) as session:
+                                await session.initialize()
+                                result = await session.call_tool("get_customer_profile", {"customer_id": customer})
+                                outcomes.append(not result.is_error)
+                    except BaseException as e:  # the refusal is raised by the client
+                        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                            raise
+                        outcomes.append(False)
+            return outcomes
+
+        with app.agent("mcp-orch", "ticket-7", ["read:data:customer-cust-7291"]) as agent:
+            assert asyncio.run(calls(agent.access_token)) == [True, False]
+            jti = agent.jti
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    (record,) = records(tmp_path)
+    assert (record["jti"], record["task_id"], record["reason"]) == (jti, "ticket-7", "shutdown")
+    assert uses(record) == {
+        ("read:data:customer-cust-7291", "allowed"): 1,
+        ("read:data:customer-cust-9999", "denied"): 1,
+    }
+    assert live_tokens(broker) == set()

@@ -28,7 +28,6 @@ import json
 import os
 import signal
 import socket
-import sys
 import threading
 from typing import Any
 
@@ -237,4 +236,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
