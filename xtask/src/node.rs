@@ -1,0 +1,357 @@
+//! `cargo xtask node`: the npm package `agentwrit-rs`
+//! (crates/agentwrit-node), built, packed and tested as users install it.
+//!
+//! Everything lives under `<target>/node/`:
+//!
+//! 1. `tools/`: an npm project with the pinned build tools (`@napi-rs/cli`,
+//!    `typescript`, `@types/node`, and `hono` for the Hono adapter's
+//!    types), installed from the npm registry on first use;
+//! 2. `tools/build/src/`: the TypeScript layer (`crates/agentwrit-node/ts/`) and
+//!    the native module that `napi build` writes beside it (the loader
+//!    `native.cjs`, its generated `native.d.cts`, the `.node` file);
+//!    `tsc` compiles it (strict) into `tools/build/package/dist/`, where the
+//!    ESM entry points (`crates/agentwrit-node/esm/`) join it;
+//! 3. `npm pack` of `tools/build/package/` → `agentwrit-rs-<version>.tgz`;
+//! 4. `scratch/`: a project that `npm install`s the tarball (and express,
+//!    hono, the MCP SDK, typescript) as a user would; the tests
+//!    (`crates/agentwrit-node/test/`) and examples
+//!    (`crates/agentwrit-node/examples/`) are compiled there by `tsc
+//!    --strict` against the installed package's types, then
+//!    `node --test` runs them.
+//!
+//! `--release` builds the native module optimised (what `bench-node`
+//! measures). `--no-test` stops after packing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::{flag, root, run, target_dir};
+
+/// The build tools, pinned (npm).
+const TOOLS: [(&str, &str); 4] = [
+    ("@napi-rs/cli", "3.10.12"),
+    ("typescript", "5.9.3"),
+    ("@types/node", "20.19.43"),
+    ("hono", "4.13.23"),
+];
+
+/// What the scratch project installs beside the tarball, pinned (npm):
+/// the frameworks the adapters are tested in, the official MCP SDK (its
+/// server and client), and the compiler the tests and examples go
+/// through.
+const SCRATCH: [(&str, &str); 7] = [
+    ("typescript", "5.9.3"),
+    ("@types/node", "20.19.43"),
+    ("express", "5.3.0"),
+    ("@types/express", "5.0.6"),
+    ("hono", "4.13.23"),
+    ("@modelcontextprotocol/sdk", "1.32.2"),
+    ("zod", "3.25.76"),
+];
+
+/// The package's directory in the repository.
+fn crate_dir() -> PathBuf {
+    root().join("crates").join("agentwrit-node")
+}
+
+/// `<target>/node`.
+fn node_dir() -> Result<PathBuf, String> {
+    Ok(target_dir()?.join("node"))
+}
+
+fn io<T>(what: &Path, r: std::io::Result<T>) -> Result<T, String> {
+    r.map_err(|e| format!("{}: {e}", what.display()))
+}
+
+/// Entry point of `cargo xtask node`.
+pub fn node(args: &[String]) -> Result<(), String> {
+    if let Some(a) = args
+        .iter()
+        .find(|a| !matches!(a.as_str(), "--release" | "--no-test"))
+    {
+        return Err(format!(
+            "node takes --release and --no-test only (got {a:?})"
+        ));
+    }
+    check_node()?;
+    check_no_unsafe()?;
+    let tarball = build(flag(args, "--release"))?;
+    if flag(args, "--no-test") {
+        eprintln!("packed {}", tarball.display());
+        return Ok(());
+    }
+    let scratch = scratch_project(&tarball)?;
+    test(&scratch)
+}
+
+/// Node 20 or later, and npm.
+fn check_node() -> Result<(), String> {
+    let out = Command::new("node").arg("--version").output();
+    let version = match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+        _ => return Err("node not found: Node.js 20 or later and npm are needed".into()),
+    };
+    let major: u32 = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major < 20 {
+        return Err(format!(
+            "Node.js {version} is too old: the package needs 20 or later"
+        ));
+    }
+    Ok(())
+}
+
+/// The native crate denies `unsafe_code` instead of forbidding it (see
+/// its lib.rs); this checks that no `unsafe` and no lint override is
+/// written in its source.
+fn check_no_unsafe() -> Result<(), String> {
+    let src = crate_dir().join("src");
+    for entry in io(&src, std::fs::read_dir(&src))? {
+        let path = io(&src, entry)?.path();
+        let text = io(&path, std::fs::read_to_string(&path))?;
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let overridden = code.contains("allow(unsafe_code)");
+            if overridden || code.replace("deny(unsafe_code)", "").contains("unsafe") {
+                return Err(format!(
+                    "{}:{}: no unsafe code in agentwrit-node (napi-derive's output is the only exception)",
+                    path.display(),
+                    i + 1
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An npm project in `dir` with exactly `deps` (name, version) installed,
+/// reused when every one is already there at that version.
+fn ensure_npm_project(dir: &Path, name: &str, deps: &[(&str, &str)]) -> Result<(), String> {
+    let installed = |(dep, version): &(&str, &str)| {
+        let manifest = dir.join("node_modules").join(dep).join("package.json");
+        std::fs::read_to_string(&manifest)
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .is_some_and(|pkg| pkg["version"] == *version)
+    };
+    if deps.iter().all(installed) {
+        return Ok(());
+    }
+    io(dir, std::fs::create_dir_all(dir))?;
+    let dependencies: serde_json::Map<String, serde_json::Value> = deps
+        .iter()
+        .map(|(d, v)| ((*d).to_owned(), serde_json::Value::from(*v)))
+        .collect();
+    let manifest = serde_json::json!({
+        "name": name,
+        "private": true,
+        "dependencies": dependencies,
+    });
+    let path = dir.join("package.json");
+    io(&path, std::fs::write(&path, manifest.to_string()))?;
+    run(npm(dir).args(["install", "--no-package-lock"]))
+        .map_err(|e| format!("{e}\ncould not install {name}'s packages from npm"))
+}
+
+/// `npm` in `dir`, quiet.
+fn npm(dir: &Path) -> Command {
+    let mut cmd = Command::new("npm");
+    cmd.current_dir(dir)
+        .args(["--no-audit", "--no-fund", "--loglevel=error"]);
+    cmd
+}
+
+/// `node <tools>/node_modules/<script>`.
+fn tool(tools: &Path, script: &str) -> Command {
+    let mut cmd = Command::new("node");
+    cmd.arg(tools.join("node_modules").join(script));
+    cmd
+}
+
+/// Copies every file of `from` (not recursing) into `to`.
+fn copy_files(from: &Path, to: &Path) -> Result<(), String> {
+    io(to, std::fs::create_dir_all(to))?;
+    for entry in io(from, std::fs::read_dir(from))? {
+        let path = io(from, entry)?.path();
+        if path.is_file() {
+            let name = path.file_name().ok_or("a file without a name")?;
+            io(&path, std::fs::copy(&path, to.join(name)))?;
+        }
+    }
+    Ok(())
+}
+
+/// A fresh, empty directory.
+fn fresh(dir: &Path) -> Result<(), String> {
+    if dir.exists() {
+        io(dir, std::fs::remove_dir_all(dir))?;
+    }
+    io(dir, std::fs::create_dir_all(dir))
+}
+
+/// Builds the native module and the TypeScript layer, assembles the
+/// package and packs it; returns the tarball.
+pub fn build(release: bool) -> Result<PathBuf, String> {
+    let base = node_dir()?;
+    let tools = base.join("tools");
+    ensure_npm_project(&tools, "agentwrit-node-tools", &TOOLS)?;
+    // Under the tools' project, so that the compiler resolves their
+    // packages (hono's types) from the sources.
+    let src = tools.join("build").join("src");
+    let package = tools.join("build").join("package");
+    fresh(&src)?;
+    fresh(&package)?;
+    copy_files(&crate_dir().join("ts"), &src)?;
+
+    // The native module, its loader and its types, into the sources.
+    let mut napi = tool(&tools, "@napi-rs/cli/dist/cli.js");
+    napi.current_dir(crate_dir())
+        .args([
+            "build",
+            "--platform",
+            "--js",
+            "native.cjs",
+            "--dts",
+            "native.d.cts",
+        ])
+        .arg("--manifest-path")
+        .arg(crate_dir().join("Cargo.toml"))
+        .arg("--package-json-path")
+        .arg(crate_dir().join("package.json"))
+        .arg("--target-dir")
+        .arg(target_dir()?)
+        .arg("--output-dir")
+        .arg(&src);
+    if release {
+        napi.arg("--release");
+    }
+    run(&mut napi)?;
+
+    // The TypeScript layer, strict, into the package.
+    let dist = package.join("dist");
+    run(tool(&tools, "typescript/bin/tsc")
+        .arg("-p")
+        .arg(src.join("tsconfig.json"))
+        .arg("--outDir")
+        .arg(&dist)
+        .arg("--typeRoots")
+        .arg(tools.join("node_modules").join("@types")))?;
+    // The native module ships as it was generated, beside the layer.
+    for entry in io(&src, std::fs::read_dir(&src))? {
+        let path = io(&src, entry)?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        if name.starts_with("native.") || name.ends_with(".node") {
+            io(&path, std::fs::copy(&path, dist.join(&name)))?;
+        }
+    }
+    copy_files(&crate_dir().join("esm"), &dist)?;
+    for file in ["package.json", "README.md"] {
+        let from = crate_dir().join(file);
+        io(&from, std::fs::copy(&from, package.join(file)))?;
+    }
+    for file in ["LICENSE-MIT", "LICENSE-APACHE"] {
+        let from = root().join(file);
+        io(&from, std::fs::copy(&from, package.join(file)))?;
+    }
+
+    // Packed as it would be published.
+    let out = io(
+        &package,
+        npm(&package)
+            .args(["pack", "--pack-destination"])
+            .arg(&base)
+            .output(),
+    )?;
+    if !out.status.success() {
+        return Err(format!(
+            "npm pack failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let name = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let tarball = base.join(&name);
+    if name.is_empty() || !tarball.is_file() {
+        return Err(format!("npm pack wrote no tarball into {}", base.display()));
+    }
+    Ok(tarball)
+}
+
+/// `<target>/node/scratch`: the tarball installed as a user installs it
+/// (its previous copy removed first), with the test dependencies.
+fn scratch_project(tarball: &Path) -> Result<PathBuf, String> {
+    let dir = node_dir()?.join("scratch");
+    ensure_npm_project(&dir, "agentwrit-node-scratch", &SCRATCH)?;
+    let installed = dir.join("node_modules").join("agentwrit-rs");
+    if installed.exists() {
+        io(&installed, std::fs::remove_dir_all(&installed))?;
+    }
+    run(npm(&dir)
+        .args(["install", "--no-package-lock", "--no-save"])
+        .arg(tarball))?;
+    Ok(dir)
+}
+
+/// Compiles the tests and examples against the installed package (tsc
+/// --strict), then runs the tests with `node --test`.
+fn test(scratch: &Path) -> Result<(), String> {
+    let work = scratch.join("work");
+    fresh(&work)?;
+    copy_files(&crate_dir().join("test"), &work.join("test"))?;
+    copy_files(&crate_dir().join("examples"), &work.join("examples"))?;
+    let tsconfig = serde_json::json!({
+        "compilerOptions": {
+            "target": "ES2022",
+            "lib": ["ES2023", "ESNext.Disposable", "DOM"],
+            "module": "Node16",
+            "moduleResolution": "Node16",
+            "strict": true,
+            "noUncheckedIndexedAccess": true,
+            "skipLibCheck": true,
+            "types": ["node"],
+            "rootDir": ".",
+            "outDir": "out",
+        },
+        "include": ["test/*.mts", "test/*.cts", "examples/*.mts"],
+    });
+    let path = work.join("tsconfig.json");
+    io(&path, std::fs::write(&path, tsconfig.to_string()))?;
+    run(Command::new("node")
+        .current_dir(&work)
+        .arg(
+            scratch
+                .join("node_modules")
+                .join("typescript")
+                .join("bin")
+                .join("tsc"),
+        )
+        .arg("-p")
+        .arg(&path))?;
+    let out = work.join("out").join("test");
+    let mut files: Vec<PathBuf> = io(&out, std::fs::read_dir(&out))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.contains(".test."))
+        })
+        .collect();
+    files.sort();
+    run(Command::new("node")
+        .current_dir(&work)
+        .args(["--test", "--test-concurrency=2"])
+        .args(&files))
+}
