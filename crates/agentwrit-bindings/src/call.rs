@@ -236,6 +236,8 @@ enum State<T> {
 
 struct Slot<T: Abandon> {
     state: Mutex<State<T>>,
+    /// True once there is nothing left to wait for: the result arrived,
+    /// or the call was given up (its result, if it comes, is abandoned).
     done: watch::Sender<bool>,
     /// The caller's wait bound, its step and the broker (for the error).
     wait: Option<(Duration, &'static str, String)>,
@@ -288,8 +290,9 @@ pub struct Pending<T: Abandon> {
 }
 
 impl<T: Abandon> Pending<T> {
-    /// Resolves when the result is there, or when the caller's wait
-    /// bound (the deadline) has passed. Independent of `self`: it may be
+    /// Resolves when the result is there, when the call was given up
+    /// ([`abandon`](Pending::abandon)), or when the caller's wait bound
+    /// (the deadline) has passed. Independent of `self`: it may be
     /// awaited on any executor, and dropped at any time.
     pub fn finished(&self) -> impl Future<Output = ()> + Send + 'static {
         let mut done = self.slot.done.subscribe();
@@ -320,10 +323,10 @@ impl<T: Abandon> Pending<T> {
         }
     }
 
-    /// Whether the result is there.
+    /// Whether the result is there (arrived, or arrived and taken).
     #[must_use]
     pub fn is_finished(&self) -> bool {
-        *self.slot.done.borrow()
+        matches!(*self.slot.lock(), State::Arrived(_) | State::Taken)
     }
 
     /// The result, once. Before it arrives: the deadline's timeout error,
@@ -340,6 +343,8 @@ impl<T: Abandon> Pending<T> {
             State::Arrived(result) => result,
             State::Running => {
                 *state = State::Abandoned;
+                drop(state);
+                self.slot.done.send_replace(true);
                 Err(match &self.slot.wait {
                     Some((deadline, step, url)) => BindingError::deadline(step, *deadline, url),
                     None => BindingError::plain(
@@ -359,7 +364,9 @@ impl<T: Abandon> Pending<T> {
     }
 
     /// Gives the result up: abandoned now if it is there, or when it
-    /// arrives. Idempotent; nothing happens once it was taken.
+    /// arrives. Idempotent; nothing happens once it was taken. Whoever
+    /// still awaits [`finished`](Pending::finished) is woken (there is
+    /// nothing left to wait for; a [`take`](Pending::take) then fails).
     pub fn abandon(&self) {
         let mut state = self.slot.lock();
         match std::mem::replace(&mut *state, State::Abandoned) {
@@ -367,9 +374,13 @@ impl<T: Abandon> Pending<T> {
                 drop(state);
                 value.abandon();
             }
-            State::Taken => *state = State::Taken,
-            _ => {}
+            State::Taken => {
+                *state = State::Taken;
+                return;
+            }
+            _ => drop(state),
         }
+        self.slot.done.send_replace(true);
     }
 
     /// Waits for the result and takes it; dropping this future abandons
@@ -442,6 +453,30 @@ mod tests {
         pending.abandon();
         pending.abandon();
         drop(pending);
+        assert_eq!(abandoned.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn giving_a_call_up_wakes_whoever_waits_for_it() {
+        let abandoned = Arc::new(AtomicUsize::new(0));
+        let (open, gate) = gate();
+        let value = Owned(Arc::clone(&abandoned));
+        let pending = Call::nonblocking("create", Effect::Write, async move {
+            let _ = gate.await;
+            Ok(value)
+        })
+        .start();
+        let waiting = pending.finished();
+        pending.abandon();
+        // Woken at once, though the work is still running.
+        runtime::block_on(waiting).unwrap();
+        assert!(!pending.is_finished());
+        assert!(pending.take().is_err());
+        open.send(()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while abandoned.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
         assert_eq!(abandoned.load(Ordering::SeqCst), 1);
     }
 

@@ -22,5 +22,6 @@ export const {
   RateLimitError,
   ReleasedError,
   TransportError,
+  drain,
   VERSION,
 } = cjs;

@@ -69,5 +69,17 @@ export {
 export type { CallOptions, ClientOptions, Pem, TlsOptions } from "./options.cjs";
 export type { AgentClaims, DelegationRecord, HealthStatus, ReleaseOutcome, ValidateResult } from "./types.cjs";
 
+/**
+ * Waits until every call that outlived its caller has ended — an aborted
+ * creation's agent being released, a release whose promise nobody
+ * awaited — at most `limitMs`; `true` when none is left. The package
+ * does this by itself before the process exits; call it before
+ * `process.exit()`, or to know that an abort's cleanup is done.
+ */
+export function drain(limitMs = 10_000): Promise<boolean> {
+  if (typeof limitMs !== "number" || !(limitMs >= 0)) throw new TypeError("limitMs must be a non-negative number");
+  return native.drain(limitMs);
+}
+
 /** The package version. */
 export const VERSION: string = native.VERSION;
