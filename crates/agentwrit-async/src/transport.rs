@@ -4,16 +4,16 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use agentwrit_core::process::PerProcess;
-use agentwrit_core::{ClientConfig, ClientSettings, Clock, Error, Flow, Step, TransportFailure};
+use agentwrit_core::{
+    Action, Attempt, ClientConfig, ClientSettings, Clock, Driver, Error, Flow, TransportFailure,
+};
 use tokio::sync::Notify;
 use tracing::Instrument as _;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What every call needs: the protocol configuration, a configured
-/// reqwest client (its pool shared by clones; a forked child builds its
-/// own from the same settings, so it never sends on the parent's
-/// connections nor waits on the parent's runtime) and the clock.
+/// reqwest client (its pool shared by clones) and the clock.
 #[derive(Clone, Debug)]
 pub(crate) struct Transport {
     pub(crate) config: ClientConfig,
@@ -37,6 +37,8 @@ struct ReleasePath {
     settings: Option<ClientSettings>,
     client: OnceLock<Option<PerProcess<reqwest::Client>>>,
     timeout: Duration,
+    /// The transport on that client, made once (see `for_release`).
+    transport: OnceLock<Option<Arc<Transport>>>,
 }
 
 impl Transport {
@@ -46,26 +48,9 @@ impl Transport {
         settings: &ClientSettings,
         client: Option<reqwest::Client>,
     ) -> Result<Transport, Error> {
-        let config = settings.config()?;
-        if settings.sends_in_clear_text() {
-            tracing::warn!(
-                broker = settings.broker_url(),
-                "the broker URL is plain http:// to a host that is not loopback: tokens and \
-                 secrets travel in clear text; use https://"
-            );
-        }
+        let config = settings.transport_config(client.is_some())?;
         let (client, custom_timeout): (PerProcess<reqwest::Client>, _) = match client {
-            Some(client) => {
-                if settings.has_tls_options() {
-                    return Err(Error::invalid_input(
-                        "http_client",
-                        "a custom HTTP client brings its own TLS: configure roots and client \
-                         identity on it, not with add_root_certificate_pem, \
-                         tls_built_in_roots or identity_pem",
-                    ));
-                }
-                (PerProcess::fixed(client), Some(settings.timeout()))
-            }
+            Some(client) => (PerProcess::fixed(client), Some(settings.timeout())),
             None => (per_process(settings)?, None),
         };
         let release = ReleasePath::new(settings, custom_timeout.map(|_| client.clone()));
@@ -98,14 +83,26 @@ impl Transport {
     }
 
     /// This transport as the releaser uses it: the same configuration
-    /// and clock on the release client (`None` when it cannot be built;
-    /// the reason has been logged).
-    pub(crate) fn for_release(&self) -> Option<Transport> {
-        let client = self.release.client()?;
-        Some(Transport {
-            client,
-            ..self.clone()
-        })
+    /// and clock on the release client, made once and shared (`None` when
+    /// it cannot be built; the reason has been logged).
+    pub(crate) fn for_release(&self) -> Option<Arc<Transport>> {
+        self.release
+            .transport
+            .get_or_init(|| {
+                let client = self.release.client()?;
+                let release = Arc::new(ReleasePath {
+                    settings: None,
+                    client: OnceLock::from(Some(client.clone())),
+                    timeout: self.release.timeout,
+                    transport: OnceLock::new(),
+                });
+                Some(Arc::new(Transport {
+                    client,
+                    release,
+                    ..self.clone()
+                }))
+            })
+            .clone()
     }
 
     /// How long one request may take (the overall timeout of the
@@ -133,56 +130,73 @@ impl Transport {
     /// abandoned: a renewal that reached the broker is always installed.
     pub(crate) async fn drive_waking<F: Flow>(
         &self,
-        mut flow: F,
+        flow: F,
         wake: Option<&Notify>,
     ) -> Result<F::Output, Error> {
-        let mut step = flow.start(self.clock.now());
+        let mut driver = self.driver(flow);
+        let action = driver.start();
+        self.run(&mut driver, action, wake).await
+    }
+
+    /// A driver for `flow` on this transport's clock.
+    pub(crate) fn driver<F: Flow>(&self, flow: F) -> Driver<F> {
+        Driver::new(flow, Arc::clone(&self.clock))
+    }
+
+    /// Performs `driver`'s actions from `action` on until the flow ends.
+    pub(crate) async fn run<F: Flow>(
+        &self,
+        driver: &mut Driver<F>,
+        mut action: Action<F::Output>,
+        wake: Option<&Notify>,
+    ) -> Result<F::Output, Error> {
         loop {
-            step = match step {
-                Step::Send(request) => {
-                    let name = flow.name();
-                    match self.send(request, name).await {
-                        Ok(response) => flow.handle_response(response, self.clock.now()),
-                        Err((failure, source)) => {
-                            let give_up = Error::transport(failure, name, Some(source));
-                            flow.handle_transport_failure(failure, give_up, self.clock.now())
-                        }
-                    }
-                }
-                Step::Wait { until } => {
-                    let wait = until.duration_since(self.clock.now()).unwrap_or_default();
-                    let slept = match wake {
-                        Some(wake) => tokio::select! {
-                            () = tokio::time::sleep(wait) => true,
-                            () = wake.notified() => false,
-                        },
-                        None => {
-                            tokio::time::sleep(wait).await;
-                            true
-                        }
-                    };
-                    // A full sleep counts as reaching `until` even on a
-                    // clock that does not move by itself (a test clock).
-                    let now = self.clock.now();
-                    flow.resume(if slept { now.max(until) } else { now })
-                }
-                Step::Done(result) => return result,
+            action = match action {
+                Action::Done(result) => return result,
+                action => self.perform(driver, action, wake).await,
             };
+        }
+    }
+
+    /// Performs one action (sends, or sleeps) and returns the next.
+    pub(crate) async fn perform<F: Flow>(
+        &self,
+        driver: &mut Driver<F>,
+        action: Action<F::Output>,
+        wake: Option<&Notify>,
+    ) -> Action<F::Output> {
+        match action {
+            Action::Send(attempt) => match self.send(attempt, driver.step_name()).await {
+                Ok(response) => driver.received(response),
+                Err((failure, source)) => driver.failed(failure, Some(source)),
+            },
+            Action::Sleep(wait) => driver.woke(match wake {
+                Some(wake) => tokio::select! {
+                    () = tokio::time::sleep(wait) => true,
+                    () = wake.notified() => false,
+                },
+                None => {
+                    tokio::time::sleep(wait).await;
+                    true
+                }
+            }),
+            done @ Action::Done(_) => done,
         }
     }
 
     async fn send(
         &self,
-        request: http::Request<Vec<u8>>,
+        attempt: Attempt,
         step: &'static str,
     ) -> Result<http::Response<Vec<u8>>, (TransportFailure, BoxError)> {
+        let (request, attempt_timeout) = (attempt.request, attempt.timeout);
         let span = tracing::debug_span!("agentwrit", step, method = %request.method(), path = request.uri().path(), status = tracing::field::Empty, request_id = tracing::field::Empty);
         let limit = self.config.max_response_bytes();
         async move {
             let mut request = to_reqwest(request, self.origin.as_ref())?;
-            if let Some(timeout) = self.custom_timeout {
-                // A user's client keeps its connect timeout; the SDK's
-                // overall timeout applies per request.
+            // What is left of the call's timeout (a user's client keeps
+            // its connect timeout).
+            if let Some(timeout) = attempt_timeout.or(self.custom_timeout) {
                 *request.timeout_mut() = Some(timeout);
             }
             let client = self
@@ -301,6 +315,7 @@ impl ReleasePath {
             settings,
             client,
             timeout,
+            transport: OnceLock::new(),
         })
     }
 

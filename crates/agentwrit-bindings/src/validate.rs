@@ -12,10 +12,11 @@ use crate::settings::Settings;
 use crate::value::ValidationResult;
 use crate::{Client, Flavour};
 
-/// A validator for one broker, of either [`Flavour`]. Cheap to clone.
+/// A validator for one broker (its connection), of either [`Flavour`].
+/// Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Validator {
-    client: Client<agentwrit_blocking::Validator, agentwrit_async::Validator>,
+    client: Client<agentwrit_blocking::Broker, agentwrit_async::Broker>,
     broker_url: String,
     deadline: Option<Duration>,
     /// Shared by clones: tells one validator's connections from another's.
@@ -36,10 +37,8 @@ impl Validator {
     /// A malformed URL, unusable TLS material.
     pub fn new(flavour: Flavour, broker_url: &str, settings: &Settings) -> Result<Validator> {
         let client = match flavour {
-            Flavour::Blocking => {
-                Client::Blocking(settings.blocking_broker(broker_url)?.validator())
-            }
-            Flavour::Async => Client::Async(settings.async_broker(broker_url)?.validator()),
+            Flavour::Blocking => Client::Blocking(settings.blocking_broker(broker_url)?),
+            Flavour::Async => Client::Async(settings.async_broker(broker_url)?),
         };
         Ok(Validator {
             client,

@@ -194,10 +194,11 @@ fn dropping_the_last_handle_ends_renewal_without_releasing() {
         let expires_at = agent.expires_at();
         let at_drop = renewals(&agent_id);
         drop(agent);
-        // The token held at the drop expires at `expires_at`; a renewal
-        // still running would have replaced its successor 1.6 s (80 % of
-        // 2 s) after that at the latest. Short TTLs stand in for a clock.
-        let after_next_period = expires_at + Duration::from_secs(2);
+        // The token held at the drop expires at `expires_at` (whole
+        // seconds, so up to 1 s early); a renewal still running would renew
+        // every 1.6 s (80 % of 2 s): by 4 s past it, at least twice more.
+        // Short TTLs stand in for a clock.
+        let after_next_period = expires_at + Duration::from_secs(4);
         if let Ok(left) = after_next_period.duration_since(std::time::SystemTime::now()) {
             std::thread::sleep(left);
         }

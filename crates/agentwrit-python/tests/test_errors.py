@@ -138,15 +138,15 @@ def test_a_string_for_a_list_of_scopes_is_a_type_error(broker: DevBroker) -> Non
     agent = app.create_agent("o", "t", SCOPE)
     op = broker.operator()
     for call in (
-        lambda: app.create_agent("o", "t", "read:data:x"),
-        lambda: app.agent("o", "t", "read:data:x"),
-        lambda: agent.delegate(agent.agent_id, "read:data:x"),
-        lambda: agent.allows("read:data:x"),
-        lambda: op.create_app("x", "read:data:*"),
-        lambda: op.create_launch_token("x", "read:data:*"),
+        lambda: app.create_agent("o", "t", "read:data:x"),  # type: ignore[arg-type]
+        lambda: app.agent("o", "t", "read:data:x"),  # type: ignore[arg-type]
+        lambda: agent.delegate(agent.agent_id, "read:data:x"),  # type: ignore[arg-type]
+        lambda: agent.allows("read:data:x"),  # type: ignore[arg-type]
+        lambda: op.create_app("x", "read:data:*"),  # type: ignore[arg-type]
+        lambda: op.create_launch_token("x", "read:data:*"),  # type: ignore[arg-type]
     ):
         with pytest.raises(TypeError, match=r"must be a list of scopes, not a str"):
-            call()  # type: ignore[no-untyped-call]
+            call()
     # Also an AgentWritError, as the official SDK's broker refusal is.
     with pytest.raises(agentwrit.AgentWritError):
         app.create_agent("o", "t", "read:data:x")  # type: ignore[arg-type]

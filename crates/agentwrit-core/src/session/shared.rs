@@ -407,34 +407,22 @@ impl<F: Flow> Flow for WithSession<F> {
         }
     }
 
-    fn handle_transport_error(
+    fn handle_transport_failure(
         &mut self,
         failure: TransportFailure,
+        give_up: Error,
         now: SystemTime,
-    ) -> Option<Step<F::Output>> {
-        let next = match &mut self.stage {
-            Stage::Authenticating(auth) => auth.flow().handle_transport_error(failure, now),
-            Stage::Running { flow, .. } => {
-                return flow.handle_transport_error(failure, now);
+    ) -> Step<F::Output> {
+        match self.stage {
+            Stage::Authenticating(_) => {
+                self.auth_step(|f| f.handle_transport_failure(failure, give_up, now), now)
             }
-            _ => {
-                return Some(self.finish(Err(Error::invalid_state(
-                    "handle_transport_error called without a request in flight",
-                ))));
+            Stage::Running { .. } => {
+                self.inner_step(|f| f.handle_transport_failure(failure, give_up, now), now)
             }
-        };
-        match next {
-            Some(Step::Done(Ok(_))) => Some(self.finish(Err(Error::invalid_state(
-                "authentication finished on a transport error",
-            )))),
-            Some(Step::Done(Err(e))) => Some(self.finish(Err(e))),
-            Some(Step::Send(request)) => Some(Step::Send(request)),
-            Some(Step::Wait { until }) => Some(Step::Wait { until }),
-            None => {
-                self.stop_authenticating();
-                self.stage = Stage::Finished;
-                None
-            }
+            _ => self.finish(Err(Error::invalid_state(
+                "handle_transport_failure called without a request in flight",
+            ))),
         }
     }
 }
