@@ -4,6 +4,6 @@
 import * as errors from "@modelcontextprotocol/sdk/server/auth/errors.js";
 import cjs from "./mcp.cjs";
 
-export const { mcpToolScopes, protectedResourceMetadata, allows, claimsOf, AgentAuth } = cjs;
+export const { mcpToolScopes, protectedResourceMetadata, scopeFamilies, allows, claimsOf, AgentAuth } = cjs;
 
 export const agentWritVerifier = cjs._bind(errors);

@@ -22,7 +22,8 @@ test("each ESM entry point exports exactly the CommonJS one's names, as the same
 test("an error thrown through one entry point is an instance of the other's class", async () => {
   const cjs = require("agentwrit-rs") as typeof import("agentwrit-rs");
   const esm = (await import("agentwrit-rs")) as typeof import("agentwrit-rs");
-  const err = await cjs.validate("http://127.0.0.1:1", "eyJ.a.b", { timeoutMs: 2_000 }).catch((e: unknown) => e);
+  const { closedPort } = (await import("./support.mjs")) as { closedPort(): Promise<string> };
+  const err = await cjs.validate(await closedPort(), "eyJ.a.b", { timeoutMs: 2_000 }).catch((e: unknown) => e);
   assert.ok(err instanceof esm.TransportError);
   assert.ok(err instanceof cjs.AgentWritError);
 });

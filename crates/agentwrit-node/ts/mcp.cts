@@ -160,6 +160,26 @@ export interface McpScopeRules {
   maxBodyBytes?: number;
 }
 
+function spec(rules: McpScopeRules): native.McpScopesSpec {
+  const out: native.McpScopesSpec = {};
+  if (rules.tools !== undefined) out.tools = Object.fromEntries(Object.entries(rules.tools).map(([k, v]) => [k, [...v]]));
+  if (rules.methods !== undefined) {
+    out.methods = Object.fromEntries(Object.entries(rules.methods).map(([k, v]) => [k, [...v]]));
+  }
+  if (rules.allowUnlistedTools !== undefined) out.allowUnlistedTools = rules.allowUnlistedTools;
+  if (rules.maxBodyBytes !== undefined) out.maxBodyBytes = rules.maxBodyBytes;
+  return out;
+}
+
+/**
+ * Every scope family the rules name, `*` where a placeholder fills the
+ * identifier, sorted: what the protected resource's `scopesSupported`
+ * publishes (`read:data:customer-{customer_id}` → `read:data:*`).
+ */
+export function scopeFamilies(rules: McpScopeRules): string[] {
+  return lifted(() => new native.McpScopes(spec(rules))).scopeFamilies;
+}
+
 function bodyBytes(req: IncomingMessage): Buffer | undefined {
   const body = (req as IncomingMessage & { body?: unknown }).body;
   if (body === undefined) return undefined;
@@ -189,16 +209,7 @@ function requestId(req: IncomingMessage): string | number | null {
  */
 export function mcpToolScopes(auth: AgentAuth, rules: McpScopeRules): Middleware & { readonly scopeFamilies: string[] } {
   if (!(auth instanceof AgentAuth)) throw new TypeError("mcpToolScopes takes the AgentAuth of the server");
-  const spec: native.McpScopesSpec = {};
-  if (rules.tools !== undefined) {
-    spec.tools = Object.fromEntries(Object.entries(rules.tools).map(([k, v]) => [k, [...v]]));
-  }
-  if (rules.methods !== undefined) {
-    spec.methods = Object.fromEntries(Object.entries(rules.methods).map(([k, v]) => [k, [...v]]));
-  }
-  if (rules.allowUnlistedTools !== undefined) spec.allowUnlistedTools = rules.allowUnlistedTools;
-  if (rules.maxBodyBytes !== undefined) spec.maxBodyBytes = rules.maxBodyBytes;
-  const scopes = lifted(() => new native.McpScopes(spec));
+  const scopes = lifted(() => new native.McpScopes(spec(rules)));
   const middleware: Middleware = (req, res, next) => {
     const info = (req as IncomingMessage & { auth?: AuthInfo }).auth;
     if (info === undefined) {
