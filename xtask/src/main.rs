@@ -55,6 +55,9 @@ Commands:
                  3.10, pinned, under the target dir), TypeScript layer (tsc --strict),
                  npm pack, npm install of the tarball into a scratch project, tsc
                  --strict on the tests and examples, then node --test
+  bench-node [--creates N] [--quick] [--check]  the npm package's client CPU per createAgent
+                 vs the Rust async client and a pure-JS floor, and 32 concurrent creates
+                 vs sequential ones, on one release development broker; prints the ratios
   release --dry-run  release checks and `cargo package` (never publishes)
   soak [--lifecycles N] [--workers W] [--quick]  lifecycles against one broker (quick: 200/8)
   bench-compare [--lifecycles N] [--quick]  Rust vs the Python SDK, one table
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         "interop-python" => interop::interop_python(rest),
         "mcp" => mcp::mcp(rest),
         "node" => node::node(rest),
+        "bench-node" => node::bench_node(rest),
         "python" => pypkg::python(rest),
         "soak" => soak::soak(rest),
         "bench-compare" => bench_compare::bench_compare(rest),

@@ -304,13 +304,15 @@ fn scratch_project(tarball: &Path) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// Compiles the tests and examples against the installed package (tsc
-/// --strict), then runs the tests with `node --test`.
-fn test(scratch: &Path) -> Result<(), String> {
+/// Copies the tests, examples and benchmark into `<scratch>/work` and
+/// compiles them against the installed package (tsc --strict) into
+/// `<scratch>/work/out`.
+fn compile(scratch: &Path) -> Result<PathBuf, String> {
     let work = scratch.join("work");
     fresh(&work)?;
-    copy_files(&crate_dir().join("test"), &work.join("test"))?;
-    copy_files(&crate_dir().join("examples"), &work.join("examples"))?;
+    for dir in ["test", "examples", "bench"] {
+        copy_files(&crate_dir().join(dir), &work.join(dir))?;
+    }
     let tsconfig = serde_json::json!({
         "compilerOptions": {
             "target": "ES2022",
@@ -324,7 +326,7 @@ fn test(scratch: &Path) -> Result<(), String> {
             "rootDir": ".",
             "outDir": "out",
         },
-        "include": ["test/*.mts", "test/*.cts", "examples/*.mts"],
+        "include": ["test/*.mts", "test/*.cts", "examples/*.mts", "bench/*.mts"],
     });
     let path = work.join("tsconfig.json");
     io(&path, std::fs::write(&path, tsconfig.to_string()))?;
@@ -339,6 +341,12 @@ fn test(scratch: &Path) -> Result<(), String> {
         )
         .arg("-p")
         .arg(&path))?;
+    Ok(work)
+}
+
+/// Compiles everything, then runs the tests with `node --test`.
+fn test(scratch: &Path) -> Result<(), String> {
+    let work = compile(scratch)?;
     let out = work.join("out").join("test");
     let mut files: Vec<PathBuf> = io(&out, std::fs::read_dir(&out))?
         .filter_map(Result::ok)
@@ -354,4 +362,197 @@ fn test(scratch: &Path) -> Result<(), String> {
         .current_dir(&work)
         .args(["--test", "--test-concurrency=2"])
         .args(&files))
+}
+
+/// Entry point of `cargo xtask bench-node`: the package's client CPU per
+/// `createAgent` against the Rust async client's and a hand-written
+/// pure-JS floor's, and 32 concurrent creates against sequential ones,
+/// on one development broker (a separate release process) in one run.
+///
+/// `--creates N` (default 2000; `--quick`: 200); `--check` fails when a
+/// target is missed. The native module and the Rust side are release
+/// builds.
+pub fn bench_node(args: &[String]) -> Result<(), String> {
+    let mut creates: usize = if flag(args, "--quick") { 200 } else { 2000 };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" | "--check" => {}
+            "--creates" => {
+                let v = it.next().ok_or("--creates needs a value")?;
+                creates = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n >= 32)
+                    .ok_or_else(|| format!("--creates: expected a number >= 32, got {v:?}"))?;
+            }
+            other => return Err(format!("bench-node: unknown argument {other:?}")),
+        }
+    }
+    check_node()?;
+    let tarball = build(true)?;
+    let scratch = scratch_project(&tarball)?;
+    let work = compile(&scratch)?;
+    run(crate::util::cargo().args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "agentwrit-devbroker",
+        "-p",
+        "agentwrit-bench",
+        "--bins",
+    ]))?;
+    let broker_bin = crate::util::binary("release", "agentwrit-devbroker")?;
+    let create_loop = crate::util::binary("release", "create_loop")?;
+    let broker = crate::python::Broker::start(&broker_bin, &["--no-rate-limits"])?;
+    eprintln!("bench-node: development broker at {}", broker.url);
+    let result = measure(&work, &create_loop, &broker, creates);
+    let mut broker = broker;
+    broker.stop();
+    let figures = result?;
+    report(&figures, creates, flag(args, "--check"))
+}
+
+/// What one run measured (µs of client CPU per create; creates per second).
+struct Figures {
+    rust_async: f64,
+    node: f64,
+    floor: f64,
+    node_per_second: f64,
+    concurrent_per_second: f64,
+}
+
+fn with_broker(cmd: &mut Command, broker: &crate::python::Broker) {
+    cmd.env("AGENTWRIT_BROKER_URL", &broker.url)
+        .env("AGENTWRIT_CLIENT_ID", &broker.client_id)
+        .env("AGENTWRIT_CLIENT_SECRET", &broker.client_secret);
+}
+
+/// Runs `node bench/create.mjs <args>` and returns its JSON.
+fn node_bench(
+    work: &Path,
+    broker: &crate::python::Broker,
+    args: &[String],
+) -> Result<serde_json::Value, String> {
+    let mut cmd = Command::new("node");
+    cmd.current_dir(work)
+        .arg(work.join("out").join("bench").join("create.mjs"))
+        .args(args);
+    with_broker(&mut cmd, broker);
+    // Not `util::run`: its echo would name the client secret's variable
+    // only, but the output is what we read.
+    eprintln!(
+        "\n$ node bench/create.mjs {} (AGENTWRIT_* set to the broker's sample app)",
+        args.join(" ")
+    );
+    let out = cmd
+        .output()
+        .map_err(|e| format!("could not start node: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "the benchmark failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("  {}", text.trim());
+    serde_json::from_str(text.trim())
+        .map_err(|e| format!("the benchmark printed no JSON ({e}): {text}"))
+}
+
+fn field(v: &serde_json::Value, name: &str) -> Result<f64, String> {
+    v[name]
+        .as_f64()
+        .ok_or_else(|| format!("no {name} in the benchmark's output: {v}"))
+}
+
+fn measure(
+    work: &Path,
+    create_loop: &Path,
+    broker: &crate::python::Broker,
+    creates: usize,
+) -> Result<Figures, String> {
+    let n = creates.to_string();
+    // The Rust async client on a multi-thread runtime, as the package's
+    // own runtime is.
+    let mut rust = Command::new(create_loop);
+    rust.args([n.as_str(), "--async", "--multi-thread"]);
+    with_broker(&mut rust, broker);
+    eprintln!("\n$ {} {n} --async --multi-thread", create_loop.display());
+    let out = rust
+        .output()
+        .map_err(|e| format!("could not start create_loop: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "create_loop failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprint!("{text}");
+    let rust_async = text
+        .lines()
+        .find_map(|l| {
+            l.split_once("creates: ")
+                .and_then(|(_, r)| r.split_whitespace().next())
+        })
+        .and_then(|v| v.parse::<f64>().ok())
+        .ok_or_else(|| format!("create_loop printed no CPU per create: {text}"))?;
+    let node = node_bench(work, broker, &["sdk".into(), n.clone()])?;
+    let floor = node_bench(work, broker, &["floor".into(), n.clone()])?;
+    let concurrent = node_bench(work, broker, &["concurrent".into(), n, "32".into()])?;
+    Ok(Figures {
+        rust_async,
+        node: field(&node, "cpuUsPerCreate")?,
+        floor: field(&floor, "cpuUsPerCreate")?,
+        node_per_second: field(&node, "perSecond")?,
+        concurrent_per_second: field(&concurrent, "perSecond")?,
+    })
+}
+
+fn report(f: &Figures, creates: usize, check: bool) -> Result<(), String> {
+    let vs_rust = f.node / f.rust_async;
+    let vs_floor = f.node / f.floor;
+    let speedup = f.concurrent_per_second / f.node_per_second;
+    let mark = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!();
+    println!(
+        "bench-node: {creates} creates each, one development broker (release, a separate process)"
+    );
+    println!("| client | CPU per create |");
+    println!("|---|---|");
+    println!(
+        "| Rust async client (agentwrit-async, multi-thread runtime) | {:.0} µs |",
+        f.rust_async
+    );
+    println!(
+        "| agentwrit-rs on Node (release native module) | {:.0} µs |",
+        f.node
+    );
+    println!(
+        "| pure-JS floor (node:crypto Ed25519 + fetch) | {:.0} µs |",
+        f.floor
+    );
+    println!();
+    println!(
+        "Node / Rust async: {vs_rust:.2}x (target <= 1.25: {})",
+        mark(vs_rust <= 1.25)
+    );
+    println!(
+        "Node / pure-JS floor: {vs_floor:.2}x (target <= 1.00: {})",
+        mark(vs_floor <= 1.0)
+    );
+    println!(
+        "32 concurrent vs sequential: {:.0} vs {:.0} creates/s = {speedup:.1}x (target >= 10: {})",
+        f.concurrent_per_second,
+        f.node_per_second,
+        mark(speedup >= 10.0)
+    );
+    if check && (vs_rust > 1.25 || vs_floor > 1.0 || speedup < 10.0) {
+        return Err("a bench-node target was missed".into());
+    }
+    Ok(())
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use agentwrit_bindings::{AgentRequest, Flavour, Pending};
+use agentwrit_bindings::{AgentRequest, Pending};
 use napi::Env;
 use napi::bindgen_prelude::{Buffer, Object};
 use napi_derive::napi;
@@ -31,8 +31,7 @@ pub struct AgentSpec {
     pub private_key: Option<Buffer>,
 }
 
-/// An app at a broker (async flavour: connections and renewal on the
-/// binding layer's runtime).
+/// An app at a broker (on [`crate::FLAVOUR`]).
 #[napi]
 pub struct App {
     inner: agentwrit_bindings::App,
@@ -51,7 +50,7 @@ impl App {
     ) -> napi::Result<Self> {
         let settings = settings(&env, options)?;
         let inner = agentwrit_bindings::App::new(
-            Flavour::Async,
+            crate::FLAVOUR,
             &broker_url,
             &client_id,
             &client_secret,
@@ -66,7 +65,7 @@ impl App {
     #[napi(factory)]
     pub fn from_env(env: Env) -> napi::Result<Self> {
         let inner =
-            agentwrit_bindings::App::from_env(Flavour::Async).map_err(|e| throw(&env, &e))?;
+            agentwrit_bindings::App::from_env(crate::FLAVOUR).map_err(|e| throw(&env, &e))?;
         Ok(App { inner })
     }
 
@@ -137,20 +136,17 @@ impl PendingAgent {
     /// plain error when it was abandoned first.
     #[napi(ts_return_type = "Promise<Agent>")]
     pub fn wait<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
-        let finished = self.inner.finished();
         let slot = Arc::clone(&self.inner);
         let (deferred, promise) = env.create_deferred::<Agent, Resolver<Agent>>()?;
-        let spawned = agentwrit_bindings::spawn(async move {
-            finished.await;
+        // Settled from where the creation ends; the agent is taken on the
+        // JavaScript thread, as the promise settles.
+        self.inner.when_finished(move || {
             deferred.resolve(Box::new(move |env| match slot.take() {
                 Ok(agent) => Ok(Agent::from(agent)),
                 Err(error) => Err(throw(&env, &error)),
             }));
         });
-        match spawned {
-            Ok(_) => Ok(promise),
-            Err(error) => Err(throw(env, &error)),
-        }
+        Ok(promise)
     }
 
     /// Gives the creation up (idempotent; nothing once the agent was

@@ -57,6 +57,17 @@ use napi_derive::napi;
 use crate::promise::{promise, throw};
 use crate::values::{ClientOptions, Validation};
 
+/// The transport every client of the package is built on:
+/// `agentwrit-blocking`, each call run on the binding layer's blocking
+/// pool and its promise settled from there. Measured against the async
+/// flavour (`cargo xtask bench-node`, docs/performance.md), it costs a
+/// JavaScript caller less CPU per call: each call crosses threads twice
+/// (to the pool, back to the JavaScript thread), and the blocking client
+/// has no scheduler of its own to wake between them. The price is a
+/// thread per call in flight (and per auto-renewing agent), which the
+/// pool reuses.
+pub(crate) const FLAVOUR: agentwrit_bindings::Flavour = agentwrit_bindings::Flavour::Blocking;
+
 /// The package version (the workspace's).
 #[napi]
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -78,12 +89,8 @@ pub fn validate<'env>(
     options: Option<ClientOptions>,
 ) -> napi::Result<Object<'env>> {
     let settings = values::settings(env, options)?;
-    let validator = agentwrit_bindings::Validator::cached(
-        agentwrit_bindings::Flavour::Async,
-        &broker_url,
-        &settings,
-    )
-    .map_err(|e| throw(env, &e))?;
+    let validator = agentwrit_bindings::Validator::cached(crate::FLAVOUR, &broker_url, &settings)
+        .map_err(|e| throw(env, &e))?;
     promise(env, validator.validate(token), Validation::from)
 }
 

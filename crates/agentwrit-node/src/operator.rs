@@ -1,7 +1,7 @@
 //! `Operator` (admin secret): apps, launch tokens, revocation, audit.
 //! Answers are the broker's bodies with camelCase keys.
 
-use agentwrit_bindings::{AuditFilter, Flavour};
+use agentwrit_bindings::AuditFilter;
 use napi::Env;
 use napi::bindgen_prelude::Object;
 use napi_derive::napi;
@@ -68,7 +68,7 @@ impl Operator {
     ) -> napi::Result<Self> {
         let settings = settings(&env, options)?;
         let inner = agentwrit_bindings::Operator::new(
-            Flavour::Async,
+            crate::FLAVOUR,
             &broker_url,
             &admin_secret,
             &settings,
@@ -82,7 +82,7 @@ impl Operator {
     #[napi(factory)]
     pub fn from_env(env: Env) -> napi::Result<Self> {
         let inner =
-            agentwrit_bindings::Operator::from_env(Flavour::Async).map_err(|e| throw(&env, &e))?;
+            agentwrit_bindings::Operator::from_env(crate::FLAVOUR).map_err(|e| throw(&env, &e))?;
         Ok(Operator { inner })
     }
 

@@ -1,14 +1,14 @@
 //! Promises settled from the binding layer's runtime, and the layer's
 //! errors as JavaScript `Error`s.
 //!
-//! A call is started on the binding layer's runtime; its output is
-//! converted there (to a value Node-API can hand over), and the promise is
-//! settled on the JavaScript thread through a Node-API deferred (a
+//! A call is started on the binding layer's runtime (or its blocking
+//! pool); where its result arrives, it is converted (to a value Node-API
+//! can hand over) and the promise settled through a Node-API deferred (a
 //! threadsafe function, which keeps the event loop alive while the call
 //! runs). A promise nobody awaits does not stop the call: started work
 //! runs to its end.
 
-use std::future::Future;
+use std::sync::Arc;
 
 use agentwrit_bindings::{Abandon, BindingError, Call};
 use napi::bindgen_prelude::{Object, ToNapiValue};
@@ -49,37 +49,10 @@ fn build(env: &Env, error: &BindingError) -> napi::Result<napi::Error> {
     Ok(napi::Error::from(object.to_unknown()))
 }
 
-/// A promise of `work`'s output, converted with `convert` on the runtime.
-pub(crate) fn settle<'env, T, V, W, C>(
-    env: &'env Env,
-    work: W,
-    convert: C,
-) -> napi::Result<Object<'env>>
-where
-    T: Send + 'static,
-    V: ToNapiValue + Send + 'static,
-    W: Future<Output = Result<T, BindingError>> + Send + 'static,
-    C: FnOnce(T) -> V + Send + 'static,
-{
-    let (deferred, promise) = env.create_deferred::<V, Resolver<V>>()?;
-    let spawned = agentwrit_bindings::spawn(async move {
-        let resolver: Resolver<V> = match work.await {
-            Ok(value) => {
-                let value = convert(value);
-                Box::new(move |_| Ok(value))
-            }
-            Err(error) => Box::new(move |env| Err(throw(&env, &error))),
-        };
-        deferred.resolve(resolver);
-    });
-    match spawned {
-        Ok(_) => Ok(promise),
-        Err(error) => Err(throw(env, &error)),
-    }
-}
-
 /// A promise of `call`, started now (it runs to its end whatever becomes
-/// of the promise).
+/// of the promise). The result is taken and converted where it arrives
+/// (a runtime or pool thread), and the promise settled from there: no
+/// task waits for it in between.
 pub(crate) fn promise<'env, T, V, C>(
     env: &'env Env,
     call: Call<T>,
@@ -90,6 +63,18 @@ where
     V: ToNapiValue + Send + 'static,
     C: FnOnce(T) -> V + Send + 'static,
 {
-    let pending = call.start();
-    settle(env, pending.result(), convert)
+    let (deferred, promise) = env.create_deferred::<V, Resolver<V>>()?;
+    let pending = Arc::new(call.start());
+    let taken = Arc::clone(&pending);
+    pending.when_finished(move || {
+        let resolver: Resolver<V> = match taken.take() {
+            Ok(value) => {
+                let value = convert(value);
+                Box::new(move |_| Ok(value))
+            }
+            Err(error) => Box::new(move |env| Err(throw(&env, &error))),
+        };
+        deferred.resolve(resolver);
+    });
+    Ok(promise)
 }
