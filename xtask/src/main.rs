@@ -55,9 +55,10 @@ Commands:
                  3.10, pinned, under the target dir), TypeScript layer (tsc --strict),
                  npm pack, npm install of the tarball into a scratch project, tsc
                  --strict on the tests and examples, then node --test
-  bench-node [--creates N] [--quick] [--check]  the npm package's client CPU per createAgent
-                 vs the Rust async client and a pure-JS floor, and 32 concurrent creates
-                 vs sequential ones, on one release development broker; prints the ratios
+  bench-node [--creates N] [--rounds R] [--quick] [--check]  the npm package's client CPU
+                 per createAgent vs the Rust async client and a pure-JS floor, and 32
+                 concurrent creates vs sequential ones (direct, and behind a 2 ms loopback
+                 proxy), on one release development broker; medians, ratios, targets
   release --dry-run  release checks and `cargo package` (never publishes)
   soak [--lifecycles N] [--workers W] [--quick]  lifecycles against one broker (quick: 200/8)
   bench-compare [--lifecycles N] [--quick]  Rust vs the Python SDK, one table

@@ -7,13 +7,40 @@
 //   node create.mjs concurrent N C N creates, C at a time on one app: wall time (throughput)
 //   node create.mjs floor N        the hand-written pure-JS floor: N sequential creates
 //                                  with node:crypto Ed25519 and fetch, nothing else
+//   node create.mjs proxy URL MS   a loopback proxy to URL holding each answer back MS
+//                                  milliseconds (a network's round trip); prints its URL
 //
 // Prints one JSON object. Every agent is released after the measured span.
 import { generateKeyPairSync, sign } from "node:crypto";
+import net from "node:net";
 
 import { type Agent, AgentWritApp } from "agentwrit-rs";
 
 const [mode = "sdk", nText = "1000", cText = "32"] = process.argv.slice(2);
+
+if (mode === "proxy") {
+  // Runs until killed; the benchmark's creates go through it.
+  const upstream = new URL(nText);
+  const delay = Number(cText);
+  const server = net.createServer((client) => {
+    const broker = net.connect(Number(upstream.port), upstream.hostname);
+    broker.setNoDelay(true);
+    client.setNoDelay(true);
+    const fail = (): void => {
+      client.destroy();
+      broker.destroy();
+    };
+    client.on("error", fail);
+    broker.on("error", fail);
+    client.pipe(broker);
+    broker.on("data", (chunk: Buffer) => setTimeout(() => client.write(chunk), delay));
+    broker.on("end", () => setTimeout(() => client.end(), delay));
+  });
+  server.listen(0, "127.0.0.1", () => {
+    console.log(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+  });
+  await new Promise(() => undefined);
+}
 const n = Number(nText);
 const concurrency = Number(cText);
 const env = (name: string): string => {
@@ -21,9 +48,9 @@ const env = (name: string): string => {
   if (v === undefined || v === "") throw new Error(`${name} is not set`);
   return v;
 };
-const url = env("AGENTWRIT_BROKER_URL").replace(/\/$/, "");
-const clientId = env("AGENTWRIT_CLIENT_ID");
-const clientSecret = env("AGENTWRIT_CLIENT_SECRET");
+const url = mode === "proxy" ? "" : env("AGENTWRIT_BROKER_URL").replace(/\/$/, "");
+const clientId = mode === "proxy" ? "" : env("AGENTWRIT_CLIENT_ID");
+const clientSecret = mode === "proxy" ? "" : env("AGENTWRIT_CLIENT_SECRET");
 
 /** Process CPU (user + system, every thread) in microseconds. */
 function cpu(): number {
