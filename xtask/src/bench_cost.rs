@@ -162,6 +162,14 @@ const ROWS: &[Row] = &[
         10_000,
     ),
     row(
+        "service-warm-usage",
+        "service: warm cache + scope-usage recording",
+        true,
+        20,
+        100,
+        10_000,
+    ),
+    row(
         "keygen-sign",
         "Ed25519 keygen + nonce signature",
         true,
@@ -800,7 +808,7 @@ fn print_ratios(results: &BTreeMap<&'static str, Option<Measured>>) {
         "-".repeat(9),
         "-".repeat(7)
     );
-    let targets: [(&str, &str, &str, f64); 8] = [
+    let targets: [(&str, &str, &str, f64); 9] = [
         (
             "async create (current-thread) / blocking create",
             "create-async-ct",
@@ -836,6 +844,12 @@ fn print_ratios(results: &BTreeMap<&'static str, Option<Measured>>) {
             "service-local",
             "service-unprotected",
             1.50,
+        ),
+        (
+            "service: scope-usage recording / warm cache (issue 31)",
+            "service-warm-usage",
+            "service-warm",
+            1.10,
         ),
         (
             "official Python SDK create / agentwrit_rs create",

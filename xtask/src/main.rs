@@ -11,6 +11,7 @@ mod util;
 mod bench;
 mod bench_compare;
 mod bench_cost;
+mod bench_usage;
 mod browser;
 mod ci;
 mod deny;
@@ -66,8 +67,13 @@ Commands:
                  instructions per operation (callgrind), CPU time, the ratio
                  targets; --check fails on a row > 10 % above bench/cost-baseline.json
   bench-tower [--quick]  the service-side layer: unprotected vs broker/local mode
+  bench-usage-report [--records N] [--keep]
+                 the time of `agentwrit usage report` (optimised binary) over
+                 N generated usage records (default 1 000 000; target < 10 s)
   browser-check [--app NAME] [--no-install] [--skip-without-browser] [--save-docs]
-                 each demo app in headless Chromium, screenshots in docs/img/
+                 each demo app in headless Chromium (trace and scope-usage
+                 panel), then `agentwrit usage report --format html` over the
+                 demos' records; screenshots in docs/img/
 ";
 
 fn main() -> ExitCode {
@@ -99,6 +105,7 @@ fn main() -> ExitCode {
         "bench-compare" => bench_compare::bench_compare(rest),
         "bench-cost" => bench_cost::bench_cost(rest),
         "bench-tower" => bench::bench_tower(rest),
+        "bench-usage-report" => bench_usage::bench_usage_report(rest),
         "browser-check" => browser::browser_check(rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");

@@ -141,12 +141,19 @@ fn a_result_awaited_past_the_deadline_is_released_when_it_arrives() {
 fn a_read_ends_at_the_deadline_without_retries() {
     let silent = Silent::start();
     let s = settings(0.3);
-    // The async flavour's deadline is the layer's (the blocking one's is
-    // the blocking transport's own).
-    let v = Validator::new(Flavour::Async, &silent.url, &s).unwrap();
-    let e = v.validate("token".into()).wait().unwrap_err();
-    assert!(e.is_timeout(), "{e}");
-    assert_eq!(silent.accepted(), 1, "one attempt, no retry");
+    // The async flavour's deadline is the layer's (and its transport's);
+    // the blocking one's, its transport's one deadline per call.
+    for (n, flavour) in [Flavour::Async, Flavour::Blocking].into_iter().enumerate() {
+        let v = Validator::new(flavour, &silent.url, &s).unwrap();
+        let e = v.validate("token".into()).wait().unwrap_err();
+        assert!(e.is_timeout(), "{flavour:?}: {e}");
+        assert!(e.message().contains(&silent.url), "{flavour:?}: {e}");
+        assert_eq!(
+            silent.accepted(),
+            n + 1,
+            "{flavour:?}: one attempt, no retry"
+        );
+    }
 }
 
 #[test]

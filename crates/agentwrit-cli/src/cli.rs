@@ -45,6 +45,10 @@ pub enum Command {
     /// Query the audit trail (operator).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Scope-usage evidence: what each task was granted against what it
+    /// used and was denied.
+    #[command(subcommand)]
+    Usage(crate::usage::UsageCommand),
     /// Print a shell completion script.
     Completions {
         /// The shell.

@@ -21,6 +21,7 @@ mod output;
 mod run;
 mod serve;
 mod time;
+mod usage;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -125,6 +126,7 @@ async fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::App(command) => commands::app(&command, &out).await,
         Command::Revoke(args) => commands::revoke(&args, &out).await,
         Command::Audit(AuditCommand::Events(args)) => commands::audit_events(&args, &out).await,
+        Command::Usage(command) => usage::report(&command, &out).await,
         Command::Completions { shell } => {
             let mut command = Cli::command();
             let mut script = Vec::new();

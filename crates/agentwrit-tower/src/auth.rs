@@ -61,6 +61,7 @@ struct Inner {
     public_paths: Vec<String>,
     public_prefixes: Vec<String>,
     resource: Option<ProtectedResource>,
+    usage: Option<agentwrit_usage::Recorder>,
 }
 
 enum Mode {
@@ -93,6 +94,7 @@ impl fmt::Debug for AgentAuth {
                     .map(ProtectedResource::resource),
             )
             .field("cached_entries", &self.cached_entries())
+            .field("records_usage", &self.inner.usage.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -271,7 +273,12 @@ impl AgentAuth {
     ///
     /// The [`Rejection`] to send back.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<AgentClaims, Rejection> {
-        let token = crate::bearer::bearer_token(headers).map_err(|r| self.attach_metadata(r))?;
+        let token = crate::bearer::bearer_token(headers).map_err(|r| {
+            if let Some(usage) = &self.inner.usage {
+                usage.missing_token();
+            }
+            self.attach_metadata(r)
+        })?;
         self.verify_token(token).await
     }
 
@@ -333,8 +340,11 @@ impl AgentAuth {
     }
 
     async fn verify_token_inner(&self, token: &str) -> Result<AgentClaims, Rejection> {
-        crate::bearer::check_shape(token)?;
         let inner = &self.inner;
+        let usage = inner.usage.as_ref();
+        crate::bearer::check_shape(token).inspect_err(|_| {
+            usage.inspect(|u| u.refused(token));
+        })?;
         let now = || inner.clock.now();
         let verdict = inner
             .cache
@@ -342,11 +352,20 @@ impl AgentAuth {
             .await;
         match verdict {
             Verdict::Valid(claims) => {
-                self.accept(&claims, now())?;
-                Ok(AgentClaims::new(claims))
+                self.accept(&claims, now()).inspect_err(|_| {
+                    usage.inspect(|u| u.refused(token));
+                })?;
+                Ok(match usage {
+                    Some(u) => crate::record::accepted(u, token, claims),
+                    None => AgentClaims::new(claims),
+                })
             }
-            Verdict::Invalid(reason) => Err(Rejection::new(RejectionKind::InvalidToken, reason)),
+            Verdict::Invalid(reason) => {
+                usage.inspect(|u| u.refused(token));
+                Err(Rejection::new(RejectionKind::InvalidToken, reason))
+            }
             Verdict::Unavailable(error) => {
+                usage.inspect(|u| u.verifier_unavailable());
                 tracing::warn!(%error, "the token broker cannot be reached; failing closed");
                 Err(Rejection::new(
                     RejectionKind::BrokerUnavailable,
@@ -432,6 +451,7 @@ pub struct AgentAuthBuilder {
     public_paths: Vec<String>,
     public_prefixes: Vec<String>,
     resource: Option<ProtectedResource>,
+    usage: Option<agentwrit_usage::Recorder>,
 }
 
 impl fmt::Debug for AgentAuthBuilder {
@@ -459,6 +479,7 @@ impl AgentAuthBuilder {
             public_paths: Vec::new(),
             public_prefixes: Vec::new(),
             resource: None,
+            usage: None,
         }
     }
 
@@ -626,6 +647,37 @@ impl AgentAuthBuilder {
         self
     }
 
+    /// Records scope usage (off by default): for every token this
+    /// authenticator accepts, the scopes its requests required (through
+    /// [`RequireScopes`](crate::RequireScopes),
+    /// [`AgentClaims::require`] or the MCP layer's [`McpScopes`](crate::McpScopes))
+    /// and what was decided, and the requests
+    /// refused after it was accepted (expired, revoked or released), into
+    /// `recorder` ([`usage::Recorder`](crate::usage::Recorder): JSON Lines
+    /// files, OTLP, counters). Time comes from the recorder's clock.
+    ///
+    /// ```
+    /// use agentwrit_tower::AgentAuth;
+    /// use agentwrit_tower::usage::{JsonlSink, Recorder};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("tower-usage-doc-{}", std::process::id()));
+    /// let recorder = Recorder::builder()
+    ///     .service_name("orders-api")
+    ///     .sink(JsonlSink::dir(&dir)?) // e.g. /var/log/agentwrit-usage
+    ///     .build()?;
+    /// let auth = AgentAuth::broker("http://127.0.0.1:8080")
+    ///     .record_usage(recorder.clone())
+    ///     .build()?;
+    /// // ... serve; at shutdown:
+    /// recorder.shutdown()?;
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn record_usage(mut self, recorder: agentwrit_usage::Recorder) -> Self {
+        self.usage = Some(recorder);
+        self
+    }
+
     /// Publishes this service as an OAuth protected resource (RFC 9728),
     /// the dialect MCP clients speak: the layers answer `GET` on its
     /// metadata path without a token, and every 401 and 403 challenge gains
@@ -681,6 +733,7 @@ impl AgentAuthBuilder {
                 public_paths: self.public_paths,
                 public_prefixes: self.public_prefixes,
                 resource: self.resource,
+                usage: self.usage,
             }),
         })
     }
