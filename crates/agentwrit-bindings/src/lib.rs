@@ -102,7 +102,8 @@ pub use error::{BindingError, ErrorKind, Result};
 pub use operator::{AuditFilter, Operator, RevocationLevel, revocation_level};
 pub use runtime::{block_on, drain, in_flight, process_id, runtime, spawn};
 pub use service::{
-    Answer, McpToolScopes, Refusal, ResourceOptions, ServiceOptions, Verdict, Verifier,
+    Answer, McpToolScopes, Refusal, ResourceOptions, ServiceOptions, UsageOptions, Verdict,
+    Verifier, finish_usage,
 };
 pub use settings::{Options, Settings, seconds};
 pub use validate::{Validator, scope_is_subset};

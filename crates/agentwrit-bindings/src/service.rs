@@ -24,9 +24,12 @@
 //! ```
 
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use agentwrit_blocking::wire::Claims;
+use agentwrit_tower_verify::usage::{JsonlSink, Recorder};
 use agentwrit_tower_verify::{
     AgentAuth, BrokerKey, ConfigError, McpScopes, ProtectedResource, Rejection, RejectionKind,
 };
@@ -72,6 +75,46 @@ pub struct ServiceOptions {
     pub public_prefixes: Vec<String>,
     /// Publish the service as an OAuth protected resource (RFC 9728).
     pub resource: Option<ResourceOptions>,
+    /// Record scope-usage evidence (off when `None`).
+    pub usage: Option<UsageOptions>,
+}
+
+/// Scope-usage evidence (`agentwrit-usage`, through tower's
+/// `record_usage`): per token, what it was granted against what the
+/// service's requests required, allowed and denied, written as JSON Lines
+/// files (one per process) in `dir`.
+#[derive(Clone, Debug, Default)]
+pub struct UsageOptions {
+    /// The service's name in every record.
+    pub service_name: String,
+    /// The directory the JSON Lines files go to (created if missing).
+    pub dir: PathBuf,
+}
+
+/// Every recorder made in this process, shut down (their last records
+/// written) by [`finish_usage`].
+static RECORDERS: Mutex<Vec<Recorder>> = Mutex::new(Vec::new());
+
+/// Writes out and stops every scope-usage recorder of this process: what a
+/// language runs when its interpreter exits (records of tokens still alive
+/// are written as they stand).
+///
+/// # Errors
+///
+/// The first recorder that could not write everything (the others are
+/// still shut down).
+pub fn finish_usage() -> Result<()> {
+    let recorders = std::mem::take(&mut *RECORDERS.lock().unwrap_or_else(PoisonError::into_inner));
+    let mut first = None;
+    for recorder in recorders {
+        if let Err(e) = recorder.shutdown() {
+            first.get_or_insert(BindingError::plain(
+                crate::ErrorKind::Other,
+                format!("scope-usage records: {e}"),
+            ));
+        }
+    }
+    first.map_or(Ok(()), Err)
 }
 
 // By hand: the client key is a secret.
@@ -120,10 +163,12 @@ fn config_error(field: &str, e: &ConfigError) -> BindingError {
     BindingError::invalid_input(field, &e.to_string())
 }
 
-/// A service's token verifier: tower's `AgentAuth`. Cheap to clone.
+/// A service's token verifier: tower's `AgentAuth`, and its scope-usage
+/// recorder when one is on. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Verifier {
     auth: AgentAuth,
+    usage: Option<Recorder>,
 }
 
 /// What a check concluded: the verified claims, or the answer to send.
@@ -335,10 +380,91 @@ impl Verifier {
             }
             builder = builder.protected_resource(resource);
         }
+        let usage = match options.usage {
+            Some(u) => {
+                let failed =
+                    |e: &dyn fmt::Display| BindingError::invalid_input("usage", &e.to_string());
+                let sink = JsonlSink::dir(&u.dir).map_err(|e| failed(&e))?;
+                let recorder = Recorder::builder()
+                    .service_name(u.service_name)
+                    .sink(sink)
+                    .build()
+                    .map_err(|e| failed(&e))?;
+                RECORDERS
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(recorder.clone());
+                builder = builder.record_usage(recorder.clone());
+                Some(recorder)
+            }
+            None => None,
+        };
         // The broker client's connections live on the bindings runtime.
         let _context = crate::runtime::runtime()?.enter();
         let auth = builder.build().map_err(|e| config_error("service", &e))?;
-        Ok(Verifier { auth })
+        Ok(Verifier { auth, usage })
+    }
+
+    /// Decides a route's requirement for a verified token (its `jti` and
+    /// granted `held` scopes) by the broker's rule, and records the
+    /// decision when usage recording is on: `Ok`, or the 403
+    /// `insufficient_scope` refusal (with this service's
+    /// `resource_metadata`).
+    ///
+    /// # Errors
+    ///
+    /// The refusal.
+    pub fn check_scopes(
+        &self,
+        jti: &str,
+        held: &[String],
+        required: &[String],
+        instance: Option<String>,
+    ) -> std::result::Result<(), Box<Refusal>> {
+        let allowed = crate::scope_is_subset(required, held);
+        self.record(jti, required, allowed);
+        if allowed {
+            Ok(())
+        } else {
+            Err(Box::new(self.insufficient_scope(required, instance)))
+        }
+    }
+
+    /// Records a scope decision made for the token `jti` (when usage
+    /// recording is on).
+    fn record<S: AsRef<str>>(&self, jti: &str, required: &[S], allowed: bool) {
+        if let Some(usage) = &self.usage {
+            usage.check(jti, required, allowed);
+        }
+    }
+
+    /// Writes the scope-usage records of tokens that ended, now.
+    ///
+    /// # Errors
+    ///
+    /// A sink that failed since the last flush.
+    pub fn flush_usage(&self) -> Result<()> {
+        match &self.usage {
+            Some(usage) => usage.flush().map_err(|e| {
+                BindingError::plain(crate::ErrorKind::Other, format!("scope-usage records: {e}"))
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes every record (tokens still alive as they stand) and stops the
+    /// recorder; later decisions are not recorded.
+    ///
+    /// # Errors
+    ///
+    /// A sink that failed.
+    pub fn shutdown_usage(&self) -> Result<()> {
+        match &self.usage {
+            Some(usage) => usage.shutdown().map_err(|e| {
+                BindingError::plain(crate::ErrorKind::Other, format!("scope-usage records: {e}"))
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Authenticates a request from its `Authorization` header (`None`:
@@ -482,8 +608,9 @@ impl McpToolScopes {
         self.scopes.scope_families()
     }
 
-    /// Decides `body` for a token holding `held`: the required scopes, or
-    /// the refusal (with `verifier`'s `resource_metadata`).
+    /// Decides `body` for a token holding `held` (its id `jti`, for the
+    /// scope-usage records when `verifier` keeps them): the required
+    /// scopes, or the refusal (with `verifier`'s `resource_metadata`).
     ///
     /// # Errors
     ///
@@ -494,12 +621,26 @@ impl McpToolScopes {
     pub fn authorize(
         &self,
         verifier: &Verifier,
+        jti: Option<&str>,
         body: &[u8],
         held: &[String],
     ) -> std::result::Result<Vec<String>, Box<Refusal>> {
-        self.scopes
-            .authorize(body, held)
-            .map_err(|r| Box::new(verifier.attach(r)))
+        let verdict = self.scopes.authorize(body, held);
+        if let Some(jti) = jti {
+            match &verdict {
+                Ok(required) if !required.is_empty() => verifier.record(jti, required, true),
+                Err(r) if r.kind() == RejectionKind::InsufficientScope => {
+                    let required: Vec<&str> = r
+                        .required_scope()
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .collect();
+                    verifier.record(jti, &required, false);
+                }
+                _ => {}
+            }
+        }
+        verdict.map_err(|r| Box::new(verifier.attach(r)))
     }
 }
 
@@ -579,12 +720,17 @@ mod tests {
         let call = br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_customer_profile","arguments":{"customer_id":"cust-7291"}}}"#;
         assert_eq!(
             scopes
-                .authorize(&verifier, call, &["read:data:*".into()])
+                .authorize(&verifier, None, call, &["read:data:*".into()])
                 .unwrap(),
             ["read:data:customer-cust-7291"]
         );
         let r = scopes
-            .authorize(&verifier, call, &["read:data:customer-cust-9999".into()])
+            .authorize(
+                &verifier,
+                None,
+                call,
+                &["read:data:customer-cust-9999".into()],
+            )
             .unwrap_err();
         assert_eq!((r.status(), r.code()), (403, "insufficient_scope"));
         assert_eq!(r.required_scope(), Some("read:data:customer-cust-7291"));

@@ -46,6 +46,17 @@ pub struct VerifierOptions {
     pub public_prefixes: Option<Vec<String>>,
     /// Publish the service as an OAuth protected resource (RFC 9728).
     pub resource: Option<ResourceSpec>,
+    /// Record scope-usage evidence as JSON Lines files.
+    pub usage: Option<UsageSpec>,
+}
+
+/// Scope-usage evidence: where, and under which service name.
+#[napi(object)]
+pub struct UsageSpec {
+    /// The service's name in every record.
+    pub service_name: String,
+    /// The directory the JSON Lines files go to (created if missing).
+    pub dir: String,
 }
 
 /// An OAuth protected resource's metadata.
@@ -234,6 +245,10 @@ impl Verifier {
             public_paths: o.public_paths.unwrap_or_default(),
             public_prefixes: o.public_prefixes.unwrap_or_default(),
             resource,
+            usage: o.usage.map(|u| agentwrit_bindings::UsageOptions {
+                service_name: u.service_name,
+                dir: u.dir.into(),
+            }),
         };
         let inner = agentwrit_bindings::Verifier::new(options).map_err(|e| throw(&env, &e))?;
         Ok(Verifier { inner })
@@ -267,6 +282,35 @@ impl Verifier {
         Refusal {
             inner: self.inner.insufficient_scope(&required, instance),
         }
+    }
+
+    /// Decides a route's requirement for a verified token (its `jti` and
+    /// granted `held` scopes) by the broker's rule, recording the decision
+    /// when usage recording is on: `null`, or the 403 refusal.
+    #[napi]
+    pub fn check_scopes(
+        &self,
+        jti: String,
+        held: Vec<String>,
+        required: Vec<String>,
+        instance: Option<String>,
+    ) -> Option<Refusal> {
+        self.inner
+            .check_scopes(&jti, &held, &required, instance)
+            .err()
+            .map(|r| Refusal { inner: *r })
+    }
+
+    /// Writes the scope-usage records of tokens that ended, now.
+    #[napi]
+    pub fn flush_usage(&self, env: Env) -> napi::Result<()> {
+        self.inner.flush_usage().map_err(|e| throw(&env, &e))
+    }
+
+    /// Writes every scope-usage record and stops recording.
+    #[napi]
+    pub fn shutdown_usage(&self, env: Env) -> napi::Result<()> {
+        self.inner.shutdown_usage().map_err(|e| throw(&env, &e))
     }
 
     /// Whether `path` is let through without a token.
@@ -356,10 +400,20 @@ impl McpScopes {
         self.inner.scope_families()
     }
 
-    /// Decides `body` for a token holding `held`.
+    /// Decides `body` for a token holding `held` (its id `jti`, for the
+    /// scope-usage records).
     #[napi]
-    pub fn authorize(&self, verifier: &Verifier, body: Buffer, held: Vec<String>) -> Authorized {
-        match self.inner.authorize(&verifier.inner, &body, &held) {
+    pub fn authorize(
+        &self,
+        verifier: &Verifier,
+        jti: Option<String>,
+        body: Buffer,
+        held: Vec<String>,
+    ) -> Authorized {
+        match self
+            .inner
+            .authorize(&verifier.inner, jti.as_deref(), &body, &held)
+        {
             Ok(required) => Authorized {
                 required: Some(required),
                 refusal: None,
@@ -370,4 +424,11 @@ impl McpScopes {
             },
         }
     }
+}
+
+/// Writes out and stops every scope-usage recorder of the process (the
+/// package runs it when the process exits).
+#[napi]
+pub fn finish_usage(env: Env) -> napi::Result<()> {
+    agentwrit_bindings::finish_usage().map_err(|e| throw(&env, &e))
 }

@@ -5,6 +5,9 @@
 // (naming it), 503 when the broker cannot be asked (fail closed).
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 
@@ -225,5 +228,44 @@ test("misconfiguration fails closed: a scope template naming no route parameter"
     assert.ok(!(await r.text()).includes("reached"));
   } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test("scope decisions become usage evidence: JSON Lines records of what each token used", async () => {
+  await using broker = new DevBroker();
+  const dir = await mkdtemp(join(tmpdir(), "agentwrit-node-usage-"));
+  try {
+    const auth = broker.auth({ usage: { serviceName: "orders-api", dir } });
+    const service = await expressService(auth);
+    const agent = await broker.universalApp().createAgent({
+      orchId: "order-worker",
+      taskId: "usage-4823",
+      scope: ["read:data:customer-7291", "write:data:order-4823"],
+    });
+    try {
+      assert.equal((await service.fetch("GET", "/customers/7291", agent.bearerHeader)).status, 200);
+      assert.equal((await service.fetch("GET", "/customers/7291", agent.bearerHeader)).status, 200);
+      assert.equal((await service.fetch("GET", "/customers/9999", agent.bearerHeader)).status, 403);
+    } finally {
+      await service.close();
+      await agent.release();
+    }
+    auth.close();
+    const text = (await Promise.all((await readdir(dir)).map((f) => readFile(join(dir, f), "utf8")))).join("");
+    const records = text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(records.length, 1, text);
+    const record = records[0] as { service: string; task_id: string; granted: string[]; requests: number; scopes: { scope: string; decision: string; count: number }[] };
+    assert.equal(record.service, "orders-api");
+    assert.equal(record.task_id, "usage-4823");
+    assert.deepEqual(record.granted, ["read:data:customer-7291", "write:data:order-4823"]);
+    assert.equal(record.requests, 3);
+    const uses = record.scopes.map((s) => `${s.scope} ${s.decision} ${s.count}`).sort();
+    assert.deepEqual(uses, ["read:data:customer-7291 allowed 2", "read:data:customer-9999 denied 1"]);
+    assert.ok(!text.includes(agent.accessToken), "a token in the records");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });

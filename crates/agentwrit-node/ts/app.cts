@@ -20,6 +20,9 @@ import {
   string,
 } from "./options.cjs";
 import { type HealthStatus, type ValidateResult, validateResult } from "./types.cjs";
+import { installExitDrain } from "./exit.cjs";
+
+installExitDrain();
 
 /** What an agent is created for. */
 export interface AgentRequest {

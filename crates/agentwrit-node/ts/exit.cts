@@ -34,5 +34,11 @@ export function installExitDrain(): void {
   });
   process.on("exit", () => {
     if (native.inFlight() > 0) native.drainSync(2_000);
+    // The scope-usage records of every authenticator that keeps them.
+    try {
+      native.finishUsage();
+    } catch {
+      // Nothing left to report to at exit.
+    }
   });
 }

@@ -28,7 +28,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 import { AgentAuth, type AgentAuthOptions, type HttpResponseParts, fillScopes, resolveAuth } from "./service.cjs";
-import { scopeIsSubset } from "./validate.cjs";
 import type { AgentClaims } from "./types.cjs";
 
 declare global {
@@ -134,11 +133,12 @@ export function requireScopes(...templates: string[]): Middleware {
       next(new Error(`requireScopes: the route has no parameter "${filled.missing}"`));
       return;
     }
-    if (scopeIsSubset(filled.scopes, r.agent.scope)) {
+    const refusal = checker.checkScopes(r.agent, filled.scopes, pathOf(req));
+    if (refusal === null) {
       next();
       return;
     }
-    send(res, checker.insufficientScope(filled.scopes, pathOf(req)).response());
+    send(res, refusal.response());
   };
 }
 

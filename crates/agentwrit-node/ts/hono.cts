@@ -19,7 +19,6 @@
 import type { MiddlewareHandler } from "hono";
 
 import { AgentAuth, type AgentAuthOptions, type HttpResponseParts, fillScopes, resolveAuth } from "./service.cjs";
-import { scopeIsSubset } from "./validate.cjs";
 import type { AgentClaims } from "./types.cjs";
 
 /** The context variables the middlewares set: `c.get("agent")`. */
@@ -79,9 +78,8 @@ export function requireScopes(...templates: string[]): MiddlewareHandler<{ Varia
     if (claims === undefined || checker === undefined) throw new Error("requireScopes needs agentAuth in front of it");
     const filled = fillScopes(templates, c.req.param() as Record<string, string>);
     if ("missing" in filled) throw new Error(`requireScopes: the route has no parameter "${filled.missing}"`);
-    if (!scopeIsSubset(filled.scopes, claims.scope)) {
-      return response(checker.insufficientScope(filled.scopes, c.req.path).response());
-    }
+    const refusal = checker.checkScopes(claims, filled.scopes, c.req.path);
+    if (refusal !== null) return response(refusal.response());
     await next();
     return;
   };

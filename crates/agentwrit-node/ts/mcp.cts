@@ -221,7 +221,7 @@ export function mcpToolScopes(auth: AgentAuth, rules: McpScopeRules): Middleware
       next(new Error("mcpToolScopes needs the body parsed (express.json()) in front of it"));
       return;
     }
-    const decision = scopes.authorize(auth._native, body, info.scopes);
+    const decision = scopes.authorize(auth._native, claimsOf(info)?.jti ?? null, body, info.scopes);
     if (decision.refusal !== undefined && decision.refusal !== null) {
       const refusal = decision.refusal;
       const parts = refusal.jsonrpcResponse(requestId(req));

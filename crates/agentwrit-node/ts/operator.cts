@@ -9,6 +9,9 @@ import { inspect } from "node:util";
 import * as native from "./native.cjs";
 import { lifted } from "./errors.cjs";
 import { type CallOptions, type ClientOptions, call, nativeOptions, scopes, string } from "./options.cjs";
+import { installExitDrain } from "./exit.cjs";
+
+installExitDrain();
 
 /** An app as the broker describes it. */
 export interface AppRecord {

@@ -14,6 +14,9 @@ import * as native from "./native.cjs";
 import { lifted } from "./errors.cjs";
 import { type TlsOptions, scopes, string, strings, tlsPem } from "./options.cjs";
 import type { AgentClaims } from "./types.cjs";
+import { installExitDrain } from "./exit.cjs";
+
+installExitDrain();
 
 /** This service as an OAuth protected resource (RFC 9728), the dialect MCP clients speak. */
 export interface ProtectedResourceOptions {
@@ -59,6 +62,14 @@ export interface AgentAuthOptions {
   publicPrefixes?: readonly string[];
   /** Publish the service as an OAuth protected resource: a metadata document, and `resource_metadata` in every challenge. */
   resource?: string | ProtectedResourceOptions;
+  /**
+   * Record scope-usage evidence (`agentwrit-usage`): per token, what it was
+   * granted against what this service's requests required, allowed and
+   * denied, and requests refused after it was accepted — as JSON Lines
+   * files (one per process) in `dir`, never holding a token. Off by
+   * default. `agentwrit usage report` reads them.
+   */
+  usage?: { serviceName: string; dir: string };
 }
 
 /** A response to send as it is. */
@@ -190,6 +201,9 @@ export class AgentAuth {
       if (r.name !== undefined) spec.name = string("name", r.name);
       o.resource = spec;
     }
+    if (options.usage !== undefined) {
+      o.usage = { serviceName: string("usage.serviceName", options.usage.serviceName), dir: string("usage.dir", options.usage.dir) };
+    }
     this.#native = lifted(() => new native.Verifier(o));
     this.#audience = o.audience;
   }
@@ -212,6 +226,31 @@ export class AgentAuth {
   async verifyToken(token: string): Promise<AuthResult> {
     const t = string("token", token);
     return result(await lifted(() => this.#native.verifyToken(t)));
+  }
+
+  /**
+   * Decides a route's requirement for a verified token by the broker's
+   * rule (recorded as usage evidence when `usage` is on): `null` when its
+   * claims grant every scope in `required`, else the 403
+   * `insufficient_scope` refusal naming them.
+   */
+  checkScopes(claims: AgentClaims, required: readonly string[], path?: string): Refusal | null {
+    const refusal = this.#native.checkScopes(claims.jti, claims.scope, scopes("required", required), path ?? null);
+    return refusal === null ? null : Refusal._wrap(refusal);
+  }
+
+  /** Writes the scope-usage records of tokens that ended, now (a no-op without `usage`). */
+  flushUsage(): void {
+    lifted(() => this.#native.flushUsage());
+  }
+
+  /**
+   * Writes every scope-usage record (tokens still alive as they stand) and
+   * stops recording. The package does it for every authenticator when the
+   * process exits.
+   */
+  close(): void {
+    lifted(() => this.#native.shutdownUsage());
   }
 
   /** The 403 `insufficient_scope` refusal for a token lacking `required`. */
