@@ -86,7 +86,7 @@ fn broker() -> DevBrokerHandle {
 mod renewal {
     use super::*;
 
-    /// Auto-renewal with a one-second token: a renewal every 0.8 s.
+    /// Auto-renewal with a one-second token: a renewal every 0.5 s (half the lifetime).
     fn fast_renewing() -> AgentOptions {
         AgentOptions::new()
             .with_auto_renew(true)

@@ -105,7 +105,7 @@ pub use operator::{AuditFilter, Operator, RevocationLevel, revocation_level};
 pub use runtime::{block_on, drain, in_flight, process_id, runtime, spawn};
 pub use service::{
     Answer, McpDecision, McpToolScopes, Refusal, ResourceOptions, ScopeRequirement, ServiceOptions,
-    UsageOptions, Verdict, Verifier,
+    UsageOptions, Verdict, Verifier, finish_usage,
 };
 pub use settings::{Options, Settings, seconds, seconds_or_zero};
 pub use validate::{Validator, scope_is_subset};

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use agentwrit_blocking::wire::Claims;
-use agentwrit_tower_verify::usage::{Counters, JsonlSink, Recorder};
+use agentwrit_tower_verify::usage::{Counters, JsonlSink, Recorder, UsageError};
 use agentwrit_tower_verify::{
     AgentAuth, BrokerKey, ConfigError, McpScopes, ProtectedResource, Rejection, RejectionKind,
     ScopeTemplates,
@@ -77,6 +77,8 @@ pub struct ServiceOptions {
     pub public_prefixes: Vec<String>,
     /// Publish the service as an OAuth protected resource (RFC 9728).
     pub resource: Option<ResourceOptions>,
+    /// Record scope-usage evidence (off when `None`).
+    pub usage: Option<UsageOptions>,
 }
 
 // By hand: the client key is a secret.
@@ -121,65 +123,87 @@ pub struct ResourceOptions {
     pub name: Option<String>,
 }
 
-/// Scope-usage recording (`agentwrit-usage`) for a [`Verifier`]: one
-/// JSON Lines file per process in `dir` (safe for several processes
-/// sharing the directory). Off unless given to [`Verifier::with_usage`].
+/// Scope-usage evidence (`agentwrit-usage`, through tower's
+/// `record_usage`): per token, what it was granted against what the
+/// service's requests required, allowed and denied, written as JSON Lines
+/// files (one per process) in `dir`.
 #[derive(Clone, Debug, Default)]
 pub struct UsageOptions {
-    /// The directory (created if missing).
+    /// The service's name in every record.
+    pub service_name: String,
+    /// The directory the JSON Lines files go to (created if missing).
     pub dir: PathBuf,
-    /// The service name records carry (the program's name when `None`).
-    pub service_name: Option<String>,
-    /// The instance records carry (`pid-<pid>` when `None`).
-    pub instance: Option<String>,
-    /// The most tokens tracked at once (the recorder's default when `None`).
-    pub capacity: Option<usize>,
-    /// How long a token stays tracked after its `exp`.
-    pub grace: Option<Duration>,
-    /// A file is rotated past this many bytes.
-    pub max_file_bytes: Option<u64>,
 }
 
 impl UsageOptions {
-    /// Recording into `dir`, everything else at the recorder's defaults.
-    #[must_use]
-    pub fn dir(dir: impl Into<PathBuf>) -> UsageOptions {
-        UsageOptions {
-            dir: dir.into(),
-            ..UsageOptions::default()
-        }
-    }
-
+    /// A recorder writing into `dir`, registered for [`finish_usage`] in
+    /// this process.
     fn recorder(&self) -> Result<Recorder> {
-        let usage_error =
-            |e: &dyn fmt::Display| BindingError::plain(ErrorKind::Other, format!("usage: {e}"));
-        let mut sink = JsonlSink::dir(&self.dir).map_err(|e| usage_error(&e))?;
-        if let Some(bytes) = self.max_file_bytes {
-            sink = sink.max_file_bytes(bytes);
-        }
-        let mut builder = Recorder::builder().sink(sink);
-        if let Some(name) = &self.service_name {
-            builder = builder.service_name(name);
-        }
-        if let Some(instance) = &self.instance {
-            builder = builder.instance(instance);
-        }
-        if let Some(n) = self.capacity {
-            builder = builder.capacity(n);
-        }
-        if let Some(grace) = self.grace {
-            builder = builder.grace(grace);
-        }
-        builder.build().map_err(|e| usage_error(&e))
+        let failed = |e: &dyn fmt::Display| BindingError::invalid_input("usage", &e.to_string());
+        let sink = JsonlSink::dir(&self.dir).map_err(|e| failed(&e))?;
+        let recorder = Recorder::builder()
+            .service_name(self.service_name.clone())
+            .sink(sink)
+            .build()
+            .map_err(|e| failed(&e))?;
+        lock(&RECORDERS).push((process_id(), recorder.clone()));
+        Ok(recorder)
     }
+}
+
+/// Every recorder made, with the process that made it; [`finish_usage`]
+/// shuts down this process's.
+static RECORDERS: Mutex<Vec<(u32, Recorder)>> = Mutex::new(Vec::new());
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn usage_error(e: &dyn fmt::Display) -> BindingError {
+    BindingError::plain(ErrorKind::Other, format!("scope-usage records: {e}"))
+}
+
+/// Shuts a recorder down; one already shut down is not an error.
+fn shut(recorder: &Recorder) -> Result<()> {
+    match recorder.shutdown() {
+        Ok(()) | Err(UsageError::Closed) => Ok(()),
+        Err(e) => Err(usage_error(&e)),
+    }
+}
+
+/// Writes out and stops every scope-usage recorder of this process: what a
+/// language runs when its interpreter exits (records of tokens still alive
+/// are written as they stand). In a forked child, the recorders its parent
+/// made are left alone (their writer thread is not in the child; the
+/// child's own verifiers built recorders of their own).
+///
+/// # Errors
+///
+/// The first recorder that could not write everything (the others are
+/// still shut down).
+pub fn finish_usage() -> Result<()> {
+    let pid = process_id();
+    let recorders = std::mem::take(&mut *lock(&RECORDERS));
+    let mut first = None;
+    for (owner, recorder) in recorders {
+        if owner != pid {
+            // Never dropped here (see `Shared::drop`).
+            std::mem::forget(recorder);
+            continue;
+        }
+        if let Err(e) = shut(&recorder) {
+            first.get_or_insert(e);
+        }
+    }
+    first.map_or(Ok(()), Err)
 }
 
 fn config_error(field: &str, e: &ConfigError) -> BindingError {
     BindingError::invalid_input(field, &e.to_string())
 }
 
-/// A service's token verifier: tower's `AgentAuth`, with scope-usage
-/// recording when built with [`Verifier::with_usage`]. Cheap to clone.
+/// A service's token verifier: tower's `AgentAuth`, and its scope-usage
+/// recorder when [`ServiceOptions::usage`] turns one on. Cheap to clone.
 ///
 /// Fork-safe: a forked child (a pre-forking server's worker) builds its
 /// own authenticator, cache and usage recorder (its own JSON Lines file)
@@ -194,7 +218,7 @@ impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
             .field("options", &self.shared.options)
-            .field("records_usage", &self.shared.usage.is_some())
+            .field("records_usage", &self.shared.options.usage.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -208,7 +232,6 @@ struct Service {
 
 struct Shared {
     options: ServiceOptions,
-    usage: Option<UsageOptions>,
     /// The process `home` was built in.
     owner: u32,
     /// Taken only by `drop`.
@@ -236,8 +259,12 @@ impl Drop for Shared {
     }
 }
 
-fn build_service(options: &ServiceOptions, usage: Option<&UsageOptions>) -> Result<Service> {
-    let recorder = usage.map(UsageOptions::recorder).transpose()?;
+fn build_service(options: &ServiceOptions) -> Result<Service> {
+    let recorder = options
+        .usage
+        .as_ref()
+        .map(UsageOptions::recorder)
+        .transpose()?;
     let auth = build_auth(options.clone(), recorder.clone())?;
     Ok(Service { auth, recorder })
 }
@@ -367,32 +394,12 @@ impl Verifier {
     ///
     /// An [`InvalidInput`](crate::ErrorKind::InvalidInput) naming what is
     /// wrong: no broker URL in broker mode, a bad URL, key, PEM or
-    /// resource identifier.
+    /// resource identifier, a usage directory that cannot be created.
     pub fn new(options: ServiceOptions) -> Result<Verifier> {
-        Verifier::build(options, None)
-    }
-
-    /// [`Verifier::new`], recording scope usage as `usage` says: for each
-    /// token it accepts, the scopes the requests required
-    /// ([`Verifier::require`], [`McpToolScopes::decide`]) and what was
-    /// decided, and the requests refused later (expired, revoked,
-    /// released); one JSON Lines record per token when it expires, at
-    /// [`Verifier::flush_usage`] and at [`Verifier::shutdown_usage`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Verifier::new`]; the directory cannot be created, or the
-    /// recorder's writer thread cannot start.
-    pub fn with_usage(options: ServiceOptions, usage: UsageOptions) -> Result<Verifier> {
-        Verifier::build(options, Some(usage))
-    }
-
-    fn build(options: ServiceOptions, usage: Option<UsageOptions>) -> Result<Verifier> {
-        let home = build_service(&options, usage.as_ref())?;
+        let home = build_service(&options)?;
         Ok(Verifier {
             shared: Arc::new(Shared {
                 options,
-                usage,
                 owner: process_id(),
                 home: Some(home),
                 forked: Mutex::new(None),
@@ -416,7 +423,7 @@ impl Verifier {
         {
             return Ok(service.clone());
         }
-        let built = build_service(&shared.options, shared.usage.as_ref())?;
+        let built = build_service(&shared.options)?;
         if let Some(theirs) = forked.replace((pid, built.clone())) {
             // A grandparent's: never dropped here (see `Shared::drop`).
             std::mem::forget(theirs);
@@ -600,23 +607,24 @@ impl Verifier {
         })
     }
 
-    /// Whether the verified `claims` grant every scope in `required` (the
-    /// broker's subset rule, wildcards included): `Ok`, or the 403
-    /// `insufficient_scope` refusal naming `required` (with this
-    /// service's `resource_metadata`). With usage recording on, the
-    /// decision is recorded for the token.
+    /// Decides a route's requirement for a verified token (its `jti` and
+    /// granted `held` scopes) by the broker's rule, and records the
+    /// decision when usage recording is on: `Ok`, or the 403
+    /// `insufficient_scope` refusal (with this service's
+    /// `resource_metadata`).
     ///
     /// # Errors
     ///
     /// The refusal.
-    pub fn require(
+    pub fn check_scopes(
         &self,
-        claims: &Claims,
+        jti: &str,
+        held: &[String],
         required: &[String],
         instance: Option<String>,
     ) -> std::result::Result<(), Box<Refusal>> {
-        let allowed = crate::scope_is_subset(required, &claims.scope);
-        self.record_check(&claims.jti, required, allowed);
+        let allowed = crate::scope_is_subset(required, held);
+        self.record(jti, required, allowed);
         if allowed {
             Ok(())
         } else {
@@ -624,10 +632,10 @@ impl Verifier {
         }
     }
 
-    /// Records a scope decision made elsewhere for the token `jti` (when
-    /// usage recording is on; otherwise nothing).
-    pub fn record_check(&self, jti: &str, required: &[String], allowed: bool) {
-        if self.shared.usage.is_none() {
+    /// Records a scope decision made for the token `jti` (when usage
+    /// recording is on), in this process's recorder.
+    fn record<S: AsRef<str>>(&self, jti: &str, required: &[S], allowed: bool) {
+        if self.shared.options.usage.is_none() {
             return;
         }
         if let Ok(Service {
@@ -689,7 +697,7 @@ impl Verifier {
     /// Whether this verifier records scope usage.
     #[must_use]
     pub fn records_usage(&self) -> bool {
-        self.shared.usage.is_some()
+        self.shared.options.usage.is_some()
     }
 
     /// The usage recorder's counters in this process (`None` when usage
@@ -701,37 +709,32 @@ impl Verifier {
             .map(|recorder| recorder.counters())
     }
 
-    /// Writes a record for every token with activity since its previous
-    /// record, and waits until the file has them (blocks the calling
-    /// thread). Nothing to do without usage recording.
+    /// Writes the scope-usage records of tokens with activity since their
+    /// last record, now, and waits until the file has them (blocks the
+    /// calling thread). Nothing to do without usage recording.
     ///
     /// # Errors
     ///
-    /// The sink failed since the previous flush, or the recorder was shut
-    /// down.
+    /// A sink that failed since the last flush, or a recorder already
+    /// stopped.
     pub fn flush_usage(&self) -> Result<()> {
         match self.existing_service().and_then(|s| s.recorder) {
-            Some(recorder) => recorder
-                .flush()
-                .map_err(|e| BindingError::plain(ErrorKind::Other, format!("usage: {e}"))),
+            Some(recorder) => recorder.flush().map_err(|e| usage_error(&e)),
             None => Ok(()),
         }
     }
 
-    /// Writes every tracked token's pending activity, closes the file and
-    /// stops the recorder's thread (in this process); later requests are
-    /// verified as before but no longer recorded. Idempotent; nothing to
-    /// do without usage recording.
+    /// Writes every record (tokens still alive as they stand) and stops the
+    /// recorder of this process; later decisions are not recorded
+    /// (verification goes on). Idempotent; nothing to do without usage
+    /// recording.
     ///
     /// # Errors
     ///
-    /// The sink failed.
+    /// A sink that failed.
     pub fn shutdown_usage(&self) -> Result<()> {
         match self.existing_service().and_then(|s| s.recorder) {
-            Some(recorder) => match recorder.shutdown() {
-                Ok(()) | Err(agentwrit_tower_verify::usage::UsageError::Closed) => Ok(()),
-                Err(e) => Err(BindingError::plain(ErrorKind::Other, format!("usage: {e}"))),
-            },
+            Some(recorder) => shut(&recorder),
             None => Ok(()),
         }
     }
@@ -813,8 +816,9 @@ impl McpToolScopes {
         self.scopes.scope_families()
     }
 
-    /// Decides `body` for a token holding `held`: the required scopes, or
-    /// the refusal (with `verifier`'s `resource_metadata`).
+    /// Decides `body` for a token holding `held` (its id `jti`, for the
+    /// scope-usage records when `verifier` keeps them): the required
+    /// scopes, or the refusal (with `verifier`'s `resource_metadata`).
     ///
     /// # Errors
     ///
@@ -825,12 +829,15 @@ impl McpToolScopes {
     pub fn authorize(
         &self,
         verifier: &Verifier,
+        jti: Option<&str>,
         body: &[u8],
         held: &[String],
     ) -> std::result::Result<Vec<String>, Box<Refusal>> {
-        self.scopes
-            .authorize(body, held)
-            .map_err(|r| Box::new(verifier.attach(r)))
+        let verdict = self.scopes.authorize(body, held);
+        if let Some(jti) = jti {
+            record_decision(verifier, jti, &verdict);
+        }
+        verdict.map_err(|r| Box::new(verifier.attach(r)))
     }
 
     /// The largest body decided on (a larger one is refused with 413).
@@ -854,23 +861,14 @@ impl McpToolScopes {
         claims: &Claims,
         instance: Option<String>,
     ) -> McpDecision {
-        match self.scopes.authorize(body, &claims.scope) {
-            Ok(required) => {
-                if !required.is_empty() {
-                    verifier.record_check(&claims.jti, &required, true);
-                }
-                McpDecision {
-                    id: None,
-                    verdict: Ok(required),
-                }
-            }
+        let verdict = self.scopes.authorize(body, &claims.scope);
+        record_decision(verifier, &claims.jti, &verdict);
+        match verdict {
+            Ok(required) => McpDecision {
+                id: None,
+                verdict: Ok(required),
+            },
             Err(rejection) => {
-                if rejection.kind() == RejectionKind::InsufficientScope
-                    && let Some(scope) = rejection.required_scope()
-                {
-                    let required: Vec<String> = scope.split(' ').map(str::to_owned).collect();
-                    verifier.record_check(&claims.jti, &required, false);
-                }
                 let rejection = verifier.attach_rejection(rejection);
                 let rejection = match instance {
                     Some(instance) => rejection.with_instance(instance),
@@ -882,6 +880,29 @@ impl McpToolScopes {
                 }
             }
         }
+    }
+}
+
+/// Records an MCP scope decision for the token `jti`, as tower's MCP layer
+/// does: the required scopes allowed, or the scopes an
+/// `insufficient_scope` refusal names denied (other refusals decide no
+/// scope).
+fn record_decision(
+    verifier: &Verifier,
+    jti: &str,
+    verdict: &std::result::Result<Vec<String>, Rejection>,
+) {
+    match verdict {
+        Ok(required) if !required.is_empty() => verifier.record(jti, required, true),
+        Err(r) if r.kind() == RejectionKind::InsufficientScope => {
+            let required: Vec<&str> = r
+                .required_scope()
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect();
+            verifier.record(jti, &required, false);
+        }
+        _ => {}
     }
 }
 
@@ -932,8 +953,8 @@ impl ScopeRequirement {
     }
 
     /// Fills the templates with `values` and decides them for the
-    /// verified `claims` with [`Verifier::require`] (recorded with usage
-    /// recording on): the required scopes, or the refusal (400 for a
+    /// verified `claims` with [`Verifier::check_scopes`] (recorded with
+    /// usage recording on): the required scopes, or the refusal (400 for a
     /// value that cannot fill a scope, 500 for a placeholder without a
     /// value, 403 `insufficient_scope` naming the scopes).
     ///
@@ -958,7 +979,7 @@ impl ScopeRequirement {
                 None => rejection,
             }))
         })?;
-        verifier.require(claims, &required, instance)?;
+        verifier.check_scopes(&claims.jti, &claims.scope, &required, instance)?;
         Ok(required)
     }
 }
@@ -1039,12 +1060,17 @@ mod tests {
         let call = br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_customer_profile","arguments":{"customer_id":"cust-7291"}}}"#;
         assert_eq!(
             scopes
-                .authorize(&verifier, call, &["read:data:*".into()])
+                .authorize(&verifier, None, call, &["read:data:*".into()])
                 .unwrap(),
             ["read:data:customer-cust-7291"]
         );
         let r = scopes
-            .authorize(&verifier, call, &["read:data:customer-cust-9999".into()])
+            .authorize(
+                &verifier,
+                None,
+                call,
+                &["read:data:customer-cust-9999".into()],
+            )
             .unwrap_err();
         assert_eq!((r.status(), r.code()), (403, "insufficient_scope"));
         assert_eq!(r.required_scope(), Some("read:data:customer-cust-7291"));

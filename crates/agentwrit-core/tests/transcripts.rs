@@ -698,6 +698,14 @@ fn a_short_token_renews_before_its_whole_second_exp() {
     let at = state.next_renewal_at(now()).unwrap();
     assert_eq!(at, now() + Duration::from_millis(1_600));
     assert!(at < now() + Duration::from_secs(2));
+    // A 1 s token cannot be renewed safely before a late exp; it renews at
+    // half its lifetime, never in a loop.
+    let token = agent_token("44444444444444444444444444444444", 1);
+    let state = AgentState::new(credentials(&token, now(), 1));
+    assert_eq!(
+        state.next_renewal_at(now()),
+        Some(now() + Duration::from_millis(500))
+    );
 }
 
 #[test]

@@ -45,6 +45,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<service::McpScopes>()?;
     m.add_class::<service::ScopeRequirement>()?;
     m.add_function(wrap_pyfunction!(app::validate, m)?)?;
+    m.add_function(wrap_pyfunction!(service::finish_usage, m)?)?;
     m.add_function(wrap_pyfunction!(app::validate_async, m)?)?;
     m.add_function(wrap_pyfunction!(app::scope_is_subset, m)?)?;
     m.add_function(wrap_pyfunction!(app::drain, m)?)?;

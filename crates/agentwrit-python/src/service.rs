@@ -232,8 +232,7 @@ impl Verifier {
         client_cert_pem=None, client_key_pem=None, public_paths=Vec::new(),
         public_prefixes=Vec::new(), resource=None, authorization_servers=Vec::new(),
         scopes_supported=Vec::new(), resource_documentation=None, resource_name=None,
-        usage_dir=None, usage_service_name=None, usage_instance=None, usage_capacity=None,
-        usage_grace=None,
+        usage_dir=None, usage_service_name=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -257,9 +256,6 @@ impl Verifier {
         resource_name: Option<String>,
         usage_dir: Option<std::path::PathBuf>,
         usage_service_name: Option<String>,
-        usage_instance: Option<String>,
-        usage_capacity: Option<usize>,
-        usage_grace: Option<f64>,
     ) -> PyResult<Self> {
         let options = ServiceOptions {
             broker_url,
@@ -282,22 +278,12 @@ impl Verifier {
                 documentation: resource_documentation,
                 name: resource_name,
             }),
+            usage: usage_dir.map(|dir| UsageOptions {
+                service_name: usage_service_name.unwrap_or_else(|| "python".to_owned()),
+                dir,
+            }),
         };
-        let inner = match usage_dir {
-            Some(dir) => agentwrit_bindings::Verifier::with_usage(
-                options,
-                UsageOptions {
-                    dir,
-                    service_name: usage_service_name,
-                    instance: usage_instance,
-                    capacity: usage_capacity,
-                    grace: seconds_or_zero("usage_grace", usage_grace)?,
-                    max_file_bytes: None,
-                },
-            ),
-            None => agentwrit_bindings::Verifier::new(options),
-        }
-        .py()?;
+        let inner = agentwrit_bindings::Verifier::new(options).py()?;
         Ok(Verifier { inner })
     }
 
@@ -372,7 +358,12 @@ impl Verifier {
         instance: Option<String>,
     ) -> Option<Refusal> {
         self.inner
-            .require(&verified.claims, &required, instance)
+            .check_scopes(
+                &verified.claims.jti,
+                &verified.claims.scope,
+                &required,
+                instance,
+            )
             .err()
             .map(|r| Refusal::from(*r))
     }
@@ -569,4 +560,11 @@ impl ScopeRequirement {
             Err(refusal) => Ok(Bound::new(py, Refusal::from(*refusal))?.into_any().unbind()),
         }
     }
+}
+
+/// Writes out and stops every scope-usage recorder of this process (run at
+/// interpreter exit; a forked child leaves its parent's alone).
+#[pyfunction]
+pub fn finish_usage(py: Python<'_>) -> PyResult<()> {
+    py.detach(agentwrit_bindings::finish_usage).py()
 }

@@ -301,9 +301,11 @@ impl AgentState {
     ///
     /// The broker's `exp` is in whole seconds, so a token can arrive with
     /// up to one second less than `expires_in` left; the lifetime counted
-    /// here leaves that second out, so the renewal always falls before
-    /// `exp` (a 3 s token that arrived late in the broker's second renews
-    /// 1.6 s after it arrived, not 2.4 s, which could be after `exp`).
+    /// here leaves that second out, so the renewal falls before `exp` (a
+    /// 3 s token that arrived late in the broker's second renews 1.6 s
+    /// after it arrived, not 2.4 s, which could be after `exp`). It is
+    /// never earlier than half the lifetime, so a 1 s token renews every
+    /// 0.5 s rather than in a loop.
     ///
     /// ```
     /// # use std::time::{Duration, UNIX_EPOCH};
@@ -319,12 +321,12 @@ impl AgentState {
         if self.released {
             return None;
         }
-        let lifetime =
-            Duration::from_secs(self.credentials.expires_in.unsigned_abs().saturating_sub(1));
+        let lifetime = Duration::from_secs(self.credentials.expires_in.unsigned_abs());
+        let after = (lifetime.saturating_sub(Duration::from_secs(1)) / 5 * 4).max(lifetime / 2);
         let at = self
             .credentials
             .received_at
-            .checked_add(lifetime / 5 * 4)
+            .checked_add(after)
             .unwrap_or(self.credentials.received_at);
         Some(at.max(now))
     }

@@ -26,6 +26,7 @@ __all__ = [
     "validate_async",
     "scope_is_subset",
     "drain",
+    "finish_usage",
     "in_flight",
     "_resolve",
     "UNIVERSAL_APP_SCOPES",
@@ -43,6 +44,7 @@ def validate(
 def validate_async(broker_url: str, token: str, settings: Settings) -> Awaitable[ValidateResult]: ...
 def scope_is_subset(requested: list[str], allowed: list[str]) -> bool: ...
 def drain(timeout: float) -> bool: ...
+def finish_usage() -> None: ...
 def in_flight() -> int: ...
 def _resolve(fut: Any, ok: bool, value: Any) -> None: ...
 
@@ -336,9 +338,6 @@ class Verifier:
         resource_name: str | None = None,
         usage_dir: str | PathLike[str] | None = None,
         usage_service_name: str | None = None,
-        usage_instance: str | None = None,
-        usage_capacity: int | None = None,
-        usage_grace: float | None = None,
     ) -> Verifier: ...
     def authenticate(
         self, authorization: str | None, instance: str | None = None

@@ -25,7 +25,7 @@ import atexit
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -80,17 +80,18 @@ class ProtectedResource:
 
 @dataclass(frozen=True)
 class UsageRecording:
-    """Where and how a :class:`Verifier` records scope usage: one JSON
-    Lines file per process in ``directory`` (several processes may share
-    it). ``service_name`` defaults to the program's name; ``instance`` to
-    ``pid-<pid>``; ``capacity`` is the most tokens tracked at once;
-    ``grace`` how long (seconds) a token stays tracked after its ``exp``."""
+    """Where a :class:`Verifier` records scope usage: one JSON Lines file
+    per process in ``directory`` (several processes may share it), each
+    record naming ``service_name`` (default: the program's name) and the
+    process (``pid-<pid>``)."""
 
     directory: str | os.PathLike[str]
     service_name: str | None = None
-    instance: str | None = None
-    capacity: int | None = None
-    grace: float | None = field(default=None)
+
+
+# Usage records still in memory are written when the interpreter exits
+# (in a forked worker, that worker's own).
+atexit.register(_native.finish_usage)
 
 
 def _program_name() -> str:
@@ -179,14 +180,7 @@ class Verifier:
             resource_name=resource.name if resource else None,
             usage_dir=os.fspath(usage.directory) if usage else None,
             usage_service_name=(usage.service_name or _program_name()) if usage else None,
-            usage_instance=usage.instance if usage else None,
-            usage_capacity=usage.capacity if usage else None,
-            usage_grace=usage.grace if usage else None,
         )
-        if usage is not None:
-            # Records still in memory are written when the interpreter
-            # exits (also in a forked worker, for its own file).
-            atexit.register(self.close)
 
     # -- verification ------------------------------------------------------
 
@@ -279,9 +273,9 @@ class Verifier:
 
     def close(self) -> None:
         """Write the pending usage records and stop recording (verification
-        goes on). Idempotent; also run at interpreter exit."""
+        goes on). Idempotent. At interpreter exit every recorder of the
+        process is closed anyway (a forked worker closes its own)."""
         self._native.shutdown_usage()
-        atexit.unregister(self.close)
 
     def __enter__(self) -> Verifier:
         return self
