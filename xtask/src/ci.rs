@@ -37,6 +37,7 @@ pub fn ci(args: &[String]) -> Result<(), String> {
     crate::interop::interop_python(&[])?;
     crate::mcp::mcp(&[])?;
     crate::pypkg::python(&[])?;
+    crate::node::node(&[])?;
     crate::soak::soak(&quick)?;
     crate::bench_compare::bench_compare(&quick)?;
     // Instruction counts of the quick set against bench/cost-baseline.json
