@@ -321,7 +321,9 @@ fn compile(scratch: &Path) -> Result<PathBuf, String> {
             "moduleResolution": "Node16",
             "strict": true,
             "noUncheckedIndexedAccess": true,
-            "skipLibCheck": true,
+            // The installed package's declarations are checked too, as
+            // a strict user project checks them.
+            "skipLibCheck": false,
             "types": ["node"],
             "rootDir": ".",
             "outDir": "out",

@@ -142,8 +142,8 @@ export class Agent implements AsyncDisposable {
   }
 
   /** Stops background renewal: how many renewals it made, `null` if it was not running. */
-  async stopAutoRenewal(): Promise<number | null> {
-    return call(() => this.#native.stopAutoRenewal(), undefined);
+  async stopAutoRenewal(options?: CallOptions): Promise<number | null> {
+    return call(() => this.#native.stopAutoRenewal(), options);
   }
 
   /** `await using`: releases the agent's delegations, then the agent, on every exit. Never cut short. */

@@ -12,7 +12,7 @@ import { inspect } from "node:util";
 
 import * as native from "./native.cjs";
 import { lifted } from "./errors.cjs";
-import { type TlsOptions, scopes, string, strings, tlsPem } from "./options.cjs";
+import { type CallOptions, type TlsOptions, call, scopes, string, strings, tlsPem } from "./options.cjs";
 import type { AgentClaims } from "./types.cjs";
 import { installExitDrain } from "./exit.cjs";
 
@@ -218,14 +218,14 @@ export class AgentAuth {
    * or `null`: it has none). `path` goes into a refusal's problem
    * (`instance`). Never rejects for a bad token: that is a refusal.
    */
-  async authenticate(authorization: string | null | undefined, path?: string): Promise<AuthResult> {
-    return result(await lifted(() => this.#native.authenticate(authorization ?? null, path ?? null)));
+  async authenticate(authorization: string | null | undefined, path?: string, options?: CallOptions): Promise<AuthResult> {
+    return result(await call(() => this.#native.authenticate(authorization ?? null, path ?? null), options));
   }
 
   /** Verifies one bearer token (without the `Bearer ` prefix). */
-  async verifyToken(token: string): Promise<AuthResult> {
+  async verifyToken(token: string, options?: CallOptions): Promise<AuthResult> {
     const t = string("token", token);
-    return result(await lifted(() => this.#native.verifyToken(t)));
+    return result(await call(() => this.#native.verifyToken(t), options));
   }
 
   /**
