@@ -25,17 +25,19 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use agentwrit_blocking::wire::Claims;
-use agentwrit_tower_verify::usage::{JsonlSink, Recorder};
+use agentwrit_tower_verify::usage::{Counters, JsonlSink, Recorder, UsageError};
 use agentwrit_tower_verify::{
     AgentAuth, BrokerKey, ConfigError, McpScopes, ProtectedResource, Rejection, RejectionKind,
+    ScopeTemplates,
 };
 
 use crate::call::{Abandon, Call, Effect};
-use crate::error::{BindingError, Result};
+use crate::error::{BindingError, ErrorKind, Result};
+use crate::runtime::process_id;
 
 /// How a service checks tokens, as a language hands the options over.
 ///
@@ -77,44 +79,6 @@ pub struct ServiceOptions {
     pub resource: Option<ResourceOptions>,
     /// Record scope-usage evidence (off when `None`).
     pub usage: Option<UsageOptions>,
-}
-
-/// Scope-usage evidence (`agentwrit-usage`, through tower's
-/// `record_usage`): per token, what it was granted against what the
-/// service's requests required, allowed and denied, written as JSON Lines
-/// files (one per process) in `dir`.
-#[derive(Clone, Debug, Default)]
-pub struct UsageOptions {
-    /// The service's name in every record.
-    pub service_name: String,
-    /// The directory the JSON Lines files go to (created if missing).
-    pub dir: PathBuf,
-}
-
-/// Every recorder made in this process, shut down (their last records
-/// written) by [`finish_usage`].
-static RECORDERS: Mutex<Vec<Recorder>> = Mutex::new(Vec::new());
-
-/// Writes out and stops every scope-usage recorder of this process: what a
-/// language runs when its interpreter exits (records of tokens still alive
-/// are written as they stand).
-///
-/// # Errors
-///
-/// The first recorder that could not write everything (the others are
-/// still shut down).
-pub fn finish_usage() -> Result<()> {
-    let recorders = std::mem::take(&mut *RECORDERS.lock().unwrap_or_else(PoisonError::into_inner));
-    let mut first = None;
-    for recorder in recorders {
-        if let Err(e) = recorder.shutdown() {
-            first.get_or_insert(BindingError::plain(
-                crate::ErrorKind::Other,
-                format!("scope-usage records: {e}"),
-            ));
-        }
-    }
-    first.map_or(Ok(()), Err)
 }
 
 // By hand: the client key is a secret.
@@ -159,16 +123,150 @@ pub struct ResourceOptions {
     pub name: Option<String>,
 }
 
+/// Scope-usage evidence (`agentwrit-usage`, through tower's
+/// `record_usage`): per token, what it was granted against what the
+/// service's requests required, allowed and denied, written as JSON Lines
+/// files (one per process) in `dir`.
+#[derive(Clone, Debug, Default)]
+pub struct UsageOptions {
+    /// The service's name in every record.
+    pub service_name: String,
+    /// The directory the JSON Lines files go to (created if missing).
+    pub dir: PathBuf,
+}
+
+impl UsageOptions {
+    /// A recorder writing into `dir`, registered for [`finish_usage`] in
+    /// this process.
+    fn recorder(&self) -> Result<Recorder> {
+        let failed = |e: &dyn fmt::Display| BindingError::invalid_input("usage", &e.to_string());
+        let sink = JsonlSink::dir(&self.dir).map_err(|e| failed(&e))?;
+        let recorder = Recorder::builder()
+            .service_name(self.service_name.clone())
+            .sink(sink)
+            .build()
+            .map_err(|e| failed(&e))?;
+        lock(&RECORDERS).push((process_id(), recorder.clone()));
+        Ok(recorder)
+    }
+}
+
+/// Every recorder made, with the process that made it; [`finish_usage`]
+/// shuts down this process's.
+static RECORDERS: Mutex<Vec<(u32, Recorder)>> = Mutex::new(Vec::new());
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn usage_error(e: &dyn fmt::Display) -> BindingError {
+    BindingError::plain(ErrorKind::Other, format!("scope-usage records: {e}"))
+}
+
+/// Shuts a recorder down; one already shut down is not an error.
+fn shut(recorder: &Recorder) -> Result<()> {
+    match recorder.shutdown() {
+        Ok(()) | Err(UsageError::Closed) => Ok(()),
+        Err(e) => Err(usage_error(&e)),
+    }
+}
+
+/// Writes out and stops every scope-usage recorder of this process: what a
+/// language runs when its interpreter exits (records of tokens still alive
+/// are written as they stand). In a forked child, the recorders its parent
+/// made are left alone (their writer thread is not in the child; the
+/// child's own verifiers built recorders of their own).
+///
+/// # Errors
+///
+/// The first recorder that could not write everything (the others are
+/// still shut down).
+pub fn finish_usage() -> Result<()> {
+    let pid = process_id();
+    let recorders = std::mem::take(&mut *lock(&RECORDERS));
+    let mut first = None;
+    for (owner, recorder) in recorders {
+        if owner != pid {
+            // Never dropped here (see `Shared::drop`).
+            std::mem::forget(recorder);
+            continue;
+        }
+        if let Err(e) = shut(&recorder) {
+            first.get_or_insert(e);
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
 fn config_error(field: &str, e: &ConfigError) -> BindingError {
     BindingError::invalid_input(field, &e.to_string())
 }
 
 /// A service's token verifier: tower's `AgentAuth`, and its scope-usage
-/// recorder when one is on. Cheap to clone.
-#[derive(Clone, Debug)]
+/// recorder when [`ServiceOptions::usage`] turns one on. Cheap to clone.
+///
+/// Fork-safe: a forked child (a pre-forking server's worker) builds its
+/// own authenticator, cache and usage recorder (its own JSON Lines file)
+/// from the same options on first use; the parent's are never used nor
+/// dropped there (their threads do not exist in the child).
+#[derive(Clone)]
 pub struct Verifier {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("options", &self.shared.options)
+            .field("records_usage", &self.shared.options.usage.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a [`Verifier`] holds in one process.
+#[derive(Clone)]
+struct Service {
     auth: AgentAuth,
-    usage: Option<Recorder>,
+    recorder: Option<Recorder>,
+}
+
+struct Shared {
+    options: ServiceOptions,
+    /// The process `home` was built in.
+    owner: u32,
+    /// Taken only by `drop`.
+    home: Option<Service>,
+    /// The service of a forked child (built there on first use).
+    forked: Mutex<Option<(u32, Service)>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let pid = process_id();
+        // Another process's service is never dropped here: dropping its
+        // usage recorder would wait for a writer thread that does not
+        // exist in this process. Leaked once per fork.
+        if self.owner != pid {
+            std::mem::forget(self.home.take());
+        }
+        let forked = self
+            .forked
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if forked.as_ref().is_some_and(|(owner, _)| *owner != pid) {
+            std::mem::forget(forked.take());
+        }
+    }
+}
+
+fn build_service(options: &ServiceOptions) -> Result<Service> {
+    let recorder = options
+        .usage
+        .as_ref()
+        .map(UsageOptions::recorder)
+        .transpose()?;
+    let auth = build_auth(options.clone(), recorder.clone())?;
+    Ok(Service { auth, recorder })
 }
 
 /// What a check concluded: the verified claims, or the answer to send.
@@ -296,8 +394,65 @@ impl Verifier {
     ///
     /// An [`InvalidInput`](crate::ErrorKind::InvalidInput) naming what is
     /// wrong: no broker URL in broker mode, a bad URL, key, PEM or
-    /// resource identifier.
+    /// resource identifier, a usage directory that cannot be created.
     pub fn new(options: ServiceOptions) -> Result<Verifier> {
+        let home = build_service(&options)?;
+        Ok(Verifier {
+            shared: Arc::new(Shared {
+                options,
+                owner: process_id(),
+                home: Some(home),
+                forked: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// This process's service: the one built by `new`, or in a forked
+    /// child its own, built on first use.
+    fn service(&self) -> Result<Service> {
+        let shared = &*self.shared;
+        let pid = process_id();
+        if pid == shared.owner
+            && let Some(home) = &shared.home
+        {
+            return Ok(home.clone());
+        }
+        let mut forked = shared.forked.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((owner, service)) = &*forked
+            && *owner == pid
+        {
+            return Ok(service.clone());
+        }
+        let built = build_service(&shared.options)?;
+        if let Some(theirs) = forked.replace((pid, built.clone())) {
+            // A grandparent's: never dropped here (see `Shared::drop`).
+            std::mem::forget(theirs);
+        }
+        Ok(built)
+    }
+
+    /// This process's service if it has one already (never builds one).
+    fn existing_service(&self) -> Option<Service> {
+        let shared = &*self.shared;
+        let pid = process_id();
+        if pid == shared.owner {
+            return shared.home.clone();
+        }
+        let forked = shared.forked.lock().unwrap_or_else(PoisonError::into_inner);
+        forked
+            .as_ref()
+            .filter(|(owner, _)| *owner == pid)
+            .map(|(_, service)| service.clone())
+    }
+
+    /// The authenticator of this process.
+    fn auth(&self) -> Result<AgentAuth> {
+        self.service().map(|s| s.auth)
+    }
+}
+
+fn build_auth(options: ServiceOptions, recorder: Option<Recorder>) -> Result<AgentAuth> {
+    {
         let mut builder = if options.keys.is_empty() {
             let url = options.broker_url.clone().ok_or_else(|| {
                 BindingError::invalid_input(
@@ -380,29 +535,76 @@ impl Verifier {
             }
             builder = builder.protected_resource(resource);
         }
-        let usage = match options.usage {
-            Some(u) => {
-                let failed =
-                    |e: &dyn fmt::Display| BindingError::invalid_input("usage", &e.to_string());
-                let sink = JsonlSink::dir(&u.dir).map_err(|e| failed(&e))?;
-                let recorder = Recorder::builder()
-                    .service_name(u.service_name)
-                    .sink(sink)
-                    .build()
-                    .map_err(|e| failed(&e))?;
-                RECORDERS
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(recorder.clone());
-                builder = builder.record_usage(recorder.clone());
-                Some(recorder)
-            }
-            None => None,
-        };
+        if let Some(recorder) = recorder {
+            builder = builder.record_usage(recorder);
+        }
         // The broker client's connections live on the bindings runtime.
         let _context = crate::runtime::runtime()?.enter();
-        let auth = builder.build().map_err(|e| config_error("service", &e))?;
-        Ok(Verifier { auth, usage })
+        builder.build().map_err(|e| config_error("service", &e))
+    }
+}
+
+impl Verifier {
+    /// The authenticator of the process that built the verifier, for
+    /// what depends on the configuration only (public paths, discovery,
+    /// challenges): usable in any process, since it touches no thread,
+    /// connection or cache.
+    fn config(&self) -> Option<&AgentAuth> {
+        self.shared.home.as_ref().map(|s| &s.auth)
+    }
+
+    /// Authenticates a request from its `Authorization` header (`None`:
+    /// the request has none). `instance` (the request path) goes into a
+    /// refusal's problem.
+    pub fn authenticate(
+        &self,
+        authorization: Option<String>,
+        instance: Option<String>,
+    ) -> Call<Verdict> {
+        let auth = self.auth();
+        Call::nonblocking("authenticate", Effect::Read, async move {
+            let verdict = auth?.authenticate_header(authorization.as_deref()).await;
+            Ok(verdict_of(verdict, instance))
+        })
+    }
+
+    /// Authenticates a request from every value of its `Authorization`
+    /// header, as raw bytes (what an ASGI or Node server hands over): the
+    /// rules of [`Verifier::authenticate`], plus tower's for duplicates
+    /// (two headers are refused, 401 `invalid_token`).
+    pub fn authenticate_values(
+        &self,
+        values: Vec<Vec<u8>>,
+        instance: Option<String>,
+    ) -> Call<Verdict> {
+        let auth = self.auth();
+        Call::nonblocking("authenticate", Effect::Read, async move {
+            let auth = auth?;
+            let mut headers = http::HeaderMap::new();
+            for value in &values {
+                match http::HeaderValue::from_bytes(value) {
+                    Ok(v) => {
+                        headers.append(http::header::AUTHORIZATION, v);
+                    }
+                    // Not a header value: tower's own refusal of it.
+                    Err(_) => {
+                        let text = String::from_utf8_lossy(value);
+                        let verdict = auth.authenticate_header(Some(&text)).await;
+                        return Ok(verdict_of(verdict, instance));
+                    }
+                }
+            }
+            Ok(verdict_of(auth.authenticate(&headers).await, instance))
+        })
+    }
+
+    /// Verifies one bearer token (what an MCP `requireBearerAuth` verifier
+    /// is handed).
+    pub fn verify_token(&self, token: String) -> Call<Verdict> {
+        let auth = self.auth();
+        Call::nonblocking("verify_token", Effect::Read, async move {
+            Ok(verdict_of(auth?.verify_token(&token).await, None))
+        })
     }
 
     /// Decides a route's requirement for a verified token (its `jti` and
@@ -431,73 +633,25 @@ impl Verifier {
     }
 
     /// Records a scope decision made for the token `jti` (when usage
-    /// recording is on).
+    /// recording is on), in this process's recorder.
     fn record<S: AsRef<str>>(&self, jti: &str, required: &[S], allowed: bool) {
-        if let Some(usage) = &self.usage {
-            usage.check(jti, required, allowed);
+        if self.shared.options.usage.is_none() {
+            return;
         }
-    }
-
-    /// Writes the scope-usage records of tokens that ended, now.
-    ///
-    /// # Errors
-    ///
-    /// A sink that failed since the last flush.
-    pub fn flush_usage(&self) -> Result<()> {
-        match &self.usage {
-            Some(usage) => usage.flush().map_err(|e| {
-                BindingError::plain(crate::ErrorKind::Other, format!("scope-usage records: {e}"))
-            }),
-            None => Ok(()),
+        if let Ok(Service {
+            recorder: Some(recorder),
+            ..
+        }) = self.service()
+        {
+            recorder.check(jti, required, allowed);
         }
-    }
-
-    /// Writes every record (tokens still alive as they stand) and stops the
-    /// recorder; later decisions are not recorded.
-    ///
-    /// # Errors
-    ///
-    /// A sink that failed.
-    pub fn shutdown_usage(&self) -> Result<()> {
-        match &self.usage {
-            Some(usage) => usage.shutdown().map_err(|e| {
-                BindingError::plain(crate::ErrorKind::Other, format!("scope-usage records: {e}"))
-            }),
-            None => Ok(()),
-        }
-    }
-
-    /// Authenticates a request from its `Authorization` header (`None`:
-    /// the request has none). `instance` (the request path) goes into a
-    /// refusal's problem.
-    pub fn authenticate(
-        &self,
-        authorization: Option<String>,
-        instance: Option<String>,
-    ) -> Call<Verdict> {
-        let auth = self.auth.clone();
-        Call::nonblocking("authenticate", Effect::Read, async move {
-            let verdict = auth.authenticate_header(authorization.as_deref()).await;
-            Ok(verdict_of(verdict, instance))
-        })
-    }
-
-    /// Verifies one bearer token (what an MCP `requireBearerAuth` verifier
-    /// is handed).
-    pub fn verify_token(&self, token: String) -> Call<Verdict> {
-        let auth = self.auth.clone();
-        Call::nonblocking("verify_token", Effect::Read, async move {
-            Ok(verdict_of(auth.verify_token(&token).await, None))
-        })
     }
 
     /// The 403 for a token that lacks `required`, with this service's
     /// `resource_metadata` when it publishes one.
     #[must_use]
     pub fn insufficient_scope(&self, required: &[String], instance: Option<String>) -> Refusal {
-        let mut rejection = self
-            .auth
-            .attach_metadata(Rejection::insufficient_scope(required));
+        let mut rejection = self.attach_rejection(Rejection::insufficient_scope(required));
         if let Some(instance) = instance {
             rejection = rejection.with_instance(instance);
         }
@@ -507,7 +661,7 @@ impl Verifier {
     /// Whether `path` is let through without a token.
     #[must_use]
     pub fn is_public(&self, path: &str) -> bool {
-        self.auth.is_public(path)
+        self.config().is_some_and(|auth| auth.is_public(path))
     }
 
     /// The answer to a discovery request (`GET` of the protected
@@ -515,7 +669,7 @@ impl Verifier {
     #[must_use]
     pub fn discovery(&self, method: &str, path: &str) -> Option<Answer> {
         let method = http::Method::from_bytes(method.as_bytes()).ok()?;
-        self.auth
+        self.config()?
             .discovery_response(&method, path)
             .map(|response| Answer {
                 status: response.status().as_u16(),
@@ -528,21 +682,75 @@ impl Verifier {
     /// published.
     #[must_use]
     pub fn resource(&self) -> Option<(String, String)> {
-        self.auth
+        self.config()?
             .protected_resource()
             .map(|r| (r.resource().to_owned(), r.metadata_url().to_owned()))
     }
 
-    /// How many verdicts the cache holds.
+    /// How many verdicts the cache of this process holds.
     #[must_use]
     pub fn cached_entries(&self) -> usize {
-        self.auth.cached_entries()
+        self.existing_service()
+            .map_or(0, |service| service.auth.cached_entries())
     }
 
-    /// `refusal` with this service's `resource_metadata`, when it
+    /// Whether this verifier records scope usage.
+    #[must_use]
+    pub fn records_usage(&self) -> bool {
+        self.shared.options.usage.is_some()
+    }
+
+    /// The usage recorder's counters in this process (`None` when usage
+    /// is not recorded, or this process has not used the verifier yet).
+    #[must_use]
+    pub fn usage_counters(&self) -> Option<Counters> {
+        self.existing_service()?
+            .recorder
+            .map(|recorder| recorder.counters())
+    }
+
+    /// Writes the scope-usage records of tokens with activity since their
+    /// last record, now, and waits until the file has them (blocks the
+    /// calling thread). Nothing to do without usage recording.
+    ///
+    /// # Errors
+    ///
+    /// A sink that failed since the last flush, or a recorder already
+    /// stopped.
+    pub fn flush_usage(&self) -> Result<()> {
+        match self.existing_service().and_then(|s| s.recorder) {
+            Some(recorder) => recorder.flush().map_err(|e| usage_error(&e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes every record (tokens still alive as they stand) and stops the
+    /// recorder of this process; later decisions are not recorded
+    /// (verification goes on). Idempotent; nothing to do without usage
+    /// recording.
+    ///
+    /// # Errors
+    ///
+    /// A sink that failed.
+    pub fn shutdown_usage(&self) -> Result<()> {
+        match self.existing_service().and_then(|s| s.recorder) {
+            Some(recorder) => shut(&recorder),
+            None => Ok(()),
+        }
+    }
+
+    /// `rejection` with this service's `resource_metadata`, when it
     /// publishes one.
+    fn attach_rejection(&self, rejection: Rejection) -> Rejection {
+        match self.config() {
+            Some(auth) => auth.attach_metadata(rejection),
+            None => rejection,
+        }
+    }
+
+    /// `rejection` with this service's `resource_metadata`, as a refusal.
     fn attach(&self, rejection: Rejection) -> Refusal {
-        self.auth.attach_metadata(rejection).into()
+        self.attach_rejection(rejection).into()
     }
 }
 
@@ -627,20 +835,152 @@ impl McpToolScopes {
     ) -> std::result::Result<Vec<String>, Box<Refusal>> {
         let verdict = self.scopes.authorize(body, held);
         if let Some(jti) = jti {
-            match &verdict {
-                Ok(required) if !required.is_empty() => verifier.record(jti, required, true),
-                Err(r) if r.kind() == RejectionKind::InsufficientScope => {
-                    let required: Vec<&str> = r
-                        .required_scope()
-                        .unwrap_or_default()
-                        .split_whitespace()
-                        .collect();
-                    verifier.record(jti, &required, false);
-                }
-                _ => {}
-            }
+            record_decision(verifier, jti, &verdict);
         }
         verdict.map_err(|r| Box::new(verifier.attach(r)))
+    }
+
+    /// The largest body decided on (a larger one is refused with 413).
+    #[must_use]
+    pub fn max_body_bytes(&self) -> usize {
+        self.scopes.max_body_bytes()
+    }
+
+    /// The whole decision on `body` for the verified `claims`, as the MCP
+    /// layer of `agentwrit-tower` makes it: the required scopes, or the
+    /// refusal (with `verifier`'s `resource_metadata`), and the request's
+    /// JSON-RPC `id` when the body is one request (for the error
+    /// response). With usage recording on, the scope decision is recorded
+    /// for the token (allowed, or denied naming the missing scopes).
+    /// `instance` (the request path) goes into a refusal's problem.
+    #[must_use]
+    pub fn decide(
+        &self,
+        verifier: &Verifier,
+        body: &[u8],
+        claims: &Claims,
+        instance: Option<String>,
+    ) -> McpDecision {
+        let verdict = self.scopes.authorize(body, &claims.scope);
+        record_decision(verifier, &claims.jti, &verdict);
+        match verdict {
+            Ok(required) => McpDecision {
+                id: None,
+                verdict: Ok(required),
+            },
+            Err(rejection) => {
+                let rejection = verifier.attach_rejection(rejection);
+                let rejection = match instance {
+                    Some(instance) => rejection.with_instance(instance),
+                    None => rejection,
+                };
+                McpDecision {
+                    id: request_id(body),
+                    verdict: Err(Box::new(rejection.into())),
+                }
+            }
+        }
+    }
+}
+
+/// Records an MCP scope decision for the token `jti`, as tower's MCP layer
+/// does: the required scopes allowed, or the scopes an
+/// `insufficient_scope` refusal names denied (other refusals decide no
+/// scope).
+fn record_decision(
+    verifier: &Verifier,
+    jti: &str,
+    verdict: &std::result::Result<Vec<String>, Rejection>,
+) {
+    match verdict {
+        Ok(required) if !required.is_empty() => verifier.record(jti, required, true),
+        Err(r) if r.kind() == RejectionKind::InsufficientScope => {
+            let required: Vec<&str> = r
+                .required_scope()
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect();
+            verifier.record(jti, &required, false);
+        }
+        _ => {}
+    }
+}
+
+/// The `id` of a body that is one JSON-RPC request (read again only for a
+/// refusal's answer).
+fn request_id(body: &[u8]) -> Option<serde_json::Value> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut message)) => message.remove("id"),
+        _ => None,
+    }
+}
+
+/// [`McpToolScopes::decide`]'s answer.
+#[derive(Debug)]
+pub struct McpDecision {
+    /// The request's JSON-RPC `id` when refused and the body was one
+    /// request (`None` otherwise).
+    pub id: Option<serde_json::Value>,
+    /// The scopes required (all held), or the refusal.
+    pub verdict: std::result::Result<Vec<String>, Box<Refusal>>,
+}
+
+/// Scope templates filled from named text values, such as an HTTP
+/// route's path parameters (`read:data:customer-{customer_id}`): tower's
+/// `ScopeTemplates`, with the placeholder rules of the MCP scopes (a
+/// value holding `:`, `*`, whitespace, quotes, control or non-ASCII
+/// characters, empty or too long, is refused with 400, never filled in).
+#[derive(Clone, Debug)]
+pub struct ScopeRequirement {
+    templates: ScopeTemplates,
+}
+
+impl ScopeRequirement {
+    /// The requirement of every template in `templates`.
+    ///
+    /// # Errors
+    ///
+    /// A template that is not a scope.
+    pub fn new(templates: &[String]) -> Result<ScopeRequirement> {
+        let templates = ScopeTemplates::new(templates).map_err(|e| config_error("scopes", &e))?;
+        Ok(ScopeRequirement { templates })
+    }
+
+    /// The placeholder names the templates use.
+    #[must_use]
+    pub fn names(&self) -> Vec<String> {
+        self.templates.names()
+    }
+
+    /// Fills the templates with `values` and decides them for the
+    /// verified `claims` with [`Verifier::check_scopes`] (recorded with
+    /// usage recording on): the required scopes, or the refusal (400 for a
+    /// value that cannot fill a scope, 500 for a placeholder without a
+    /// value, 403 `insufficient_scope` naming the scopes).
+    ///
+    /// # Errors
+    ///
+    /// The refusal.
+    pub fn check(
+        &self,
+        verifier: &Verifier,
+        claims: &Claims,
+        values: &[(String, String)],
+        instance: Option<String>,
+    ) -> std::result::Result<Vec<String>, Box<Refusal>> {
+        let pairs: Vec<(&str, &str)> = values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let required = self.templates.fill(&pairs).map_err(|rejection| {
+            let rejection = verifier.attach_rejection(rejection);
+            Box::new(Refusal::from(match &instance {
+                Some(instance) => rejection.with_instance(instance.as_str()),
+                None => rejection,
+            }))
+        })?;
+        verifier.check_scopes(&claims.jti, &claims.scope, &required, instance)?;
+        Ok(required)
     }
 }
 
