@@ -925,12 +925,13 @@ fn a_renewal_in_flight_when_the_child_exits_leaves_no_token_file_and_no_live_tok
     let file = dir.join("token");
     let go = dir.join("go");
     let task = unique("renewal-in-flight");
-    // The renewal request is held on its way to the broker.
+    // The renewal request (due at 8 s) is held on its way to the broker.
+    // Released within the 2 s left before the token expires, it renews.
     proxy.pause_at(b"POST /v1/token/renew");
     let (mut cmd, _) = broker.with_app(&[SCOPE]);
     let mut child = cmd
         .env("AGENTWRIT_BROKER_URL", proxy.url())
-        .args(["run", "--ttl", "3s", "--task", &task, "--scope", SCOPE])
+        .args(["run", "--ttl", "10s", "--task", &task, "--scope", SCOPE])
         .arg("--token-file")
         .arg(&file)
         .args(["--", "sh", "-c"])
@@ -1090,11 +1091,9 @@ fn on_renew_failure_continue_lets_the_child_run_on_with_its_expired_token() {
 #[test]
 fn on_renew_failure_signal_sends_the_child_sigterm_or_the_signal_named() {
     for (mode, sig, code) in [("signal", "TERM", 6), ("signal:USR1", "USR1", 5)] {
-        let child = format!(
-            "trap 'echo got=TERM; exit 6' TERM; trap 'echo got=USR1; exit 5' USR1; echo ready; \
-             while :; do sleep 0.05; done"
-        );
-        let Some(mut run) = RenewalNeverAnswered::start(&[], &[], mode, &child) else {
+        let child = "trap 'echo got=TERM; exit 6' TERM; trap 'echo got=USR1; exit 5' USR1; \
+                     echo ready; while :; do sleep 0.05; done";
+        let Some(mut run) = RenewalNeverAnswered::start(&[], &[], mode, child) else {
             return;
         };
         run.line("ready");

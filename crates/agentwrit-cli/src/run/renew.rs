@@ -222,7 +222,7 @@ async fn renew_with_retries(
         }
         let Ok(left) = deadline.duration_since(SystemTime::now()) else {
             return Outcome::GaveUp(format!(
-                "the broker did not renew it before it expired at {} ({failures} attempts)",
+                "the broker did not renew it before it expired at {} ({failures} failed attempt(s))",
                 rfc3339(deadline)
             ));
         };
