@@ -221,3 +221,30 @@ fn inline_values_repeated_flags_and_empty_variables_behave_as_before() {
     assert!(!url.ends_with(":1"), "{url}");
     assert!(!run.lines.iter().any(|l| l.starts_with("TLS mode")));
 }
+
+#[test]
+fn version_prints_the_crate_version() {
+    let (code, stdout, _) = output(&mut binary(&["--version"]));
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        stdout.trim(),
+        format!("agentwrit-devbroker {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn docs_devbroker_md_shows_the_binary_s_own_help() {
+    let doc = include_str!("../../../docs/devbroker.md");
+    let start = "```text\n$ agentwrit-devbroker --help\n";
+    let at = doc
+        .find(start)
+        .expect("docs/devbroker.md has no --help block")
+        + start.len();
+    let shown = &doc[at..at + doc[at..].find("```\n").unwrap()];
+    let (code, help, _) = output(&mut binary(&["--help"]));
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        shown, help,
+        "docs/devbroker.md's --help block is stale: paste the binary's `--help` output"
+    );
+}
