@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use agentwrit_core::{ClaimChecks, Clock, SystemClock};
 use http::HeaderMap;
 
-use crate::cache::{Cache, key_of};
+use crate::cache::{Cache, Key};
 use crate::check::{BrokerCheck, BrokerTls, LocalCheck, Verdict};
 use crate::{AgentAuthLayer, AgentClaims, BrokerKey, ConfigError, Rejection, RejectionKind};
 
@@ -22,7 +22,8 @@ pub const DEFAULT_BROKER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Checks agent tokens for a service: in *broker* mode at the broker's
 /// `/v1/token/validate`, in *local* mode against pinned broker keys (with
 /// an optional broker re-check); either way through a bounded cache keyed
-/// by the token's SHA-256.
+/// by a keyed hash of the token (SipHash-1-3-128 under a per-process
+/// random key; the token itself is never stored).
 ///
 /// Cheap to clone (one `Arc`). Install it with [`AgentAuth::layer`].
 ///
@@ -57,6 +58,12 @@ struct Inner {
     audience: Option<String>,
     public_paths: Vec<String>,
     public_prefixes: Vec<String>,
+}
+
+/// What the cache alone can say about a token.
+enum Cached {
+    Decided(Result<AgentClaims, Rejection>),
+    Miss(Key),
 }
 
 enum Mode {
@@ -200,16 +207,65 @@ impl AgentAuth {
     ///
     /// 401 for a bad token, 503 when the broker cannot be asked.
     pub async fn verify_token(&self, token: &str) -> Result<AgentClaims, Rejection> {
-        crate::bearer::check_shape(token)?;
-        let inner = &self.inner;
-        let now = || inner.clock.now();
-        let verdict = inner
-            .cache
-            .get_or_check(key_of(token), now, || self.check(token))
-            .await;
+        match self.verify_cached(token.as_bytes()) {
+            Cached::Decided(result) => result,
+            Cached::Miss(key) => {
+                crate::bearer::check_shape(token)?;
+                let now = || self.inner.clock.now();
+                // Boxed: the check's future (an HTTP call, in broker mode)
+                // is large, and only a miss needs it; unboxed, every
+                // request's future would carry (and move) its space.
+                let verdict = self
+                    .inner
+                    .cache
+                    .get_or_check(key, now, || Box::pin(self.check(token)))
+                    .await;
+                self.conclude(verdict, now())
+            }
+        }
+    }
+
+    /// [`AgentAuth::authenticate`] when it needs no wait: no token, a
+    /// malformed header, or a fresh cached verdict; `None` on a cache miss
+    /// (a check to run, or another request's to join).
+    pub(crate) fn authenticate_now(
+        &self,
+        headers: &HeaderMap,
+    ) -> Option<Result<AgentClaims, Rejection>> {
+        let token = match crate::bearer::bearer_bytes(headers) {
+            Ok(token) => token,
+            Err(rejection) => return Some(Err(rejection)),
+        };
+        match self.verify_cached(token) {
+            Cached::Decided(result) => Some(result),
+            Cached::Miss(_) => None,
+        }
+    }
+
+    /// The verdict of `token` if the cache holds a fresh one (or the token
+    /// is too long to look up), else the key to check it under.
+    fn verify_cached(&self, token: &[u8]) -> Cached {
+        // The length bound first, so an oversized token is never hashed.
+        if let Err(rejection) = crate::bearer::check_len(token) {
+            return Cached::Decided(Err(rejection));
+        }
+        let key = self.inner.cache.key(token);
+        let now = self.inner.clock.now();
+        match self.inner.cache.fresh(key, now) {
+            // Only a token that passed the shape check can have a verdict
+            // cached, and a hit is that same token (see the cache's
+            // security argument): no need to check its shape again.
+            Some(verdict) => Cached::Decided(self.conclude(verdict, now)),
+            None => Cached::Miss(key),
+        }
+    }
+
+    /// A verdict made an answer: the claims, once the service's own rules
+    /// accept them, or the rejection.
+    fn conclude(&self, verdict: Verdict, now: SystemTime) -> Result<AgentClaims, Rejection> {
         match verdict {
             Verdict::Valid(claims) => {
-                self.accept(&claims, now())?;
+                self.accept(&claims, now)?;
                 Ok(AgentClaims::new(claims))
             }
             Verdict::Invalid(reason) => Err(Rejection::new(RejectionKind::InvalidToken, reason)),
@@ -500,8 +556,8 @@ impl AgentAuthBuilder {
     ///
     /// # Errors
     ///
-    /// A bad broker URL, no keys in local mode, or an HTTP client that
-    /// cannot be built.
+    /// A bad broker URL, no keys in local mode, an HTTP client that
+    /// cannot be built, or no randomness for the cache's secret key.
     pub fn build(self) -> Result<AgentAuth, ConfigError> {
         let mut checks = ClaimChecks::new().with_leeway(self.leeway);
         if let Some(issuer) = self.issuer {
@@ -521,7 +577,8 @@ impl AgentAuthBuilder {
         Ok(AgentAuth {
             inner: Arc::new(Inner {
                 mode,
-                cache: Cache::new(self.max_staleness, self.capacity),
+                cache: Cache::new(self.max_staleness, self.capacity)
+                    .map_err(|e| ConfigError::Random(e.to_string()))?,
                 clock: self.clock,
                 checks,
                 audience: self.audience,
