@@ -15,6 +15,9 @@ mod browser;
 mod ci;
 mod deny;
 mod doc_links;
+mod doc_mentions;
+mod doc_snippets;
+mod docs;
 mod dups;
 mod features;
 mod fuzz;
@@ -37,6 +40,11 @@ Commands:
   bench [quick]  criterion benchmarks ('quick' = a short smoke run)
   deny           cargo-deny bans/licenses/sources checks (offline)
   install-tools  cargo-deny (the pinned version, --locked) when missing
+  docs [--no-build]  cargo doc (warnings denied), then: no intra-doc link rendered
+                 as text in any crate's pages, doc-snippets, and every `Type::item`
+                 the Markdown names in inline code exists
+  doc-snippets   every Markdown page with Rust snippets is compiled as a doc test
+                 (no `ignore`d snippet, no fence without a language)
   dups           no duplicate versions in the transports' normal dependency trees
   features [--list]  each library crate builds alone with each supported feature set
   conformance    the acceptance matrix and the `agentwrit run` tests against AGENTWRIT_TEST_BROKER_URL
@@ -70,6 +78,8 @@ fn main() -> ExitCode {
         "bench" => bench::bench(rest),
         "deny" => deny::deny(rest),
         "install-tools" => deny::install_tools(rest),
+        "docs" => docs::docs(rest),
+        "doc-snippets" => doc_snippets::doc_snippets(rest),
         "dups" => dups::dups(rest),
         "features" => features::features(rest),
         "conformance" => ci::conformance(rest),

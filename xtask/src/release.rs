@@ -417,6 +417,7 @@ mod tests {
             readme: Some(PathBuf::from("Cargo.toml")),
             manifest_path: manifest,
             dependencies: deps,
+            targets: Vec::new(),
         }
     }
 

@@ -10,7 +10,7 @@ use tracing::Instrument as _;
 
 use crate::{AgentAuth, AgentClaims, AuthBody, Rejection, RejectionKind};
 
-/// A tower [`Layer`] that authenticates every request with an
+/// A tower `Layer` that authenticates every request with an
 /// [`AgentAuth`]: it reads `Authorization: Bearer`, checks the token, puts
 /// the [`AgentClaims`](crate::AgentClaims) in the request's extensions and
 /// calls the inner service, or answers with the [`Rejection`](crate::Rejection)

@@ -194,3 +194,14 @@ pub enum ConfigError {
     #[error("the operating system's random number generator failed: {0}")]
     Random(String),
 }
+
+// The Rust snippets of the crate's README and of `docs/service-side.md`,
+// compiled as doc tests so they keep matching the API (`cargo xtask
+// doc-snippets` checks that every page with Rust snippets is included
+// somewhere).
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../README.md")]
+mod readme_md {}
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../../../docs/service-side.md")]
+mod service_side_md {}
