@@ -7,7 +7,8 @@ use crate::util::{cargo, run};
 /// supported feature set of every library crate, the whole test suite (criterion benches included, each run once as a
 /// smoke test), then the short modes of the long-running checks: fuzzing,
 /// the demos in headless Chromium, the official Python SDK against the
-/// development broker, the Python package `agentwrit_rs` (pytest, mypy,
+/// development broker, the example MCP server against the official MCP
+/// clients, the Python package `agentwrit_rs` (pytest, mypy,
 /// stubtest), the soak, the side-by-side comparison, the instruction-count
 /// check against the committed baseline, and the release dry run.
 pub fn ci(args: &[String]) -> Result<(), String> {
@@ -34,6 +35,7 @@ pub fn ci(args: &[String]) -> Result<(), String> {
     let quick = [String::from("--quick")];
     crate::fuzz::fuzz(&quick)?;
     crate::interop::interop_python(&[])?;
+    crate::mcp::mcp(&[])?;
     crate::pypkg::python(&[])?;
     crate::soak::soak(&quick)?;
     crate::bench_compare::bench_compare(&quick)?;

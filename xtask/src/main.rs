@@ -22,6 +22,7 @@ mod dups;
 mod features;
 mod fuzz;
 mod interop;
+mod mcp;
 mod pypkg;
 mod python;
 mod release;
@@ -52,6 +53,9 @@ Commands:
   python [--release]  the Python package agentwrit_rs: wheel built and installed
                  into a venv, then pytest, mypy --strict and stubtest
   interop-python the official Python SDK (agentwrit 0.3.0) lifecycle against agentwrit-devbroker
+  mcp            the example MCP server against the official MCP clients (Python mcp 2.3.0
+                 in a venv, @modelcontextprotocol/sdk 1.32.2 in an npm project, both
+                 under the target dir): discovery, 401/403 challenges, tool calls
   release --dry-run  release checks and `cargo package` (never publishes)
   soak [--lifecycles N] [--workers W] [--quick]  lifecycles against one broker (quick: 200/8)
   bench-compare [--lifecycles N] [--quick]  Rust vs the Python SDK, one table
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         "fuzz" => fuzz::fuzz(rest),
         "release" => release::release(rest),
         "interop-python" => interop::interop_python(rest),
+        "mcp" => mcp::mcp(rest),
         "python" => pypkg::python(rest),
         "soak" => soak::soak(rest),
         "bench-compare" => bench_compare::bench_compare(rest),

@@ -10,7 +10,10 @@ use http::HeaderMap;
 
 use crate::cache::{Cache, Key};
 use crate::check::{BrokerCheck, BrokerTls, LocalCheck, Verdict};
-use crate::{AgentAuthLayer, AgentClaims, BrokerKey, ConfigError, Rejection, RejectionKind};
+use crate::{
+    AgentAuthLayer, AgentClaims, BrokerKey, ConfigError, McpLayer, McpScopes, ProtectedResource,
+    Rejection, RejectionKind,
+};
 
 /// The default `max_staleness`: how long a broker verdict is reused.
 pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(5);
@@ -58,6 +61,7 @@ struct Inner {
     audience: Option<String>,
     public_paths: Vec<String>,
     public_prefixes: Vec<String>,
+    resource: Option<ProtectedResource>,
 }
 
 /// What the cache alone can say about a token.
@@ -87,6 +91,14 @@ impl fmt::Debug for AgentAuth {
             .field("mode", &mode)
             .field("checks", &self.inner.checks)
             .field("audience", &self.inner.audience)
+            .field(
+                "resource",
+                &self
+                    .inner
+                    .resource
+                    .as_ref()
+                    .map(ProtectedResource::resource),
+            )
             .field("cached_entries", &self.cached_entries())
             .finish_non_exhaustive()
     }
@@ -130,6 +142,85 @@ impl AgentAuth {
     #[must_use]
     pub fn layer(&self) -> AgentAuthLayer {
         AgentAuthLayer::new(self.clone())
+    }
+
+    /// The layer for an MCP server's endpoint: protected-resource
+    /// discovery, this authenticator, and per-tool scopes decided from the
+    /// JSON-RPC body by `scopes`. See [`McpLayer`] and
+    /// [docs/mcp.md](https://github.com/agentwrit/agentwrit-rs/blob/main/docs/mcp.md).
+    ///
+    /// ```
+    /// let auth = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080").build()?;
+    /// let scopes = agentwrit_tower::McpScopes::builder()
+    ///     .tool("get_customer_profile", &["read:data:customer-{customer_id}"])
+    ///     .build()?;
+    /// let layer = auth.mcp_layer(scopes);
+    /// # let _ = layer; Ok::<(), agentwrit_tower::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn mcp_layer(&self, scopes: McpScopes) -> McpLayer {
+        McpLayer::new(self.clone(), scopes)
+    }
+
+    /// The protected resource this service publishes, if configured with
+    /// [`AgentAuthBuilder::protected_resource`].
+    ///
+    /// ```
+    /// let auth = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080").build()?;
+    /// assert!(auth.protected_resource().is_none());
+    /// # Ok::<(), agentwrit_tower::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn protected_resource(&self) -> Option<&ProtectedResource> {
+        self.inner.resource.as_ref()
+    }
+
+    /// The answer to a discovery request (`GET` of the protected
+    /// resource's metadata path), or `None` when `path` is not that path
+    /// or no protected resource is configured. The layers call it first;
+    /// a service without them (a binding, another framework) can too.
+    ///
+    /// ```
+    /// let resource = agentwrit_tower::ProtectedResource::new("http://127.0.0.1:8000/mcp")?;
+    /// let auth = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080")
+    ///     .protected_resource(resource)
+    ///     .build()?;
+    /// let found = auth.discovery_response(&http::Method::GET, "/.well-known/oauth-protected-resource/mcp");
+    /// assert_eq!(found.unwrap().status(), 200);
+    /// assert!(auth.discovery_response(&http::Method::GET, "/mcp").is_none());
+    /// # Ok::<(), agentwrit_tower::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn discovery_response(
+        &self,
+        method: &http::Method,
+        path: &str,
+    ) -> Option<http::Response<bytes::Bytes>> {
+        self.inner
+            .resource
+            .as_ref()
+            .and_then(|r| r.discovery_response(method, path))
+    }
+
+    /// `rejection` with this service's `resource_metadata` URL, when a
+    /// protected resource is configured (for rejections made elsewhere,
+    /// such as [`McpScopes::authorize`]'s).
+    ///
+    /// ```
+    /// let resource = agentwrit_tower::ProtectedResource::new("http://127.0.0.1:8000/mcp")?;
+    /// let auth = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080")
+    ///     .protected_resource(resource)
+    ///     .build()?;
+    /// let r = auth.attach_metadata(agentwrit_tower::Rejection::insufficient_scope(&["a:b:c"]));
+    /// assert_eq!(r.resource_metadata(), Some("http://127.0.0.1:8000/.well-known/oauth-protected-resource/mcp"));
+    /// # Ok::<(), agentwrit_tower::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn attach_metadata(&self, rejection: Rejection) -> Rejection {
+        match &self.inner.resource {
+            Some(resource) => rejection.with_resource_metadata(resource.metadata_url_arc()),
+            None => rejection,
+        }
     }
 
     /// How many verdicts the cache holds now (never more than its
@@ -187,8 +278,43 @@ impl AgentAuth {
     ///
     /// The [`Rejection`] to send back.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<AgentClaims, Rejection> {
-        let token = crate::bearer::bearer_token(headers)?;
+        let token = crate::bearer::bearer_token(headers).map_err(|r| self.attach_metadata(r))?;
         self.verify_token(token).await
+    }
+
+    /// Authenticates from the value of the `Authorization` header alone
+    /// (`None` when the request has none): the same rules as
+    /// [`AgentAuth::authenticate`], for a caller that holds the header as
+    /// text (a Python or Node binding, another framework).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), agentwrit_tower::ConfigError> {
+    /// let auth = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:9").build()?;
+    /// assert_eq!(auth.authenticate_header(None).await.unwrap_err().status(), 401);
+    /// let bad = auth.authenticate_header(Some("Bearer not-a-jws")).await.unwrap_err();
+    /// assert_eq!(bad.detail(), "the bearer token is not a compact JWS");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The [`Rejection`] to send back.
+    pub async fn authenticate_header(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<AgentClaims, Rejection> {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = authorization {
+            let value = http::HeaderValue::from_str(value).map_err(|_| {
+                self.attach_metadata(Rejection::new(
+                    RejectionKind::InvalidToken,
+                    "the authorization header is not a valid header value",
+                ))
+            })?;
+            headers.insert(http::header::AUTHORIZATION, value);
+        }
+        self.authenticate(&headers).await
     }
 
     /// Verifies one bearer token: shape check, then the cache or the
@@ -205,8 +331,15 @@ impl AgentAuth {
     ///
     /// # Errors
     ///
-    /// 401 for a bad token, 503 when the broker cannot be asked.
+    /// 401 for a bad token, 503 when the broker cannot be asked (with the
+    /// `resource_metadata` URL when a protected resource is configured).
     pub async fn verify_token(&self, token: &str) -> Result<AgentClaims, Rejection> {
+        self.verify_token_inner(token)
+            .await
+            .map_err(|r| self.attach_metadata(r))
+    }
+
+    async fn verify_token_inner(&self, token: &str) -> Result<AgentClaims, Rejection> {
         match self.verify_cached(token.as_bytes()) {
             Cached::Decided(result) => result,
             Cached::Miss(key) => {
@@ -234,10 +367,10 @@ impl AgentAuth {
     ) -> Option<Result<AgentClaims, Rejection>> {
         let token = match crate::bearer::bearer_bytes(headers) {
             Ok(token) => token,
-            Err(rejection) => return Some(Err(rejection)),
+            Err(rejection) => return Some(Err(self.attach_metadata(rejection))),
         };
         match self.verify_cached(token) {
-            Cached::Decided(result) => Some(result),
+            Cached::Decided(result) => Some(result.map_err(|r| self.attach_metadata(r))),
             Cached::Miss(_) => None,
         }
     }
@@ -354,6 +487,7 @@ pub struct AgentAuthBuilder {
     tls: BrokerTls,
     public_paths: Vec<String>,
     public_prefixes: Vec<String>,
+    resource: Option<ProtectedResource>,
 }
 
 impl fmt::Debug for AgentAuthBuilder {
@@ -380,6 +514,7 @@ impl AgentAuthBuilder {
             tls: BrokerTls::default(),
             public_paths: Vec::new(),
             public_prefixes: Vec::new(),
+            resource: None,
         }
     }
 
@@ -547,6 +682,24 @@ impl AgentAuthBuilder {
         self
     }
 
+    /// Publishes this service as an OAuth protected resource (RFC 9728),
+    /// the dialect MCP clients speak: the layers answer `GET` on its
+    /// metadata path without a token, and every 401 and 403 challenge gains
+    /// `resource_metadata="<its URL>"`. Opt-in: without it, responses are
+    /// as before.
+    ///
+    /// ```
+    /// let resource = agentwrit_tower::ProtectedResource::new("https://tools.example.com/mcp")?;
+    /// let auth = agentwrit_tower::AgentAuth::broker("http://127.0.0.1:8080")
+    ///     .protected_resource(resource)
+    ///     .build()?;
+    /// # let _ = auth; Ok::<(), agentwrit_tower::ConfigError>(())
+    /// ```
+    pub fn protected_resource(mut self, resource: ProtectedResource) -> Self {
+        self.resource = Some(resource);
+        self
+    }
+
     /// Builds the authenticator (no network yet).
     ///
     /// ```
@@ -584,6 +737,7 @@ impl AgentAuthBuilder {
                 audience: self.audience,
                 public_paths: self.public_paths,
                 public_prefixes: self.public_prefixes,
+                resource: self.resource,
             }),
         })
     }

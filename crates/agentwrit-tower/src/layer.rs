@@ -110,6 +110,15 @@ where
             task_id = tracing::field::Empty,
             decision = tracing::field::Empty,
         );
+        // The protected-resource metadata, when one is configured, is
+        // answered here.
+        if let Some(response) = self.auth.discovery_response(req.method(), req.uri().path()) {
+            let discovery = async move {
+                tracing::Span::current().record("decision", "discovery");
+                Ok(response.map(AuthBody::problem))
+            };
+            return Box::pin(discovery.instrument(span));
+        }
         // Decided at once (a public path, no token, a malformed header, or
         // a cached verdict): the inner service, the one `poll_ready`
         // readied, is called now, with no clone and no wait.
@@ -195,5 +204,8 @@ pub(crate) fn decision(kind: RejectionKind) -> &'static str {
         RejectionKind::InsufficientScope => "insufficient_scope",
         RejectionKind::BrokerUnavailable => "broker_unavailable",
         RejectionKind::Misconfigured => "misconfigured",
+        RejectionKind::Forbidden => "forbidden",
+        RejectionKind::BadRequest => "bad_request",
+        RejectionKind::PayloadTooLarge => "payload_too_large",
     }
 }

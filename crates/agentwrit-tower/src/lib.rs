@@ -129,6 +129,39 @@
 //!   verdict cached, and a hit means this very token (bar the collisions
 //!   above).
 //!
+//! # MCP servers: the OAuth protected-resource dialect
+//!
+//! [`AgentAuth::mcp_layer`] puts an MCP server's streamable HTTP endpoint
+//! (rmcp's `StreamableHttpService`, or any tower service) behind the
+//! dialect the MCP authorization specification asks for, opt-in:
+//!
+//! * [`ProtectedResource`] (set with [`AgentAuthBuilder::protected_resource`]):
+//!   the RFC 9728 metadata document, served without a token at its
+//!   well-known path, and `resource_metadata="..."` in every challenge;
+//! * [`McpScopes`]: scopes that depend on the request — per tool, filled
+//!   from the `tools/call` arguments (`read:data:customer-{customer_id}`),
+//!   decided by the broker's exact rule; a refused call is 403
+//!   `insufficient_scope` naming the scope to step up to;
+//! * the `Authorization` header removed before the MCP server runs (tools
+//!   read the verified [`AgentClaims`]; none can forward the token);
+//! * rejections as JSON-RPC error responses ([`Rejection::jsonrpc_body`])
+//!   that MCP clients surface, with the problem in `error.data`:
+//!
+//! | rejection | status | JSON-RPC code |
+//! |---|---|---|
+//! | `MissingToken`, `InvalidToken` | 401 | -32001 |
+//! | `InsufficientScope`, `Forbidden` | 403 | -32003 |
+//! | `BadRequest` | 400 | -32700 (not JSON), -32600 |
+//! | `PayloadTooLarge` | 413 | -32600 |
+//! | `BrokerUnavailable` | 503 | -32004 |
+//! | `Misconfigured` | 500 | -32603 |
+//!
+//! The decisions are plain values and functions, usable without tower
+//! (a Python or Node verifier through a binding):
+//! [`AgentAuth::verify_token`], [`AgentAuth::authenticate_header`],
+//! [`McpScopes::authorize`], [`AgentAuth::discovery_response`] and the
+//! [`Rejection`] accessors. The guide: `docs/mcp.md`.
+//!
 //! # Tracing
 //!
 //! One span `agentwrit.auth` per request with `sub`, `jti`, `task_id` and
@@ -150,6 +183,9 @@ mod check;
 mod claims;
 mod keys;
 mod layer;
+mod mcp;
+mod mcp_scopes;
+mod metadata;
 mod reject;
 #[cfg(feature = "axum")]
 mod scope;
@@ -162,6 +198,11 @@ pub use bearer::MAX_TOKEN_LEN;
 pub use claims::AgentClaims;
 pub use keys::BrokerKey;
 pub use layer::{AgentAuthLayer, AgentAuthService};
+pub use mcp::{McpLayer, McpRequestBody, McpService};
+pub use mcp_scopes::{
+    DEFAULT_MAX_BODY_BYTES, MAX_PLACEHOLDER_VALUE_LEN, McpScopes, McpScopesBuilder,
+};
+pub use metadata::{ProtectedResource, WELL_KNOWN_PATH};
 pub use reject::{AuthBody, Rejection, RejectionKind};
 #[cfg(feature = "axum")]
 pub use scope::{RequireScopes, RequireScopesService};
@@ -189,6 +230,13 @@ pub enum ConfigError {
     /// identity that is not valid PEM).
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
+    /// A [`ProtectedResource`] identifier that is not an absolute
+    /// `http(s)` URL without query or fragment.
+    #[error("invalid resource identifier: {0}")]
+    ResourceUrl(String),
+    /// An [`McpScopes`] template that is not a scope.
+    #[error("invalid scope template: {0}")]
+    ScopeTemplate(String),
     /// The operating system's random number generator failed, so the
     /// cache's secret key could not be drawn.
     #[error("the operating system's random number generator failed: {0}")]

@@ -3,6 +3,7 @@
 
 use core::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use agentwrit_wire::{ErrorCode, ProblemDetail};
@@ -29,6 +30,33 @@ pub enum RejectionKind {
     /// the authentication layer in front, or a scope template naming a
     /// path parameter the route lacks): 500.
     Misconfigured,
+    /// A valid token, but the request asks for something no scope grants
+    /// (an MCP tool with no scope requirement configured): 403,
+    /// `error_code` `forbidden`, no challenge (no other token would help).
+    Forbidden,
+    /// The request body cannot be authorized: not JSON-RPC, or a scope
+    /// placeholder's argument missing or unusable (a value holding `:`,
+    /// `*` or a space would change the scope it fills): 400,
+    /// `error_code` `invalid_request`.
+    BadRequest,
+    /// The request body is over the configured limit: 413, `error_code`
+    /// `payload_too_large`.
+    PayloadTooLarge,
+}
+
+/// The JSON-RPC error code an MCP rejection carries
+/// ([`Rejection::jsonrpc_body`]; the table is in the crate documentation):
+/// codes of the implementation-defined server-error range, except for
+/// bodies that are not JSON-RPC.
+fn jsonrpc_code(kind: RejectionKind, parse_error: bool) -> i64 {
+    match kind {
+        RejectionKind::MissingToken | RejectionKind::InvalidToken => -32001,
+        RejectionKind::InsufficientScope | RejectionKind::Forbidden => -32003,
+        RejectionKind::BadRequest if parse_error => -32700,
+        RejectionKind::BadRequest | RejectionKind::PayloadTooLarge => -32600,
+        RejectionKind::BrokerUnavailable => -32004,
+        RejectionKind::Misconfigured => -32603,
+    }
 }
 
 /// A refused request, rendered as `application/problem+json` in the
@@ -57,6 +85,8 @@ pub struct Rejection {
     detail: String,
     instance: String,
     scope: Option<String>,
+    resource_metadata: Option<Arc<str>>,
+    parse_error: bool,
 }
 
 impl fmt::Display for Rejection {
@@ -89,6 +119,17 @@ impl Rejection {
             detail,
             instance: String::new(),
             scope: None,
+            resource_metadata: None,
+            parse_error: false,
+        }
+    }
+
+    /// A 400 for a body that is not JSON at all (its JSON-RPC code is
+    /// -32700, parse error).
+    pub(crate) fn parse_error(detail: impl Into<String>) -> Self {
+        Rejection {
+            parse_error: true,
+            ..Rejection::new(RejectionKind::BadRequest, detail)
         }
     }
 
@@ -127,6 +168,49 @@ impl Rejection {
         self
     }
 
+    /// Adds `resource_metadata="<url>"` (RFC 9728 §5.1) to the
+    /// challenge, so an OAuth client can discover this protected resource's
+    /// metadata. An authenticator with a
+    /// [`ProtectedResource`](crate::ProtectedResource) sets it on every
+    /// rejection it makes.
+    ///
+    /// ```
+    /// let r = agentwrit_tower::Rejection::insufficient_scope(&["read:data:a"])
+    ///     .with_resource_metadata("https://tools.example/.well-known/oauth-protected-resource/mcp");
+    /// assert!(r.www_authenticate().unwrap().to_str()?.ends_with(
+    ///     r#"resource_metadata="https://tools.example/.well-known/oauth-protected-resource/mcp""#,
+    /// ));
+    /// # Ok::<(), http::header::ToStrError>(())
+    /// ```
+    #[must_use]
+    pub fn with_resource_metadata(mut self, url: impl Into<Arc<str>>) -> Self {
+        self.resource_metadata = Some(url.into());
+        self
+    }
+
+    /// The `resource_metadata` URL the challenge carries, if any.
+    ///
+    /// ```
+    /// assert_eq!(agentwrit_tower::Rejection::insufficient_scope(&["a:b:c"]).resource_metadata(), None);
+    /// ```
+    #[must_use]
+    pub fn resource_metadata(&self) -> Option<&str> {
+        self.resource_metadata.as_deref()
+    }
+
+    /// For an `insufficient_scope` rejection, the scopes the request needs,
+    /// space-separated, as the challenge's `scope` says them: what an agent
+    /// asks the broker for in a new token (step-up).
+    ///
+    /// ```
+    /// let r = agentwrit_tower::Rejection::insufficient_scope(&["read:data:a", "write:data:b"]);
+    /// assert_eq!(r.required_scope(), Some("read:data:a write:data:b"));
+    /// ```
+    #[must_use]
+    pub fn required_scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
     /// Why the request was refused.
     ///
     /// ```
@@ -148,7 +232,7 @@ impl Rejection {
         &self.detail
     }
 
-    /// 401, 403, 503 or 500.
+    /// 401, 403, 400, 413, 503 or 500.
     ///
     /// ```
     /// assert_eq!(agentwrit_tower::Rejection::insufficient_scope(&["a:b:c"]).status(), 403);
@@ -157,9 +241,11 @@ impl Rejection {
     pub fn status(&self) -> StatusCode {
         match self.kind {
             RejectionKind::MissingToken | RejectionKind::InvalidToken => StatusCode::UNAUTHORIZED,
-            RejectionKind::InsufficientScope => StatusCode::FORBIDDEN,
+            RejectionKind::InsufficientScope | RejectionKind::Forbidden => StatusCode::FORBIDDEN,
             RejectionKind::BrokerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             RejectionKind::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            RejectionKind::BadRequest => StatusCode::BAD_REQUEST,
+            RejectionKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 
@@ -179,6 +265,9 @@ impl Rejection {
             RejectionKind::InsufficientScope => ErrorCode::InsufficientScope,
             RejectionKind::BrokerUnavailable => ErrorCode::Other("service_unavailable".to_owned()),
             RejectionKind::Misconfigured => ErrorCode::InternalError,
+            RejectionKind::Forbidden => ErrorCode::Forbidden,
+            RejectionKind::BadRequest => ErrorCode::InvalidRequest,
+            RejectionKind::PayloadTooLarge => ErrorCode::PayloadTooLarge,
         };
         ProblemDetail::new(
             self.status().as_u16(),
@@ -203,8 +292,11 @@ impl Rejection {
     /// information, as §3.1 asks), `Bearer error="invalid_token",
     /// error_description="..."` for a bad one, `Bearer
     /// error="insufficient_scope", error_description="...", scope="..."`
-    /// for a 403, and none for 503 and 500. The `error_description` is
-    /// always the body's [`detail`](Rejection::detail).
+    /// for a 403, and none for the other statuses. The
+    /// `error_description` is always the body's [`detail`](Rejection::detail).
+    /// With [`with_resource_metadata`](Rejection::with_resource_metadata),
+    /// each challenge ends with `resource_metadata="<url>"` (RFC 9728), the
+    /// bare one too (`Bearer resource_metadata="<url>"`).
     ///
     /// ```
     /// # use agentwrit_tower::Rejection;
@@ -215,7 +307,7 @@ impl Rejection {
     /// ```
     #[must_use]
     pub fn www_authenticate(&self) -> Option<HeaderValue> {
-        let value = match self.kind {
+        let mut value = match self.kind {
             RejectionKind::MissingToken => "Bearer".to_owned(),
             RejectionKind::InvalidToken => format!(
                 r#"Bearer error="invalid_token", error_description="{}""#,
@@ -229,9 +321,79 @@ impl Rejection {
                     .unwrap_or_default()
                     .replace(['"', '\\'], "")
             ),
-            RejectionKind::BrokerUnavailable | RejectionKind::Misconfigured => return None,
+            RejectionKind::BrokerUnavailable
+            | RejectionKind::Misconfigured
+            | RejectionKind::Forbidden
+            | RejectionKind::BadRequest
+            | RejectionKind::PayloadTooLarge => return None,
         };
+        if let Some(url) = &self.resource_metadata {
+            value.push_str(if self.kind == RejectionKind::MissingToken {
+                " "
+            } else {
+                ", "
+            });
+            value.push_str(&format!(
+                r#"resource_metadata="{}""#,
+                url.replace(['"', '\\'], "")
+            ));
+        }
         HeaderValue::from_str(&value).ok()
+    }
+
+    /// The rejection as a JSON-RPC 2.0 error response, for MCP clients:
+    /// `{"jsonrpc":"2.0","id":..,"error":{"code":..,"message":<detail>,
+    /// "data":<the problem body>}}`. `id` is the request's id when it is
+    /// known (one request), `null` otherwise; the code is in the crate
+    /// documentation's table (-32001 unauthorized, -32003 insufficient scope
+    /// or forbidden, -32600 or -32700 for a body that is not a usable
+    /// request).
+    ///
+    /// ```
+    /// let r = agentwrit_tower::Rejection::insufficient_scope(&["read:data:customer-9"]);
+    /// let body: serde_json::Value = serde_json::from_slice(&r.jsonrpc_body(Some(&serde_json::json!(7)))).unwrap();
+    /// assert_eq!(body["id"], 7);
+    /// assert_eq!(body["error"]["code"], -32003);
+    /// assert_eq!(body["error"]["message"], "token lacks required scope: read:data:customer-9");
+    /// assert_eq!(body["error"]["data"]["error_code"], "insufficient_scope");
+    /// ```
+    #[must_use]
+    pub fn jsonrpc_body(&self, id: Option<&serde_json::Value>) -> Bytes {
+        let problem = serde_json::to_value(self.problem()).unwrap_or(serde_json::Value::Null);
+        let body = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": id.cloned().unwrap_or(serde_json::Value::Null),
+            "error": {
+                "code": jsonrpc_code(self.kind, self.parse_error),
+                "message": self.detail,
+                "data": problem,
+            },
+        });
+        Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+    }
+
+    /// The whole HTTP response with the [`jsonrpc_body`](Rejection::jsonrpc_body)
+    /// (`Content-Type: application/json`), the status and the challenge:
+    /// what an MCP endpoint answers.
+    ///
+    /// ```
+    /// let response = agentwrit_tower::Rejection::insufficient_scope(&["a:b:c"])
+    ///     .to_jsonrpc_response::<String>(None);
+    /// assert_eq!(response.status(), 403);
+    /// assert_eq!(response.headers()["content-type"], "application/json");
+    /// ```
+    #[must_use]
+    pub fn to_jsonrpc_response<B>(
+        &self,
+        id: Option<&serde_json::Value>,
+    ) -> http::Response<AuthBody<B>> {
+        let mut response = http::Response::new(AuthBody::problem(self.jsonrpc_body(id)));
+        self.set_head(&mut response);
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response
     }
 
     /// The whole HTTP response, with any body type the service uses.

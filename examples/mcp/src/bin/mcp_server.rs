@@ -1,0 +1,172 @@
+//! An MCP tool server whose tools are gated by AgentWrit task-scoped
+//! tokens: rmcp's streamable HTTP service behind `agentwrit-tower`'s MCP
+//! layer.
+//!
+//! ```text
+//! cargo run -p agentwrit-mcp-example --bin mcp_server              # embedded development broker
+//! AGENTWRIT_BROKER_URL=https://broker.internal:8080 \
+//!   cargo run -p agentwrit-mcp-example --bin mcp_server -- --port 8000 --public-url https://tools.example.com/mcp
+//! ```
+//!
+//! Tokens are checked at the broker (release and revocation seen within
+//! `--max-staleness`); every `tools/call` needs the scope its tool names,
+//! filled from the call's arguments (`read:data:customer-{customer_id}`,
+//! `write:data:order-{order_id}`, `read:analytics:{tenant}`). The metadata
+//! document (RFC 9728) is at `/.well-known/oauth-protected-resource/mcp`.
+//! The server never forwards a client's token: the layer strips it before
+//! rmcp sees the request.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use agentwrit_tower::AgentAuth;
+use clap::Parser;
+
+/// An MCP server whose tools need AgentWrit scopes.
+#[derive(Debug, Parser)]
+#[command(name = "mcp_server", version)]
+struct Args {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// The port (0: any free port; the URL is printed).
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+    /// The broker that validates tokens (default: AGENTWRIT_BROKER_URL;
+    /// when neither is set, an embedded development broker is started).
+    #[arg(long)]
+    broker_url: Option<String>,
+    /// The URL clients use for the MCP endpoint: the protected resource's
+    /// identifier (default: http://BIND:PORT/mcp).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// How long a broker verdict on a token is reused, in seconds (0: ask
+    /// the broker on every request).
+    #[arg(long, default_value_t = 5)]
+    max_staleness: u64,
+    /// Require tokens to name this audience in `aud` (the broker issues no
+    /// `aud` to agent tokens today, so only set it with a broker that does).
+    #[arg(long)]
+    audience: Option<String>,
+    /// Name an OAuth authorization server in the metadata
+    /// (`authorization_servers`): only for a deployment with one in front
+    /// of the broker, which is not one itself.
+    #[arg(long)]
+    authorization_server: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::WARN)
+        .init();
+    let args = Args::parse();
+
+    // The broker: given, from the environment, or embedded.
+    let configured = args.broker_url.clone().or_else(|| {
+        std::env::var("AGENTWRIT_BROKER_URL")
+            .ok()
+            .filter(|v| !v.is_empty())
+    });
+    let (broker_url, embedded) = match configured {
+        Some(url) => (url, None),
+        None => {
+            let broker = agentwrit_devbroker::DevBroker::builder()
+                .issuer("agentwrit")
+                .start()?;
+            let app = broker.register_universal_app()?;
+            (broker.url().to_owned(), Some((broker, app)))
+        }
+    };
+
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port)).await?;
+    let local = listener.local_addr()?;
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}{}", agentwrit_mcp_example::MCP_PATH));
+
+    let scopes = agentwrit_mcp_example::mcp_scopes()?;
+    let mut resource = agentwrit_mcp_example::protected_resource(&public_url, &scopes)?;
+    if let Some(issuer) = &args.authorization_server {
+        resource = resource.authorization_server(issuer);
+    }
+    let mut builder = AgentAuth::broker(&broker_url)
+        .max_staleness(Duration::from_secs(args.max_staleness))
+        .protected_resource(resource.clone());
+    if let Some(audience) = &args.audience {
+        builder = builder.audience(audience);
+    }
+    let auth = builder.build()?;
+
+    // rmcp accepts only these Host values (DNS-rebinding protection).
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    if let Ok(uri) = public_url.parse::<http::Uri>()
+        && let Some(host) = uri.host()
+    {
+        hosts.push(
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+        );
+    }
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let router = agentwrit_mcp_example::router(&auth, scopes, hosts, shutdown.child_token());
+
+    println!(
+        "MCP server listening on http://{local}{}",
+        agentwrit_mcp_example::MCP_PATH
+    );
+    println!("protected resource metadata: {}", resource.metadata_url());
+    println!("tokens validated at {broker_url}");
+    if let Some((_, app)) = &embedded {
+        // The embedded broker's throwaway sample app, for the agent example.
+        println!("export AGENTWRIT_BROKER_URL={broker_url}");
+        println!("export AGENTWRIT_CLIENT_ID={}", app.client_id);
+        println!(
+            "export AGENTWRIT_CLIENT_SECRET={}",
+            app.client_secret.expose_secret()
+        );
+        println!("export AGENTWRIT_MCP_URL={public_url}");
+    }
+    println!("press Ctrl-C to stop");
+
+    let stop = shutdown.clone();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            wait_for_signal().await;
+            stop.cancel();
+        })
+        .await?;
+    drop(embedded);
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
