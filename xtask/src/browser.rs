@@ -134,7 +134,7 @@ pub fn browser_check(args: &[String]) -> Result<(), String> {
 
 /// `chromium` (or a sibling name) on PATH; installs Debian's package when
 /// allowed and missing.
-fn find_or_install_chromium(install: bool) -> Result<PathBuf, String> {
+pub fn find_or_install_chromium(install: bool) -> Result<PathBuf, String> {
     if let Some(found) = find_chromium() {
         return Ok(found);
     }
@@ -155,7 +155,7 @@ fn find_or_install_chromium(install: bool) -> Result<PathBuf, String> {
     find_chromium().ok_or_else(|| "chromium is still not on PATH after installing it".into())
 }
 
-fn find_chromium() -> Option<PathBuf> {
+pub fn find_chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     for name in ["chromium", "chromium-browser", "google-chrome"] {
         for dir in std::env::split_paths(&path) {

@@ -1,18 +1,127 @@
-//! `cargo xtask ci` and `cargo xtask test`.
+//! `cargo xtask ci` (the pipeline), `cargo xtask test` and `cargo xtask
+//! conformance`.
+//!
+//! # The pipeline
+//!
+//! [`PIPELINE`] is every check CI runs, as named steps. Stages run in
+//! order; the lanes of a stage run side by side (each in a process of its
+//! own, its output printed when it ends); the steps of a lane run in
+//! order. Every step's wall and CPU time is printed when it ends and in a
+//! table at the end ([`crate::pipeline`] runs it). `cargo xtask ci --list`
+//! shows it; `cargo xtask ci --only a,b` runs some steps alone.
+//!
+//! The shape follows the machine CI runs on, two cores: a stage's lanes
+//! pair work that keeps both cores busy (compiling) with work that mostly
+//! waits (downloads, apt-get, a single-threaded Valgrind run), never two
+//! compilations at once where one would do. Compiled things are built
+//! once and reused: one debug build for every test ([`test()`]), one
+//! optimised build for every optimised run ([`crate::optimised`]).
+//!
+//! To add a check: write a `fn() -> Result<(), String>` below (usually one
+//! call into the check's module) and add one `step("name", function)` to
+//! the lane it belongs in:
+//! * needs only the network or the package manager (a venv, an npm
+//!   project, a Debian package): the provisioning lane of stage 1;
+//! * runs tests of the workspace: in [`test()`], so it shares the one
+//!   debug build;
+//! * runs a binary: the last stage's third lane, taking optimised
+//!   binaries from [`crate::optimised`] (add the package there);
+//! * compiles something of its own (a wheel, a Node addon): the last
+//!   stage, in the lane with the least compiling.
 
+use crate::pipeline::{Stage, step};
 use crate::util::{cargo, run};
 
-/// Format check, clippy with warnings denied, docs with warnings denied,
-/// cargo-deny's offline checks, the duplicate-version check, every
-/// supported feature set of every library crate, the whole test suite (criterion benches included, each run once as a
-/// smoke test), then the short modes of the long-running checks: fuzzing,
-/// the demos in headless Chromium, the official Python SDK against the
-/// development broker, the example MCP server against the official MCP
-/// clients, the Python package `agentwrit_rs` (pytest, mypy,
-/// stubtest), the soak, the side-by-side comparison, the instruction-count
-/// check against the committed baseline, and the release dry run.
+/// Every check of `cargo xtask ci`.
+pub const PIPELINE: &[Stage] = &[
+    Stage {
+        name: "checks and tools",
+        lanes: &[
+            // Compiles (check mode, docs): both cores.
+            &[
+                step("fmt", fmt),
+                step("clippy", clippy),
+                step("docs", docs),
+                step("dups", dups),
+                step("features", features),
+            ],
+            // Downloads, while the lane above compiles: cargo-deny (built
+            // here when missing), Debian's packages, then the check.
+            &[
+                step("tools", tools),
+                step("debian", debian),
+                step("deny", deny),
+            ],
+            // Downloads from PyPI and npm (~75 s each on this machine, a
+            // few seconds of CPU).
+            &[step("python-envs", python_envs), step("npm", npm)],
+        ],
+    },
+    Stage {
+        name: "tests",
+        lanes: &[&[step("test", test_suite)]],
+    },
+    Stage {
+        name: "optimised build",
+        lanes: &[&[step("optimised-build", optimised_build)]],
+    },
+    Stage {
+        name: "long checks",
+        lanes: &[
+            // Valgrind: one core for minutes.
+            &[step("bench-cost", bench_cost)],
+            // `cargo package` builds every publishable crate alone.
+            &[step("release-dry-run", release_dry_run)],
+            // Binaries of the two builds, and what compiles its own.
+            &[
+                step("fuzz", fuzz),
+                step("soak", soak),
+                step("interop-python", interop_python),
+                step("browser-check", browser_check),
+                step("mcp", mcp),
+                step("python", python),
+                step("bench-compare", bench_compare),
+            ],
+        ],
+    },
+];
+
+/// `cargo xtask ci [--list] [--only a,b]`: the pipeline.
 pub fn ci(args: &[String]) -> Result<(), String> {
-    run(cargo().args(["fmt", "--all", "--check"]))?;
+    let mut only = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--list" => {
+                print!("{}", crate::pipeline::list(PIPELINE));
+                return Ok(());
+            }
+            "--only" => {
+                let names = it
+                    .next()
+                    .ok_or("--only needs a comma-separated list of steps")?;
+                only = Some(names.split(',').map(str::to_owned).collect::<Vec<_>>());
+            }
+            other => return Err(format!("ci: unknown argument {other:?}")),
+        }
+    }
+    crate::pipeline::run(PIPELINE, only.as_deref())
+}
+
+/// `cargo xtask ci-lane S L` (internal, started by the pipeline).
+pub fn ci_lane(args: &[String]) -> Result<(), String> {
+    crate::pipeline::lane_main(PIPELINE, args)
+}
+
+fn quick() -> [String; 1] {
+    [String::from("--quick")]
+}
+
+fn fmt() -> Result<(), String> {
+    run(cargo().args(["fmt", "--all", "--check"]))
+}
+
+fn clippy() -> Result<(), String> {
     run(cargo().args([
         "clippy",
         "--workspace",
@@ -20,33 +129,100 @@ pub fn ci(args: &[String]) -> Result<(), String> {
         "--",
         "-D",
         "warnings",
-    ]))?;
-    run(cargo()
-        .args(["doc", "--workspace", "--no-deps"])
-        .env("RUSTDOCFLAGS", "-D warnings"))?;
-    crate::doc_links::check(&crate::metadata::target_dir()?.join("doc"))?;
-    crate::deny::deny(&[])?;
-    crate::dups::dups(&[])?;
-    crate::features::features(&[])?;
-    test(args)?;
-    // The demos in a real browser; installs Debian's chromium when it is
-    // missing, and says it skipped when no browser can be had.
-    crate::browser::browser_check(&[String::from("--skip-without-browser")])?;
-    let quick = [String::from("--quick")];
-    crate::fuzz::fuzz(&quick)?;
-    crate::interop::interop_python(&[])?;
-    crate::mcp::mcp(&[])?;
-    crate::pypkg::python(&[])?;
-    crate::soak::soak(&quick)?;
-    crate::bench_compare::bench_compare(&quick)?;
-    // Instruction counts of the quick set against bench/cost-baseline.json
-    // (fails on a row more than 10 % above it).
-    crate::bench_cost::bench_cost(&[String::from("--quick"), String::from("--check")])?;
+    ]))
+}
+
+/// rustdoc with warnings denied, the doc-link check over every crate, the
+/// Markdown's snippets and API mentions.
+fn docs() -> Result<(), String> {
+    crate::docs::docs(&[])
+}
+
+fn dups() -> Result<(), String> {
+    crate::dups::dups(&[])
+}
+
+fn features() -> Result<(), String> {
+    crate::features::features(&[])
+}
+
+fn tools() -> Result<(), String> {
+    crate::tools::cargo_tools()
+}
+
+fn debian() -> Result<(), String> {
+    crate::tools::debian()
+}
+
+fn python_envs() -> Result<(), String> {
+    crate::tools::python_envs()
+}
+
+fn npm() -> Result<(), String> {
+    crate::tools::npm()
+}
+
+fn deny() -> Result<(), String> {
+    crate::deny::deny(&[])
+}
+
+fn test_suite() -> Result<(), String> {
+    test(&[])
+}
+
+fn optimised_build() -> Result<(), String> {
+    crate::optimised::build()
+}
+
+/// Instruction counts of the quick set against bench/cost-baseline.json
+/// (fails on a row more than 10 % above it).
+fn bench_cost() -> Result<(), String> {
+    crate::bench_cost::bench_cost(&[String::from("--quick"), String::from("--check")])
+}
+
+fn release_dry_run() -> Result<(), String> {
     crate::release::release(&[String::from("--dry-run")])
 }
 
+fn fuzz() -> Result<(), String> {
+    crate::fuzz::fuzz(&quick())
+}
+
+fn soak() -> Result<(), String> {
+    crate::soak::soak(&quick())
+}
+
+fn interop_python() -> Result<(), String> {
+    crate::interop::interop_python(&[])
+}
+
+/// The demos in a real browser; says it skipped when no browser can be
+/// had.
+fn browser_check() -> Result<(), String> {
+    crate::browser::browser_check(&[String::from("--skip-without-browser")])
+}
+
+fn mcp() -> Result<(), String> {
+    crate::mcp::mcp(&[])
+}
+
+fn python() -> Result<(), String> {
+    crate::pypkg::python(&[])
+}
+
+fn bench_compare() -> Result<(), String> {
+    crate::bench_compare::bench_compare(&quick())
+}
+
 /// Every test: unit, integration, property (10 000 cases per property),
-/// and doc tests, for every crate in the workspace.
+/// the criterion benchmarks once each, and doc tests, for every crate in
+/// the workspace; all from one debug build (the same package selection
+/// and targets each time, so cargo resolves one feature set).
+///
+/// With cargo-nextest (when installed) the test binaries run side by side,
+/// each test in its own process; otherwise `cargo test` runs them one
+/// after the other. The benchmarks run through `cargo test --benches`
+/// either way: they are not libtest harnesses nextest could list.
 pub fn test(_args: &[String]) -> Result<(), String> {
     // The examples' output tests run the example binaries; building them
     // first (with the same arguments the tests would use) keeps that build
@@ -58,9 +234,27 @@ pub fn test(_args: &[String]) -> Result<(), String> {
         "agentwrit-examples",
         "--examples",
     ]))?;
-    run(cargo()
-        .args(["test", "--workspace", "--all-targets"])
-        .env("PROPTEST_CASES", proptest_cases()))?;
+    if crate::tools::nextest_present() {
+        run(cargo()
+            .args([
+                "nextest",
+                "run",
+                "--workspace",
+                "--lib",
+                "--bins",
+                "--tests",
+                "--examples",
+                "--no-fail-fast",
+            ])
+            .env("PROPTEST_CASES", proptest_cases()))?;
+        run(cargo()
+            .args(["test", "--workspace", "--benches"])
+            .env("PROPTEST_CASES", proptest_cases()))?;
+    } else {
+        run(cargo()
+            .args(["test", "--workspace", "--all-targets"])
+            .env("PROPTEST_CASES", proptest_cases()))?;
+    }
     run(cargo().args(["test", "--workspace", "--doc"]))?;
     Ok(())
 }

@@ -6,6 +6,8 @@
 //! `cargo metadata`, never from parsing files by hand.
 
 mod metadata;
+mod optimised;
+mod pipeline;
 mod util;
 
 mod bench;
@@ -27,6 +29,7 @@ mod pypkg;
 mod python;
 mod release;
 mod soak;
+mod tools;
 
 use std::process::ExitCode;
 
@@ -34,13 +37,20 @@ const HELP: &str = "\
 cargo xtask <command>
 
 Commands:
-  ci             fmt, clippy -D warnings, docs, deny, dups, features, the whole
-                 test suite, then the quick modes of fuzz, interop, soak,
-                 bench-compare, bench-cost --check and the release dry run
-  test           the whole test suite (unit, integration, property, doc tests)
+  ci [--list] [--only a,b]  every check, as named steps in stages (lanes of
+                 a stage side by side): fmt, clippy -D warnings, docs, dups,
+                 features, with the tools installed meanwhile, deny; the whole
+                 test suite; one optimised build; then bench-cost --check, the
+                 release dry run, and the quick modes of fuzz, soak, interop,
+                 the browser check, mcp, python, bench-compare. Each step's
+                 wall and CPU seconds are printed, and a table at the end
+  test           the whole test suite (unit, integration, property, benchmarks
+                 once, doc tests; with cargo-nextest when installed)
   bench [quick]  criterion benchmarks ('quick' = a short smoke run)
   deny           cargo-deny bans/licenses/sources checks (offline)
-  install-tools  cargo-deny (the pinned version, --locked) when missing
+  install-tools  what the checks use besides the toolchain, when missing:
+                 cargo-deny (pinned), Debian's chromium and valgrind, the
+                 Python venvs and the MCP clients' venv and npm project
   docs [--no-build]  cargo doc (warnings denied), then: no intra-doc link rendered
                  as text in any crate's pages, doc-snippets, and every `Type::item`
                  the Markdown names in inline code exists
@@ -78,10 +88,11 @@ fn main() -> ExitCode {
     };
     let result = match cmd {
         "ci" => ci::ci(rest),
+        "ci-lane" => ci::ci_lane(rest),
         "test" => ci::test(rest),
         "bench" => bench::bench(rest),
         "deny" => deny::deny(rest),
-        "install-tools" => deny::install_tools(rest),
+        "install-tools" => tools::install_tools(rest),
         "docs" => docs::docs(rest),
         "doc-snippets" => doc_snippets::doc_snippets(rest),
         "dups" => dups::dups(rest),

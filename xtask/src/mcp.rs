@@ -30,12 +30,7 @@ pub fn mcp(args: &[String]) -> Result<(), String> {
     if let Some(a) = args.first() {
         return Err(format!("mcp takes no arguments (got {a:?})"));
     }
-    let python = ensure_venv(
-        &target_dir()?.join("mcp-python-venv"),
-        &[PYTHON_MCP],
-        PYTHON_PROBE,
-    )?;
-    let node_dir = ensure_npm_project(&target_dir()?.join("mcp-node"))?;
+    let (python, node_dir) = provision()?;
     run(cargo()
         .args([
             "test",
@@ -48,6 +43,19 @@ pub fn mcp(args: &[String]) -> Result<(), String> {
         ])
         .env("AGENTWRIT_MCP_PYTHON", &python)
         .env("AGENTWRIT_MCP_NODE_DIR", &node_dir))
+}
+
+/// The two official clients, installed when missing: the venv's
+/// interpreter and the npm project's directory (also run on its own by
+/// CI's provisioning lane, while the code compiles).
+pub fn provision() -> Result<(PathBuf, PathBuf), String> {
+    let python = ensure_venv(
+        &target_dir()?.join("mcp-python-venv"),
+        &[PYTHON_MCP],
+        PYTHON_PROBE,
+    )?;
+    let node_dir = ensure_npm_project(&target_dir()?.join("mcp-node"))?;
+    Ok((python, node_dir))
 }
 
 /// An npm project in `dir` with the pinned SDK installed (from the npm

@@ -2,8 +2,8 @@
 //! counts per operation, under Valgrind's callgrind, which counts the same
 //! total on an idle and on a loaded machine.
 //!
-//! For each row, agentwrit-bench's `cost` binary (the `bench-cost` cargo
-//! profile: release code with line tables) runs under callgrind three
+//! For each row, agentwrit-bench's `cost` binary (the release profile,
+//! which keeps line tables) runs under callgrind three
 //! times: with no operations, with W warm-up operations then N, and with W
 //! then 2N. Instructions per operation = (I(W, 2N) - I(W, N)) / N: process
 //! start, client construction and the warm-up cancel out. The warm-up's own

@@ -1,44 +1,32 @@
-//! What the rows run against: the measured binaries (built with the
-//! `bench-cost` profile), a throwaway PKI, and two development brokers
-//! (plain HTTP and HTTPS) in their own processes, which are never traced.
+//! What the rows run against: the measured binaries (from the shared
+//! optimised build, [`crate::optimised`]), a throwaway PKI, and two
+//! development brokers (plain HTTP and HTTPS) in their own processes, which
+//! are never traced.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::python::Broker;
-use crate::util::{cargo, run, target_dir};
-
-/// The cargo profile the measured binaries are built with: release code
-/// with line tables, so `callgrind_annotate` names functions and lines.
-pub(super) const PROFILE: &str = "bench-cost";
+use crate::util::{run, target_dir};
 
 /// The built binaries and the directory results go to.
 pub(super) struct Binaries {
-    /// `<target dir>/bench-cost`.
+    /// `<target dir>/bench-cost`: results, profiles, the PKI.
     pub dir: PathBuf,
     /// agentwrit-bench's `cost` binary.
     pub cost: PathBuf,
     broker: PathBuf,
 }
 
-/// Builds the development broker and the `cost` binary.
+/// The development broker and the `cost` binary, optimised with line
+/// tables (the release profile), so `callgrind_annotate` names functions
+/// and lines.
 pub(super) fn build() -> Result<Binaries, String> {
-    run(cargo().args([
-        "build",
-        "--profile",
-        PROFILE,
-        "--quiet",
-        "-p",
-        "agentwrit-devbroker",
-        "-p",
-        "agentwrit-bench",
-        "--bins",
-    ]))?;
-    let dir = target_dir()?.join(PROFILE);
-    let exe = |n: &str| dir.join(format!("{n}{}", std::env::consts::EXE_SUFFIX));
+    let dir = target_dir()?.join("bench-cost");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     Ok(Binaries {
-        cost: exe("cost"),
-        broker: exe("agentwrit-devbroker"),
+        cost: crate::optimised::bin("cost")?,
+        broker: crate::optimised::bin("agentwrit-devbroker")?,
         dir,
     })
 }
