@@ -2,7 +2,7 @@
 //! Python SDK against ONE development broker process.
 //!
 //! Takes the broker binary and agentwrit-bench's `compare` binary from the
-//! shared optimised build ([`crate::optimised`]), creates the Python SDK's virtualenv (once, shared with
+//! shared optimised build ([`crate::builds`]), creates the Python SDK's virtualenv (once, shared with
 //! `interop-python`, under the target directory),
 //! starts `agentwrit-devbroker --port 0 --sample-app --no-rate-limits`,
 //! builds the Python package `agentwrit_rs` (release wheel, installed into
@@ -34,8 +34,8 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
     }
 
     let root = root();
-    let broker_bin = crate::optimised::bin("agentwrit-devbroker")?;
-    let compare = crate::optimised::bin("compare")?;
+    let broker_bin = crate::builds::optimised_bin("agentwrit-devbroker")?;
+    let compare = crate::builds::optimised_bin("compare")?;
 
     let python = sdk_python()?;
     // The Python package on the Rust core, installed into its own venv (the

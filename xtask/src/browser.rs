@@ -97,12 +97,9 @@ pub fn browser_check(args: &[String]) -> Result<(), String> {
         }
         Err(e) => return Err(e),
     };
-    let mut build = cargo();
-    build.arg("build");
-    for demo in &demos {
-        build.args(["-p", demo.package]);
-    }
-    run(&mut build)?;
+    // The demo apps from the workspace's debug build (the one the tests
+    // use), not a build of their own.
+    crate::builds::debug()?;
     let target = target_dir()?;
     let mut failures = Vec::new();
     for demo in demos {

@@ -14,18 +14,19 @@
 //! pair work that keeps both cores busy (compiling) with work that mostly
 //! waits (downloads, apt-get, a single-threaded Valgrind run), never two
 //! compilations at once where one would do. Compiled things are built
-//! once and reused: one debug build for every test ([`test()`]), one
-//! optimised build for every optimised run ([`crate::optimised`]).
+//! once and reused: one debug build for every test and debug binary, one
+//! optimised build for every optimised run ([`crate::builds`]).
 //!
 //! To add a check: write a `fn() -> Result<(), String>` below (usually one
 //! call into the check's module) and add one `step("name", function)` to
 //! the lane it belongs in:
 //! * needs only the network or the package manager (a venv, an npm
 //!   project, a Debian package): the provisioning lane of stage 1;
-//! * runs tests of the workspace: in [`test()`], so it shares the one
-//!   debug build;
+//! * runs tests of the workspace: with the debug build's selection
+//!   ([`crate::builds::TEST_TARGETS`] over `--workspace`), so it compiles
+//!   nothing new;
 //! * runs a binary: the last stage's third lane, taking optimised
-//!   binaries from [`crate::optimised`] (add the package there);
+//!   binaries from [`crate::builds`] (add the package there);
 //! * compiles something of its own (a wheel, a Node addon): the last
 //!   stage, in the lane with the least compiling.
 
@@ -63,7 +64,12 @@ pub const PIPELINE: &[Stage] = &[
     },
     Stage {
         name: "optimised build",
-        lanes: &[&[step("optimised-build", optimised_build)]],
+        // The doc tests compile one crate at a time: the build gets the
+        // other core.
+        lanes: &[
+            &[step("optimised-build", optimised_build)],
+            &[step("doc-tests", doc_tests)],
+        ],
     },
     Stage {
         name: "long checks",
@@ -167,11 +173,11 @@ fn deny() -> Result<(), String> {
 }
 
 fn test_suite() -> Result<(), String> {
-    test(&[])
+    tests_and_benches()
 }
 
 fn optimised_build() -> Result<(), String> {
-    crate::optimised::build()
+    crate::builds::optimised()
 }
 
 /// Instruction counts of the quick set against bench/cost-baseline.json
@@ -216,47 +222,45 @@ fn bench_compare() -> Result<(), String> {
 
 /// Every test: unit, integration, property (10 000 cases per property),
 /// the criterion benchmarks once each, and doc tests, for every crate in
-/// the workspace; all from one debug build (the same package selection
-/// and targets each time, so cargo resolves one feature set).
+/// the workspace; all from the one debug build ([`crate::builds`]).
+pub fn test(_args: &[String]) -> Result<(), String> {
+    tests_and_benches()?;
+    doc_tests()
+}
+
+/// The tests of the debug build, then the benchmarks once each.
 ///
 /// With cargo-nextest (when installed) the test binaries run side by side,
 /// each test in its own process; otherwise `cargo test` runs them one
 /// after the other. The benchmarks run through `cargo test --benches`
 /// either way: they are not libtest harnesses nextest could list.
-pub fn test(_args: &[String]) -> Result<(), String> {
-    // The examples' output tests run the example binaries; building them
-    // first (with the same arguments the tests would use) keeps that build
-    // out of the tests' run time.
-    run(cargo().args([
-        "build",
-        "--quiet",
-        "--package",
-        "agentwrit-examples",
-        "--examples",
-    ]))?;
+fn tests_and_benches() -> Result<(), String> {
+    // The one debug build, examples included: the examples' output tests
+    // run the example binaries (their own `cargo build --workspace
+    // --examples` then finds them up to date).
+    crate::builds::debug()?;
+    let targets = crate::builds::TEST_TARGETS;
     if crate::tools::nextest_present() {
         run(cargo()
-            .args([
-                "nextest",
-                "run",
-                "--workspace",
-                "--lib",
-                "--bins",
-                "--tests",
-                "--examples",
-                "--no-fail-fast",
-            ])
-            .env("PROPTEST_CASES", proptest_cases()))?;
-        run(cargo()
-            .args(["test", "--workspace", "--benches"])
+            .args(["nextest", "run", "--workspace", "--no-fail-fast"])
+            .args(targets)
             .env("PROPTEST_CASES", proptest_cases()))?;
     } else {
         run(cargo()
-            .args(["test", "--workspace", "--all-targets"])
+            .args(["test", "--workspace"])
+            .args(targets)
             .env("PROPTEST_CASES", proptest_cases()))?;
     }
-    run(cargo().args(["test", "--workspace", "--doc"]))?;
-    Ok(())
+    run(cargo()
+        .args(["test", "--workspace", "--benches"])
+        .env("PROPTEST_CASES", proptest_cases()))
+}
+
+/// The doc tests, the Markdown pages' snippets among them (one process per
+/// crate, mostly one core: the pipeline runs it beside the optimised
+/// build).
+fn doc_tests() -> Result<(), String> {
+    run(cargo().args(["test", "--workspace", "--doc"]))
 }
 
 fn proptest_cases() -> String {

@@ -1,6 +1,6 @@
 //! `cargo xtask fuzz [--quick] [--inputs N] [--seconds S] [--target T]`:
 //! the arbitrary-input harness of `crates/agentwrit-fuzz`, from the shared
-//! optimised build ([`crate::optimised`]).
+//! optimised build ([`crate::builds`]).
 
 use std::process::Command;
 
@@ -24,6 +24,6 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
     if flag(args, "--quick") && !pass.iter().any(|a| a == "--inputs") {
         pass.extend(["--inputs".to_owned(), "20000".to_owned()]);
     }
-    let fuzz = crate::optimised::bin("fuzz")?;
+    let fuzz = crate::builds::optimised_bin("fuzz")?;
     run(Command::new(fuzz).args(&pass))
 }

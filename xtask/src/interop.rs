@@ -29,7 +29,7 @@ pub fn interop_python(args: &[String]) -> Result<(), String> {
     let python = sdk_python()?;
     // The broker from the shared optimised build: the same binary the
     // soak and the comparison run, compiled once.
-    let broker = Broker::start(&crate::optimised::bin("agentwrit-devbroker")?, &[])?;
+    let broker = Broker::start(&crate::builds::optimised_bin("agentwrit-devbroker")?, &[])?;
     eprintln!("\ndevelopment broker at {}", broker.url);
     let script = root
         .join("xtask")

@@ -5,8 +5,8 @@
 //! workspace (the target directory, the members' manifests) come from
 //! `cargo metadata`, never from parsing files by hand.
 
+mod builds;
 mod metadata;
-mod optimised;
 mod pipeline;
 mod util;
 

@@ -31,16 +31,24 @@ pub fn mcp(args: &[String]) -> Result<(), String> {
         return Err(format!("mcp takes no arguments (got {a:?})"));
     }
     let (python, node_dir) = provision()?;
-    run(cargo()
-        .args([
+    // Selected over the whole workspace, as the debug build of `cargo
+    // xtask test` is: the same features, so nothing is compiled again.
+    let mut cmd = cargo();
+    if crate::tools::nextest_present() {
+        cmd.args(["nextest", "run", "--workspace"])
+            .args(crate::builds::TEST_TARGETS)
+            .args(["--run-ignored", "only", "-E", "binary(=official_clients)"]);
+    } else {
+        cmd.args([
             "test",
-            "--package",
-            "agentwrit-mcp-example",
+            "--workspace",
             "--test",
             "official_clients",
             "--",
             "--ignored",
-        ])
+        ]);
+    }
+    run(cmd
         .env("AGENTWRIT_MCP_PYTHON", &python)
         .env("AGENTWRIT_MCP_NODE_DIR", &node_dir))
 }

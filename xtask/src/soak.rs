@@ -1,6 +1,6 @@
 //! `cargo xtask soak`: many full agent lifecycles against one development
 //! broker (the `soak` binary of agentwrit-bench, from the shared optimised
-//! build, [`crate::optimised`]).
+//! build, [`crate::builds`]).
 
 use std::process::Command;
 
@@ -9,6 +9,6 @@ use crate::util::run;
 /// Runs the soak; `--lifecycles N`, `--workers W` and `--quick` (200
 /// lifecycles, 8 workers) are passed through.
 pub fn soak(args: &[String]) -> Result<(), String> {
-    let soak = crate::optimised::bin("soak")?;
+    let soak = crate::builds::optimised_bin("soak")?;
     run(Command::new(soak).args(args))
 }

@@ -1,5 +1,5 @@
 //! What the rows run against: the measured binaries (from the shared
-//! optimised build, [`crate::optimised`]), a throwaway PKI, and two
+//! optimised build, [`crate::builds`]), a throwaway PKI, and two
 //! development brokers (plain HTTP and HTTPS) in their own processes, which
 //! are never traced.
 
@@ -25,8 +25,8 @@ pub(super) fn build() -> Result<Binaries, String> {
     let dir = target_dir()?.join("bench-cost");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     Ok(Binaries {
-        cost: crate::optimised::bin("cost")?,
-        broker: crate::optimised::bin("agentwrit-devbroker")?,
+        cost: crate::builds::optimised_bin("cost")?,
+        broker: crate::builds::optimised_bin("agentwrit-devbroker")?,
         dir,
     })
 }
