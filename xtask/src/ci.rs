@@ -8,7 +8,8 @@
 //! own, its output printed when it ends); the steps of a lane run in
 //! order. Every step's wall and CPU time is printed when it ends and in a
 //! table at the end ([`crate::pipeline`] runs it). `cargo xtask ci --list`
-//! shows it; `cargo xtask ci --only a,b` runs some steps alone.
+//! shows it; `cargo xtask ci --only a,b` runs some steps alone (one after
+//! the other), `--stage N` one stage (its lanes side by side).
 //!
 //! The shape follows the machine CI runs on, two cores: a stage's lanes
 //! pair work that keeps both cores busy (compiling) with work that mostly
@@ -30,7 +31,7 @@
 //! * compiles something of its own (a wheel, a Node addon): the last
 //!   stage, in the lane with the least compiling.
 
-use crate::pipeline::{Stage, step};
+use crate::pipeline::{Select, Stage, step};
 use crate::util::{cargo, run};
 
 /// Every check of `cargo xtask ci`.
@@ -92,9 +93,9 @@ pub const PIPELINE: &[Stage] = &[
     },
 ];
 
-/// `cargo xtask ci [--list] [--only a,b]`: the pipeline.
+/// `cargo xtask ci [--list] [--only a,b] [--stage N]`: the pipeline.
 pub fn ci(args: &[String]) -> Result<(), String> {
-    let mut only = None;
+    let mut select = Select::All;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -106,12 +107,22 @@ pub fn ci(args: &[String]) -> Result<(), String> {
                 let names = it
                     .next()
                     .ok_or("--only needs a comma-separated list of steps")?;
-                only = Some(names.split(',').map(str::to_owned).collect::<Vec<_>>());
+                select = Select::Only(names.split(',').map(str::to_owned).collect());
+            }
+            "--stage" => {
+                let n = it
+                    .next()
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .filter(|n| (1..=PIPELINE.len()).contains(n))
+                    .ok_or_else(|| {
+                        format!("--stage needs a number from 1 to {}", PIPELINE.len())
+                    })?;
+                select = Select::Stage(n - 1);
             }
             other => return Err(format!("ci: unknown argument {other:?}")),
         }
     }
-    crate::pipeline::run(PIPELINE, only.as_deref())
+    crate::pipeline::run(PIPELINE, &select)
 }
 
 /// `cargo xtask ci-lane S L` (internal, started by the pipeline).

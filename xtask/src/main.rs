@@ -37,7 +37,7 @@ const HELP: &str = "\
 cargo xtask <command>
 
 Commands:
-  ci [--list] [--only a,b]  every check, as named steps in stages (lanes of
+  ci [--list] [--only a,b] [--stage N]  every check, as named steps in stages (lanes of
                  a stage side by side): fmt, clippy -D warnings, docs, dups,
                  features, with the tools installed meanwhile, deny; the whole
                  test suite; one optimised build; then bench-cost --check, the

@@ -50,6 +50,16 @@ pub struct Stage {
     pub lanes: &'static [Lane],
 }
 
+/// Which part of the pipeline to run.
+pub enum Select {
+    /// Every stage.
+    All,
+    /// These steps, one after the other, in pipeline order.
+    Only(Vec<String>),
+    /// One stage (index from 0), its lanes side by side.
+    Stage(usize),
+}
+
 /// One step's outcome.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Timing {
@@ -246,10 +256,10 @@ fn run_parallel(stage: usize, lanes: &[Lane]) -> Result<(Vec<Timing>, Vec<String
     Ok((timings, failures))
 }
 
-/// Runs the pipeline (or only the steps named in `only`, in pipeline
-/// order, one after the other); prints the timing table at the end.
-pub fn run(pipeline: &[Stage], only: Option<&[String]>) -> Result<(), String> {
-    if let Some(names) = only {
+/// Runs the selected part of the pipeline; prints the timing table at the
+/// end.
+pub fn run(pipeline: &[Stage], select: &Select) -> Result<(), String> {
+    if let Select::Only(names) = select {
         for name in names {
             if !pipeline
                 .iter()
@@ -265,8 +275,11 @@ pub fn run(pipeline: &[Stage], only: Option<&[String]>) -> Result<(), String> {
     let mut stage_walls: Vec<(usize, f64)> = Vec::new();
     let mut failure = None;
     for (s, stage) in pipeline.iter().enumerate() {
+        if matches!(select, Select::Stage(n) if *n != s) {
+            continue;
+        }
         let t0 = Instant::now();
-        if let Some(names) = only {
+        if let Select::Only(names) = select {
             for (l, lane) in stage.lanes.iter().enumerate() {
                 for step in lane.iter().filter(|st| names.iter().any(|n| n == st.name)) {
                     let (timing, result) = run_step(s, l, step);
@@ -483,9 +496,9 @@ mod tests {
             "{text}"
         );
         // --only with a name that is not a step.
-        let only = ["nope".to_owned()];
+        let only = Select::Only(vec!["nope".to_owned()]);
         assert!(
-            run(PIPELINE, Some(&only))
+            run(PIPELINE, &only)
                 .unwrap_err()
                 .contains("no step \"nope\"")
         );
