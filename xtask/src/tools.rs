@@ -2,7 +2,8 @@
 //! toolchain, installed when missing, so that CI can fetch it all while
 //! the code compiles (the provisioning lane of `cargo xtask ci`).
 //!
-//! * cargo-deny, the pinned version ([`crate::deny`]);
+//! * cargo-deny, the pinned version ([`crate::deny`]; compiled, as no
+//!   registry reachable here ships it prebuilt);
 //! * Debian's `chromium` (the demos' browser check) and `valgrind`
 //!   (`bench-cost`), with one `apt-get update`;
 //! * the Python virtualenvs under the target directory: the official SDK
