@@ -19,12 +19,14 @@ use std::path::{Path, PathBuf};
 
 use crate::util::root;
 
-/// The item pages of the workspace's crates: type name to pages, and
-/// crate name to every item name with a page.
+/// The item pages of the workspace's crates: type name to pages, crate
+/// name to every item name with a page, and the crates a crate re-exports
+/// under another name (`agentwrit_async::sansio` is `agentwrit_core`).
 #[derive(Default)]
 struct Index {
     types: BTreeMap<String, Vec<PathBuf>>,
     items: BTreeMap<String, BTreeSet<String>>,
+    aliases: BTreeMap<(String, String), String>,
 }
 
 /// Page kinds that hold members (`struct.App.html`, ...).
@@ -43,7 +45,7 @@ impl Index {
         for name in crates {
             let dir = doc_dir.join(&name);
             if dir.is_dir() {
-                let items = index.items.entry(name).or_default();
+                let items = index.items.entry(name.clone()).or_default();
                 walk(&dir, &mut |page| {
                     let Some(file) = page.file_name().and_then(|f| f.to_str()) else {
                         return;
@@ -65,13 +67,23 @@ impl Index {
                 })?;
                 // Re-exports rustdoc does not inline (`pub use agentwrit_core
                 // as sansio`) are listed on the crate's front page.
+                let mut aliases = Vec::new();
                 if let Ok(front) = std::fs::read_to_string(dir.join("index.html")) {
                     let mut rest = front.as_str();
                     while let Some(at) = rest.find("id=\"reexport.") {
                         rest = &rest[at + "id=\"reexport.".len()..];
-                        if let Some(end) = rest.find('"') {
-                            items.insert(rest[..end].to_owned());
+                        let Some(end) = rest.find('"') else { break };
+                        let alias = rest[..end].to_owned();
+                        // `<code>pub use agentwrit_core as sansio;</code>`
+                        if let Some(target) = rest
+                            .split("<code>pub use ")
+                            .nth(1)
+                            .and_then(|r| r.split(" as ").next())
+                            .filter(|t| t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+                        {
+                            aliases.push((alias.clone(), target.to_owned()));
                         }
+                        items.insert(alias);
                     }
                 }
                 // A module's page is its `index.html`.
@@ -80,6 +92,9 @@ impl Index {
                         items.insert(m.to_owned());
                     }
                 })?;
+                for (alias, target) in aliases {
+                    index.aliases.insert((name.clone(), alias), target);
+                }
             }
         }
         if index.items.is_empty() {
@@ -202,6 +217,16 @@ fn is_type_name(s: &str) -> bool {
 
 /// Why `path` does not resolve, if it does not.
 fn unresolved(index: &Index, path: &[String]) -> Option<String> {
+    // `agentwrit_async::sansio::X` is `agentwrit_core::X`.
+    if let [krate, alias, rest @ ..] = path
+        && let Some(target) = index.aliases.get(&(krate.clone(), alias.clone()))
+        && index.items.contains_key(target)
+        && !rest.is_empty()
+    {
+        let mut real = vec![target.clone()];
+        real.extend(rest.iter().cloned());
+        return unresolved(index, &real);
+    }
     let (krate, rest) = match index.items.contains_key(&path[0]) {
         true => (Some(path[0].as_str()), &path[1..]),
         false => (None, path),
@@ -329,6 +354,22 @@ mod tests {
         // Not ours: no page, or qualified by another crate.
         assert_eq!(unresolved(&index, &path("Duration::from_secs")), None);
         assert_eq!(unresolved(&index, &path("http::App::builder")), None);
+        // Through a crate re-exported under another name.
+        index
+            .items
+            .insert("agentwrit_async".into(), ["sansio".to_owned()].into());
+        index.aliases.insert(
+            ("agentwrit_async".into(), "sansio".into()),
+            "agentwrit_blocking".into(),
+        );
+        assert_eq!(
+            unresolved(&index, &path("agentwrit_async::sansio::App::new")),
+            None
+        );
+        assert_eq!(
+            unresolved(&index, &path("agentwrit_async::sansio::Gone")),
+            Some("agentwrit_blocking has no item Gone".into())
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
