@@ -61,15 +61,16 @@ pub const PIPELINE: &[Stage] = &[
     },
     Stage {
         name: "tests",
-        lanes: &[&[step("test", test_suite)]],
+        lanes: &[&[step("debug-build", debug_build), step("tests", tests)]],
     },
     Stage {
         name: "optimised build",
-        // The doc tests compile one crate at a time: the build gets the
-        // other core.
+        // The optimised build (its own profile directory and lock) beside
+        // the debug-profile work that is left: the doc tests (one crate at
+        // a time) and the benchmarks run once each.
         lanes: &[
             &[step("optimised-build", optimised_build)],
-            &[step("doc-tests", doc_tests)],
+            &[step("doc-tests", doc_tests), step("benches", benches)],
         ],
     },
     Stage {
@@ -183,10 +184,6 @@ fn deny() -> Result<(), String> {
     crate::deny::deny(&[])
 }
 
-fn test_suite() -> Result<(), String> {
-    tests_and_benches()
-}
-
 fn optimised_build() -> Result<(), String> {
     crate::builds::optimised()
 }
@@ -239,29 +236,43 @@ pub fn test(_args: &[String]) -> Result<(), String> {
     doc_tests()
 }
 
-/// The tests of the debug build, then the benchmarks once each.
-///
-/// With cargo-nextest (when installed) the test binaries run side by side,
-/// each test in its own process; otherwise `cargo test` runs them one
-/// after the other. The benchmarks run through `cargo test --benches`
-/// either way: they are not libtest harnesses nextest could list.
+/// The tests of the debug build (built first), then the benchmarks once
+/// each.
 fn tests_and_benches() -> Result<(), String> {
-    // The one debug build, examples included: the examples' output tests
-    // run the example binaries (their own `cargo build --workspace
-    // --examples` then finds them up to date).
-    crate::builds::debug()?;
+    debug_build()?;
+    tests()?;
+    benches()
+}
+
+/// The one debug build, examples included: the examples' output tests run
+/// the example binaries (their own `cargo build --workspace --examples`
+/// then finds them up to date).
+fn debug_build() -> Result<(), String> {
+    crate::builds::debug()
+}
+
+/// The tests of the debug build. With cargo-nextest (when installed) the
+/// test binaries run side by side, each test in its own process; otherwise
+/// `cargo test` runs them one after the other.
+fn tests() -> Result<(), String> {
     let targets = crate::builds::TEST_TARGETS;
     if crate::tools::nextest_present() {
         run(cargo()
             .args(["nextest", "run", "--workspace", "--no-fail-fast"])
             .args(targets)
-            .env("PROPTEST_CASES", proptest_cases()))?;
+            .env("PROPTEST_CASES", proptest_cases()))
     } else {
         run(cargo()
             .args(["test", "--workspace"])
             .args(targets)
-            .env("PROPTEST_CASES", proptest_cases()))?;
+            .env("PROPTEST_CASES", proptest_cases()))
     }
+}
+
+/// The criterion benchmarks (and the service-side bench), once each as a
+/// smoke test, through `cargo test --benches`: they are not libtest
+/// harnesses nextest could list.
+fn benches() -> Result<(), String> {
     run(cargo()
         .args(["test", "--workspace", "--benches"])
         .env("PROPTEST_CASES", proptest_cases()))
