@@ -13,23 +13,29 @@
 //!
 //! The shape follows the machine CI runs on, two cores: a stage's lanes
 //! pair work that keeps both cores busy (compiling) with work that mostly
-//! waits (downloads, apt-get, a single-threaded Valgrind run), never two
-//! compilations at once where one would do. Compiled things are built
-//! once and reused: one debug build for every test and debug binary, one
-//! optimised build for every optimised run ([`crate::builds`]).
+//! waits (downloads, apt-get, a browser, Python). Compiled things are
+//! built once and reused: one debug build for every test and debug binary,
+//! one optimised build for every optimised run ([`crate::builds`]). Cargo
+//! locks a profile's build directory, so two lanes compiling in the same
+//! profile take turns (safe, but no faster); the debug and the release
+//! profile do not block each other.
 //!
 //! To add a check: write a `fn() -> Result<(), String>` below (usually one
 //! call into the check's module) and add one `step("name", function)` to
 //! the lane it belongs in:
 //! * needs only the network or the package manager (a venv, an npm
-//!   project, a Debian package): the provisioning lane of stage 1;
+//!   project, a Debian package): a provisioning lane of stage 1 (the
+//!   third, downloads only, is the shortest);
 //! * runs tests of the workspace: with the debug build's selection
 //!   ([`crate::builds::TEST_TARGETS`] over `--workspace`), so it compiles
-//!   nothing new;
-//! * runs a binary: the last stage's third lane, taking optimised
-//!   binaries from [`crate::builds`] (add the package there);
-//! * compiles something of its own (a wheel, a Node addon): the last
-//!   stage, in the lane with the least compiling.
+//!   nothing new, in stage 4's third lane (as `mcp` does);
+//! * runs a binary: stage 4's third lane, taking debug binaries after
+//!   [`crate::builds::debug`] or optimised ones from
+//!   [`crate::builds::optimised_bin`] (add the package there);
+//! * compiles something of its own (a wheel, a Node addon): stage 4's
+//!   first lane, after the Python package, or a lane of its own there if
+//!   it is long. `cargo xtask ci` prints each lane's time: put a new step
+//!   where the stage's longest lane is not.
 
 use crate::pipeline::{Select, Stage, step};
 use crate::util::{cargo, run};
@@ -76,19 +82,23 @@ pub const PIPELINE: &[Stage] = &[
     Stage {
         name: "long checks",
         lanes: &[
-            // Valgrind: one core for minutes.
-            &[step("bench-cost", bench_cost)],
+            // Valgrind (about a minute), then the Python package: its wheel
+            // compiles (maturin), then pytest and mypy; the comparison
+            // installs the same wheel.
+            &[
+                step("bench-cost", bench_cost),
+                step("python", python),
+                step("bench-compare", bench_compare),
+            ],
             // `cargo package` builds every publishable crate alone.
             &[step("release-dry-run", release_dry_run)],
-            // Binaries of the two builds, and what compiles its own.
+            // Binaries of the two builds.
             &[
                 step("fuzz", fuzz),
                 step("soak", soak),
                 step("interop-python", interop_python),
                 step("browser-check", browser_check),
                 step("mcp", mcp),
-                step("python", python),
-                step("bench-compare", bench_compare),
             ],
         ],
     },
