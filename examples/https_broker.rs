@@ -7,10 +7,10 @@
 //!
 //! 1. connects without a client certificate and shows the typed error;
 //! 2. connects trusting the CA and presenting the client certificate,
-//!    creates an agent, validates its token with a `Validator` of the same
-//!    `Broker`, and releases it;
+//!    creates an agent, validates its token on the same `Broker`, and
+//!    releases it;
 //! 3. shows that the whole exchange used one TLS connection: the app and
-//!    the validator share the broker's pool.
+//!    the validation share the broker's pool.
 //!
 //! ```text
 //! cargo run --example https_broker
@@ -72,7 +72,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // 2. With the CA and the client identity: one `Broker` (one pool, one
-    //    TLS configuration) for the app and the validator.
+    //    TLS configuration) for the app and the validation.
     let mtls = Broker::builder(broker.url())
         .add_root_certificate_pem(ca_pem)
         .identity_pem(cert_pem, key_pem)
@@ -83,17 +83,16 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let agent = app.create_agent("orch-tls", "task-tls", &["read:data:customer-7291"])?;
     println!("Agent: {}", agent.agent_id());
 
-    let validator = mtls.validator();
-    let verdict = validator.validate(&agent.access_token())?;
+    let verdict = mtls.validate(&agent.access_token())?;
     println!(
-        "Validator over mTLS: valid={} allows read:data:customer-7291={}",
+        "Validation over mTLS: valid={} allows read:data:customer-7291={}",
         verdict.is_valid(),
         verdict.allows(&["read:data:customer-7291"])
     );
     agent.release()?;
     println!("Released: {}", agent.is_released());
 
-    // 3. Connections are pooled, and the app and the validator share the
+    // 3. Connections are pooled, and the app and the validation share the
     //    pool: one handshake for all their requests (the refused attempt
     //    never completed one).
     println!("TLS handshakes completed: {}", broker.tls_handshakes());

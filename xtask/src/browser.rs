@@ -1,9 +1,14 @@
 //! `cargo xtask browser-check`: each demo app in a real, headless
 //! Chromium. Starts the app (embedded broker, offline planner), lets the
 //! page run one scenario by itself (`?scenario=..&autorun=1`), reads the
-//! rendered DOM and fails unless the finished trace is there, then saves
-//! a screenshot of the finished page under `<target dir>/browser-check/`
-//! (`--save-docs`: under `docs/img/`, the README's copies).
+//! rendered DOM and fails unless the finished trace and the scope-usage
+//! panel are there, then saves a screenshot of the finished page under
+//! `<target dir>/browser-check/` (`--save-docs`: under `docs/img/`, the
+//! README's copies).
+//!
+//! The demos also write their usage records (`AGENTWRIT_USAGE_DIR`); the
+//! built `agentwrit usage report --format html` turns them into a page,
+//! which Chromium must render with its chart drawn.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -32,6 +37,7 @@ const DEMOS: [Demo; 2] = [
             "scope_denied",
             "released",
             "validated",
+            "usage",
             "run_finished",
         ],
         screenshot: "docs/img/support-desk.png",
@@ -39,7 +45,13 @@ const DEMOS: [Demo; 2] = [
     Demo {
         package: "agentwrit-medassist",
         scenario: "full-encounter",
-        must_show: &["agent_created", "released", "validated", "run_finished"],
+        must_show: &[
+            "agent_created",
+            "released",
+            "validated",
+            "usage",
+            "run_finished",
+        ],
         screenshot: "docs/img/medassist.png",
     },
 ];
@@ -97,11 +109,14 @@ pub fn browser_check(args: &[String]) -> Result<(), String> {
         }
         Err(e) => return Err(e),
     };
-    // The demo apps from the workspace's debug build (the one the tests
-    // use), not a build of their own.
+    // The demo apps and the command line from the workspace's debug build
+    // (the one the tests use), not a build of their own.
     crate::builds::debug()?;
     let target = target_dir()?;
+    let usage_root = target.join("browser-check").join("usage");
+    let _ = std::fs::remove_dir_all(&usage_root);
     let mut failures = Vec::new();
+    let mut usage_dirs = Vec::new();
     for demo in demos {
         let binary = target.join("debug").join(demo.package);
         // Screenshots go to the target directory; `--save-docs` writes the
@@ -114,12 +129,28 @@ pub fn browser_check(args: &[String]) -> Result<(), String> {
                 .unwrap_or(demo.package.as_ref());
             target.join("browser-check").join(name)
         };
-        match check_one(&chromium, &binary, demo, &shot) {
+        let usage_dir = usage_root.join(demo.package);
+        match check_one(&chromium, &binary, demo, &shot, &usage_dir) {
             Ok(summary) => eprintln!("browser-check: {}: {summary}", demo.package),
             Err(e) => {
                 eprintln!("browser-check: {}: FAILED: {e}", demo.package);
                 failures.push(format!("{}: {e}", demo.package));
             }
+        }
+        usage_dirs.push(usage_dir);
+    }
+    let report_shot = if flag(args, "--save-docs") {
+        root().join(USAGE_REPORT_SCREENSHOT)
+    } else {
+        target.join("browser-check").join("usage-report.png")
+    };
+    let cli = target.join("debug").join("agentwrit");
+    let report_page = target.join("browser-check").join("usage-report.html");
+    match check_usage_report(&chromium, &cli, &usage_dirs, &report_page, &report_shot) {
+        Ok(summary) => eprintln!("browser-check: usage report: {summary}"),
+        Err(e) => {
+            eprintln!("browser-check: usage report: FAILED: {e}");
+            failures.push(format!("usage report: {e}"));
         }
     }
     if failures.is_empty() {
@@ -196,9 +227,16 @@ impl Drop for App {
     }
 }
 
-fn check_one(chromium: &Path, binary: &Path, demo: &Demo, shot: &Path) -> Result<String, String> {
+fn check_one(
+    chromium: &Path,
+    binary: &Path,
+    demo: &Demo,
+    shot: &Path,
+    usage_dir: &Path,
+) -> Result<String, String> {
     let mut child = Command::new(binary)
         .args(["--port", "0"])
+        .env("AGENTWRIT_USAGE_DIR", usage_dir)
         .env_remove("AGENTWRIT_BROKER_URL")
         .env_remove("LLM_BASE_URL")
         .env_remove("LLM_API_KEY")
@@ -233,6 +271,14 @@ fn check_one(chromium: &Path, binary: &Path, demo: &Demo, shot: &Path) -> Result
             return Err(format!("the finished trace has no {kind} line"));
         }
     }
+    // The scope-usage panel: a table with one row per agent.
+    if !dom.contains("id=\"usage-panel\"") {
+        return Err("the finished page has no scope-usage panel".into());
+    }
+    let panel_rows = dom.matches("<tr data-role=").count();
+    if panel_rows == 0 {
+        return Err("the scope-usage panel has no agent row".into());
+    }
     if dom.contains("eyJ") {
         return Err("the page shows a JWT".into());
     }
@@ -259,7 +305,77 @@ fn check_one(chromium: &Path, binary: &Path, demo: &Demo, shot: &Path) -> Result
     }
     drop(app);
     Ok(format!(
-        "{lines} trace lines rendered, finished; screenshot {}",
+        "{lines} trace lines rendered, finished, usage panel with {panel_rows} agent row(s); screenshot {}",
+        shot.display()
+    ))
+}
+
+/// Where `--save-docs` puts the usage report's screenshot.
+const USAGE_REPORT_SCREENSHOT: &str = "docs/img/usage-report.png";
+
+/// `agentwrit usage report --format html` over the demos' records, opened
+/// in Chromium: the page must have run its script (`data-state="ready"`)
+/// and drawn every non-empty bar of its chart.
+fn check_usage_report(
+    chromium: &Path,
+    cli: &Path,
+    dirs: &[PathBuf],
+    page: &Path,
+    shot: &Path,
+) -> Result<String, String> {
+    let dirs: Vec<&PathBuf> = dirs.iter().filter(|d| d.is_dir()).collect();
+    if dirs.is_empty() {
+        return Err("no demo wrote usage records".into());
+    }
+    for file in [page, shot] {
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+    }
+    let output = Command::new(cli)
+        .args(["usage", "report", "--format", "html", "--output"])
+        .arg(page)
+        .args(&dirs)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", cli.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "agentwrit usage report failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let html = std::fs::read_to_string(page).map_err(|e| format!("{}: {e}", page.display()))?;
+    let bars = html.matches("class=\"bar\"").count() - html.matches("data-value=\"0\"").count();
+    let url = format!("file://{}", page.display());
+    let dom = chromium_run(chromium, &["--dump-dom"], &url)?;
+    if !dom.contains("data-state=\"ready\"") {
+        return Err("the report page's script did not run".into());
+    }
+    let drawn = dom
+        .split("data-rendered=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .ok_or("the chart was not measured")?;
+    if bars == 0 || drawn != bars {
+        return Err(format!("the chart drew {drawn} of {bars} bars"));
+    }
+    if dom.contains("eyJ") {
+        return Err("the report shows a JWT".into());
+    }
+    let _ = std::fs::remove_file(shot);
+    let screenshot_flag = format!("--screenshot={}", shot.display());
+    chromium_run(
+        chromium,
+        &[&screenshot_flag, "--window-size=1280,1400"],
+        &url,
+    )?;
+    if !shot.is_file() {
+        return Err(format!("no screenshot at {}", shot.display()));
+    }
+    Ok(format!(
+        "{} task row(s), chart of {drawn} bar(s) drawn; screenshot {}",
+        dom.matches("<tr data-task=").count(),
         shot.display()
     ))
 }

@@ -46,6 +46,15 @@ const ROWS: &[Row] = &[
     row("agentwrit-devbroker", Some("")),
     row("agentwrit-tower", None),
     row("agentwrit-tower", Some("")),
+    row("agentwrit-tower", Some("axum,usage-otlp,usage-metrics")),
+    // Scope-usage evidence: the recorder alone (what a binding links),
+    // with the OTLP sink (heavy: the OpenTelemetry SDK), with the
+    // metrics facade, and both.
+    row("agentwrit-usage", None),
+    row("agentwrit-usage", Some("")),
+    row("agentwrit-usage", Some("otlp")),
+    row("agentwrit-usage", Some("metrics")),
+    row("agentwrit-usage", Some("otlp,metrics")),
     // The command line (a binary, no library) has no features of its own.
     bin_row("agentwrit-cli", None),
     bin_row("agentwrit-cli", Some("")),

@@ -13,6 +13,7 @@ mod util;
 mod bench;
 mod bench_compare;
 mod bench_cost;
+mod bench_usage;
 mod browser;
 mod ci;
 mod deny;
@@ -61,7 +62,9 @@ Commands:
   conformance    the acceptance matrix and the `agentwrit run` tests against AGENTWRIT_TEST_BROKER_URL
   fuzz [--quick] every fuzz target, 1 000 000 inputs each (--quick: 20 000)
   python [--release]  the Python package agentwrit_rs: wheel built and installed
-                 into a venv, then pytest, mypy --strict and stubtest
+                 into a venv (with pytest, mypy, gunicorn, anyio pinned), then
+                 pytest (fork, cancellation and audit-trail suites included),
+                 mypy --strict and stubtest
   interop-python the official Python SDK (agentwrit 0.3.0) lifecycle against agentwrit-devbroker
   mcp            the example MCP server against the official MCP clients (Python mcp 2.3.0
                  in a venv, @modelcontextprotocol/sdk 1.32.2 in an npm project, both
@@ -73,8 +76,13 @@ Commands:
                  instructions per operation (callgrind), CPU time, the ratio
                  targets; --check fails on a row > 10 % above bench/cost-baseline.json
   bench-tower [--quick]  the service-side layer: unprotected vs broker/local mode
+  bench-usage-report [--records N] [--keep]
+                 the time of `agentwrit usage report` (optimised binary) over
+                 N generated usage records (default 1 000 000; target < 10 s)
   browser-check [--app NAME] [--no-install] [--skip-without-browser] [--save-docs]
-                 each demo app in headless Chromium, screenshots in docs/img/
+                 each demo app in headless Chromium (trace and scope-usage
+                 panel), then `agentwrit usage report --format html` over the
+                 demos' records; screenshots in docs/img/
 ";
 
 fn main() -> ExitCode {
@@ -107,6 +115,7 @@ fn main() -> ExitCode {
         "bench-compare" => bench_compare::bench_compare(rest),
         "bench-cost" => bench_cost::bench_cost(rest),
         "bench-tower" => bench::bench_tower(rest),
+        "bench-usage-report" => bench_usage::bench_usage_report(rest),
         "browser-check" => browser::browser_check(rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");

@@ -15,12 +15,22 @@ use std::process::Command;
 use crate::python::ensure_venv;
 use crate::util::{flag, root, run, target_dir};
 
-/// The tools, pinned (PyPI).
-const TOOLS: [&str; 3] = ["maturin==1.16.0", "pytest==9.2.0", "mypy==2.4.1"];
+/// The tools, pinned (PyPI): the build, the test runner and the type
+/// checker, and what the lifetime tests run the package under: gunicorn
+/// (`--preload`, the fork tests) and anyio (repeated cancellation, as
+/// Starlette and FastAPI deliver it).
+const TOOLS: [&str; 5] = [
+    "maturin==1.16.0",
+    "pytest==9.2.0",
+    "mypy==2.4.1",
+    "gunicorn==27.0.1",
+    "anyio==4.16.0",
+];
 
 const PROBE: &str = "import importlib.metadata as m, sys; \
-    v = {d: m.version(d) for d in ('maturin', 'pytest', 'mypy')}; \
-    sys.exit(0 if v == {'maturin': '1.16.0', 'pytest': '9.2.0', 'mypy': '2.4.1'} else 1)";
+    v = {d: m.version(d) for d in ('maturin', 'pytest', 'mypy', 'gunicorn', 'anyio')}; \
+    sys.exit(0 if v == {'maturin': '1.16.0', 'pytest': '9.2.0', 'mypy': '2.4.1', \
+    'gunicorn': '27.0.1', 'anyio': '4.16.0'} else 1)";
 
 /// The interpreter of the package's virtualenv (`<target>/agentwrit-rs-venv`).
 pub fn venv_python() -> Result<PathBuf, String> {

@@ -646,8 +646,9 @@ mod tests {
                 "agentwrit-devbroker",
                 "agentwrit-async",
                 "agentwrit-blocking",
-                "agentwrit-cli",
-                "agentwrit-tower"
+                "agentwrit-usage",
+                "agentwrit-tower",
+                "agentwrit-cli"
             ]
         );
     }

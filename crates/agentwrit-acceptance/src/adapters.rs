@@ -326,12 +326,11 @@ impl Sdk for Blocking {
         app.validate(token)
     }
     fn validate_free(url: &str, token: &str) -> Result<Validation, Error> {
-        // The free function has no TLS options: over TLS, a validator.
+        // The free function has no TLS options: over TLS, a broker of its own.
         match crate::client_tls(url) {
             None => agentwrit_blocking::validate(url, token),
             Some(_) => with_tls!(agentwrit_blocking::Broker::builder(url), url)
                 .build()?
-                .validator()
                 .validate(token),
         }
     }
@@ -529,12 +528,11 @@ impl Sdk for Async {
         on(app.validate(token))
     }
     fn validate_free(url: &str, token: &str) -> Result<Validation, Error> {
-        // The free function has no TLS options: over TLS, a validator.
+        // The free function has no TLS options: over TLS, a broker of its own.
         match crate::client_tls(url) {
             None => on(agentwrit_async::validate(url, token)),
             Some(_) => on(with_tls!(agentwrit_async::Broker::builder(url), url)
                 .build()?
-                .validator()
                 .validate(token)),
         }
     }

@@ -14,7 +14,8 @@ fn blocking_types_are_send_and_sync() {
     send_sync::<b::AgentGuard>();
     send_sync::<b::DelegatedToken>();
     send_sync::<b::Operator>();
-    send_sync::<b::Validator>();
+    send_sync::<b::Broker>();
+    clone::<b::Broker>();
     send_sync::<b::Error>();
     clone::<b::App>();
     clone::<b::Agent>();
@@ -29,7 +30,8 @@ fn async_types_are_send_and_sync_and_their_futures_send() {
     send_sync::<a::AgentGuard>();
     send_sync::<a::DelegatedToken>();
     send_sync::<a::Operator>();
-    send_sync::<a::Validator>();
+    send_sync::<a::Broker>();
+    clone::<a::Broker>();
     send_sync::<a::Error>();
     clone::<a::App>();
     clone::<a::Agent>();
@@ -44,6 +46,7 @@ fn async_types_are_send_and_sync_and_their_futures_send() {
         Ok::<_, a::Error>(())
     }));
     send(&a::validate("http://127.0.0.1:9", "t"));
+    send(&app.broker().validate("t"));
     let op = a::Operator::new("http://127.0.0.1:9", "s").unwrap();
     send(&op.list_apps());
     send(&op.audit_events_all(agentwrit_core::wire::AuditQuery::new()));

@@ -58,9 +58,19 @@ fn health_at<S: Hardened>(
     url: &str,
     policy: RetryPolicy,
 ) -> Result<agentwrit_core::wire::HealthResponse, Error> {
+    health_within::<S>(url, policy, TIMEOUT)
+}
+
+/// [`health_at`] with another timeout.
+fn health_within<S: Hardened>(
+    url: &str,
+    policy: RetryPolicy,
+    timeout: Duration,
+) -> Result<agentwrit_core::wire::HealthResponse, Error> {
     let attempts = policy.max_attempts();
-    let app = S::app_with(url, "fault-app", "fault-secret", TIMEOUT, policy);
-    within(&format!("{} health", S::NAME), bound(attempts), move || {
+    let app = S::app_with(url, "fault-app", "fault-secret", timeout, policy);
+    let bound = timeout * attempts + Duration::from_secs(8);
+    within(&format!("{} health", S::NAME), bound, move || {
         S::health(&app)
     })
     .0
@@ -82,14 +92,29 @@ pub fn refused<S: Hardened>() {
     assert_eq!(failure(&err), TransportFailure::Connect, "{err:?}");
 }
 
-/// Accepted, never answered: `Timeout` after the client's own timeout,
-/// and an idempotent call is sent exactly `max_attempts` times.
+/// Accepted, never answered: `Timeout` after the client's timeout, which
+/// bounds the whole call: the attempt that used all of it is not followed
+/// by another, although the call is idempotent and has attempts left
+/// (before the deadline covered the retries, it was sent `max_attempts`
+/// times, each with the full timeout). Also when a second attempt would
+/// have been answered.
 pub fn never_answers<S: Hardened>() {
     let server = Hostile::start(|_| Fault::Hang);
     let err = health_at::<S>(&server.url(), three()).unwrap_err();
     assert_eq!(failure(&err), TransportFailure::Timeout, "{err:?}");
     assert_eq!(step(&err), "health");
-    assert_eq!(server.count("GET", "/v1/health"), 3, "{:?}", server.seen());
+    assert_eq!(server.count("GET", "/v1/health"), 1, "{:?}", server.seen());
+
+    let server = Hostile::start(|seen| {
+        if seen.nth == 1 {
+            Fault::Hang
+        } else {
+            Fault::json(200, "application/json", HEALTH)
+        }
+    });
+    let err = health_at::<S>(&server.url(), three()).unwrap_err();
+    assert_eq!(failure(&err), TransportFailure::Timeout, "{err:?}");
+    assert_eq!(server.count("GET", "/v1/health"), 1, "{:?}", server.seen());
 }
 
 /// A whole response dripped one byte a second: the timeout fires while
@@ -332,19 +357,30 @@ pub fn rate_limited_no_retry_after<S: Hardened>() {
 }
 
 /// 429 with a short `Retry-After`, then 200: the policy waits and the
-/// call succeeds.
+/// call succeeds — when the wait fits in the call's timeout. When it does
+/// not, the call ends at once with the 429 (waiting could only end in a
+/// timeout).
 pub fn rate_limited_then_recovers<S: Hardened>() {
-    let server = Hostile::start(|seen| {
+    let script = |seen: &support::hostile::Seen| {
         if seen.nth == 1 {
             Fault::json(429, "application/problem+json", r#"{"status":429}"#)
                 .with_header("Retry-After", "1")
         } else {
             Fault::json(200, "application/json", HEALTH)
         }
-    });
-    let health = health_at::<S>(&server.url(), three()).unwrap();
+    };
+    let server = Hostile::start(script);
+    let health = health_within::<S>(&server.url(), three(), Duration::from_secs(5)).unwrap();
     assert_eq!(health.version, "2.0.0");
     assert_eq!(server.count("GET", "/v1/health"), 2);
+
+    let server = Hostile::start(script);
+    let err = health_at::<S>(&server.url(), three()).unwrap_err();
+    assert!(
+        matches!(&err, Error::RateLimited { retry_after: Some(wait), .. } if *wait == Duration::from_secs(1)),
+        "{err:?}"
+    );
+    assert_eq!(server.count("GET", "/v1/health"), 1);
 }
 
 /// 503, then a valid answer: an idempotent call recovers by itself.

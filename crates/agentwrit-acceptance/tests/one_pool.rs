@@ -4,6 +4,13 @@
 //! on both transports, over plain HTTP and over TLS. The same run on
 //! three one-line constructors opens one connection per pool: what the
 //! development broker's connection counter tells apart.
+//!
+//! `agentwrit-async` has one more pool per `Broker`, on the SDK's releaser
+//! thread: the work that must outlive its caller (an agent's registration
+//! once it may have reached the broker, a dropped guard's releases) runs
+//! there, so that a cancelled caller or a runtime shutting down cannot lose
+//! it. `create_agent` registers through it: one more connection (and TLS
+//! handshake) per `Broker` that creates agents.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use agentwrit_core::wire::{AdminSecret, AuditQuery, ClientSecret};
@@ -23,6 +30,9 @@ struct Target<'a> {
 /// One transport: the same program written on its clients.
 trait Program {
     const NAME: &'static str;
+    /// Connections of the releaser's pool a broker that creates an agent
+    /// opens besides its own.
+    const RELEASER: u64;
     /// App, operator and validator from one `Broker`; the calls run one
     /// after the other.
     fn on_one_broker(target: &Target<'_>);
@@ -45,7 +55,7 @@ impl Blocking {
     fn calls(
         app: &agentwrit_blocking::App,
         operator: &agentwrit_blocking::Operator,
-        validator: &agentwrit_blocking::Validator,
+        validator: &agentwrit_blocking::Broker,
     ) {
         assert_eq!(app.health().unwrap().status, "ok");
         let agent = app
@@ -76,12 +86,13 @@ impl Blocking {
 
 impl Program for Blocking {
     const NAME: &'static str = "blocking";
+    const RELEASER: u64 = 0;
 
     fn on_one_broker(target: &Target<'_>) {
         let broker = Self::broker(target);
         let app = broker.app(target.client_id, target.client_secret).unwrap();
         let operator = broker.operator(target.admin_secret).unwrap();
-        let validator = broker.validator();
+        let validator = broker.clone();
         Self::calls(&app, &operator, &validator);
         assert_eq!(broker.health().unwrap().status, "ok");
     }
@@ -91,7 +102,7 @@ impl Program for Blocking {
             .app(target.client_id, target.client_secret)
             .unwrap();
         let operator = Self::broker(target).operator(target.admin_secret).unwrap();
-        let validator = Self::broker(target).validator();
+        let validator = Self::broker(target);
         Self::calls(&app, &operator, &validator);
     }
 }
@@ -110,7 +121,7 @@ impl Async {
     async fn calls(
         app: &agentwrit_async::App,
         operator: &agentwrit_async::Operator,
-        validator: &agentwrit_async::Validator,
+        validator: &agentwrit_async::Broker,
     ) {
         assert_eq!(app.health().await.unwrap().status, "ok");
         let agent = app
@@ -137,13 +148,14 @@ impl Async {
 
 impl Program for Async {
     const NAME: &'static str = "async";
+    const RELEASER: u64 = 1;
 
     fn on_one_broker(target: &Target<'_>) {
         Self::run(async {
             let broker = Self::broker(target);
             let app = broker.app(target.client_id, target.client_secret).unwrap();
             let operator = broker.operator(target.admin_secret).unwrap();
-            let validator = broker.validator();
+            let validator = broker.clone();
             Self::calls(&app, &operator, &validator).await;
             assert_eq!(broker.health().await.unwrap().status, "ok");
         });
@@ -155,7 +167,7 @@ impl Program for Async {
                 .app(target.client_id, target.client_secret)
                 .unwrap();
             let operator = Self::broker(target).operator(target.admin_secret).unwrap();
-            let validator = Self::broker(target).validator();
+            let validator = Self::broker(target);
             Self::calls(&app, &operator, &validator).await;
         });
     }
@@ -186,7 +198,7 @@ fn one_broker_one_connection<P: Program>() {
     let opened = connections::<P>(&broker, None, P::on_one_broker);
     assert_eq!(
         opened,
-        1,
+        1 + P::RELEASER,
         "{}: connections for app, operator and validator",
         P::NAME
     );
@@ -195,7 +207,12 @@ fn one_broker_one_connection<P: Program>() {
 fn three_brokers_three_connections<P: Program>() {
     let broker = DevBroker::start().unwrap();
     let opened = connections::<P>(&broker, None, P::on_three_brokers);
-    assert_eq!(opened, 3, "{}: one connection per pool", P::NAME);
+    assert_eq!(
+        opened,
+        3 + P::RELEASER,
+        "{}: one connection per pool",
+        P::NAME
+    );
 }
 
 fn one_broker_one_tls_connection<P: Program>() {
@@ -206,9 +223,9 @@ fn one_broker_one_tls_connection<P: Program>() {
         .unwrap();
     let ca = pki.ca_pem().as_bytes();
     let opened = connections::<P>(&broker, Some(ca), P::on_one_broker);
-    assert_eq!(opened, 1, "{}: TLS connections", P::NAME);
-    // One TLS configuration, one handshake.
-    assert_eq!(broker.tls_handshakes(), 1, "{}", P::NAME);
+    assert_eq!(opened, 1 + P::RELEASER, "{}: TLS connections", P::NAME);
+    // One handshake per connection.
+    assert_eq!(broker.tls_handshakes(), 1 + P::RELEASER, "{}", P::NAME);
 }
 
 #[test]

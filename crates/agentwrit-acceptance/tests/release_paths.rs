@@ -9,6 +9,11 @@
 //! validation endpoint) about each token. Every failing scenario is named
 //! in the one panic message, so a regression in one transport shows
 //! which path broke.
+//!
+//! That the async guard's drop does not block a worker of a live runtime
+//! (a current-thread runtime that also serves the broker's proxy, a
+//! multi-thread runtime with every worker busy) is checked in
+//! `lifetimes.rs` (`guard_drop`), at the audit trail.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Barrier, Mutex};

@@ -15,9 +15,11 @@ use crate::transport::Transport;
 /// An agent: a SPIFFE identity holding a short-lived token for one task.
 ///
 /// Cheap to clone; clones share the token, so a renewal is seen by all.
-/// Dropping the last clone does **not** release the token (it expires by
-/// itself); use [`Agent::release`], [`App::with_agent`](crate::App::with_agent)
-/// or [`Agent::release_on_drop`].
+/// Dropping the last clone does **not** release the token: its
+/// auto-renewal, if running, stops, and the token expires at the end of
+/// its lifetime. To release, use [`Agent::release`],
+/// [`App::with_agent`](crate::App::with_agent) or
+/// [`Agent::release_on_drop`].
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -45,6 +47,17 @@ struct AgentInner {
     transport: Transport,
     shared: SharedAgent,
     renewer: Mutex<Option<Renewer>>,
+}
+
+impl Drop for AgentInner {
+    /// The last clone is gone: auto-renewal stops; nothing is sent.
+    fn drop(&mut self) {
+        self.shared.stop_auto_renewal();
+        let renewer = self.renewer.get_mut();
+        if let Some(renewer) = renewer.unwrap_or_else(PoisonError::into_inner) {
+            renewer.wake();
+        }
+    }
 }
 
 impl fmt::Debug for Agent {
@@ -414,44 +427,48 @@ impl Agent {
         outcome
     }
 
-    /// Ends the task from a synchronous context (a guard's `Drop`): on
-    /// the SDK's releaser thread, waiting for it on this thread at most
-    /// the request timeout per token. What cannot be done is logged.
-    fn release_task_blocking(&self) {
+    /// Ends the task from a synchronous context (a guard's `Drop`): hands
+    /// it to the SDK's releaser and makes sure the process does not end
+    /// before it, without blocking a worker of a live runtime (see
+    /// [`AgentGuard`]'s `Drop`). What cannot be done is logged.
+    fn hand_over_end_task(&self) {
         let agent_id = self.agent_id();
         let transport = self.transport();
+        let expire = "the agent's token and the tokens it delegated expire at the end of their TTL";
         let Some(releaser) = transport.for_release() else {
-            tracing::warn!(
-                %agent_id,
-                "could not end the task on drop (no HTTP client for the releaser); the agent's \
-                 token and the tokens it delegated expire at the end of their TTL"
-            );
+            tracing::warn!(%agent_id, "could not end the task on drop (no HTTP client for the releaser); {expire}");
             return;
         };
         let flow = self.inner.shared.end_task_flow(&transport.config);
         let bound = transport.wait_bound(flow.releases_left());
-        let outcome = crate::releaser::run(async move { releaser.drive(flow).await }, bound);
-        self.wake_renewer();
-        match outcome {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => tracing::warn!(
+        let id = agent_id.clone();
+        let job = |end| async move {
+            if let Err(error) = releaser.drive(flow).await {
+                tracing::warn!(
+                    agent_id = %id,
+                    %error,
+                    "ending the task on drop failed; the tokens not released expire at the end of \
+                     their TTL"
+                );
+            }
+            drop(end);
+        };
+        match crate::releaser::submit(job) {
+            Some(ticket) => crate::releaser::hold(ticket, bound, move || {
+                tracing::warn!(
+                    %agent_id,
+                    ?bound,
+                    "ending the task on drop did not finish in time; it goes on in the \
+                     background, and if the process exits first the tokens expire at the end of \
+                     their TTL"
+                );
+            }),
+            None => tracing::warn!(
                 %agent_id,
-                %error,
-                "ending the task on drop failed; the tokens not released expire at the end of \
-                 their TTL"
-            ),
-            Err(crate::releaser::NotDone::TimedOut) => tracing::warn!(
-                %agent_id,
-                ?bound,
-                "ending the task on drop did not finish in time; it goes on in the background, \
-                 and if the process exits first the tokens expire at the end of their TTL"
-            ),
-            Err(crate::releaser::NotDone::NoReleaser) => tracing::warn!(
-                %agent_id,
-                "could not end the task on drop (the releaser thread is not running); the \
-                 agent's token and the tokens it delegated expire at the end of their TTL"
+                "could not end the task on drop (the releaser thread is not running); {expire}"
             ),
         }
+        self.wake_renewer();
     }
 
     /// Tells a waiting auto-renewal task to look at the (released) agent.
@@ -513,8 +530,9 @@ impl Agent {
 
     /// Starts renewing the token in the background (a task on the current
     /// tokio runtime; outside one it logs a warning and does nothing) at 80 % of
-    /// each lifetime, until the agent is released or
-    /// [`Agent::stop_auto_renewal`] is called. Does nothing if it is
+    /// each lifetime, until the agent is released,
+    /// [`Agent::stop_auto_renewal`] is called or the agent's last clone is
+    /// dropped (the worker holds it weakly). Does nothing if it is
     /// already running. Also available as
     /// [`AgentOptions::auto_renew`](crate::AgentOptions::auto_renew).
     ///
@@ -561,9 +579,9 @@ impl Agent {
 
     /// A guard that ends the task ([`Agent::release_task`]) when dropped,
     /// on every path including a panic, a cancelled future, an aborted
-    /// task, a runtime shutting down or no runtime at all: the drop sends
-    /// the releases on the SDK's own releaser thread and waits for them
-    /// (see [`AgentGuard`]'s `Drop`).
+    /// task, a runtime shutting down or no runtime at all: the drop hands
+    /// the releases to the SDK's own releaser thread, never blocking a
+    /// worker of a live runtime (see [`AgentGuard`]'s `Drop`).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -574,7 +592,7 @@ impl Agent {
     /// let agent = app.create_agent("orch-1", "task-1", &["read:data:*"]).await?.release_on_drop();
     /// let token = agent.access_token();
     /// // ... if this code panics, returns early or is cancelled, dropping
-    /// // `agent` ends the task before the drop returns ...
+    /// // `agent` ends the task on the SDK's releaser ...
     /// agent.release_task().await?; // the normal path: end the task and see the outcome
     /// assert!(!app.validate(&token).await?.is_valid());
     /// # Ok(()) }
@@ -673,21 +691,31 @@ impl std::ops::Deref for AgentGuard {
 }
 
 impl Drop for AgentGuard {
-    /// Ends the task before the drop returns, on every path: in `main` as
-    /// it returns, in a task that is aborted, while the runtime shuts
-    /// down, on a current-thread or a multi-thread runtime, or outside
-    /// any runtime. The releases (the tokens still alive that the agent
-    /// delegated, then the agent — also after an explicit
-    /// [`Agent::release`]) are sent by the SDK's own releaser thread, which
-    /// does not depend on the caller's runtime; this thread blocks until
-    /// they are answered, at most the request timeout per token (plus a
-    /// second). A failure, or a wait that ran out, is logged (`warn`,
-    /// naming the agent, never a token): the tokens concerned expire at
-    /// the end of their TTL. Nothing is sent, and nothing blocks, when
-    /// there is nothing left to release.
+    /// Ends the task on every path — `main` returning, a task aborted, a
+    /// runtime shutting down, a current-thread or a multi-thread runtime,
+    /// no runtime at all — without blocking a worker of a live runtime.
+    /// The releases (the tokens still alive that the agent delegated,
+    /// then the agent — also after an explicit [`Agent::release`]) are
+    /// handed to the SDK's own releaser thread, which does not depend on
+    /// the caller's runtime. Then:
+    ///
+    /// * inside a task, or on a current-thread runtime's own thread, the
+    ///   drop returns at once; a small waiter task on the runtime keeps
+    ///   the runtime's shutdown (the end of `#[tokio::main]`) from
+    ///   completing before the releases are answered, at most the request
+    ///   timeout per token plus a second. A runtime already shutting down
+    ///   drops that waiter at once, and it waits right there;
+    /// * outside any task on a multi-thread runtime (its `block_on`
+    ///   thread, which is not a worker) or outside any runtime, the drop
+    ///   waits for them itself, within the same bound.
+    ///
+    /// A failure, or a wait that ran out, is logged (`warn`, naming the
+    /// agent, never a token): the tokens concerned expire at the end of
+    /// their TTL. Nothing is sent, and nothing waits, when there is
+    /// nothing left to release.
     fn drop(&mut self) {
         if self.agent.inner.shared.has_pending_release() {
-            self.agent.release_task_blocking();
+            self.agent.hand_over_end_task();
         }
     }
 }

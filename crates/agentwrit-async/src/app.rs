@@ -104,8 +104,8 @@ impl App {
     ///
     /// ```
     /// let app = agentwrit_async::App::new("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")?;
-    /// let validator = app.broker().validator(); // on the app's pool
-    /// # let _ = validator;
+    /// let broker = app.broker(); // validate, or make an operator, on the app's pool
+    /// # let _ = broker;
     /// # Ok::<(), agentwrit_async::Error>(())
     /// ```
     #[must_use]
@@ -148,6 +148,13 @@ impl App {
     /// Creates an agent for `task_id` of `orch_id`, holding `scope`
     /// (within the app's ceiling), with a fresh Ed25519 key and a 300 s
     /// token.
+    ///
+    /// Cancel-safe: the future may be dropped at any point (a timeout, a
+    /// `select!`, an aborted task, a runtime shutting down) without
+    /// leaving a live agent. From the registration request on, the
+    /// creation runs on the SDK's releaser thread, and an agent that
+    /// arrives with no one waiting for it is released at once (see the
+    /// guide's "Cancelling a creation").
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -220,7 +227,7 @@ impl App {
         let flow = self
             .core
             .create_agent(orch_id, task_id, scope, &options, &mut rng)?;
-        let credentials = self.broker.drive(flow).await?;
+        let credentials = crate::handover::drive_owned(self.broker.transport(), flow).await?;
         let agent = Agent::new(
             self.broker.transport().clone(),
             SharedAgent::new(credentials),
@@ -241,10 +248,10 @@ impl App {
     /// and its outcome reported. If `work` panics, or the returned future
     /// is dropped before it finishes (`tokio::select!`, a timeout, an
     /// aborted task, a runtime shutting down), the guard inside is dropped
-    /// and ends the task before the drop returns, on the SDK's own
-    /// releaser thread (see [`AgentGuard`](crate::AgentGuard)'s `Drop`:
-    /// it does not depend on the current runtime, and blocks the dropping
-    /// thread for at most the request timeout per token).
+    /// and hands the end of the task to the SDK's own releaser thread
+    /// (see [`AgentGuard`](crate::AgentGuard)'s `Drop`: it does not depend
+    /// on the current runtime, never blocks a worker of a live one, and
+    /// keeps the runtime's shutdown from outrunning the releases).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -284,10 +291,7 @@ impl App {
             .await?
             .release_on_drop();
         let result = work(&guard).await;
-        let released = guard.release_task().await;
-        let output = result?;
-        released?;
-        Ok(output)
+        agentwrit_core::task_result(result, guard.release_task().await)
     }
 
     /// Mints a launch token (for an agent registered by other means, e.g.

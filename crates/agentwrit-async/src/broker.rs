@@ -18,18 +18,19 @@ use crate::agent::Agent;
 use crate::app::App;
 use crate::operator::Operator;
 use crate::transport::Transport;
+#[allow(deprecated)]
 use crate::validate::Validator;
 
 /// The connection to one broker: its URL, one `reqwest::Client` (one pool of
 /// connections, one TLS configuration) and the settings every request
-/// follows. Build it once per process and make the [`App`], the
-/// [`Operator`] and the [`Validator`] from it: they then share its pool,
-/// so a program that is all three opens the connections of one client,
-/// not three.
+/// follows. Build it once per process, make the [`App`] and the
+/// [`Operator`] from it, and validate tokens on it
+/// ([`Broker::validate`]): they then share its pool, so a program that is
+/// all three opens the connections of one client, not three.
 ///
 /// Cheap to clone (an `Arc` inside), `Send + Sync`; clones share the
-/// pool. `App::new`, `Operator::new` and `Validator::new` build one each,
-/// for a program that needs only one of them.
+/// pool. `App::new` and `Operator::new` build one each, for a program
+/// that needs only one of them.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -43,10 +44,9 @@ use crate::validate::Validator;
 /// let broker = Broker::builder(url).timeout(Duration::from_secs(5)).build()?; // or Broker::from_env()
 /// let app = broker.app(client_id, client_secret)?;
 /// let operator = broker.operator(admin_secret)?;
-/// let validator = broker.validator();
 ///
 /// let agent = app.create_agent("orch-1", "task-1", &["read:data:customer-7291"]).await?;
-/// assert!(validator.validate(&agent.access_token()).await?.is_valid());
+/// assert!(broker.validate(&agent.access_token()).await?.is_valid()); // as a validating service would
 /// assert_eq!(operator.list_apps().await?.len(), 1);
 /// agent.release().await?;
 /// # Ok(()) }
@@ -81,7 +81,13 @@ pub struct BrokerBuilder {
 }
 
 impl BrokerBuilder {
-    /// Overall timeout of one request (default 10 s).
+    /// The most one call to the broker may take, from its first attempt
+    /// to its last: its retries and the waits between them are included,
+    /// and each attempt gets what is left (default 10 s). Against a broker
+    /// that accepts and never answers, a call gives up after about this
+    /// long, not once per attempt. A method that makes several requests
+    /// (`create_agent`: login, launch token, challenge, register) gives
+    /// each its own.
     ///
     /// ```
     /// use std::time::Duration;
@@ -96,7 +102,8 @@ impl BrokerBuilder {
         self
     }
 
-    /// Connect timeout (default 5 s, at most the overall timeout).
+    /// The most one attempt's connection may take (default 5 s, at most
+    /// the [`timeout`](BrokerBuilder::timeout)).
     ///
     /// ```
     /// use std::time::Duration;
@@ -492,10 +499,11 @@ impl Broker {
         Operator::on(self.clone(), admin_secret)
     }
 
-    /// A validator on this broker's pool, for a service that checks the
-    /// tokens it receives.
+    /// A validator on this broker's pool. Deprecated: a [`Validator`] is
+    /// this broker with one method; call [`Broker::validate`] on it.
     ///
     /// ```
+    /// # #![allow(deprecated)]
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let devbroker = agentwrit_devbroker::DevBroker::start()?;
@@ -505,6 +513,10 @@ impl Broker {
     /// # Ok(()) }
     /// ```
     #[must_use]
+    #[deprecated(
+        note = "a Validator is a Broker with one method: call `Broker::validate` (`Broker::new(url)?` has the default settings), `App::validate` with an app in hand, or the free `validate(url, token)`"
+    )]
+    #[allow(deprecated)]
     pub fn validator(&self) -> Validator {
         Validator::on(self.clone())
     }
@@ -628,7 +640,7 @@ impl Broker {
             key,
         );
         let flow = CreateAgent::with_launch_token(&self.inner.config, launch_token, request)?;
-        let credentials = self.inner.drive(flow).await?;
+        let credentials = crate::handover::drive_owned(&self.inner, flow).await?;
         Ok(Agent::new(
             self.transport().clone(),
             SharedAgent::new(credentials),

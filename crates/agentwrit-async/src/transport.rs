@@ -3,7 +3,10 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use agentwrit_core::{ClientConfig, ClientSettings, Clock, Error, Flow, Step, TransportFailure};
+use agentwrit_core::process::PerProcess;
+use agentwrit_core::{
+    Action, Attempt, ClientConfig, ClientSettings, Clock, Driver, Error, Flow, TransportFailure,
+};
 use tokio::sync::Notify;
 use tracing::Instrument as _;
 
@@ -14,7 +17,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Clone, Debug)]
 pub(crate) struct Transport {
     pub(crate) config: ClientConfig,
-    client: reqwest::Client,
+    client: PerProcess<reqwest::Client>,
     /// For a user's own client: the overall timeout every request sets.
     custom_timeout: Option<Duration>,
     clock: Arc<dyn Clock>,
@@ -32,8 +35,10 @@ pub(crate) struct Transport {
 #[derive(Debug)]
 struct ReleasePath {
     settings: Option<ClientSettings>,
-    client: OnceLock<Option<reqwest::Client>>,
+    client: OnceLock<Option<PerProcess<reqwest::Client>>>,
     timeout: Duration,
+    /// The transport on that client, made once (see `for_release`).
+    transport: OnceLock<Option<Arc<Transport>>>,
 }
 
 impl Transport {
@@ -43,27 +48,10 @@ impl Transport {
         settings: &ClientSettings,
         client: Option<reqwest::Client>,
     ) -> Result<Transport, Error> {
-        let config = settings.config()?;
-        if settings.sends_in_clear_text() {
-            tracing::warn!(
-                broker = settings.broker_url(),
-                "the broker URL is plain http:// to a host that is not loopback: tokens and \
-                 secrets travel in clear text; use https://"
-            );
-        }
-        let (client, custom_timeout) = match client {
-            Some(client) => {
-                if settings.has_tls_options() {
-                    return Err(Error::invalid_input(
-                        "http_client",
-                        "a custom HTTP client brings its own TLS: configure roots and client \
-                         identity on it, not with add_root_certificate_pem, \
-                         tls_built_in_roots or identity_pem",
-                    ));
-                }
-                (client, Some(settings.timeout()))
-            }
-            None => (http_client(settings)?, None),
+        let config = settings.transport_config(client.is_some())?;
+        let (client, custom_timeout): (PerProcess<reqwest::Client>, _) = match client {
+            Some(client) => (PerProcess::fixed(client), Some(settings.timeout())),
+            None => (per_process(settings)?, None),
         };
         let release = ReleasePath::new(settings, custom_timeout.map(|_| client.clone()));
         Ok(Transport {
@@ -83,10 +71,11 @@ impl Transport {
         client: reqwest::Client,
     ) -> Result<Transport, Error> {
         let config = settings.config()?;
+        let rebuilt = settings.clone();
         Ok(Transport {
             origin: reqwest::Url::parse(config.broker().as_str()).ok(),
             config,
-            client,
+            client: PerProcess::new(client, move || http_client(&rebuilt)),
             custom_timeout: None,
             clock: settings.clock(),
             release: ReleasePath::new(settings, None),
@@ -94,14 +83,26 @@ impl Transport {
     }
 
     /// This transport as the releaser uses it: the same configuration
-    /// and clock on the release client (`None` when it cannot be built;
-    /// the reason has been logged).
-    pub(crate) fn for_release(&self) -> Option<Transport> {
-        let client = self.release.client()?;
-        Some(Transport {
-            client,
-            ..self.clone()
-        })
+    /// and clock on the release client, made once and shared (`None` when
+    /// it cannot be built; the reason has been logged).
+    pub(crate) fn for_release(&self) -> Option<Arc<Transport>> {
+        self.release
+            .transport
+            .get_or_init(|| {
+                let client = self.release.client()?;
+                let release = Arc::new(ReleasePath {
+                    settings: None,
+                    client: OnceLock::from(Some(client.clone())),
+                    timeout: self.release.timeout,
+                    transport: OnceLock::new(),
+                });
+                Some(Arc::new(Transport {
+                    client,
+                    release,
+                    ..self.clone()
+                }))
+            })
+            .clone()
     }
 
     /// How long one request may take (the overall timeout of the
@@ -129,59 +130,80 @@ impl Transport {
     /// abandoned: a renewal that reached the broker is always installed.
     pub(crate) async fn drive_waking<F: Flow>(
         &self,
-        mut flow: F,
+        flow: F,
         wake: Option<&Notify>,
     ) -> Result<F::Output, Error> {
-        let mut step = flow.start(self.clock.now());
+        let mut driver = self.driver(flow);
+        let action = driver.start();
+        self.run(&mut driver, action, wake).await
+    }
+
+    /// A driver for `flow` on this transport's clock.
+    pub(crate) fn driver<F: Flow>(&self, flow: F) -> Driver<F> {
+        Driver::new(flow, Arc::clone(&self.clock))
+    }
+
+    /// Performs `driver`'s actions from `action` on until the flow ends.
+    pub(crate) async fn run<F: Flow>(
+        &self,
+        driver: &mut Driver<F>,
+        mut action: Action<F::Output>,
+        wake: Option<&Notify>,
+    ) -> Result<F::Output, Error> {
         loop {
-            step = match step {
-                Step::Send(request) => {
-                    let name = flow.name();
-                    match self.send(request, name).await {
-                        Ok(response) => flow.handle_response(response, self.clock.now()),
-                        Err((failure, source)) => {
-                            let give_up = Error::transport(failure, name, Some(source));
-                            flow.handle_transport_failure(failure, give_up, self.clock.now())
-                        }
-                    }
-                }
-                Step::Wait { until } => {
-                    let wait = until.duration_since(self.clock.now()).unwrap_or_default();
-                    let slept = match wake {
-                        Some(wake) => tokio::select! {
-                            () = tokio::time::sleep(wait) => true,
-                            () = wake.notified() => false,
-                        },
-                        None => {
-                            tokio::time::sleep(wait).await;
-                            true
-                        }
-                    };
-                    // A full sleep counts as reaching `until` even on a
-                    // clock that does not move by itself (a test clock).
-                    let now = self.clock.now();
-                    flow.resume(if slept { now.max(until) } else { now })
-                }
-                Step::Done(result) => return result,
+            action = match action {
+                Action::Done(result) => return result,
+                action => self.perform(driver, action, wake).await,
             };
+        }
+    }
+
+    /// Performs one action (sends, or sleeps) and returns the next.
+    pub(crate) async fn perform<F: Flow>(
+        &self,
+        driver: &mut Driver<F>,
+        action: Action<F::Output>,
+        wake: Option<&Notify>,
+    ) -> Action<F::Output> {
+        match action {
+            Action::Send(attempt) => match self.send(attempt, driver.step_name()).await {
+                Ok(response) => driver.received(response),
+                Err((failure, source)) => driver.failed(failure, Some(source)),
+            },
+            Action::Sleep(wait) => driver.woke(match wake {
+                Some(wake) => tokio::select! {
+                    () = tokio::time::sleep(wait) => true,
+                    () = wake.notified() => false,
+                },
+                None => {
+                    tokio::time::sleep(wait).await;
+                    true
+                }
+            }),
+            done @ Action::Done(_) => done,
         }
     }
 
     async fn send(
         &self,
-        request: http::Request<Vec<u8>>,
+        attempt: Attempt,
         step: &'static str,
     ) -> Result<http::Response<Vec<u8>>, (TransportFailure, BoxError)> {
+        let (request, attempt_timeout) = (attempt.request, attempt.timeout);
         let span = tracing::debug_span!("agentwrit", step, method = %request.method(), path = request.uri().path(), status = tracing::field::Empty, request_id = tracing::field::Empty);
         let limit = self.config.max_response_bytes();
         async move {
             let mut request = to_reqwest(request, self.origin.as_ref())?;
-            if let Some(timeout) = self.custom_timeout {
-                // A user's client keeps its connect timeout; the SDK's
-                // overall timeout applies per request.
+            // What is left of the call's timeout (a user's client keeps
+            // its connect timeout).
+            if let Some(timeout) = attempt_timeout.or(self.custom_timeout) {
                 *request.timeout_mut() = Some(timeout);
             }
-            let mut response = self.client.execute(request).await.map_err(classify)?;
+            let client = self
+                .client
+                .get()
+                .map_err(|e| (TransportFailure::Other, BoxError::from(e)))?;
+            let mut response = client.execute(request).await.map_err(classify)?;
             let request_id = response
                 .headers()
                 .get(agentwrit_core::wire::headers::X_REQUEST_ID)
@@ -276,7 +298,10 @@ fn url_position_before_path(url: &reqwest::Url) -> Option<usize> {
 impl ReleasePath {
     /// For `settings`; `user_client` is the user's own client, used as it
     /// is (the SDK cannot rebuild it).
-    fn new(settings: &ClientSettings, user_client: Option<reqwest::Client>) -> Arc<ReleasePath> {
+    fn new(
+        settings: &ClientSettings,
+        user_client: Option<PerProcess<reqwest::Client>>,
+    ) -> Arc<ReleasePath> {
         let client = OnceLock::new();
         let timeout = settings.timeout();
         let settings = match user_client {
@@ -290,14 +315,15 @@ impl ReleasePath {
             settings,
             client,
             timeout,
+            transport: OnceLock::new(),
         })
     }
 
-    fn client(&self) -> Option<reqwest::Client> {
+    fn client(&self) -> Option<PerProcess<reqwest::Client>> {
         self.client
             .get_or_init(|| {
                 let settings = self.settings.as_ref()?;
-                http_client(settings)
+                per_process(settings)
                     .map_err(|error| {
                         tracing::warn!(%error, "could not build the releaser's HTTP client");
                     })
@@ -305,6 +331,14 @@ impl ReleasePath {
             })
             .clone()
     }
+}
+
+/// [`http_client`] for `settings`, rebuilt from them in a forked child.
+fn per_process(settings: &ClientSettings) -> Result<PerProcess<reqwest::Client>, Error> {
+    let rebuilt = settings.clone();
+    Ok(PerProcess::new(http_client(settings)?, move || {
+        http_client(&rebuilt)
+    }))
 }
 
 /// A reqwest client as the SDK wants it: rustls on core's TLS set-up

@@ -6,7 +6,11 @@ separate process). Each agent is dropped right after its create, as in the
 Rust rows. Prints one JSON line: the CPU time of the N creates
 (time.process_time(), all threads).
 
-usage: python cost_create.py official|rs WARMUP OPS
+`rs-runtime` measures the path the package's sync API does not take: its
+native App built on the async client, each create driven to its end with
+block_on on the binding layer's runtime (the GIL released).
+
+usage: python cost_create.py official|rs|rs-runtime WARMUP OPS
 """
 
 import json
@@ -35,6 +39,13 @@ def make_create(sdk):
         return lambda orch, task, scope: app.create_agent(
             orch_id=orch, task_id=task, requested_scope=scope
         )
+    if sdk == "rs-runtime":
+        from agentwrit_rs import _native
+
+        native = _native.App(
+            url, client_id, secret, _native.Settings(timeout=10.0), asynchronous=True
+        )
+        return lambda orch, task, scope: native.create_agent(orch, task, scope)
     raise SystemExit(f"unknown sdk {sdk!r}")
 
 

@@ -13,9 +13,11 @@ use crate::transport::{Transport, Wake};
 /// An agent: a SPIFFE identity holding a short-lived token for one task.
 ///
 /// Cheap to clone; clones share the token, so a renewal is seen by all.
-/// Dropping the last clone does **not** release the token (it expires by
-/// itself); use [`Agent::release`], [`App::with_agent`](crate::App::with_agent)
-/// or [`Agent::release_on_drop`].
+/// Dropping the last clone does **not** release the token: its
+/// auto-renewal, if running, stops, and the token expires at the end of
+/// its lifetime. To release, use [`Agent::release`],
+/// [`App::with_agent`](crate::App::with_agent) or
+/// [`Agent::release_on_drop`].
 ///
 /// ```
 /// # let broker = agentwrit_devbroker::DevBroker::start()?;
@@ -41,6 +43,17 @@ struct AgentInner {
     transport: Transport,
     shared: SharedAgent,
     renewer: Mutex<Option<Renewer>>,
+}
+
+impl Drop for AgentInner {
+    /// The last clone is gone: auto-renewal stops; nothing is sent.
+    fn drop(&mut self) {
+        self.shared.stop_auto_renewal();
+        let renewer = self.renewer.get_mut();
+        if let Some(renewer) = renewer.unwrap_or_else(PoisonError::into_inner) {
+            renewer.wake();
+        }
+    }
 }
 
 impl fmt::Debug for Agent {
@@ -434,8 +447,9 @@ impl Agent {
     }
 
     /// Starts renewing the token in the background (a thread) at 80 % of
-    /// each lifetime, until the agent is released or
-    /// [`Agent::stop_auto_renewal`] is called. Does nothing if it is
+    /// each lifetime, until the agent is released,
+    /// [`Agent::stop_auto_renewal`] is called or the agent's last clone is
+    /// dropped (the worker holds it weakly). Does nothing if it is
     /// already running. Also available as
     /// [`AgentOptions::auto_renew`](crate::AgentOptions::auto_renew).
     ///

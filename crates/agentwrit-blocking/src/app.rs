@@ -100,8 +100,8 @@ impl App {
     ///
     /// ```
     /// let app = agentwrit_blocking::App::new("http://127.0.0.1:8080", "cm-37a7c9c10885", "4ca1b208")?;
-    /// let validator = app.broker().validator(); // on the app's pool
-    /// # let _ = validator;
+    /// let broker = app.broker(); // validate, or make an operator, on the app's pool
+    /// # let _ = broker;
     /// # Ok::<(), agentwrit_blocking::Error>(())
     /// ```
     #[must_use]
@@ -144,6 +144,13 @@ impl App {
     /// Creates an agent for `task_id` of `orch_id`, holding `scope`
     /// (within the app's ceiling), with a fresh Ed25519 key and a 300 s
     /// token.
+    ///
+    /// The call runs to its end on this thread (nothing can cancel it
+    /// halfway), so the agent always reaches the caller. A registration
+    /// that timed out after it was sent is reported as
+    /// [`Error::Transport`] and is not retried: it may have created an
+    /// agent whose token never arrived, which then expires at the end of
+    /// its TTL.
     ///
     /// ```
     /// # let broker = agentwrit_devbroker::DevBroker::start()?;
@@ -267,10 +274,7 @@ impl App {
             .create_agent(orch_id, task_id, scope)?
             .release_on_drop();
         let result = work(&guard);
-        let released = guard.release_task();
-        let output = result?;
-        released?;
-        Ok(output)
+        agentwrit_core::task_result(result, guard.release_task())
     }
 
     /// Mints a launch token (for an agent registered by other means, e.g.

@@ -18,18 +18,19 @@ use crate::agent::Agent;
 use crate::app::App;
 use crate::operator::Operator;
 use crate::transport::Transport;
+#[allow(deprecated)]
 use crate::validate::Validator;
 
 /// The connection to one broker: its URL, one `ureq::Agent` (one pool of
 /// connections, one TLS configuration) and the settings every request
-/// follows. Build it once per process and make the [`App`], the
-/// [`Operator`] and the [`Validator`] from it: they then share its pool,
-/// so a program that is all three opens the connections of one client,
-/// not three.
+/// follows. Build it once per process, make the [`App`] and the
+/// [`Operator`] from it, and validate tokens on it
+/// ([`Broker::validate`]): they then share its pool, so a program that is
+/// all three opens the connections of one client, not three.
 ///
 /// Cheap to clone (an `Arc` inside), `Send + Sync`; clones share the
-/// pool. `App::new`, `Operator::new` and `Validator::new` build one each,
-/// for a program that needs only one of them.
+/// pool. `App::new` and `Operator::new` build one each, for a program
+/// that needs only one of them.
 ///
 /// ```
 /// # let devbroker = agentwrit_devbroker::DevBroker::start()?;
@@ -41,10 +42,9 @@ use crate::validate::Validator;
 /// let broker = Broker::builder(url).timeout(Duration::from_secs(5)).build()?; // or Broker::from_env()
 /// let app = broker.app(client_id, client_secret)?;
 /// let operator = broker.operator(admin_secret)?;
-/// let validator = broker.validator();
 ///
 /// let agent = app.create_agent("orch-1", "task-1", &["read:data:customer-7291"])?;
-/// assert!(validator.validate(&agent.access_token())?.is_valid());
+/// assert!(broker.validate(&agent.access_token())?.is_valid()); // as a validating service would
 /// assert_eq!(operator.list_apps()?.len(), 1);
 /// agent.release()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -79,7 +79,13 @@ pub struct BrokerBuilder {
 }
 
 impl BrokerBuilder {
-    /// Overall timeout of one request (default 10 s).
+    /// The most one call to the broker may take, from its first attempt
+    /// to its last: its retries and the waits between them are included,
+    /// and each attempt gets what is left (default 10 s). Against a broker
+    /// that accepts and never answers, a call gives up after about this
+    /// long, not once per attempt. A method that makes several requests
+    /// (`create_agent`: login, launch token, challenge, register) gives
+    /// each its own.
     ///
     /// ```
     /// use std::time::Duration;
@@ -94,7 +100,8 @@ impl BrokerBuilder {
         self
     }
 
-    /// Connect timeout (default 5 s, at most the overall timeout).
+    /// The most one attempt's connection may take (default 5 s, at most
+    /// the [`timeout`](BrokerBuilder::timeout)).
     ///
     /// ```
     /// use std::time::Duration;
@@ -472,10 +479,11 @@ impl Broker {
         Operator::on(self.clone(), admin_secret)
     }
 
-    /// A validator on this broker's pool, for a service that checks the
-    /// tokens it receives.
+    /// A validator on this broker's pool. Deprecated: a [`Validator`] is
+    /// this broker with one method; call [`Broker::validate`] on it.
     ///
     /// ```
+    /// # #![allow(deprecated)]
     /// # let devbroker = agentwrit_devbroker::DevBroker::start()?;
     /// let broker = agentwrit_blocking::Broker::new(devbroker.url())?;
     /// let validator = broker.validator();
@@ -483,6 +491,10 @@ impl Broker {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
+    #[deprecated(
+        note = "a Validator is a Broker with one method: call `Broker::validate` (`Broker::new(url)?` has the default settings), `App::validate` with an app in hand, or the free `validate(url, token)`"
+    )]
+    #[allow(deprecated)]
     pub fn validator(&self) -> Validator {
         Validator::on(self.clone())
     }

@@ -45,11 +45,18 @@
 //!
 //! A [`Broker`] is the connection to one broker: its URL, one HTTP client
 //! (one pool of connections, one TLS configuration) and the settings of
-//! [`BrokerBuilder`]. [`App`], [`Operator`] and [`Validator`] are made
-//! from it and share it, so a program that is all three opens one pool.
-//! `App::new`, `App::from_env`, `Operator::new`, `Validator::new` and
-//! the free [`validate`] remain the one-line paths for a program that
-//! needs one of them with the default settings.
+//! [`BrokerBuilder`]. [`App`] and [`Operator`] are made from it, and
+//! tokens are validated on it ([`Broker::validate`]): they share it, so a
+//! program that is all three opens one pool. `App::new`, `App::from_env`,
+//! `Operator::new` and the free [`validate`] remain the one-line paths for
+//! a program that needs one of them with the default settings.
+//!
+//! Three ways to validate stay, each for a situation you are in: the free
+//! [`validate`] (the official SDK's function: one pool for the process,
+//! the default settings), [`Broker::validate`] (a service with settings of
+//! its own: a private CA, a client identity, `https_only`, timeouts) and
+//! [`App::validate`] (an app in hand). `Validator` is deprecated: it was a
+//! `Broker` with that one method.
 //!
 //! ```
 //! # let devbroker = agentwrit_devbroker::DevBroker::start()?;
@@ -61,9 +68,8 @@
 //! let broker = Broker::builder(url).timeout(Duration::from_secs(5)).build()?; // or Broker::from_env()
 //! let app = broker.app(client_id, client_secret)?;
 //! let operator = broker.operator(admin_secret)?;
-//! let validator = broker.validator();
-//! # let agent = app.create_agent("orch-1", "task-1", &["read:data:*"])?;
-//! # assert!(validator.validate(&agent.access_token())?.is_valid());
+//! let agent = app.create_agent("orch-1", "task-1", &["read:data:*"])?;
+//! assert!(broker.validate(&agent.access_token())?.is_valid()); // as a validating service would
 //! # assert_eq!(operator.list_apps()?.len(), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -151,6 +157,7 @@ pub use agent::{Agent, AgentGuard, DelegatedToken};
 pub use app::App;
 pub use broker::{Broker, BrokerBuilder};
 pub use operator::Operator;
+#[allow(deprecated)]
 pub use validate::{Validator, validate};
 
 pub use agentwrit_core::scope::scope_is_subset;

@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-use agentwrit_core::{ClientConfig, ClientSettings, Clock, Error, Flow, Step, TransportFailure};
+use agentwrit_core::process::PerProcess;
+use agentwrit_core::{
+    Action, Attempt, ClientConfig, ClientSettings, Clock, Driver, Error, Flow, TransportFailure,
+};
 use ureq::RequestExt as _;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
@@ -16,20 +19,22 @@ use ureq::unversioned::transport::{
 use crate::tls::SdkTlsConnector;
 
 /// What every call needs: the protocol configuration, a configured ureq
-/// agent (its pool shared by clones) and the clock.
+/// agent (its pool shared by clones; a forked child builds its own from
+/// the same settings, so it never sends on the parent's connections) and
+/// the clock.
 #[derive(Clone, Debug)]
 pub(crate) struct Transport {
     pub(crate) config: ClientConfig,
-    client: ureq::Agent,
+    client: PerProcess<ureq::Agent>,
     /// For a user's own agent: the settings every request overrides on it.
     custom: Option<CustomClient>,
     clock: Arc<dyn Clock>,
 }
 
-/// What the SDK imposes, per request, on an agent the user handed in.
+/// What the SDK imposes, per request, on an agent the user handed in
+/// (besides each attempt's timeout).
 #[derive(Clone, Copy, Debug)]
 struct CustomClient {
-    timeout: Duration,
     connect_timeout: Duration,
 }
 
@@ -39,31 +44,15 @@ impl Transport {
         settings: &ClientSettings,
         client: Option<ureq::Agent>,
     ) -> Result<Transport, Error> {
-        let config = settings.config()?;
-        if settings.sends_in_clear_text() {
-            tracing::warn!(
-                broker = settings.broker_url(),
-                "the broker URL is plain http:// to a host that is not loopback: tokens and \
-                 secrets travel in clear text; use https://"
-            );
-        }
+        let config = settings.transport_config(client.is_some())?;
         let (client, custom) = match client {
             Some(client) => {
-                if settings.has_tls_options() {
-                    return Err(Error::invalid_input(
-                        "http_client",
-                        "a custom HTTP client brings its own TLS: configure roots and client \
-                         identity on it, not with add_root_certificate_pem, \
-                         tls_built_in_roots or identity_pem",
-                    ));
-                }
                 let custom = CustomClient {
-                    timeout: settings.timeout(),
                     connect_timeout: settings.connect_timeout(),
                 };
-                (client, Some(custom))
+                (PerProcess::fixed(client), Some(custom))
             }
-            None => (http_client(settings)?, None),
+            None => (per_process(settings)?, None),
         };
         Ok(Transport {
             config,
@@ -79,9 +68,10 @@ impl Transport {
         settings: &ClientSettings,
         client: ureq::Agent,
     ) -> Result<Transport, Error> {
+        let rebuilt = settings.clone();
         Ok(Transport {
             config: settings.config()?,
-            client,
+            client: PerProcess::new(client, move || http_client(&rebuilt)),
             custom: None,
             clock: settings.clock(),
         })
@@ -104,60 +94,62 @@ impl Transport {
     /// abandoned.
     pub(crate) fn drive_waking<F: Flow>(
         &self,
-        mut flow: F,
+        flow: F,
         wake: Option<&Wake>,
     ) -> Result<F::Output, Error> {
-        let mut step = flow.start(self.clock.now());
+        let mut driver = Driver::new(flow, Arc::clone(&self.clock));
+        let mut action = driver.start();
         loop {
-            step = match step {
-                Step::Send(request) => {
-                    let name = flow.name();
-                    match self.send(request, name) {
-                        Ok(response) => flow.handle_response(response, self.clock.now()),
-                        Err((failure, source)) => {
-                            let give_up = Error::transport(failure, name, Some(source));
-                            flow.handle_transport_failure(failure, give_up, self.clock.now())
-                        }
+            action = match action {
+                Action::Send(attempt) => match self.send(attempt, driver.step_name()) {
+                    Ok(response) => driver.received(response),
+                    Err((failure, source)) => driver.failed(failure, Some(source)),
+                },
+                Action::Sleep(wait) => driver.woke(match wake {
+                    Some(wake) => wake.sleep(wait),
+                    None => {
+                        std::thread::sleep(wait);
+                        true
                     }
-                }
-                Step::Wait { until } => {
-                    let wait = until.duration_since(self.clock.now()).unwrap_or_default();
-                    let slept = match wake {
-                        Some(wake) => wake.sleep(wait),
-                        None => {
-                            std::thread::sleep(wait);
-                            true
-                        }
-                    };
-                    // A full sleep counts as reaching `until` even on a
-                    // clock that does not move by itself (a test clock).
-                    let now = self.clock.now();
-                    flow.resume(if slept { now.max(until) } else { now })
-                }
-                Step::Done(result) => return result,
+                }),
+                Action::Done(result) => return result,
             };
         }
     }
 
     fn send(
         &self,
-        request: http::Request<Vec<u8>>,
+        attempt: Attempt,
         step: &'static str,
     ) -> Result<http::Response<Vec<u8>>, (TransportFailure, BoxError)> {
+        let request = attempt.request;
         let span = tracing::debug_span!("agentwrit", step, method = %request.method(), path = request.uri().path(), status = tracing::field::Empty, request_id = tracing::field::Empty);
         let _entered = span.enter();
+        // What is left of the call's timeout; the SDK's own agent already
+        // has the whole of it.
+        let timeout = attempt.timeout.unwrap_or(self.config.timeout());
+        let client = self
+            .client
+            .get()
+            .map_err(|e| (TransportFailure::Other, BoxError::from(e)))?;
         let response = match self.custom {
-            None => self.client.run(request),
+            None if timeout >= self.config.timeout() => client.run(request),
+            None => request
+                .with_agent(&*client)
+                .configure()
+                .timeout_global(Some(timeout))
+                .build()
+                .run(),
             // A user's agent may turn statuses into errors, follow
             // redirects or have other timeouts: the SDK's win per request.
             Some(custom) => request
-                .with_agent(&self.client)
+                .with_agent(&*client)
                 .configure()
                 .http_status_as_error(false)
                 .max_redirects(0)
                 .max_redirects_will_error(false)
-                .timeout_global(Some(custom.timeout))
-                .timeout_connect(Some(custom.connect_timeout))
+                .timeout_global(Some(timeout))
+                .timeout_connect(Some(custom.connect_timeout.min(timeout)))
                 .build()
                 .run(),
         }
@@ -190,6 +182,14 @@ impl Transport {
         );
         Ok(http::Response::from_parts(parts, received))
     }
+}
+
+/// [`http_client`] for `settings`, rebuilt from them in a forked child.
+fn per_process(settings: &ClientSettings) -> Result<PerProcess<ureq::Agent>, Error> {
+    let rebuilt = settings.clone();
+    Ok(PerProcess::new(http_client(settings)?, move || {
+        http_client(&rebuilt)
+    }))
 }
 
 /// A ureq agent as the SDK wants it: TCP (through a CONNECT proxy if one
@@ -379,7 +379,7 @@ mod wait_tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::SystemTime;
 
-    use agentwrit_core::ManualClock;
+    use agentwrit_core::{ManualClock, Step};
 
     use super::*;
 
@@ -416,12 +416,13 @@ mod wait_tests {
             }
         }
 
-        fn handle_transport_error(
+        fn handle_transport_failure(
             &mut self,
             _: TransportFailure,
+            give_up: Error,
             _: SystemTime,
-        ) -> Option<Step<()>> {
-            None
+        ) -> Step<()> {
+            Step::Done(Err(give_up))
         }
     }
 

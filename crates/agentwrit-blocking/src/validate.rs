@@ -2,17 +2,28 @@
 
 use std::sync::OnceLock;
 
+use agentwrit_core::process::PerProcess;
 use agentwrit_core::wire::BearerToken;
 use agentwrit_core::{ClientSettings, Error, Validation};
 
 use crate::broker::Broker;
 use crate::transport::http_client;
 
-/// The connection pool shared by every [`validate`] call.
+/// The connection pool shared by every [`validate`] call. Its client is
+/// keyed by nothing because nothing varies: a free `validate` takes no
+/// setting, so every call runs with the default ones (timeouts, built-in
+/// roots, no client identity, clear text allowed to loopback). Other
+/// settings mean a [`Broker`] of your own, with a client of its own.
+///
+/// A forked child builds its own on first use: the parent's pooled
+/// connections are never used there.
 fn pool() -> Result<ureq::Agent, Error> {
-    static POOL: OnceLock<Result<ureq::Agent, Error>> = OnceLock::new();
-    POOL.get_or_init(|| http_client(&ClientSettings::new("")))
-        .clone()
+    static POOL: OnceLock<Result<PerProcess<ureq::Agent>, Error>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        let build = || http_client(&ClientSettings::new(""));
+        Ok(PerProcess::new(build()?, build))
+    });
+    Ok(pool.as_ref().map_err(Clone::clone)?.get()?.into_owned())
 }
 
 /// Validates `token` at the broker at `broker_url`, with no app: what a
@@ -42,27 +53,36 @@ pub fn validate<T: BearerToken + ?Sized>(broker_url: &str, token: &T) -> Result<
     Broker::on_shared_pool(broker_url, pool()?)?.validate(token)
 }
 
-/// A reusable validator for one broker, on that [`Broker`]'s connection
-/// pool: [`Validator::new`] builds a broker of its own, and
-/// [`Broker::validator`] shares one with an app or an operator. Cheap to
-/// clone; clones share the pool.
+/// A validator for one broker, on that [`Broker`]'s connection pool.
+///
+/// **Deprecated.** A `Validator` is a [`Broker`] with one method: call
+/// [`Broker::validate`] on the broker you built (or `Broker::new(url)?`,
+/// which has the default settings and a pool of its own),
+/// [`App::validate`](crate::App::validate) with an app in hand, or the
+/// free [`validate`] for a check with the default settings. Three ways to
+/// validate were enough; this fourth one only added a name.
 ///
 /// ```
+/// # #![allow(deprecated)]
 /// let validator = agentwrit_blocking::Validator::new("http://127.0.0.1:8080")?; // no request yet
 /// # Ok::<(), agentwrit_blocking::Error>(())
 /// ```
 #[derive(Clone, Debug)]
+#[deprecated(
+    note = "a Validator is a Broker with one method: call `Broker::validate` (`Broker::new(url)?` has the default settings), `App::validate` with an app in hand, or the free `validate(url, token)`"
+)]
 pub struct Validator {
     broker: Broker,
 }
 
+#[allow(deprecated)]
 impl Validator {
     /// A validator for the broker at `broker_url`, on a [`Broker`] of its
-    /// own with the default settings. For a private CA, a client identity
-    /// or other timeouts, build a [`Broker`] and call
-    /// [`Broker::validator`].
+    /// own with the default settings (what `Broker::new(url)?` is, without
+    /// the wrapper).
     ///
     /// ```
+    /// # #![allow(deprecated)]
     /// # let broker = agentwrit_devbroker::DevBroker::start()?;
     /// let validator = agentwrit_blocking::Validator::new(broker.url())?;
     /// assert!(!validator.validate("not-a-token")?.is_valid());
@@ -73,7 +93,7 @@ impl Validator {
     ///
     /// [`Error::InvalidInput`] for a bad URL.
     pub fn new(broker_url: &str) -> Result<Validator, Error> {
-        Ok(Broker::new(broker_url)?.validator())
+        Ok(Validator::on(Broker::new(broker_url)?))
     }
 
     /// The validator on `broker` (what [`Broker::validator`] returns).
@@ -85,6 +105,7 @@ impl Validator {
     /// settings.
     ///
     /// ```
+    /// # #![allow(deprecated)]
     /// let validator = agentwrit_blocking::Validator::new("http://127.0.0.1:8080/")?;
     /// assert_eq!(validator.broker().url(), "http://127.0.0.1:8080");
     /// # Ok::<(), agentwrit_blocking::Error>(())
@@ -99,6 +120,7 @@ impl Validator {
     /// is `Ok(Validation::Invalid { .. })`.
     ///
     /// ```
+    /// # #![allow(deprecated)]
     /// # let broker = agentwrit_devbroker::DevBroker::start()?;
     /// # let reg = broker.register_universal_app()?;
     /// # let app = agentwrit_blocking::App::new(broker.url(), &reg.client_id, &reg.client_secret)?;

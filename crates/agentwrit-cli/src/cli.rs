@@ -1,5 +1,6 @@
 //! The command line's grammar (clap derive).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -44,61 +45,138 @@ pub enum Command {
     /// Query the audit trail (operator).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Scope-usage evidence: what each task was granted against what it
+    /// used and was denied.
+    #[command(subcommand)]
+    Usage(crate::usage::UsageCommand),
     /// Print a shell completion script.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// The child's set-up inside `run` (internal).
+    #[command(name = "__exec", hide = true)]
+    Exec(ExecArgs),
 }
 
 /// `agentwrit run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The orchestration id in the agent's SPIFFE id.
-    #[arg(long = "orch", default_value = "agentwrit-cli", value_name = "ID")]
-    pub orch: String,
-    /// The task id in the agent's SPIFFE id.
-    #[arg(long = "task", default_value = "run", value_name = "ID")]
-    pub task: String,
-    /// A scope the token holds (`action:resource:identifier`); repeat it
-    /// or separate with commas.
-    #[arg(
-        long = "scope",
-        value_name = "S",
-        required = true,
-        value_delimiter = ','
-    )]
+    /// The orchestration id in the agents' SPIFFE ids [default:
+    /// agentwrit-cli].
+    #[arg(long = "orch", value_name = "ID")]
+    pub orch: Option<String>,
+    /// The task id in the agents' SPIFFE ids [default: run].
+    #[arg(long = "task", value_name = "ID")]
+    pub task: Option<String>,
+    /// A scope of the default credential (`action:resource:identifier`,
+    /// in AGENTWRIT_TOKEN); repeat it or separate with commas.
+    #[arg(long = "scope", value_name = "S", value_delimiter = ',')]
     pub scope: Vec<String>,
+    /// A named credential, its own agent: `NAME=SCOPE[,SCOPE...]`, in
+    /// AGENTWRIT_<NAME>_TOKEN (repeatable).
+    #[arg(long = "credential", value_name = "NAME=SCOPES", value_parser = parse_credential)]
+    pub credential: Vec<CredentialArg>,
+    /// Read credentials and outputs from this file (default:
+    /// ./agentwrit.toml when it exists).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// The token's lifetime (`300`, `90s`, `5m`, `1h`); the broker caps it.
-    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    #[arg(long, value_name = "D", value_parser = parse_ttl, conflicts_with = "launch_token_env")]
     pub ttl: Option<Duration>,
     /// A label for the launch token, shown in the audit trail.
-    #[arg(long, value_name = "L")]
+    #[arg(long, value_name = "L", conflicts_with = "launch_token_env")]
     pub label: Option<String>,
     /// Register with the launch token in this environment variable
-    /// instead of the app credentials (the variable is removed from the
-    /// child's environment).
+    /// instead of the app credentials (the variable, and any other
+    /// holding the same value, is removed from the child's environment).
     #[arg(long, value_name = "VAR")]
     pub launch_token_env: Option<String>,
-    /// Keep the current token in this file (mode 0600, rewritten
-    /// atomically on every renewal, removed at exit).
+    /// Use a throwaway embedded development broker (also AGENTWRIT_DEV=1);
+    /// without it, AGENTWRIT_BROKER_URL is required.
+    #[arg(
+        long,
+        env = "AGENTWRIT_DEV",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        conflicts_with = "launch_token_env"
+    )]
+    pub dev: bool,
+    /// Keep the default credential's current token in this file (mode
+    /// 0600, replaced atomically on every renewal, removed at exit).
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// Keep every credential's current token in this directory
+    /// (`token` for the default one, `NAME.token` for the others).
+    #[arg(long, value_name = "DIR")]
+    pub token_dir: Option<PathBuf>,
     /// Send this signal to the child after each renewal (`HUP`, `USR1`,
     /// `SIGUSR2`, or a number).
     #[arg(long, value_name = "SIG", value_parser = parse_signal)]
     pub renew_signal: Option<i32>,
-    /// Serve the current token on 127.0.0.1 to requests carrying a per-run
-    /// secret (AGENTWRIT_CREDENTIALS_URL, AGENTWRIT_CREDENTIALS_AUTH).
+    /// When renewal has failed until the token expired: `continue` (the
+    /// default: the child runs on), `signal[:SIG]` (send SIG, default
+    /// TERM, to the child) or `exit` (stop the child, exit 125).
+    #[arg(long, value_name = "WHAT", default_value = "continue", value_parser = parse_on_renew_failure)]
+    pub on_renew_failure: OnRenewFailure,
+    /// The signal the child gets if `agentwrit` itself dies (Linux), or
+    /// `none`.
+    #[arg(long, value_name = "SIG", default_value = "TERM", value_parser = parse_optional_signal)]
+    pub parent_death_signal: OptionalSignal,
+    /// Serve the current tokens on 127.0.0.1 to requests carrying a
+    /// per-run secret (AGENTWRIT_CREDENTIALS_URL, AGENTWRIT_CREDENTIALS_AUTH).
     #[arg(long)]
     pub serve: bool,
-    /// Replace the token's text in the child's stdout and stderr (they
-    /// become pipes, so a TTY child sees no terminal).
+    /// Replace every token's text in the child's stdout and stderr (a
+    /// terminal stays a terminal: the child gets a pseudo-terminal).
     #[arg(long)]
     pub mask_output: bool,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
-    pub command: Vec<String>,
+    pub command: Vec<OsString>,
+}
+
+/// `--credential NAME=SCOPE[,SCOPE...]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialArg {
+    /// The name, as given.
+    pub name: String,
+    /// Its scopes.
+    pub scope: Vec<String>,
+}
+
+/// `--on-renew-failure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnRenewFailure {
+    /// Keep running; the child's token expires.
+    Continue,
+    /// Send this signal to the child.
+    Signal(i32),
+    /// Stop the child (SIGTERM) and exit 125.
+    Exit,
+}
+
+/// A signal number, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionalSignal(pub Option<i32>);
+
+/// The hidden `__exec`: the child's set-up between `fork` and the user's
+/// command (see `run::exec`). Not for users.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Start a new session and make this descriptor (1 or 2, a
+    /// pseudo-terminal) its controlling terminal.
+    #[arg(long, value_name = "FD")]
+    pub ctty: Option<u8>,
+    /// The parent-death signal.
+    #[arg(long, value_name = "SIG")]
+    pub death_signal: Option<i32>,
+    /// The supervisor's pid (the parent-death signal's race check).
+    #[arg(long, value_name = "PID")]
+    pub parent: Option<i32>,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
 }
 
 /// `agentwrit token`.
@@ -282,13 +360,67 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(total))
 }
 
+/// A token lifetime: a duration of at least one second.
+pub fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(text)?;
+    if ttl.is_zero() {
+        return Err("a token lifetime of 0 is not allowed (at least 1s)".into());
+    }
+    Ok(ttl)
+}
+
+/// `NAME=SCOPE[,SCOPE...]`.
+pub fn parse_credential(text: &str) -> Result<CredentialArg, String> {
+    let (name, scopes) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not NAME=SCOPE[,SCOPE...]"))?;
+    let scope: Vec<String> = scopes
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if scope.is_empty() {
+        return Err(format!("{text:?}: no scope after `=`"));
+    }
+    Ok(CredentialArg {
+        name: name.to_owned(),
+        scope,
+    })
+}
+
+/// `continue`, `exit`, `signal` or `signal:SIG`.
+pub fn parse_on_renew_failure(text: &str) -> Result<OnRenewFailure, String> {
+    match text {
+        "continue" => Ok(OnRenewFailure::Continue),
+        "exit" => Ok(OnRenewFailure::Exit),
+        "signal" => Ok(OnRenewFailure::Signal(
+            rustix::process::Signal::TERM.as_raw(),
+        )),
+        _ => match text.strip_prefix("signal:") {
+            Some(sig) => parse_signal(sig).map(OnRenewFailure::Signal),
+            None => Err(format!(
+                "{text:?}: use continue, exit, signal or signal:SIG"
+            )),
+        },
+    }
+}
+
+/// A signal (as `--renew-signal`), or `none`.
+pub fn parse_optional_signal(text: &str) -> Result<OptionalSignal, String> {
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(OptionalSignal(None));
+    }
+    parse_signal(text).map(|s| OptionalSignal(Some(s)))
+}
+
 /// The signals `--renew-signal` names (the platform's numbers).
-const SIGNALS: [(&str, rustix::process::Signal); 8] = {
+const SIGNALS: [(&str, rustix::process::Signal); 9] = {
     use rustix::process::Signal;
     [
         ("HUP", Signal::HUP),
         ("INT", Signal::INT),
         ("QUIT", Signal::QUIT),
+        ("KILL", Signal::KILL),
         ("USR1", Signal::USR1),
         ("USR2", Signal::USR2),
         ("ALRM", Signal::ALARM),
@@ -342,6 +474,36 @@ mod tests {
         assert_eq!(parse_signal("15"), Ok(15));
         assert!(parse_signal("NOPE").is_err());
         assert!(parse_signal("0").is_err());
+    }
+
+    #[test]
+    fn ttls_credentials_and_policies() {
+        assert!(parse_ttl("0").is_err());
+        assert!(parse_ttl("0s").is_err());
+        assert_eq!(parse_ttl("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(
+            parse_credential("db=read:data:a,write:data:b"),
+            Ok(CredentialArg {
+                name: "db".into(),
+                scope: vec!["read:data:a".into(), "write:data:b".into()]
+            })
+        );
+        assert!(parse_credential("db").is_err());
+        assert!(parse_credential("db=").is_err());
+        assert_eq!(parse_on_renew_failure("exit"), Ok(OnRenewFailure::Exit));
+        assert_eq!(
+            parse_on_renew_failure("signal"),
+            Ok(OnRenewFailure::Signal(15))
+        );
+        assert_eq!(
+            parse_on_renew_failure("signal:USR2"),
+            Ok(OnRenewFailure::Signal(
+                rustix::process::Signal::USR2.as_raw()
+            ))
+        );
+        assert!(parse_on_renew_failure("restart").is_err());
+        assert_eq!(parse_optional_signal("none"), Ok(OptionalSignal(None)));
+        assert_eq!(parse_optional_signal("KILL"), Ok(OptionalSignal(Some(9))));
     }
 
     #[test]

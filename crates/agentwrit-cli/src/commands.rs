@@ -15,6 +15,7 @@ use crate::cli::{AppCommand, AuditArgs, Level, RevokeArgs, TokenArg};
 use crate::connect;
 use crate::error::{CliError, code};
 use crate::output::{Out, table};
+use crate::time::rfc3339_unix;
 
 fn token_from(arg: &TokenArg) -> Result<AccessToken, CliError> {
     let text = match arg.token.as_deref() {
@@ -35,10 +36,6 @@ fn token_from(arg: &TokenArg) -> Result<AccessToken, CliError> {
         return Err(CliError::Usage("the token is empty".into()));
     }
     Ok(AccessToken::new(text))
-}
-
-fn unix_to_rfc3339(secs: i64) -> String {
-    Timestamp::from_unix_seconds(secs).as_str().to_owned()
 }
 
 /// `agentwrit token validate`: exit 0 valid, 1 not.
@@ -73,8 +70,8 @@ fn claims_table(claims: &agentwrit_async::wire::Claims) -> String {
         ("orch", claims.orch_id.clone().unwrap_or_default()),
         ("issuer", claims.iss.clone()),
         ("jti", claims.jti.clone()),
-        ("issued at", unix_to_rfc3339(claims.iat)),
-        ("expires at", unix_to_rfc3339(claims.exp)),
+        ("issued at", rfc3339_unix(claims.iat)),
+        ("expires at", rfc3339_unix(claims.exp)),
     ];
     if let Some(chain) = &claims.delegation_chain
         && !chain.is_empty()
@@ -106,7 +103,9 @@ pub async fn token_release(arg: &TokenArg, out: &Out) -> Result<u8, CliError> {
 /// `agentwrit token inspect`: decodes, verifies nothing.
 pub fn token_inspect(arg: &TokenArg, out: &Out) -> Result<u8, CliError> {
     let token = token_from(arg)?;
-    let claims = decode_claims(&token)?;
+    // Bad input, not a broker's refusal: nothing was sent.
+    let claims = decode_claims(&token)
+        .map_err(|e| CliError::Usage(format!("not a token that can be decoded: {e}")))?;
     out.emit(&json!({"verified": false, "claims": claims}), || {
         let mut text = String::from(
             "NOT VERIFIED: decoded locally; the signature, expiry and revocation were not checked \
@@ -274,7 +273,14 @@ pub async fn app(command: &AppCommand, out: &Out) -> Result<u8, CliError> {
         }
         AppCommand::Remove { id } => {
             let app = operator.delete_app(id).await?;
-            out.emit(&app_json(&app), || {
+            // The broker answers a removal with the app's id, status and
+            // deregistration time only (its other fields empty): print those.
+            let doc = json!({
+                "app_id": app.app_id,
+                "status": app.status,
+                "deregistered_at": app.deregistered_at,
+            });
+            out.emit(&doc, || {
                 format!(
                     "removed {} (status {}, deregistered at {})\n",
                     app.app_id,

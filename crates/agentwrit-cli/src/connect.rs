@@ -1,6 +1,6 @@
 //! Every construction of an SDK client, in one place: the app, the
 //! operator and the broker connection from the environment, and the embedded
-//! development broker `run` falls back to.
+//! development broker of `run --dev`.
 
 use agentwrit_async::sansio::{ENV_ADMIN_SECRET, ENV_BROKER_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET};
 use agentwrit_async::{App, Broker, Operator};
@@ -8,8 +8,15 @@ use agentwrit_devbroker::{DevBroker, DevBrokerHandle};
 
 use crate::error::CliError;
 
-/// The variables holding secrets that no child process receives.
+/// The variables holding secrets that no child process receives (nor
+/// any other variable holding the same value).
 pub const SECRET_VARS: [&str; 2] = [ENV_CLIENT_SECRET, ENV_ADMIN_SECRET];
+
+/// The values of [`SECRET_VARS`] that are set: what `run` strips from the
+/// child's environment whatever the variable's name.
+pub fn secret_values() -> Vec<String> {
+    SECRET_VARS.iter().filter_map(|name| var(name)).collect()
+}
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -20,13 +27,12 @@ pub fn broker_url() -> Option<String> {
     var(ENV_BROKER_URL)
 }
 
-/// The app of `AGENTWRIT_BROKER_URL`, `_CLIENT_ID`, `_CLIENT_SECRET` and
-/// the TLS variables.
-pub fn app_from_env() -> Result<App, CliError> {
-    App::from_env().map_err(|e| match e {
+/// The app of `AGENTWRIT_CLIENT_ID` and `_CLIENT_SECRET` on `broker`.
+pub fn app_from_env(broker: &Broker) -> Result<App, CliError> {
+    broker.app_from_env().map_err(|e| match e {
         agentwrit_async::Error::InvalidInput { .. } => CliError::Usage(format!(
-            "{e} (`run` needs {ENV_BROKER_URL}, {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET}, \
-             or none of them for the embedded development broker)"
+            "{e} (`run` needs {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} with {ENV_BROKER_URL}, \
+             or --launch-token-env, or --dev for a throwaway development broker)"
         )),
         other => CliError::Sdk(other),
     })
@@ -50,6 +56,19 @@ pub fn broker_from_env() -> Result<Broker, CliError> {
     if broker_url().is_none() {
         return Err(CliError::Usage(format!(
             "this command needs {ENV_BROKER_URL}"
+        )));
+    }
+    Ok(Broker::from_env()?)
+}
+
+/// `run`'s broker: `AGENTWRIT_BROKER_URL`, or a clear error naming both
+/// ways out when it is not set (no silent development broker).
+pub fn run_broker_from_env() -> Result<Broker, CliError> {
+    if broker_url().is_none() {
+        return Err(CliError::Usage(format!(
+            "{ENV_BROKER_URL} is not set: set it (with {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET}, \
+             or --launch-token-env) to use a broker, or pass --dev (or set AGENTWRIT_DEV=1) \
+             for a throwaway embedded development broker"
         )));
     }
     Ok(Broker::from_env()?)

@@ -22,6 +22,10 @@ pub mod code {
     /// A local failure: a file that cannot be written, the embedded
     /// development broker cannot start.
     pub const LOCAL: u8 = 6;
+    /// `run`: a failure of the wrapper itself (any class above: usage,
+    /// refused, unreachable, TLS, local), so that it cannot be taken for
+    /// the child's own exit code (as `docker run`, `env` and `timeout` do).
+    pub const RUN_FAILED: u8 = 125;
     /// `run`: the command exists but cannot be executed.
     pub const CANNOT_EXECUTE: u8 = 126;
     /// `run`: the command does not exist.
@@ -59,6 +63,16 @@ pub enum CliError {
         #[source]
         source: io::Error,
     },
+    /// `run` was stopped by a signal before the child started.
+    #[error("interrupted by signal {signal} before the command started")]
+    Interrupted {
+        /// The signal number.
+        signal: i32,
+    },
+    /// `run --on-renew-failure exit`: a token could not be renewed before
+    /// it expired, so the child was stopped.
+    #[error("{0}")]
+    RenewalFailed(String),
 }
 
 impl CliError {
@@ -80,11 +94,31 @@ impl CliError {
                 io::ErrorKind::NotFound => code::NOT_FOUND,
                 _ => code::CANNOT_EXECUTE,
             },
+            CliError::Interrupted { signal } => {
+                u8::try_from(128 + signal).unwrap_or(code::RUN_FAILED)
+            }
+            CliError::RenewalFailed(_) => code::RUN_FAILED,
+        }
+    }
+
+    /// The exit code of this failure in `agentwrit run`: 126 and 127 for
+    /// a command that cannot run, 128+N when signal N stopped the start,
+    /// 125 for every other failure of the wrapper.
+    pub fn run_exit_code(&self) -> u8 {
+        match self.exit_code() {
+            c @ (code::CANNOT_EXECUTE | code::NOT_FOUND) => c,
+            _ if matches!(self, CliError::Interrupted { .. }) => self.exit_code(),
+            _ => code::RUN_FAILED,
         }
     }
 
     /// The class name shown in `--json` errors.
     pub fn class(&self) -> &'static str {
+        match self {
+            CliError::Interrupted { .. } => return "interrupted",
+            CliError::RenewalFailed(_) => return "renewal",
+            _ => {}
+        }
         match self.exit_code() {
             code::USAGE => "usage",
             code::REFUSED => "refused",
@@ -95,11 +129,12 @@ impl CliError {
         }
     }
 
-    /// The error as one JSON document (for `--json`).
-    pub fn to_json(&self) -> serde_json::Value {
+    /// The error as one JSON document (for `--json`), with the exit code
+    /// the process ends with.
+    pub fn to_json(&self, exit_code: u8) -> serde_json::Value {
         let mut error = serde_json::json!({
             "class": self.class(),
-            "exit_code": self.exit_code(),
+            "exit_code": exit_code,
             "message": self.to_string(),
         });
         if let CliError::Sdk(e) = self

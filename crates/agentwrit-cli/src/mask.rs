@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
 /// What a masked token becomes.
 pub const MASK: &[u8] = b"<agentwrit-token>";
@@ -33,12 +33,27 @@ impl Secrets {
     }
 }
 
+/// How long a held-back tail that could start a secret waits for more
+/// output before it is written anyway (an interactive prompt, a progress
+/// line without a newline).
+pub const IDLE_FLUSH: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A stream filter: whatever is fed comes out with every secret replaced;
 /// a tail that could be the start of a secret is held back until the next
-/// read shows it is not (or the stream ends).
+/// read shows it is not, the stream ends, or the stream goes idle
+/// ([`Masker::flush_idle`]).
 pub struct Masker {
     secrets: Secrets,
     pending: Vec<u8>,
+    /// After an idle flush of a held tail: the secrets it began and how
+    /// much of them was written, so that the rest is masked if it follows.
+    partial: Option<Partial>,
+}
+
+struct Partial {
+    candidates: Vec<Vec<u8>>,
+    matched: usize,
+    masked: bool,
 }
 
 impl Masker {
@@ -47,18 +62,86 @@ impl Masker {
         Masker {
             secrets,
             pending: Vec::new(),
+            partial: None,
         }
+    }
+
+    /// Whether a tail is held back.
+    pub fn holding(&self) -> bool {
+        !self.pending.is_empty()
     }
 
     /// Feeds `chunk`; returns what can be written now.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let chunk = self.continue_partial(chunk, &mut out);
         self.pending.extend_from_slice(chunk);
         let secrets = self.secrets.snapshot();
         let replaced = replace_all(&self.pending, &secrets);
         let hold = held_tail(&replaced, &secrets);
         let cut = replaced.len() - hold;
         self.pending = replaced[cut..].to_vec();
-        replaced[..cut].to_vec()
+        out.extend_from_slice(&replaced[..cut]);
+        out
+    }
+
+    /// The stream has been idle: writes the held tail. A tail that goes
+    /// past a JWT's first segment (its public header) is written as the
+    /// mask; either way, if the rest of the secret follows, it is masked.
+    pub fn flush_idle(&mut self) -> Vec<u8> {
+        let held = std::mem::take(&mut self.pending);
+        if held.is_empty() {
+            return held;
+        }
+        let candidates: Vec<Vec<u8>> = self
+            .secrets
+            .snapshot()
+            .into_iter()
+            .filter(|s| s.len() > held.len() && s.starts_with(&held))
+            .collect();
+        let masked = held.contains(&b'.');
+        let out = if masked { MASK.to_vec() } else { held.clone() };
+        if !candidates.is_empty() {
+            self.partial = Some(Partial {
+                candidates,
+                matched: held.len(),
+                masked,
+            });
+        }
+        out
+    }
+
+    /// After an idle flush: swallows what continues the secret that was
+    /// begun (writing the mask once); the rest of `chunk` goes on.
+    fn continue_partial<'c>(&mut self, chunk: &'c [u8], out: &mut Vec<u8>) -> &'c [u8] {
+        let Some(mut partial) = self.partial.take() else {
+            return chunk;
+        };
+        let mut best: Option<(usize, bool)> = None;
+        for secret in &partial.candidates {
+            let rest = &secret[partial.matched..];
+            let common = rest.iter().zip(chunk).take_while(|(a, b)| a == b).count();
+            let complete = common == rest.len();
+            if common > 0 && best.is_none_or(|(n, _)| common > n) {
+                best = Some((common, complete));
+            }
+        }
+        let Some((taken, complete)) = best else {
+            return chunk;
+        };
+        if !partial.masked {
+            out.extend_from_slice(MASK);
+            partial.masked = true;
+        }
+        if !complete && taken == chunk.len() {
+            let matched = partial.matched;
+            partial.candidates.retain(|s| {
+                s.len() > matched + taken && s[matched..matched + taken] == chunk[..taken]
+            });
+            partial.matched += taken;
+            self.partial = Some(partial);
+        }
+        &chunk[taken..]
     }
 
     /// The stream ended: the rest.
@@ -98,25 +181,71 @@ fn held_tail(text: &[u8], secrets: &[Vec<u8>]) -> usize {
         .unwrap_or(0)
 }
 
-/// Copies `from` to `to` through a [`Masker`] until `from` ends.
-pub async fn pump(
-    mut from: impl AsyncRead + Unpin,
-    mut to: impl AsyncWrite + Unpin,
-    secrets: Secrets,
-) -> std::io::Result<()> {
+/// Where a child's output is read from.
+pub enum Source {
+    /// A pipe (the wrapper's stream is not a terminal).
+    Pipe(tokio::net::unix::pipe::Receiver),
+    /// A pseudo-terminal's master side (non-blocking).
+    Pty(tokio::net::unix::pipe::Receiver),
+}
+
+impl Source {
+    /// Reads what is there; 0 at the end (for a pseudo-terminal: EIO
+    /// once the child's side is closed everywhere).
+    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use tokio::io::AsyncReadExt as _;
+        match self {
+            Source::Pipe(pipe) => pipe.read(buf).await,
+            Source::Pty(master) => match master.read(buf).await {
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::IO.raw_os_error()) => Ok(0),
+                other => other,
+            },
+        }
+    }
+}
+
+/// Copies `from` to `to` through a [`Masker`] until `from` ends. A held
+/// tail is written after [`IDLE_FLUSH`] without more output. If `to`
+/// fails (a closed pipe, a hung-up terminal), the output is still read
+/// and dropped, so the child never blocks on a full pipe.
+pub async fn pump(mut from: Source, mut to: impl AsyncWrite + Unpin, secrets: Secrets) {
     let mut masker = Masker::new(secrets);
     let mut buf = vec![0u8; 8192];
+    let mut sink_ok = true;
     loop {
-        let n = from.read(&mut buf).await?;
-        if n == 0 {
-            break;
+        let read = if masker.holding() {
+            match tokio::time::timeout(IDLE_FLUSH, from.read(&mut buf)).await {
+                Ok(read) => read,
+                Err(_idle) => {
+                    let out = masker.flush_idle();
+                    sink_ok = sink_ok && write(&mut to, &out).await;
+                    continue;
+                }
+            }
+        } else {
+            from.read(&mut buf).await
+        };
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let out = masker.feed(&buf[..n]);
+                if sink_ok {
+                    sink_ok = write(&mut to, &out).await;
+                }
+            }
         }
-        let out = masker.feed(&buf[..n]);
-        to.write_all(&out).await?;
-        to.flush().await?;
     }
-    to.write_all(&masker.finish()).await?;
-    to.flush().await
+    let out = masker.finish();
+    if sink_ok {
+        write(&mut to, &out).await;
+    }
+}
+
+async fn write(to: &mut (impl AsyncWrite + Unpin), bytes: &[u8]) -> bool {
+    if bytes.is_empty() {
+        return true;
+    }
+    to.write_all(bytes).await.is_ok() && to.flush().await.is_ok()
 }
 
 #[cfg(test)]
@@ -161,6 +290,45 @@ mod tests {
         assert_eq!(m.feed(b"x ey"), b"x ");
         assert_eq!(m.feed(b"Q"), b"eyQ");
         assert_eq!(m.finish(), b"");
+    }
+
+    #[test]
+    fn an_idle_flush_writes_a_held_header_and_masks_the_rest_when_it_follows() {
+        let token = "eyJhbGciOi.payload.signature";
+        let mut m = masker(&[token]);
+        assert_eq!(m.feed(b"prompt> eyJhb"), b"prompt> ");
+        assert!(m.holding());
+        assert_eq!(
+            m.flush_idle(),
+            b"eyJhb",
+            "a public header prefix is written as is"
+        );
+        assert!(!m.holding());
+        let mut out = m.feed(b"GciOi.payl");
+        out.extend(m.feed(b"oad.signature done\n"));
+        out.extend(m.finish());
+        assert_eq!(out, b"<agentwrit-token> done\n");
+    }
+
+    #[test]
+    fn an_idle_flush_past_the_header_writes_the_mask() {
+        let token = "eyJhbGciOi.payload.signature";
+        let mut m = masker(&[token]);
+        assert_eq!(m.feed(b"eyJhbGciOi.pay"), b"");
+        assert_eq!(m.flush_idle(), b"<agentwrit-token>");
+        let mut out = m.feed(b"load.signature!");
+        out.extend(m.finish());
+        assert_eq!(out, b"!", "the rest of the token is swallowed");
+    }
+
+    #[test]
+    fn an_idle_flush_of_something_else_loses_nothing() {
+        let mut m = masker(&["eyJhbGciOi.payload.signature"]);
+        assert_eq!(m.feed(b"key"), b"k");
+        assert_eq!(m.flush_idle(), b"ey");
+        let mut out = m.feed(b"board\n");
+        out.extend(m.finish());
+        assert_eq!(out, b"board\n");
     }
 
     #[test]

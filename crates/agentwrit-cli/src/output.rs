@@ -29,6 +29,25 @@ impl Out {
     }
 }
 
+/// Writes `text` to stderr, ignoring every error: a closed stderr (EBADF),
+/// a hung-up terminal (EIO) or a reader gone (EPIPE) must never stop the
+/// command half-way (`eprintln!` would panic).
+pub fn stderr(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(text.as_bytes());
+    let _ = stderr.flush();
+}
+
+/// A notice from the command line on stderr: `agentwrit: TEXT`, or with
+/// `--json` the JSON document `doc` on one line.
+pub fn notice(json: bool, doc: &Value, text: &str) {
+    if json {
+        stderr(&format!("{doc}\n"));
+    } else {
+        stderr(&format!("agentwrit: {text}\n"));
+    }
+}
+
 /// A table: a header line and rows, columns padded to their widest cell.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();

@@ -1,13 +1,13 @@
-//! `--serve`: the current token on a loopback port, to requests carrying
-//! the run's secret.
+//! `--serve`: the current tokens on a loopback port, to requests carrying
+//! the run's secret: the default credential at `/`, a named one at
+//! `/NAME`.
 
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use agentwrit_async::Agent;
-use agentwrit_async::wire::Timestamp;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::error::CliError;
+use crate::time::{rfc3339, seconds_until};
 
 /// The running endpoint.
 pub struct Endpoint {
@@ -28,14 +29,26 @@ pub struct Endpoint {
     task: JoinHandle<()>,
 }
 
+/// One credential on the endpoint.
 #[derive(Clone)]
-struct Served {
-    agent: Agent,
+pub struct Served {
+    /// Its path: empty for the default credential, else its name.
+    pub path: String,
+    /// The agent.
+    pub agent: Agent,
+    /// Whether it is renewed (its tokens then stop working at the next
+    /// renewal).
+    pub renewed: bool,
+}
+
+#[derive(Clone)]
+struct Shared {
+    served: std::sync::Arc<Vec<Served>>,
     auth: String,
 }
 
-/// Starts serving `agent`'s current token on `127.0.0.1:0`.
-pub async fn start(agent: Agent) -> Result<Endpoint, CliError> {
+/// Starts serving the credentials' current tokens on `127.0.0.1:0`.
+pub async fn start(served: Vec<Served>) -> Result<Endpoint, CliError> {
     let mut bytes = [0u8; 32];
     rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut bytes)
         .map_err(|e| CliError::io("random secret", std::io::Error::other(e.to_string())))?;
@@ -47,10 +60,11 @@ pub async fn start(agent: Agent) -> Result<Endpoint, CliError> {
         .local_addr()
         .map_err(|e| CliError::io("binding the credential endpoint", e))?;
     let router = Router::new()
-        .route("/", get(credentials))
+        .route("/", get(default_credential))
+        .route("/{name}", get(named_credential))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "not found") })
-        .with_state(Served {
-            agent,
+        .with_state(Shared {
+            served: std::sync::Arc::new(served),
             auth: auth.clone(),
         });
     let (stop, stopped) = oneshot::channel::<()>();
@@ -59,7 +73,7 @@ pub async fn start(agent: Agent) -> Result<Endpoint, CliError> {
             let _ = stopped.await;
         });
         if let Err(e) = server.await {
-            eprintln!("agentwrit: the credential endpoint failed: {e}");
+            crate::output::stderr(&format!("agentwrit: the credential endpoint failed: {e}\n"));
         }
     });
     Ok(Endpoint {
@@ -78,38 +92,51 @@ impl Endpoint {
     }
 }
 
-async fn credentials(State(served): State<Served>, headers: HeaderMap) -> Response {
+async fn default_credential(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    answer(&state, &headers, "")
+}
+
+async fn named_credential(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    answer(&state, &headers, &name.to_ascii_lowercase())
+}
+
+fn answer(state: &Shared, headers: &HeaderMap, path: &str) -> Response {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if !bool::from(presented.as_bytes().ct_eq(served.auth.as_bytes())) {
+    if !bool::from(presented.as_bytes().ct_eq(state.auth.as_bytes())) {
         return problem(
             StatusCode::UNAUTHORIZED,
             "send Authorization: Bearer $AGENTWRIT_CREDENTIALS_AUTH",
         );
     }
+    let Some(served) = state.served.iter().find(|s| s.path == path) else {
+        return problem(StatusCode::NOT_FOUND, "no such credential");
+    };
     let agent = &served.agent;
     if agent.is_released() {
         return problem(StatusCode::GONE, "the run's token has been released");
     }
-    let expires_at = agent.expires_at();
-    if expires_at <= SystemTime::now() {
+    let now = SystemTime::now();
+    if agent.expires_at() <= now {
         return problem(
             StatusCode::SERVICE_UNAVAILABLE,
             "the token expired and could not be renewed",
         );
     }
-    let expires_unix = expires_at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    // The moment this token stops working, and the time left until then.
+    let expires_at = crate::run::effective_expiry(agent, served.renewed);
     let body = serde_json::json!({
         "access_token": agent.access_token().expose_secret(),
         "token_type": "Bearer",
-        "expires_at": Timestamp::from_unix_seconds(i64::try_from(expires_unix).unwrap_or(i64::MAX)).as_str(),
-        "expires_in": agent.expires_in().as_secs(),
+        "expires_at": rfc3339(expires_at),
+        "expires_in": seconds_until(expires_at, now),
         "agent_id": agent.agent_id(),
         "scope": agent.scope(),
     });

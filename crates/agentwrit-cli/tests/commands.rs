@@ -164,7 +164,15 @@ fn token_validate_inspect_and_release() {
         .args(["token", "inspect", "not-a-jwt"])
         .output()
         .unwrap();
-    assert_ne!(garbage.status.code(), Some(0));
+    // Bad input, not the broker's refusal: usage (2), and as JSON.
+    assert_eq!(garbage.status.code(), Some(2), "{}", stderr(&garbage));
+    let garbage_json = broker
+        .bare()
+        .args(["--json", "token", "inspect", "not-a-jwt"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&garbage_json.stderr).unwrap();
+    assert_eq!(doc["error"]["class"], "usage");
 
     let release = broker
         .bare()
@@ -300,7 +308,15 @@ fn app_register_list_get_update_remove() {
         .output()
         .unwrap();
     assert_eq!(remove.status.code(), Some(0));
-    assert_eq!(common::json(&remove)["status"], "inactive");
+    // Only what the broker's answer to a removal holds: no empty app.
+    let removed = common::json(&remove);
+    assert_eq!(removed["status"], "inactive");
+    assert_eq!(removed["app_id"], app_id.as_str());
+    assert!(removed["deregistered_at"].is_string(), "{removed}");
+    assert!(
+        removed.get("name").is_none() && removed.get("client_id").is_none(),
+        "{removed}"
+    );
     let missing = broker
         .admin()
         .args(["--json", "app", "get", "app-nope-000000"])

@@ -37,7 +37,8 @@ impl Default for TlsOptions {
     }
 }
 
-/// The default overall timeout of one request.
+/// The default timeout of one call to the broker, its retries included
+/// (see [`ClientConfig::timeout`]).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default connect timeout (never longer than the overall one).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -189,13 +190,16 @@ impl ClientSettings {
         !loopback
     }
 
-    /// Overall timeout of one request (default 10 s).
+    /// The most one call to the broker may take, its retries and the
+    /// waits between them included (default 10 s; see
+    /// [`ClientConfig::timeout`]).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// Connect timeout (default 5 s, at most the overall timeout).
+    /// The most one attempt's connection may take (default 5 s, at most
+    /// the timeout).
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -232,7 +236,7 @@ impl ClientSettings {
         &self.broker_url
     }
 
-    /// The overall timeout of one request.
+    /// The timeout of one call, its retries included.
     #[must_use]
     pub fn timeout(&self) -> Duration {
         self.timeout
@@ -250,6 +254,47 @@ impl ClientSettings {
         self.clock
             .clone()
             .unwrap_or_else(|| Arc::new(SystemClock) as Arc<dyn Clock>)
+    }
+
+    /// The protocol configuration for a transport's client: as
+    /// [`ClientSettings::config`], and the rules every transport follows
+    /// when it builds one, decided here once:
+    ///
+    /// * with `custom_client` (the user's own HTTP client, which brings its
+    ///   own TLS), TLS options set here are refused rather than silently
+    ///   ignored;
+    /// * a broker URL that [sends in clear text](ClientSettings::sends_in_clear_text)
+    ///   is logged as a warning (`tracing`), once per client built.
+    ///
+    /// ```
+    /// use agentwrit_core::ClientSettings;
+    /// let settings = ClientSettings::new("https://broker.internal").with_tls_built_in_roots(false);
+    /// assert!(settings.transport_config(false).is_ok());
+    /// let err = settings.transport_config(true).unwrap_err();
+    /// assert!(err.to_string().contains("custom HTTP client"));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`ClientSettings::config`]; [`Error::InvalidInput`] (field
+    /// `http_client`) for TLS options with a custom client.
+    pub fn transport_config(&self, custom_client: bool) -> Result<ClientConfig, Error> {
+        let config = self.config()?;
+        if self.sends_in_clear_text() {
+            tracing::warn!(
+                broker = self.broker_url(),
+                "the broker URL is plain http:// to a host that is not loopback: tokens and \
+                 secrets travel in clear text; use https://"
+            );
+        }
+        if custom_client && self.has_tls_options() {
+            return Err(Error::invalid_input(
+                "http_client",
+                "a custom HTTP client brings its own TLS: configure roots and client identity \
+                 on it, not with add_root_certificate_pem, tls_built_in_roots or identity_pem",
+            ));
+        }
+        Ok(config)
     }
 
     /// The protocol configuration every flow takes.
@@ -274,7 +319,7 @@ impl ClientSettings {
                 "is http:// but https_only is set: use an https:// URL",
             ));
         }
-        let mut config = ClientConfig::new(broker);
+        let mut config = ClientConfig::new(broker).with_timeout(self.timeout);
         if let Some(ua) = &self.user_agent {
             config = config.with_user_agent(ua.clone())?;
         }
@@ -285,5 +330,40 @@ impl ClientSettings {
             config = config.with_max_response_bytes(bytes);
         }
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_custom_client_refuses_every_tls_option_and_nothing_else() {
+        let url = "https://broker.internal";
+        for settings in [
+            ClientSettings::new(url).add_root_certificate_pem(b"-----BEGIN CERTIFICATE-----"),
+            ClientSettings::new(url).with_tls_built_in_roots(false),
+            ClientSettings::new(url).with_identity_pem(b"chain", b"key"),
+        ] {
+            let err = settings.transport_config(true).unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidInput { field, .. } if field == "http_client"),
+                "{err:?}"
+            );
+            assert!(settings.transport_config(false).is_ok());
+        }
+        for settings in [
+            ClientSettings::new(url),
+            ClientSettings::new(url).with_https_only(true),
+            ClientSettings::new(url).with_timeout(Duration::from_secs(1)),
+        ] {
+            assert!(settings.transport_config(true).is_ok());
+        }
+        // The URL is checked first, with or without a custom client.
+        assert!(
+            ClientSettings::new("ftp://x")
+                .transport_config(true)
+                .is_err()
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::config::ClientConfig;
 use crate::error::Error;
-use crate::flow::{Step, TransportFailure};
+use crate::flow::{AttemptTimeout, PointOfNoReturn, Step, TransportFailure};
 use crate::request::Prepared;
 use crate::response::{Reply, classify, retry_after};
 use crate::retry::RetryPolicy;
@@ -51,6 +51,12 @@ pub(crate) struct Call<T> {
     decode: Decoder<T>,
     attempts: u32,
     state: State,
+    /// How long the whole call may take, and when it runs out (set by
+    /// `start`).
+    timeout: Duration,
+    deadline: Option<SystemTime>,
+    /// Whether each attempt is marked [`PointOfNoReturn`].
+    point_of_no_return: bool,
 }
 
 impl<T> fmt::Debug for Call<T> {
@@ -60,6 +66,7 @@ impl<T> fmt::Debug for Call<T> {
             .field("request", &self.prepared.as_ref().ok())
             .field("attempts", &self.attempts)
             .field("state", &self.state)
+            .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
@@ -84,7 +91,17 @@ impl<T> Call<T> {
             decode,
             attempts: 0,
             state: State::Ready,
+            timeout: config.timeout(),
+            deadline: None,
+            point_of_no_return: false,
         }
+    }
+
+    /// Marks every attempt of this call as its flow's
+    /// [`PointOfNoReturn`]: the broker may issue a credential in answer.
+    pub(crate) fn point_of_no_return(mut self) -> Self {
+        self.point_of_no_return = true;
+        self
     }
 
     pub(crate) fn name(&self) -> &'static str {
@@ -100,12 +117,22 @@ impl<T> Call<T> {
         self.finish(Err(Error::invalid_state(reason)))
     }
 
-    fn send(&mut self) -> Step<T> {
+    /// Sends the next attempt, given what is left of the call's time.
+    fn send(&mut self, now: SystemTime) -> Step<T> {
         match &self.prepared {
             Ok(prepared) => {
                 self.attempts = self.attempts.saturating_add(1);
                 self.state = State::InFlight;
-                Step::Send(prepared.request())
+                let left = match self.deadline {
+                    Some(deadline) => deadline.duration_since(now).unwrap_or_default(),
+                    None => self.timeout,
+                };
+                let mut request = prepared.request();
+                request.extensions_mut().insert(AttemptTimeout(left));
+                if self.point_of_no_return {
+                    request.extensions_mut().insert(PointOfNoReturn);
+                }
+                Step::Send(request)
             }
             Err(e) => {
                 let e = e.clone();
@@ -114,23 +141,31 @@ impl<T> Call<T> {
         }
     }
 
-    /// Schedules the next attempt after `delay`.
-    fn retry_after(&mut self, delay: Duration, now: SystemTime) -> Step<T> {
-        if delay.is_zero() {
-            return self.send();
+    /// Schedules the next attempt after `delay`, or `None` when it could
+    /// not start before the call's deadline (the call then ends with what
+    /// it has: the last response, or the transport's error).
+    fn retry_after(&mut self, delay: Duration, now: SystemTime) -> Option<Step<T>> {
+        let until = now.checked_add(delay)?;
+        if self.deadline.is_some_and(|deadline| until >= deadline) {
+            return None;
         }
-        let until = now.checked_add(delay).unwrap_or(now);
+        if delay.is_zero() {
+            return Some(self.send(now));
+        }
         self.state = State::Waiting { until };
-        Step::Wait { until }
+        Some(Step::Wait { until })
     }
 
     fn budget_left(&self) -> bool {
         self.attempts < self.policy.max_attempts()
     }
 
-    pub(crate) fn start(&mut self, _now: SystemTime) -> Step<T> {
+    pub(crate) fn start(&mut self, now: SystemTime) -> Step<T> {
         match self.state {
-            State::Ready => self.send(),
+            State::Ready => {
+                self.deadline = now.checked_add(self.timeout);
+                self.send(now)
+            }
             _ => self.out_of_order("start called twice"),
         }
     }
@@ -138,7 +173,7 @@ impl<T> Call<T> {
     pub(crate) fn resume(&mut self, now: SystemTime) -> Step<T> {
         match self.state {
             State::Waiting { until } if now < until => Step::Wait { until },
-            State::Waiting { .. } => self.send(),
+            State::Waiting { .. } => self.send(now),
             _ => self.out_of_order("resume called without a pending wait"),
         }
     }
@@ -154,8 +189,9 @@ impl<T> Call<T> {
         let status = response.status().as_u16();
         if response.body().len() <= self.max_body
             && let Some(delay) = self.delay_for_status(status, response.headers(), now)
+            && let Some(retry) = self.retry_after(delay, now)
         {
-            return self.retry_after(delay, now);
+            return retry;
         }
         let path = self
             .prepared
@@ -193,14 +229,24 @@ impl<T> Call<T> {
         }
     }
 
-    pub(crate) fn handle_transport_error(
+    /// The flow's answer to a failed send: a retry, or `Done(Err(give_up))`.
+    pub(crate) fn handle_transport_failure(
         &mut self,
         failure: TransportFailure,
+        give_up: Error,
         now: SystemTime,
-    ) -> Option<Step<T>> {
+    ) -> Step<T> {
+        match self.after_failure(failure, now) {
+            Some(step) => step,
+            None => self.finish(Err(give_up)),
+        }
+    }
+
+    /// The next step after a failed send, or `None` to give up.
+    fn after_failure(&mut self, failure: TransportFailure, now: SystemTime) -> Option<Step<T>> {
         if self.state != State::InFlight {
             return Some(
-                self.out_of_order("handle_transport_error called without a request in flight"),
+                self.out_of_order("handle_transport_failure called without a request in flight"),
             );
         }
         if failure == TransportFailure::BodyTooLarge {
@@ -213,9 +259,11 @@ impl<T> Call<T> {
             return None;
         }
         let may_retry = failure.certainly_not_sent() || self.idempotency == Idempotency::Idempotent;
-        if may_retry && self.budget_left() {
-            let delay = self.policy.backoff(self.attempts);
-            return Some(self.retry_after(delay, now));
+        if may_retry
+            && self.budget_left()
+            && let Some(retry) = self.retry_after(self.policy.backoff(self.attempts), now)
+        {
+            return Some(retry);
         }
         self.state = State::Finished;
         None
@@ -254,12 +302,13 @@ macro_rules! call_flow {
                 self.0.resume(now)
             }
 
-            fn handle_transport_error(
+            fn handle_transport_failure(
                 &mut self,
                 failure: crate::flow::TransportFailure,
+                give_up: crate::error::Error,
                 now: std::time::SystemTime,
-            ) -> Option<crate::flow::Step<$output>> {
-                self.0.handle_transport_error(failure, now)
+            ) -> crate::flow::Step<$output> {
+                self.0.handle_transport_failure(failure, give_up, now)
             }
         }
     };

@@ -164,12 +164,14 @@ pub struct ClientConfig {
     retry: RetryPolicy,
     max_response_bytes: usize,
     reauth_margin: Duration,
+    timeout: Duration,
 }
 
 impl ClientConfig {
     /// Defaults for everything but the broker: user agent
     /// [`DEFAULT_USER_AGENT`], [`RetryPolicy::default`], 1 MiB bodies, 60 s
-    /// re-authentication margin.
+    /// re-authentication margin, a 10 s
+    /// [timeout](ClientConfig::timeout) per call.
     #[must_use]
     pub fn new(broker: BrokerUrl) -> Self {
         ClientConfig {
@@ -178,6 +180,7 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             reauth_margin: DEFAULT_REAUTH_MARGIN,
+            timeout: crate::builder::DEFAULT_TIMEOUT,
         }
     }
 
@@ -218,6 +221,25 @@ impl ClientConfig {
     pub fn with_reauth_margin(mut self, margin: Duration) -> Self {
         self.reauth_margin = margin;
         self
+    }
+
+    /// Sets the [timeout](ClientConfig::timeout) of one call.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The most one call to the broker may take: one request of a flow
+    /// from its first attempt to its last, the waits between retries
+    /// included. Each attempt is given what is left of it (as an
+    /// [`AttemptTimeout`](crate::AttemptTimeout) in the request's
+    /// extensions), and no retry is scheduled that could not start before
+    /// it runs out. A flow of several requests (the create-agent ceremony:
+    /// login, launch token, challenge, register) gives each its own.
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The broker's base URL.

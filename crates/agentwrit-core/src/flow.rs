@@ -14,7 +14,7 @@ use crate::error::Error;
 pub enum Step<T> {
     /// Send this request and hand the response to
     /// [`Flow::handle_response`] (or a failure to
-    /// [`Flow::handle_transport_error`]). The URI is absolute.
+    /// [`Flow::handle_transport_failure`]). The URI is absolute.
     Send(http::Request<Vec<u8>>),
     /// Sleep until this wall-clock instant, then call [`Flow::resume`].
     Wait {
@@ -55,6 +55,51 @@ impl<T: fmt::Debug> fmt::Debug for Step<T> {
         }
     }
 }
+
+/// How long the attempt a [`Step::Send`] asks for may take: what is left of
+/// its call's [timeout](crate::ClientConfig::timeout), which counts from
+/// the call's first attempt and includes its retries and the waits between
+/// them. Flows put it in the extensions of every request they send;
+/// transports apply it to that request (and [`Driver`](crate::Driver)
+/// hands it over as [`Attempt::timeout`](crate::Attempt::timeout)).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use agentwrit_core::{AttemptTimeout, ClientConfig, Flow, Health, Step};
+///
+/// let config = ClientConfig::new("http://127.0.0.1:8080".parse()?).with_timeout(Duration::from_secs(2));
+/// let Step::Send(request) = Health::new(&config).start(UNIX_EPOCH) else { unreachable!() };
+/// assert_eq!(request.extensions().get::<AttemptTimeout>(), Some(&AttemptTimeout(Duration::from_secs(2))));
+/// # Ok::<(), agentwrit_core::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AttemptTimeout(pub std::time::Duration);
+
+/// In the extensions of a request that is its flow's point of no return:
+/// once it may have reached the broker, the broker may have issued a
+/// credential that only the flow's output will hold (the create-agent
+/// ceremony's `POST /v1/register`). The rule for a transport whose caller
+/// can be cancelled: from this request on, finish the flow detached from
+/// the caller, and release an output that arrives with no one waiting for
+/// it. A transport whose calls cannot be cancelled sends it as any other
+/// request.
+///
+/// ```
+/// use std::time::UNIX_EPOCH;
+/// use agentwrit_core::{AgentKey, ClientConfig, CreateAgent, CreateAgentRequest, Flow, PointOfNoReturn, Step};
+/// use agentwrit_core::wire::LaunchToken;
+///
+/// let config = ClientConfig::new("http://127.0.0.1:8080".parse()?);
+/// let request = CreateAgentRequest::new("orch", "task", ["read:data:*"], AgentKey::from_seed([1; 32]));
+/// let mut flow = CreateAgent::with_launch_token(&config, LaunchToken::new("a1b2"), request)?;
+/// // The challenge is a read: nothing to own yet.
+/// let Step::Send(challenge) = flow.start(UNIX_EPOCH) else { unreachable!() };
+/// assert!(challenge.extensions().get::<PointOfNoReturn>().is_none());
+/// # Ok::<(), agentwrit_core::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct PointOfNoReturn;
 
 /// Why a transport could not complete a `Step::Send`.
 ///
@@ -148,26 +193,15 @@ pub trait Flow {
     /// `Wait` again.
     fn resume(&mut self, now: SystemTime) -> Step<Self::Output>;
 
-    /// The transport could not complete the last [`Step::Send`].
+    /// The transport could not complete the last [`Step::Send`]: the
+    /// request failed as `failure` says, and `give_up` is the error to
+    /// finish with if the flow stops here (an
+    /// [`Error::Transport`](crate::Error::Transport) naming the step,
+    /// which keeps the HTTP library's error as its source).
     ///
-    /// Returns the next step (a retry, possibly after a `Wait`), or `None`
-    /// when the flow gives up: the transport then reports its own error,
-    /// which carries more detail than the flow knows.
-    fn handle_transport_error(
-        &mut self,
-        failure: TransportFailure,
-        now: SystemTime,
-    ) -> Option<Step<Self::Output>>;
-
-    /// What a transport calls when it could not complete the last
-    /// [`Step::Send`]: as [`Flow::handle_transport_error`], but handed
-    /// `give_up`, the error the transport reports if the flow gives up (an
-    /// [`Error::Transport`] keeping the HTTP library's error as its
-    /// source).
-    ///
-    /// The default returns the flow's next step, or `Done(Err(give_up))`.
-    /// A flow made of independent requests overrides it to keep the error
-    /// and go on with the next request
+    /// The flow decides: a retry (possibly after a [`Step::Wait`]),
+    /// `Done(Err(give_up))`, or, for a flow made of independent requests,
+    /// the next request with the error kept for the end
     /// ([`EndTask`](crate::EndTask): one failed release does not stop the
     /// others).
     fn handle_transport_failure(
@@ -175,10 +209,5 @@ pub trait Flow {
         failure: TransportFailure,
         give_up: Error,
         now: SystemTime,
-    ) -> Step<Self::Output> {
-        match self.handle_transport_error(failure, now) {
-            Some(step) => step,
-            None => Step::Done(Err(give_up)),
-        }
-    }
+    ) -> Step<Self::Output>;
 }

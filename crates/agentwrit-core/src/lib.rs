@@ -121,7 +121,8 @@
 //! | `agent/renew.rs`, `release.rs`, `delegate.rs`, `auto_renew.rs` | [`Renew`] and [`RenewInPlace`], [`Release`] and [`ReleaseInPlace`], [`Delegate`] and [`DelegatedToken`], [`AutoRenew`] |
 //! | `validate.rs`, `health.rs` | the calls that need no credentials: [`Validate`], [`Health`] |
 //! | `env.rs` | the `AGENTWRIT_*` variables, [`broker_settings_from`], [`app_credentials_from`], [`admin_secret_from`] |
-//! | `flow.rs` | the contract with a transport: [`Flow`], [`Step`], [`TransportFailure`] |
+//! | `flow.rs` | the contract with a transport: [`Flow`], [`Step`], [`TransportFailure`], and what a request carries for it ([`AttemptTimeout`], [`PointOfNoReturn`]) |
+//! | `driver.rs` | [`Driver`], [`Action`], [`Attempt`]: a transport's loop, with every decision in it |
 //! | `call.rs`, `request.rs`, `response.rs`, `retry.rs` | the engine under every flow: one request, its retries ([`RetryPolicy`]) and the decoding of its answer |
 //! | `error.rs` | every error type: [`Error`], [`TransportSource`] |
 //! | `config.rs`, `builder.rs`, `clock.rs` | [`ClientConfig`], [`ClientSettings`], [`Clock`] |
@@ -167,6 +168,11 @@
 //!
 //! So a register or release that timed out is never silently sent twice:
 //! the flow gives up and the transport reports its error.
+//!
+//! The retries of a request share its deadline: [`ClientConfig::timeout`]
+//! (10 s by default) counts from the first attempt, each attempt gets what
+//! is left, and no retry is scheduled — nor a `Retry-After` waited — that
+//! could not start before it runs out.
 //!
 //! # The driver loop
 //!
@@ -229,6 +235,17 @@
 //! [`Error::Decode`]; map their failures to [`TransportFailure`] (a
 //! connection refused is `Connect`, a timeout `Timeout`, ...); take `now`
 //! from a [`Clock`]; and sleep on [`Step::Wait`] with their runtime's sleep.
+//!
+//! The two transports of this workspace do not even write that much: a
+//! [`Driver`] reads the clock, hands each flow method its `now`, builds the
+//! error a flow gives up with, and decides the time a flow resumes at after
+//! a sleep; the transport performs the [`Action`]s it returns. Each request
+//! says, in its extensions, how long its attempt may take
+//! ([`AttemptTimeout`]: what is left of the call's
+//! [timeout](ClientConfig::timeout), retries included), and whether it is
+//! its flow's [`PointOfNoReturn`] (the registration, after which a transport
+//! whose caller can be cancelled must finish the flow detached and release
+//! an agent nobody takes).
 #![forbid(unsafe_code)]
 #![deny(rustdoc::broken_intra_doc_links)]
 #![deny(missing_docs)]
@@ -246,6 +263,7 @@ mod builder;
 mod call;
 mod clock;
 mod config;
+mod driver;
 mod env;
 mod error;
 mod flow;
@@ -254,6 +272,7 @@ mod input;
 mod keys;
 mod launch_token;
 mod operator;
+pub mod process;
 mod redact;
 mod request;
 mod response;
@@ -267,7 +286,7 @@ mod validate;
 pub use agent::{
     AgentCredentials, AgentState, AutoRenew, CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL,
     Delegate, DelegatedToken, EndTask, Release, ReleaseInPlace, ReleaseOutcome, Renew,
-    RenewInPlace, Renewal, SharedAgent,
+    RenewInPlace, Renewal, SharedAgent, task_result,
 };
 pub use app::{AgentOptions, AppCore};
 pub use builder::{ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
@@ -275,13 +294,14 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     BrokerUrl, ClientConfig, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REAUTH_MARGIN, DEFAULT_USER_AGENT,
 };
+pub use driver::{Action, Attempt, Driver};
 pub use env::{
     ENV_ADMIN_SECRET, ENV_BROKER_URL, ENV_CA_FILE, ENV_CLIENT_CERT, ENV_CLIENT_ID, ENV_CLIENT_KEY,
     ENV_CLIENT_SECRET, admin_secret_from, app_credentials_from, broker_settings_from,
     tls_settings_from,
 };
 pub use error::{Error, TransportSource};
-pub use flow::{Flow, Step, TransportFailure};
+pub use flow::{AttemptTimeout, Flow, PointOfNoReturn, Step, TransportFailure};
 pub use health::Health;
 pub use input::{
     MAX_DELEGATE_ID_LEN, MAX_LABEL_LEN, MAX_ORCH_ID_LEN, MAX_SCOPE_LEN, MAX_SCOPES, MAX_TASK_ID_LEN,

@@ -18,8 +18,8 @@ use agentwrit_core::wire::{
 };
 use agentwrit_core::{
     AdminAuth, AgentCredentials, AppAuth, AuditEvents, CreateAgent, CreateAgentRequest, CreateApp,
-    CreateLaunchToken, Delegate, DeleteApp, Flow, GetApp, Health, ListApps, Release, Renew, Revoke,
-    SharedAgent, SharedSession, Step, TransportFailure, UpdateApp, Validate,
+    CreateLaunchToken, Delegate, DeleteApp, Error, Flow, GetApp, Health, ListApps, Release, Renew,
+    Revoke, SharedAgent, SharedSession, Step, TransportFailure, UpdateApp, Validate,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -324,9 +324,14 @@ where
                         match input {
                             Input::Fail(failure) => {
                                 last_status = None;
-                                match flow.handle_transport_error(*failure, clock) {
-                                    Some(next) => next,
-                                    None => return Ending::GaveUp,
+                                let give_up = Error::transport(*failure, flow.name(), None);
+                                match flow.handle_transport_failure(*failure, give_up, clock) {
+                                    Step::Done(Err(Error::Transport { kind, .. }))
+                                        if kind == *failure =>
+                                    {
+                                        return Ending::GaveUp;
+                                    }
+                                    next => next,
                                 }
                             }
                             Input::Respond { status, .. } => {
@@ -619,7 +624,11 @@ where
             )
             .into(),
         2 => Some(flow.resume(at)),
-        _ => flow.handle_transport_error(TransportFailure::Io, at),
+        _ => Some(flow.handle_transport_failure(
+            TransportFailure::Io,
+            Error::transport(TransportFailure::Io, "apply", None),
+            at,
+        )),
     };
     match step {
         Some(step) => {

@@ -315,6 +315,9 @@ fn create_agent_walks_launch_token_challenge_register() {
     let t = drive(&mut flow, answers![&lt, &ch, ok_json(200, &register)]);
     assert_eq!(t.sent.len(), 3);
     assert!(t.waits.is_empty());
+    // Only the registration may leave a credential only this flow holds.
+    let marked: Vec<bool> = t.sent.iter().map(|s| s.point_of_no_return).collect();
+    assert_eq!(marked, [false, false, true]);
 
     t.sent[0].check(
         "POST",
@@ -686,16 +689,36 @@ fn release_204_is_released_and_401_is_already_dead() {
 }
 
 #[test]
+fn a_short_token_renews_before_its_whole_second_exp() {
+    // exp is whole seconds: a 3 s token issued late in the broker's second
+    // has a little over 2 s left when it arrives. 80 % of 3 s (2.4 s) would
+    // fall after it; the renewal counts 2 s and comes at 1.6 s.
+    let token = agent_token("33333333333333333333333333333333", 3);
+    let state = AgentState::new(credentials(&token, now(), 3));
+    let at = state.next_renewal_at(now()).unwrap();
+    assert_eq!(at, now() + Duration::from_millis(1_600));
+    assert!(at < now() + Duration::from_secs(2));
+    // A 1 s token cannot be renewed safely before a late exp; it renews at
+    // half its lifetime, never in a loop.
+    let token = agent_token("44444444444444444444444444444444", 1);
+    let state = AgentState::new(credentials(&token, now(), 1));
+    assert_eq!(
+        state.next_renewal_at(now()),
+        Some(now() + Duration::from_millis(500))
+    );
+}
+
+#[test]
 fn agent_state_renews_in_place_and_a_second_release_sends_nothing() {
     let first = agent_token("11111111111111111111111111111111", 300);
     let mut state = AgentState::new(credentials(&first, now(), 300));
     // Renewal is due at 80 % of the lifetime.
     assert_eq!(
         state.next_renewal_at(now()),
-        Some(now() + Duration::from_secs(240))
+        Some(now() + Duration::from_millis(239_200))
     );
     let second = agent_token("22222222222222222222222222222222", 300);
-    let later = now() + Duration::from_secs(240);
+    let later = now() + Duration::from_millis(239_200);
     let mut flow = state.renew_flow(&config()).unwrap();
     let t = drive_at(
         &mut flow,
@@ -711,7 +734,7 @@ fn agent_state_renews_in_place_and_a_second_release_sends_nothing() {
     assert_eq!(state.jti(), "22222222222222222222222222222222");
     assert_eq!(
         state.next_renewal_at(later),
-        Some(later + Duration::from_secs(240))
+        Some(later + Duration::from_millis(239_200))
     );
 
     let mut flow = state.release_flow(&config()).unwrap();
@@ -915,6 +938,103 @@ fn validate_valid_invalid_and_refused() {
         }
     ));
     assert!(Validate::new(&config(), &tok("")).is_err());
+}
+
+// ------------------------------------------------------- one deadline --
+
+/// What a `Step::Send` gives its attempt.
+fn attempt_timeout<T>(step: &Step<T>) -> Duration {
+    let Step::Send(request) = step else {
+        panic!("expected a request")
+    };
+    request
+        .extensions()
+        .get::<agentwrit_core::AttemptTimeout>()
+        .expect("every request says how long its attempt may take")
+        .0
+}
+
+#[test]
+fn the_timeout_bounds_the_whole_call_with_its_retries() {
+    let cfg = config().with_timeout(Duration::from_secs(2));
+    let give_up = |f| Error::transport(f, "validate", None);
+
+    // An attempt that used the whole timeout is not followed by another.
+    let mut flow = Validate::new(&cfg, &tok("x")).unwrap();
+    let first = flow.start(now());
+    assert_eq!(attempt_timeout(&first), Duration::from_secs(2));
+    let after = now() + Duration::from_secs(2);
+    let end = flow.handle_transport_failure(
+        TransportFailure::Timeout,
+        give_up(TransportFailure::Timeout),
+        after,
+    );
+    assert!(
+        matches!(
+            end,
+            Step::Done(Err(Error::Transport {
+                kind: TransportFailure::Timeout,
+                ..
+            }))
+        ),
+        "{end:?}"
+    );
+
+    // A quick failure is retried after the backoff, with what is left.
+    let mut flow = Validate::new(&cfg, &tok("x")).unwrap();
+    let _ = flow.start(now());
+    let failed_at = now() + Duration::from_millis(300);
+    let wait = flow.handle_transport_failure(
+        TransportFailure::Io,
+        give_up(TransportFailure::Io),
+        failed_at,
+    );
+    let Step::Wait { until } = wait else {
+        panic!("expected a backoff, got {wait:?}")
+    };
+    assert_eq!(until, failed_at + Duration::from_millis(200));
+    let second = flow.resume(until);
+    assert_eq!(attempt_timeout(&second), Duration::from_millis(1500));
+    // A backoff that would end past the deadline is not waited.
+    let end = flow.handle_transport_failure(
+        TransportFailure::Io,
+        give_up(TransportFailure::Io),
+        now() + Duration::from_millis(1700),
+    );
+    assert!(
+        matches!(end, Step::Done(Err(Error::Transport { .. }))),
+        "{end:?}"
+    );
+
+    // A Retry-After beyond the deadline ends the call with the broker's
+    // answer instead of waiting.
+    let mut flow = Validate::new(&cfg, &tok("x")).unwrap();
+    let _ = flow.start(now());
+    let unavailable = problem(503, "unavailable", "busy", "/v1/token/validate", Some("3"));
+    let end = flow.handle_response(unavailable, now());
+    assert!(
+        matches!(&end, Step::Done(Err(e)) if e.status() == Some(503)),
+        "{end:?}"
+    );
+}
+
+#[test]
+fn every_request_of_a_ceremony_has_its_own_timeout() {
+    let cfg = config().with_timeout(Duration::from_secs(2));
+    let mut flow = CreateAgent::new(
+        &cfg,
+        &tok(APP_TOKEN),
+        CreateAgentRequest::new("orch-1", "task-1", ["read:data:*"], key()),
+    )
+    .unwrap();
+    let launch = flow.start(now());
+    assert_eq!(attempt_timeout(&launch), Duration::from_secs(2));
+    let later = now() + Duration::from_millis(1900);
+    let challenge = flow.handle_response(
+        capture(26, "POST", "/v1/app/launch-tokens").response(),
+        later,
+    );
+    assert_eq!(attempt_timeout(&challenge), Duration::from_secs(2));
 }
 
 // ---------------------------------------------------------- operator --
@@ -1870,8 +1990,11 @@ where
     // A transport error before start.
     let mut f = make();
     assert_out_of_order(
-        f.handle_transport_error(TransportFailure::Io, now())
-            .unwrap(),
+        f.handle_transport_failure(
+            TransportFailure::Io,
+            Error::transport(TransportFailure::Io, "out_of_order", None),
+            now(),
+        ),
         name,
     );
     // start twice.
@@ -2167,16 +2290,17 @@ fn renew_in_place_release_in_place_and_auto_renew() {
     let agent = SharedAgent::new(credentials(&first, now(), 100));
     let cfg = config();
 
-    // AutoRenew waits until 80 % of the lifetime, then renews in place.
+    // AutoRenew waits until 80 % of the lifetime (less exp's
+    // rounding second: 79.2 s of a 100 s token), then renews in place.
     let mut auto = agent.auto_renew_flow(&cfg);
     let step = auto.start(now());
-    let due = now() + Duration::from_secs(80);
+    let due = now() + Duration::from_millis(79_200);
     assert!(
         matches!(step, Step::Wait { until } if until == due),
         "{step:?}"
     );
     assert!(
-        matches!(auto.resume(now() + Duration::from_secs(79)), Step::Wait { until } if until == due)
+        matches!(auto.resume(now() + Duration::from_secs(78)), Step::Wait { until } if until == due)
     );
     let Step::Send(renew) = auto.resume(due) else {
         panic!()
@@ -2192,7 +2316,7 @@ fn renew_in_place_release_in_place_and_auto_renew() {
         due,
     );
     assert!(
-        matches!(next, Step::Wait { until } if until == due + Duration::from_secs(80)),
+        matches!(next, Step::Wait { until } if until == due + Duration::from_millis(79_200)),
         "{next:?}"
     );
     assert_eq!(agent.access_token().expose_secret(), second);
@@ -2231,6 +2355,27 @@ fn renew_in_place_release_in_place_and_auto_renew() {
         auto.resume(due + Duration::from_secs(80)),
         Step::Done(Ok(1))
     ));
+}
+
+#[test]
+fn auto_renewal_ends_with_the_last_handle_and_sends_nothing() {
+    let first = agent_token("99999999999999999999999999999999", 100);
+    let agent = SharedAgent::new(credentials(&first, now(), 100));
+    let cfg = config();
+    let mut auto = agent.auto_renew_flow(&cfg);
+    let due = now() + Duration::from_millis(79_200);
+    assert!(matches!(auto.start(now()), Step::Wait { until } if until == due));
+    // A clone keeps the agent alive: an early wake-up waits again.
+    let clone = agent.clone();
+    drop(agent);
+    assert!(matches!(auto.resume(now()), Step::Wait { until } if until == due));
+    // The last handle goes: at its due time the flow ends without
+    // renewing (the worker held no strong reference to the agent).
+    drop(clone);
+    assert!(
+        matches!(auto.resume(due), Step::Done(Ok(0))),
+        "a dropped agent is not renewed"
+    );
 }
 
 #[test]
@@ -2330,10 +2475,14 @@ fn shared_agent_flows_stay_finished_after_an_out_of_order_call() {
         auto.resume(now() + Duration::from_secs(80)),
         Step::Send(_)
     ));
-    assert!(
-        auto.handle_transport_error(TransportFailure::Timeout, now() + Duration::from_secs(80))
-            .is_none()
-    );
+    assert!(matches!(
+        auto.handle_transport_failure(
+            TransportFailure::Timeout,
+            Error::transport(TransportFailure::Timeout, "renew", None),
+            now() + Duration::from_secs(80)
+        ),
+        Step::Done(Err(Error::Transport { .. }))
+    ));
     assert_out_of_order(auto.resume(now() + Duration::from_secs(81)), "auto_renew");
 
     // ReleaseInPlace: start twice ends the release in flight too.

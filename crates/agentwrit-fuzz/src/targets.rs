@@ -9,9 +9,9 @@ use agentwrit_core::wire::{
 };
 use agentwrit_core::{
     AdminAuth, AgentKey, AppAuth, AuditEvents, ClientConfig, CreateAgent, CreateAgentRequest,
-    CreateApp, CreateLaunchToken, Delegate, DeleteApp, Flow, GetApp, Health, ListApps, Release,
-    Renew, Revoke, SharedSession, Step, TokenVerifier, TransportFailure, UpdateApp, Validate,
-    decode_claims,
+    CreateApp, CreateLaunchToken, Delegate, DeleteApp, Error, Flow, GetApp, Health, ListApps,
+    Release, Renew, Revoke, SharedSession, Step, TokenVerifier, TransportFailure, UpdateApp,
+    Validate, decode_claims,
 };
 use agentwrit_scope::{Scope, first_invalid, scope_is_subset};
 
@@ -194,10 +194,10 @@ fn drive<F: Flow>(mut flow: F, script: &[Result<http::Response<Vec<u8>>, Transpo
                 let _ = flow.name();
                 match next.next() {
                     Some(Ok(response)) => flow.handle_response(response.clone(), now),
-                    Some(Err(failure)) => match flow.handle_transport_error(*failure, now) {
-                        Some(step) => step,
-                        None => return,
-                    },
+                    Some(Err(failure)) => {
+                        let give_up = Error::transport(*failure, flow.name(), None);
+                        flow.handle_transport_failure(*failure, give_up, now)
+                    }
                     None => return,
                 }
             }
@@ -218,7 +218,8 @@ fn drive<F: Flow>(mut flow: F, script: &[Result<http::Response<Vec<u8>>, Transpo
                 let _ = result.map_err(|e| (e.to_string(), format!("{e:?}")));
                 // Out of order now: a typed error, never a panic.
                 let _ = flow.resume(now);
-                let _ = flow.handle_transport_error(TransportFailure::Io, now);
+                let give_up = Error::transport(TransportFailure::Io, "fuzz", None);
+                let _ = flow.handle_transport_failure(TransportFailure::Io, give_up, now);
                 return;
             }
         };

@@ -1,191 +1,189 @@
-//! Conversions shared by the sync and async classes: Python arguments into
-//! the SDK's inputs, and the SDK's answers into what the Python layer
-//! turns into the official SDK's dataclasses (JSON text for nested
-//! structures, so the Python layer owns the model classes).
+//! Values into Python objects, field by field: the official SDK's
+//! dataclasses (`agentwrit_rs.models`) built here, value trees into dicts
+//! and lists. No JSON text crosses into Python.
 
-use std::time::Duration;
+use std::time::SystemTime;
 
-use agentwrit_blocking::wire::{
-    AppResponse, AuditQuery, CreateAppRequest, LaunchTokenRequest, LaunchTokenResponse,
-    RevocationLevel, UpdateAppRequest,
+use agentwrit_bindings::{
+    Claims, DelegationRecord, HealthResponse, Options, ProblemDetail, Settings, ValidationResult,
 };
-use agentwrit_blocking::{AgentKey, AgentOptions, Validation};
 use pyo3::prelude::*;
-use serde::Serialize;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList, PyType};
 
-use crate::connect::Settings;
-use crate::errors::raise;
+use crate::errors::IntoPy;
 
-/// A duration in (fractional) seconds from Python, refused unless finite
-/// and positive.
-pub fn seconds(field: &str, value: f64) -> PyResult<Duration> {
-    if !value.is_finite() || value <= 0.0 {
-        return Err(raise(
-            "InvalidInputError",
-            format!("invalid input: {field}: must be a positive number of seconds, got {value}"),
-        ));
-    }
-    Duration::try_from_secs_f64(value)
-        .map_err(|e| raise("InvalidInputError", format!("invalid input: {field}: {e}")))
-}
-
-/// The client settings from the keyword arguments every constructor takes.
-pub fn settings(
-    timeout: Option<f64>,
-    user_agent: Option<String>,
-    ca_pem: Option<Vec<u8>>,
-    client_cert_pem: Option<Vec<u8>>,
-    client_key_pem: Option<Vec<u8>>,
-    https_only: bool,
-) -> PyResult<Settings> {
-    let timeout = timeout.map(|t| seconds("timeout", t)).transpose()?;
-    let identity = match (client_cert_pem, client_key_pem) {
-        (Some(c), Some(k)) => Some((c, k)),
-        (None, None) => None,
-        _ => {
-            return Err(raise(
-                "InvalidInputError",
-                "invalid input: client_cert: a client certificate needs its key (client_key), and a key its certificate".to_owned(),
-            ));
-        }
+macro_rules! models {
+    ($($id:ident = $name:literal),* $(,)?) => {
+        $(
+            #[allow(non_snake_case)]
+            fn $id(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+                static CELL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+                CELL.import(py, "agentwrit_rs.models", $name)
+            }
+        )*
     };
-    Ok(Settings {
-        timeout,
-        user_agent,
-        ca_pem,
-        identity,
-        https_only,
+}
+
+models! {
+    PROBLEM_DETAIL = "ProblemDetail",
+    AGENT_CLAIMS = "AgentClaims",
+    DELEGATION_RECORD = "DelegationRecord",
+    VALIDATE_RESULT = "ValidateResult",
+    HEALTH_STATUS = "HealthStatus",
+}
+
+/// Unix seconds (fractional).
+pub fn unix(t: SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The broker's problem as `agentwrit_rs.models.ProblemDetail`.
+pub fn problem_to_py<'py>(py: Python<'py>, p: &ProblemDetail) -> PyResult<Bound<'py, PyAny>> {
+    let kw = PyDict::new(py);
+    kw.set_item("type", &p.problem_type)?;
+    kw.set_item("title", &p.title)?;
+    kw.set_item("detail", &p.detail)?;
+    kw.set_item("instance", &p.instance)?;
+    kw.set_item("status", p.status)?;
+    kw.set_item("error_code", p.error_code.as_ref().map(|c| c.as_str()))?;
+    kw.set_item("request_id", &p.request_id)?;
+    kw.set_item("hint", &p.hint)?;
+    PROBLEM_DETAIL(py)?.call((), Some(&kw))
+}
+
+/// A delegation chain as a list of `DelegationRecord`.
+pub fn chain_to_py<'py>(
+    py: Python<'py>,
+    chain: &[DelegationRecord],
+) -> PyResult<Bound<'py, PyList>> {
+    let cls = DELEGATION_RECORD(py)?;
+    let items = chain
+        .iter()
+        .map(|r| cls.call1((&r.agent, r.scope.clone(), r.delegated_at.as_str())))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
+}
+
+/// Token claims as `AgentClaims`.
+pub fn claims_to_py<'py>(py: Python<'py>, c: &Claims) -> PyResult<Bound<'py, PyAny>> {
+    let kw = PyDict::new(py);
+    kw.set_item("iss", &c.iss)?;
+    kw.set_item("sub", &c.sub)?;
+    kw.set_item("aud", c.aud.clone().unwrap_or_default())?;
+    kw.set_item("exp", c.exp)?;
+    kw.set_item("nbf", c.nbf)?;
+    kw.set_item("iat", c.iat)?;
+    kw.set_item("jti", &c.jti)?;
+    kw.set_item("scope", c.scope.clone())?;
+    kw.set_item("task_id", c.task_id.clone().unwrap_or_default())?;
+    kw.set_item("orch_id", c.orch_id.clone().unwrap_or_default())?;
+    kw.set_item("sid", &c.sid)?;
+    let chain = match c.delegation_chain.as_deref() {
+        Some(chain) if !chain.is_empty() => Some(chain_to_py(py, chain)?),
+        _ => None,
+    };
+    kw.set_item("delegation_chain", chain)?;
+    kw.set_item("chain_hash", &c.chain_hash)?;
+    AGENT_CLAIMS(py)?.call((), Some(&kw))
+}
+
+/// A verdict as `ValidateResult`.
+pub fn validation_to_py(py: Python<'_>, v: ValidationResult) -> PyResult<Py<PyAny>> {
+    let kw = PyDict::new(py);
+    match (v.valid, &v.claims) {
+        (true, Some(claims)) => {
+            kw.set_item("valid", true)?;
+            kw.set_item("claims", claims_to_py(py, claims)?)?;
+        }
+        // The official SDK's answer to a valid verdict without claims.
+        (true, None) => {
+            kw.set_item("valid", false)?;
+            kw.set_item("error", "Missing claims in valid response")?;
+        }
+        (false, _) => {
+            kw.set_item("valid", false)?;
+            kw.set_item("error", v.error)?;
+        }
+    }
+    Ok(VALIDATE_RESULT(py)?.call((), Some(&kw))?.unbind())
+}
+
+/// `GET /v1/health` as `HealthStatus`.
+pub fn health_to_py(py: Python<'_>, h: HealthResponse) -> PyResult<Py<PyAny>> {
+    let kw = PyDict::new(py);
+    kw.set_item("status", h.status)?;
+    kw.set_item("version", h.version)?;
+    kw.set_item("uptime", h.uptime)?;
+    kw.set_item("db_connected", h.db_connected)?;
+    kw.set_item("audit_events_count", h.audit_events_count)?;
+    Ok(HEALTH_STATUS(py)?.call((), Some(&kw))?.unbind())
+}
+
+/// A value tree as dicts, lists, strings, numbers, booleans and `None`.
+pub fn tree_to_py(py: Python<'_>, value: serde_json::Value) -> PyResult<Py<PyAny>> {
+    use serde_json::Value;
+    Ok(match value {
+        Value::Null => py.None(),
+        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any().unbind(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.into_pyobject(py)?.into_any().unbind(),
+            (None, Some(u), _) => u.into_pyobject(py)?.into_any().unbind(),
+            (_, _, Some(f)) => f.into_pyobject(py)?.into_any().unbind(),
+            _ => py.None(),
+        },
+        Value::String(s) => s.into_pyobject(py)?.into_any().unbind(),
+        Value::Array(items) => {
+            let items = items
+                .into_iter()
+                .map(|v| tree_to_py(py, v))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any().unbind()
+        }
+        Value::Object(map) => {
+            let dict = PyDict::new(py);
+            for (k, v) in map {
+                dict.set_item(k, tree_to_py(py, v)?)?;
+            }
+            dict.into_any().unbind()
+        }
     })
 }
 
-/// The agent options from `create_agent`'s keyword arguments.
-pub fn agent_options(
-    max_ttl: Option<f64>,
-    label: Option<String>,
-    auto_renew: bool,
-    key_seed: Option<Vec<u8>>,
-) -> PyResult<AgentOptions> {
-    let mut options = AgentOptions::new().with_auto_renew(auto_renew);
-    if let Some(ttl) = max_ttl {
-        options = options.with_max_ttl(seconds("max_ttl", ttl)?);
+/// The client settings every constructor takes, as Python hands them over
+/// (files already read by the Python layer).
+#[pyclass(frozen, module = "agentwrit_rs._native", name = "Settings")]
+pub struct PySettings {
+    pub(crate) inner: Settings,
+}
+
+#[pymethods]
+impl PySettings {
+    #[new]
+    #[pyo3(signature = (*, timeout=None, user_agent=None, ca_pem=None, client_cert_pem=None, client_key_pem=None, https_only=false))]
+    fn new(
+        timeout: Option<f64>,
+        user_agent: Option<String>,
+        ca_pem: Option<Vec<u8>>,
+        client_cert_pem: Option<Vec<u8>>,
+        client_key_pem: Option<Vec<u8>>,
+        https_only: bool,
+    ) -> PyResult<Self> {
+        let inner = Settings::new(Options {
+            timeout_secs: timeout,
+            user_agent,
+            ca_pem,
+            client_cert_pem,
+            client_key_pem,
+            https_only,
+        })
+        .py()?;
+        Ok(PySettings { inner })
     }
-    if let Some(label) = label {
-        options = options.with_label(label);
+
+    fn __repr__(&self) -> String {
+        format!("{:?}", self.inner)
     }
-    if let Some(seed) = key_seed {
-        let seed: [u8; 32] = seed.as_slice().try_into().map_err(|_| {
-            raise(
-                "CryptoError",
-                format!(
-                    "cryptographic error: private_key: an Ed25519 private key is 32 bytes, got {}",
-                    seed.len()
-                ),
-            )
-        })?;
-        options = options.with_key(AgentKey::from_seed(seed));
-    }
-    Ok(options)
-}
-
-/// JSON text of any serialisable answer.
-pub fn json<T: Serialize>(value: &T) -> PyResult<String> {
-    serde_json::to_string(value).map_err(|e| {
-        crate::errors::raise(
-            "DecodeError",
-            format!("could not encode the answer for Python: {e}"),
-        )
-    })
-}
-
-/// A validation as `(valid, error, claims JSON)`.
-pub fn validation(v: &Validation) -> PyResult<(bool, Option<String>, Option<String>)> {
-    let claims = v.claims().map(json).transpose()?;
-    Ok((v.is_valid(), v.error().map(str::to_owned), claims))
-}
-
-/// An app as JSON, its client secret (present only when just created) in
-/// clear: the operator asked for it.
-pub fn app_json(app: &AppResponse) -> PyResult<String> {
-    let mut value = serde_json::to_value(app).map_err(|e| decode(&e))?;
-    if let (Some(secret), Some(map)) = (&app.client_secret, value.as_object_mut()) {
-        map.insert(
-            "client_secret".into(),
-            serde_json::Value::String(secret.expose_secret().to_owned()),
-        );
-    }
-    Ok(value.to_string())
-}
-
-/// A launch token answer as JSON, the token in clear.
-pub fn launch_token_json(answer: &LaunchTokenResponse) -> PyResult<String> {
-    let mut value = serde_json::to_value(answer).map_err(|e| decode(&e))?;
-    if let Some(map) = value.as_object_mut() {
-        map.insert(
-            "launch_token".into(),
-            serde_json::Value::String(answer.launch_token.expose_secret().to_owned()),
-        );
-    }
-    Ok(value.to_string())
-}
-
-fn decode(e: &serde_json::Error) -> PyErr {
-    raise(
-        "DecodeError",
-        format!("could not encode the answer for Python: {e}"),
-    )
-}
-
-/// A request body from the JSON text the Python layer built.
-pub fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> PyResult<T> {
-    serde_json::from_str(text)
-        .map_err(|e| raise("InvalidInputError", format!("invalid input: {what}: {e}")))
-}
-
-/// `create_app`'s body.
-pub fn create_app(name: String, scopes: Vec<String>, token_ttl: Option<i64>) -> CreateAppRequest {
-    let mut request = CreateAppRequest::new(name, scopes);
-    request.token_ttl = token_ttl;
-    request
-}
-
-/// `update_app`'s body.
-pub fn update_app(scopes: Option<Vec<String>>, token_ttl: Option<i64>) -> UpdateAppRequest {
-    let mut request = UpdateAppRequest::new();
-    request.scopes = scopes;
-    request.token_ttl = token_ttl;
-    request
-}
-
-/// A launch token request.
-pub fn launch_token(
-    agent_name: String,
-    allowed_scope: Vec<String>,
-    max_ttl: Option<i64>,
-    single_use: Option<bool>,
-    ttl: Option<i64>,
-) -> LaunchTokenRequest {
-    let mut request = LaunchTokenRequest::new(agent_name, allowed_scope);
-    request.max_ttl = max_ttl;
-    request.single_use = single_use;
-    request.ttl = ttl;
-    request
-}
-
-/// A revocation level by its wire name.
-pub fn revocation_level(level: &str) -> PyResult<RevocationLevel> {
-    match level {
-        "token" => Ok(RevocationLevel::Token),
-        "agent" => Ok(RevocationLevel::Agent),
-        "task" => Ok(RevocationLevel::Task),
-        "chain" => Ok(RevocationLevel::Chain),
-        other => Err(raise(
-            "InvalidInputError",
-            format!("invalid input: level: expected token, agent, task or chain, got {other:?}"),
-        )),
-    }
-}
-
-/// An audit query from its JSON text.
-pub fn audit_query(text: &str) -> PyResult<AuditQuery> {
-    from_json("audit query", text)
 }

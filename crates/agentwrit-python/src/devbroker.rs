@@ -9,10 +9,12 @@ use agentwrit_devbroker::tls::TestPki;
 use agentwrit_devbroker::{DevBroker as Engine, DevBrokerError, DevBrokerHandle};
 use pyo3::prelude::*;
 
+use agentwrit_bindings::ErrorKind;
+
 use crate::errors::raise;
 
 fn broker_error(e: &DevBrokerError) -> PyErr {
-    raise("AgentWritError", format!("development broker: {e}"))
+    raise(ErrorKind::Other, format!("development broker: {e}"))
 }
 
 /// A running development broker.
@@ -34,7 +36,7 @@ impl DevBroker {
         match guard.as_ref() {
             Some(h) => f(h),
             None => Err(raise(
-                "AgentWritError",
+                ErrorKind::Other,
                 "development broker: already stopped".to_owned(),
             )),
         }
@@ -86,7 +88,7 @@ impl DevBroker {
             }
             Some(other) => {
                 return Err(raise(
-                    "InvalidInputError",
+                    ErrorKind::InvalidInput,
                     format!(
                         "invalid input: tls: expected None, \"none\", \"tls\" or \"mtls\", got {other:?}"
                     ),

@@ -1,9 +1,11 @@
-//! The native half of the Python package `agentwrit_rs`: the AgentWrit
-//! clients of `agentwrit-blocking` and `agentwrit-async` (and the
-//! development broker) as Python classes. The package's Python modules
-//! (`python/agentwrit_rs/`) give them the official Python SDK's names,
-//! models and exceptions; see that package's README section in the
-//! repository's README.
+//! The native half of the Python package `agentwrit_rs`: the binding
+//! layer (`agentwrit-bindings`) in Python's idioms, and nothing else.
+//! The package's Python modules (`python/agentwrit_rs/`) give these
+//! classes the official Python SDK's names, models and exceptions.
+//!
+//! Each class wraps one binding-layer handle; each broker call is a
+//! blocking method (GIL released) and an `_async` one (an asyncio
+//! awaitable, the call running on the binding layer's runtime).
 //!
 //! Not a Rust library: built by maturin into `agentwrit_rs._native`.
 #![forbid(unsafe_code)]
@@ -16,30 +18,32 @@
     clippy::print_stderr
 )]
 
-mod async_api;
-mod connect;
+mod agent;
+mod aio;
+mod app;
 mod convert;
 mod devbroker;
 mod errors;
-mod sync_api;
+mod operator;
 
 use pyo3::prelude::*;
 
 /// `agentwrit_rs._native`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<sync_api::App>()?;
-    m.add_class::<sync_api::Agent>()?;
-    m.add_class::<sync_api::Delegated>()?;
-    m.add_class::<sync_api::Operator>()?;
-    m.add_function(wrap_pyfunction!(sync_api::validate, m)?)?;
-    m.add_function(wrap_pyfunction!(sync_api::scope_is_subset, m)?)?;
-    m.add_class::<async_api::AsyncApp>()?;
-    m.add_class::<async_api::AsyncAgent>()?;
-    m.add_class::<async_api::AsyncDelegated>()?;
-    m.add_class::<async_api::AsyncOperator>()?;
-    m.add_function(wrap_pyfunction!(async_api::async_validate, m)?)?;
+    m.add_class::<convert::PySettings>()?;
+    m.add_class::<app::App>()?;
+    m.add_class::<app::PendingAgent>()?;
+    m.add_class::<agent::Agent>()?;
+    m.add_class::<agent::Delegated>()?;
+    m.add_class::<operator::Operator>()?;
     m.add_class::<devbroker::DevBroker>()?;
+    m.add_function(wrap_pyfunction!(app::validate, m)?)?;
+    m.add_function(wrap_pyfunction!(app::validate_async, m)?)?;
+    m.add_function(wrap_pyfunction!(app::scope_is_subset, m)?)?;
+    m.add_function(wrap_pyfunction!(app::drain, m)?)?;
+    m.add_function(wrap_pyfunction!(app::in_flight, m)?)?;
+    m.add_function(wrap_pyfunction!(aio::resolve, m)?)?;
     m.add(
         "UNIVERSAL_APP_SCOPES",
         agentwrit_devbroker::UNIVERSAL_APP_SCOPES.to_vec(),

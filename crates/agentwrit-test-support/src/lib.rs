@@ -24,10 +24,18 @@
 //! assert_eq!((health.method.as_str(), health.path.as_str()), ("GET", "/v1/health"));
 //! assert_eq!(health.header("content-type"), Some("application/json"));
 //! ```
+//!
+//! [`DelayProxy`] is a loopback TCP proxy that adds latency (and can hold
+//! traffic) between a client and a development broker: how the lifetime
+//! tests cancel a call while its request is on the way.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod proxy;
+
 use std::fmt;
+
+pub use proxy::DelayProxy;
 
 /// The capture file, as compiled in.
 pub const CAPTURES: &str = include_str!("../../../docs/contract/real-broker-responses.txt");

@@ -326,7 +326,7 @@ async fn run(seconds: f64, connections: usize, rounds: usize, only: Option<usize
     let n = if smoke { 20 } else { 2000 };
     let mut plain = Conn::open(&unprotected_addr, Some(&token)).await;
     let mut through = Conn::open(&cold_addr, Some(&token)).await;
-    let validator = agentwrit_async::Validator::new(broker.url()).unwrap();
+    let validator = agentwrit_async::Broker::new(broker.url()).unwrap();
     for _ in 0..n / 10 {
         plain.round_trip().await;
         through.round_trip().await;
@@ -364,7 +364,7 @@ async fn run(seconds: f64, connections: usize, rounds: usize, only: Option<usize
         us(pct(&plain_lat, 0.99))
     );
     println!(
-        "| one validate round trip (`Validator::validate`) | {} | {} |",
+        "| one validate round trip (`Broker::validate`) | {} | {} |",
         us(b),
         us(pct(&validate_lat, 0.99))
     );

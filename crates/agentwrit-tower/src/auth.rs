@@ -62,6 +62,7 @@ struct Inner {
     public_paths: Vec<String>,
     public_prefixes: Vec<String>,
     resource: Option<ProtectedResource>,
+    usage: Option<agentwrit_usage::Recorder>,
 }
 
 /// What the cache alone can say about a token.
@@ -100,6 +101,7 @@ impl fmt::Debug for AgentAuth {
                     .map(ProtectedResource::resource),
             )
             .field("cached_entries", &self.cached_entries())
+            .field("records_usage", &self.inner.usage.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -278,7 +280,12 @@ impl AgentAuth {
     ///
     /// The [`Rejection`] to send back.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<AgentClaims, Rejection> {
-        let token = crate::bearer::bearer_token(headers).map_err(|r| self.attach_metadata(r))?;
+        let token = crate::bearer::bearer_token(headers).map_err(|r| {
+            if let Some(usage) = &self.inner.usage {
+                usage.missing_token();
+            }
+            self.attach_metadata(r)
+        })?;
         self.verify_token(token).await
     }
 
@@ -343,7 +350,9 @@ impl AgentAuth {
         match self.verify_cached(token.as_bytes()) {
             Cached::Decided(result) => result,
             Cached::Miss(key) => {
-                crate::bearer::check_shape(token)?;
+                crate::bearer::check_shape(token).inspect_err(|_| {
+                    self.inner.usage.as_ref().inspect(|u| u.refused(token));
+                })?;
                 let now = || self.inner.clock.now();
                 // Boxed: the check's future (an HTTP call, in broker mode)
                 // is large, and only a miss needs it; unboxed, every
@@ -353,7 +362,7 @@ impl AgentAuth {
                     .cache
                     .get_or_check(key, now, || Box::pin(self.check(token)))
                     .await;
-                self.conclude(verdict, now())
+                self.conclude(verdict, now(), token.as_bytes())
             }
         }
     }
@@ -367,7 +376,10 @@ impl AgentAuth {
     ) -> Option<Result<AgentClaims, Rejection>> {
         let token = match crate::bearer::bearer_bytes(headers) {
             Ok(token) => token,
-            Err(rejection) => return Some(Err(self.attach_metadata(rejection))),
+            Err(rejection) => {
+                self.inner.usage.as_ref().inspect(|u| u.missing_token());
+                return Some(Err(self.attach_metadata(rejection)));
+            }
         };
         match self.verify_cached(token) {
             Cached::Decided(result) => Some(result.map_err(|r| self.attach_metadata(r))),
@@ -380,6 +392,7 @@ impl AgentAuth {
     fn verify_cached(&self, token: &[u8]) -> Cached {
         // The length bound first, so an oversized token is never hashed.
         if let Err(rejection) = crate::bearer::check_len(token) {
+            self.record_refused(token);
             return Cached::Decided(Err(rejection));
         }
         let key = self.inner.cache.key(token);
@@ -388,21 +401,53 @@ impl AgentAuth {
             // Only a token that passed the shape check can have a verdict
             // cached, and a hit is that same token (see the cache's
             // security argument): no need to check its shape again.
-            Some(verdict) => Cached::Decided(self.conclude(verdict, now)),
+            Some(verdict) => Cached::Decided(self.conclude(verdict, now, token)),
             None => Cached::Miss(key),
         }
     }
 
+    /// Counts a refused token, when usage is recorded. The recorder reads
+    /// the token as text; one that is not UTF-8 is not a compact JWS and
+    /// is counted when `authenticate` refuses it.
+    fn record_refused(&self, token: &[u8]) {
+        if let (Some(usage), Ok(text)) = (&self.inner.usage, std::str::from_utf8(token)) {
+            usage.refused(text);
+        }
+    }
+
     /// A verdict made an answer: the claims, once the service's own rules
-    /// accept them, or the rejection.
-    fn conclude(&self, verdict: Verdict, now: SystemTime) -> Result<AgentClaims, Rejection> {
+    /// accept them, or the rejection (counted by the usage recorder, when
+    /// there is one).
+    fn conclude(
+        &self,
+        verdict: Verdict,
+        now: SystemTime,
+        token: &[u8],
+    ) -> Result<AgentClaims, Rejection> {
         match verdict {
             Verdict::Valid(claims) => {
-                self.accept(&claims, now)?;
-                Ok(AgentClaims::new(claims))
+                self.accept(&claims, now)
+                    .inspect_err(|_| self.record_refused(token))?;
+                // A token with a verdict passed the shape check: UTF-8
+                // (read as text only when usage is recorded).
+                let recorder =
+                    self.inner.usage.as_ref().and_then(|usage| {
+                        std::str::from_utf8(token).ok().map(|text| (usage, text))
+                    });
+                Ok(match recorder {
+                    Some((usage, text)) => crate::record::accepted(usage, text, claims),
+                    None => AgentClaims::new(claims),
+                })
             }
-            Verdict::Invalid(reason) => Err(Rejection::new(RejectionKind::InvalidToken, reason)),
+            Verdict::Invalid(reason) => {
+                self.record_refused(token);
+                Err(Rejection::new(RejectionKind::InvalidToken, reason))
+            }
             Verdict::Unavailable(error) => {
+                self.inner
+                    .usage
+                    .as_ref()
+                    .inspect(|u| u.verifier_unavailable());
                 tracing::warn!(%error, "the token broker cannot be reached; failing closed");
                 Err(Rejection::new(
                     RejectionKind::BrokerUnavailable,
@@ -488,6 +533,7 @@ pub struct AgentAuthBuilder {
     public_paths: Vec<String>,
     public_prefixes: Vec<String>,
     resource: Option<ProtectedResource>,
+    usage: Option<agentwrit_usage::Recorder>,
 }
 
 impl fmt::Debug for AgentAuthBuilder {
@@ -515,6 +561,7 @@ impl AgentAuthBuilder {
             public_paths: Vec::new(),
             public_prefixes: Vec::new(),
             resource: None,
+            usage: None,
         }
     }
 
@@ -682,6 +729,37 @@ impl AgentAuthBuilder {
         self
     }
 
+    /// Records scope usage (off by default): for every token this
+    /// authenticator accepts, the scopes its requests required (through
+    /// [`RequireScopes`](crate::RequireScopes),
+    /// [`AgentClaims::require`] or the MCP layer's [`McpScopes`](crate::McpScopes))
+    /// and what was decided, and the requests
+    /// refused after it was accepted (expired, revoked or released), into
+    /// `recorder` ([`usage::Recorder`](crate::usage::Recorder): JSON Lines
+    /// files, OTLP, counters). Time comes from the recorder's clock.
+    ///
+    /// ```
+    /// use agentwrit_tower::AgentAuth;
+    /// use agentwrit_tower::usage::{JsonlSink, Recorder};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("tower-usage-doc-{}", std::process::id()));
+    /// let recorder = Recorder::builder()
+    ///     .service_name("orders-api")
+    ///     .sink(JsonlSink::dir(&dir)?) // e.g. /var/log/agentwrit-usage
+    ///     .build()?;
+    /// let auth = AgentAuth::broker("http://127.0.0.1:8080")
+    ///     .record_usage(recorder.clone())
+    ///     .build()?;
+    /// // ... serve; at shutdown:
+    /// recorder.shutdown()?;
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn record_usage(mut self, recorder: agentwrit_usage::Recorder) -> Self {
+        self.usage = Some(recorder);
+        self
+    }
+
     /// Publishes this service as an OAuth protected resource (RFC 9728),
     /// the dialect MCP clients speak: the layers answer `GET` on its
     /// metadata path without a token, and every 401 and 403 challenge gains
@@ -738,6 +816,7 @@ impl AgentAuthBuilder {
                 public_paths: self.public_paths,
                 public_prefixes: self.public_prefixes,
                 resource: self.resource,
+                usage: self.usage,
             }),
         })
     }

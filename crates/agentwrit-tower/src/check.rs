@@ -1,5 +1,5 @@
 //! The one module that calls the SDK's validation APIs (the broker's
-//! `/v1/token/validate` through `agentwrit_async::Validator`, and
+//! `/v1/token/validate` through `agentwrit_async::Broker::validate`, and
 //! `agentwrit_core::TokenVerifier` for local EdDSA verification), so that a
 //! reshaped public API touches this file only.
 
@@ -32,7 +32,7 @@ pub(crate) fn verifier_for(bytes: [u8; 32]) -> Result<agentwrit_core::TokenVerif
 /// The broker's validate endpoint on a pooled client.
 #[derive(Clone, Debug)]
 pub(crate) struct BrokerCheck {
-    validator: agentwrit_async::Validator,
+    broker: agentwrit_async::Broker,
 }
 
 /// How the service reaches an HTTPS broker: extra roots (a private CA)
@@ -63,15 +63,13 @@ impl BrokerCheck {
             // A bad PEM for the broker's CA or the client identity.
             _ => ConfigError::Http(e.to_string()),
         })?;
-        Ok(BrokerCheck {
-            validator: broker.validator(),
-        })
+        Ok(BrokerCheck { broker })
     }
 
     /// Asks the broker. A 4xx answer other than 429 means the broker looked
     /// at the token and refused it; anything else it could not answer.
     pub(crate) async fn check(&self, token: &str) -> Verdict {
-        match self.validator.validate(token).await {
+        match self.broker.validate(token).await {
             Ok(validation) => match validation.claims() {
                 Some(claims) => Verdict::Valid(Arc::new(claims.clone())),
                 None => Verdict::Invalid(

@@ -27,11 +27,34 @@ use crate::Rejection;
 #[derive(Clone, Debug)]
 pub struct AgentClaims {
     claims: Arc<Claims>,
+    /// Where scope decisions are recorded, when usage recording is on.
+    usage: Option<agentwrit_usage::Recorder>,
 }
 
 impl AgentClaims {
     pub(crate) fn new(claims: Arc<Claims>) -> Self {
-        AgentClaims { claims }
+        AgentClaims {
+            claims,
+            usage: None,
+        }
+    }
+
+    pub(crate) fn with_usage(mut self, usage: agentwrit_usage::Recorder) -> Self {
+        self.usage = Some(usage);
+        self
+    }
+
+    /// Whether scope decisions on these claims are recorded.
+    pub(crate) fn records_usage(&self) -> bool {
+        self.usage.is_some()
+    }
+
+    /// Records a scope decision made for this token elsewhere in the crate
+    /// (the MCP layer's per-tool scopes), when usage recording is on.
+    pub(crate) fn record_check<S: AsRef<str>>(&self, required: &[S], allowed: bool) {
+        if let Some(usage) = &self.usage {
+            usage.check(&self.claims.jti, required, allowed);
+        }
     }
 
     /// Claims verified elsewhere (for tests of handlers, or a custom
@@ -132,6 +155,9 @@ impl AgentClaims {
 
     /// `Ok` when the token grants every scope in `required`, else the 403
     /// [`Rejection`] (`insufficient_scope`) to return from the handler.
+    /// With usage recording on
+    /// ([`AgentAuthBuilder::record_usage`](crate::AgentAuthBuilder::record_usage)),
+    /// the decision is recorded ([`AgentClaims::allows`] records nothing).
     ///
     /// ```
     /// let mut c = agentwrit_wire::Claims::default();
@@ -146,7 +172,11 @@ impl AgentClaims {
     ///
     /// The 403 rejection naming `required`.
     pub fn require<S: AsRef<str>>(&self, required: &[S]) -> Result<(), Rejection> {
-        if self.allows(required) {
+        let allowed = self.allows(required);
+        if let Some(usage) = &self.usage {
+            usage.check(&self.claims.jti, required, allowed);
+        }
+        if allowed {
             Ok(())
         } else {
             tracing::Span::current().record("decision", "insufficient_scope");

@@ -162,6 +162,18 @@
 //! [`McpScopes::authorize`], [`AgentAuth::discovery_response`] and the
 //! [`Rejection`] accessors. The guide: `docs/mcp.md`.
 //!
+//! # Scope-usage evidence
+//!
+//! Off by default; [`AgentAuthBuilder::record_usage`] turns it on. For
+//! each token the layer accepts it records the scopes the requests
+//! required (through [`RequireScopes`], [`AgentClaims::require`] and the
+//! MCP layer's [`McpScopes`]),
+//! the decisions (allowed, denied with the missing scope) and the
+//! requests refused later (expired, revoked or released), and writes one
+//! record per token to the recorder's sinks (JSON Lines files, OTLP,
+//! counters). [`usage`] is the `agentwrit-usage` crate; `agentwrit usage
+//! report` reads the records. See `docs/usage-evidence.md`.
+//!
 //! # Tracing
 //!
 //! One span `agentwrit.auth` per request with `sub`, `jti`, `task_id` and
@@ -186,9 +198,15 @@ mod layer;
 mod mcp;
 mod mcp_scopes;
 mod metadata;
+mod record;
 mod reject;
 #[cfg(feature = "axum")]
 mod scope;
+
+/// Scope-usage recording and reading: the `agentwrit-usage` crate
+/// ([`usage::Recorder`], [`usage::JsonlSink`], `usage::OtlpSink` with the
+/// `usage-otlp` feature), for [`AgentAuthBuilder::record_usage`].
+pub use agentwrit_usage as usage;
 
 pub use auth::{
     AgentAuth, AgentAuthBuilder, DEFAULT_BROKER_TIMEOUT, DEFAULT_CACHE_CAPACITY,
@@ -253,3 +271,8 @@ mod readme_md {}
 #[cfg(all(doctest, feature = "axum"))]
 #[doc = include_str!("../../../docs/service-side.md")]
 mod service_side_md {}
+// Its OTLP snippet needs the `usage-otlp` feature (on in the workspace's
+// doc tests: the command line enables it).
+#[cfg(all(doctest, feature = "usage-otlp"))]
+#[doc = include_str!("../../../docs/usage-evidence.md")]
+mod usage_evidence_md {}

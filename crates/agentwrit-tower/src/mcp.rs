@@ -196,11 +196,16 @@ where
                     Ok(required) => {
                         if !required.is_empty() {
                             span.record("scope", required.join(" "));
+                            claims.record_check(&required, true);
                         }
                     }
                     Err(rejection) => {
                         if let Some(scope) = rejection.required_scope() {
                             span.record("scope", scope);
+                            if rejection.kind() == crate::RejectionKind::InsufficientScope {
+                                let required: Vec<&str> = scope.split(' ').collect();
+                                claims.record_check(&required, false);
+                            }
                         }
                         return Ok(refuse(rejection, id.as_ref()));
                     }

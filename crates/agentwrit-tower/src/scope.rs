@@ -151,7 +151,7 @@ impl RequireScopes {
     /// The check of one request: each template filled from the route's
     /// parameters into one reused buffer and checked against the claims,
     /// with no list built unless the answer is a refusal (whose 403 names
-    /// every required scope).
+    /// every required scope) or usage is recorded.
     fn check(
         &self,
         claims: Option<&AgentClaims>,
@@ -181,7 +181,10 @@ impl RequireScopes {
                 "no verified claims: the authentication layer is not installed on this route",
             )
         })?;
-        if granted {
+        // Granted, and no usage recorder that wants the decision: done. A
+        // refusal (whose 403 names every required scope) and a recorded
+        // decision take the list.
+        if granted && !claims.records_usage() {
             return Ok(());
         }
         let required: Vec<String> = self

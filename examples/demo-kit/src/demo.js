@@ -42,6 +42,63 @@
     for (var i = 0; i < all.length; i++) { all[i].classList.toggle("picked", all[i] === btn); }
   }
 
+  var usage = document.getElementById("usage");
+
+  function chip(text, cls, title) {
+    var span = document.createElement("span");
+    span.className = "chip " + cls;
+    span.textContent = text;
+    if (title) { span.title = title; }
+    return span;
+  }
+
+  // The run's scope usage, one row per agent: every granted scope as a
+  // chip (green with its count when used, struck through when not), and
+  // the denied scopes in red.
+  function renderUsage(agents) {
+    if (!usage) { return; }
+    usage.innerHTML = "";
+    var table = document.createElement("table");
+    table.id = "usage-panel";
+    var head = document.createElement("tr");
+    ["agent", "granted (green: used, struck out: never needed)", "used", "denied"].forEach(function (h) {
+      var th = document.createElement("th");
+      th.textContent = h;
+      head.appendChild(th);
+    });
+    table.appendChild(head);
+    agents.forEach(function (a) {
+      var tr = document.createElement("tr");
+      tr.setAttribute("data-role", a.role);
+      var who = document.createElement("td");
+      var role = document.createElement("strong");
+      role.textContent = a.role;
+      var id = document.createElement("div");
+      id.className = "agent-id";
+      id.textContent = a.agent_id;
+      who.appendChild(role); who.appendChild(id);
+      var granted = document.createElement("td");
+      var counts = {};
+      a.used.forEach(function (u) { counts[u.scope] = u.count; });
+      a.granted.forEach(function (g) {
+        var unused = a.unused.indexOf(g) >= 0;
+        granted.appendChild(chip(g, unused ? "unused" : "used", unused ? "granted, never needed" : "granted and used"));
+      });
+      var used = document.createElement("td");
+      a.used.forEach(function (u) { used.appendChild(chip(u.scope + " \u00d7" + u.count, "used")); });
+      if (!a.used.length) { used.textContent = "\u2013"; }
+      var denied = document.createElement("td");
+      a.denied.forEach(function (d) { denied.appendChild(chip(d.scope + " \u00d7" + d.count, "denied", "needed, not granted: refused")); });
+      if (!a.denied.length) { denied.textContent = "\u2013"; }
+      tr.appendChild(who); tr.appendChild(granted); tr.appendChild(used); tr.appendChild(denied);
+      tr.setAttribute("data-used", String(a.used.length));
+      tr.setAttribute("data-unused", String(a.unused.length));
+      tr.setAttribute("data-denied", String(a.denied.length));
+      table.appendChild(tr);
+    });
+    usage.appendChild(table);
+  }
+
   function addLine(env) {
     var li = document.createElement("li");
     li.className = "ev " + env.level + " k-" + env.kind;
@@ -58,6 +115,9 @@
     line.textContent = env.line;
     li.appendChild(time); li.appendChild(kind); li.appendChild(line);
     trace.appendChild(li);
+    if (env.kind === "usage" && env.event && env.event.agents) {
+      renderUsage(env.event.agents);
+    }
     if (env.kind === "planner_answer" && env.event && env.event.text) {
       answer.textContent = env.event.text;
     }
@@ -90,6 +150,7 @@
     if (source) { source.close(); source = null; }
     trace.innerHTML = "";
     answer.textContent = "";
+    if (usage) { usage.innerHTML = ""; }
     trace.setAttribute("data-state", "running");
     status.textContent = "running";
     button.disabled = true;

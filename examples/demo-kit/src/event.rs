@@ -192,11 +192,46 @@ pub enum Event {
         /// Any data for the page or tests.
         data: Value,
     },
+    /// Scope usage of the run, per agent: what its token granted, what
+    /// the run's checks used, what was denied (from the run's
+    /// `agentwrit-usage` recorder).
+    Usage {
+        /// One entry per agent (and per delegated token).
+        agents: Vec<AgentUsage>,
+    },
     /// The run is over; nothing follows.
     RunFinished {
         /// One-sentence summary.
         summary: String,
     },
+}
+
+/// One agent's scope usage in a run (see [`Event::Usage`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentUsage {
+    /// The role (`clinical`, `billing (delegated)`, ...).
+    pub role: String,
+    /// Its SPIFFE id.
+    pub agent_id: String,
+    /// Whether this is a delegated token.
+    pub delegated: bool,
+    /// The scopes its token granted.
+    pub granted: Vec<String>,
+    /// The scopes allowed calls needed, with counts.
+    pub used: Vec<ScopeTally>,
+    /// Granted scopes no call needed.
+    pub unused: Vec<String>,
+    /// The scopes denied calls needed and the token lacked, with counts.
+    pub denied: Vec<ScopeTally>,
+}
+
+/// A scope and how many checks needed it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeTally {
+    /// The scope.
+    pub scope: String,
+    /// How many checks.
+    pub count: u64,
 }
 
 /// How a trace line is coloured in the page.
@@ -243,6 +278,7 @@ impl Event {
             Event::Halted { .. } => "halted",
             Event::Failed { .. } => "failed",
             Event::Custom { kind, .. } => kind,
+            Event::Usage { .. } => "usage",
             Event::RunFinished { .. } => "run_finished",
         }
     }
@@ -377,6 +413,21 @@ impl Event {
             Event::Halted { reason } => format!("halted: {reason}"),
             Event::Failed { error } => format!("failed: {error}"),
             Event::Custom { text, .. } => text.clone(),
+            Event::Usage { agents } => {
+                let parts: Vec<String> = agents
+                    .iter()
+                    .map(|a| {
+                        format!(
+                            "{} used {} of {} granted, {} denied",
+                            a.role,
+                            a.granted.len() - a.unused.len(),
+                            a.granted.len(),
+                            a.denied.iter().map(|d| d.count).sum::<u64>()
+                        )
+                    })
+                    .collect();
+                format!("scope usage: {}", parts.join("; "))
+            }
             Event::RunFinished { summary } => format!("run finished: {summary}"),
         }
     }

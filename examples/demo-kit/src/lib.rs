@@ -97,11 +97,12 @@ mod openai;
 mod planner;
 mod problem;
 mod setup;
+mod usage;
 mod web;
 
 pub use bus::{EventBus, MAX_RUNS, Runs};
 pub use enforce::{AgentPool, Fate, PlanOutcome, ToolDef, ToolOutcome, render_scope};
-pub use event::{Envelope, Event, Level};
+pub use event::{AgentUsage, Envelope, Event, Level, ScopeTally};
 pub use openai::{DEFAULT_LLM_TIMEOUT, OpenAiPlanner};
 pub use planner::{
     BoxFuture, FnPlanner, Message, PlanRequest, Planner, PlannerError, PlannerReply, ToolCall,
@@ -109,6 +110,7 @@ pub use planner::{
 };
 pub use problem::Problem;
 pub use setup::{BrokerSetup, BrokerSource, bind_loopback, parse_port, serve};
+pub use usage::{ENV_USAGE_DIR, UsageRecording};
 pub use web::{
     PAGE_SCRIPT, PAGE_STYLE, PageShell, RunRequest, RunStarted, Scenario, document, run_routes,
     sse_response,

@@ -344,6 +344,11 @@ impl PageShell {
                         span #run-status {}
                     }
                 }
+                // Filled by the script from the run's `usage` event.
+                section.usage-box {
+                    h2 { "Scope usage: granted vs used vs denied" }
+                    div #usage {}
+                }
                 section.trace-box {
                     h2 { "Live trace" }
                     ol #trace data-state="idle" {}

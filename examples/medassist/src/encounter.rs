@@ -274,7 +274,16 @@ impl Encounter<'_> {
             .as_ref()
             .map(|token| token.claims().scope.clone())
             .unwrap_or_default();
-        if !scope_is_subset(&required, &held) {
+        let allowed = scope_is_subset(&required, &held);
+        if let Some(token) = &self.delegated {
+            self.pool.record_check(
+                token.access_token().expose_secret(),
+                &token.claims(),
+                &required,
+                allowed,
+            );
+        }
+        if !allowed {
             self.emit(Event::ScopeDenied {
                 role: format!("{role} (delegated)"),
                 tool: call.name.clone(),
@@ -395,6 +404,7 @@ impl Encounter<'_> {
             )
             .await;
         }
+        self.pool.finish_usage();
     }
 
     /// After a renewal: the broker refuses the token it replaced.

@@ -78,6 +78,7 @@ async fn chart_and_labs_spawns_one_clinical_agent_for_one_patient() {
             "old_token_checked",
             "released",
             "validated",
+            "usage",
             "run_finished"
         ]
     );
@@ -272,6 +273,7 @@ async fn another_patients_chart_is_denied_and_never_read() {
             "old_token_checked",
             "released",
             "validated",
+            "usage",
             "run_finished"
         ]
     );
@@ -281,6 +283,16 @@ async fn another_patients_chart_is_denied_and_never_read() {
     assert_eq!(denied["tool"], "get_patient_records");
     assert_eq!(strs(&denied["required"]), ["read:records:P-5236"]);
     assert!(strs(&denied["held"]).contains(&"read:records:P-4107"));
+    // The usage panel: the clinical agent used its own patient's records
+    // scope and was denied the other patient's.
+    let usage = &trace.one("usage")["agents"][0];
+    assert_eq!(usage["role"], "clinical");
+    assert_eq!(usage["used"][0]["scope"], "read:records:P-4107");
+    assert_eq!(
+        usage["denied"],
+        json!([{"scope": "read:records:P-5236", "count": 1}])
+    );
+    assert!(strs(&usage["granted"]).contains(&"read:records:P-4107"));
     // The other patient's data never reached the trace.
     assert!(!trace.raw.contains("Tomasz Lindqvist"));
     assert_eq!(trace.of("tool_result").len(), 1);

@@ -440,6 +440,7 @@ impl Desk {
         if expiry {
             pool.await_expiry(cfg.expiry_poll, cfg.expiry_grace).await;
         }
+        pool.finish_usage();
         let events = bus.snapshot();
         let count = |which: fn(&Event) -> bool| events.iter().filter(|e| which(&e.event)).count();
         bus.finish(format!(

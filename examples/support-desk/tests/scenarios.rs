@@ -294,6 +294,35 @@ async fn dangerous_tools_are_proposed_denied_and_never_executed() {
             "{tool} must never run"
         );
     }
+    // The usage panel: per agent, granted vs used vs denied; the response
+    // agent was denied both dangerous scopes, each once.
+    let agents = trace
+        .events
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::Usage { agents } => Some(agents.clone()),
+            _ => None,
+        })
+        .expect("a usage event");
+    let roles: Vec<&str> = agents.iter().map(|a| a.role.as_str()).collect();
+    assert_eq!(roles, ["triage", "knowledge", "response"]);
+    let response = &agents[2];
+    assert_eq!(response.denied.len(), 2);
+    assert!(response.denied.iter().all(|d| d.count == 1));
+    assert!(
+        response
+            .used
+            .iter()
+            .any(|u| u.scope.starts_with("write:notes:"))
+    );
+    for a in &agents {
+        // Every granted scope is either used or unused, never both.
+        let used: Vec<&str> = a.used.iter().map(|u| u.scope.as_str()).collect();
+        for g in &a.granted {
+            assert!(!(a.unused.contains(g) && used.contains(&g.as_str())), "{g}");
+        }
+        assert!(a.unused.iter().all(|u| a.granted.contains(u)));
+    }
     no_secret_in(&trace.raw, &desk);
 }
 

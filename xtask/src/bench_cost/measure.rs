@@ -67,7 +67,7 @@ pub(super) fn all(rows: &[&'static Row], bench: &Bench<'_>) -> Result<Results, S
 /// The interpreter and script of a Python row, or `None` (reported as
 /// "not built") when its package cannot be imported.
 fn python_program(row: &Row, sdk: &str, official: &Path) -> Result<Option<Vec<PathBuf>>, String> {
-    let (py, module) = if sdk == "rs" {
+    let (py, module) = if sdk.starts_with("rs") {
         // This repository's package lives in its own venv (`cargo xtask
         // python`, which installs a debug wheel): measured as users get
         // it, from a release wheel.

@@ -142,6 +142,14 @@ pub(super) const ROWS: &[Row] = &[
         10_000,
     ),
     row(
+        "service-warm-usage",
+        "service: warm cache + scope-usage recording",
+        true,
+        20,
+        100,
+        10_000,
+    ),
+    row(
         "keygen-sign",
         "Ed25519 keygen + nonce signature",
         true,
@@ -223,6 +231,18 @@ pub(super) const ROWS: &[Row] = &[
         n: 5,
         native: 1000,
     },
+    // The alternative the package's sync API does not take: the async
+    // client driven with block_on on the binding layer's runtime (what
+    // `docs/performance.md` compares the row above with).
+    Row {
+        name: "python-rs-runtime-create",
+        label: "create-agent, agentwrit_rs's native App on the bindings runtime (block_on)",
+        runner: Runner::Python("rs-runtime"),
+        quick: false,
+        warmup: 3,
+        n: 5,
+        native: 1000,
+    },
 ];
 
 /// A ratio the table reports: `label`, numerator row, denominator row and
@@ -230,7 +250,7 @@ pub(super) const ROWS: &[Row] = &[
 pub(super) type Target = (&'static str, &'static str, &'static str, f64);
 
 /// The ratios and their targets.
-pub(super) const TARGETS: [Target; 8] = [
+pub(super) const TARGETS: [Target; 9] = [
     (
         "async create (current-thread) / blocking create",
         "create-async-ct",
@@ -266,6 +286,12 @@ pub(super) const TARGETS: [Target; 8] = [
         "service-local",
         "service-unprotected",
         1.50,
+    ),
+    (
+        "service: scope-usage recording / warm cache (issue 31)",
+        "service-warm-usage",
+        "service-warm",
+        1.10,
     ),
     (
         "official Python SDK create / agentwrit_rs create",

@@ -38,7 +38,7 @@ pub trait Hardened: Sdk {
     fn app_session_token(app: &Self::App) -> Option<String>;
     /// `{:?}` of the transport's own types that the matrix does not hold:
     /// a `BrokerBuilder`, a `Broker`, an `App` and an `Operator` made from
-    /// it (holding the secrets), a `Validator`, an `AgentGuard`, and the
+    /// it (holding the secrets), an `AgentGuard`, and the
     /// app's core.
     fn render_transport_types(
         app: &Self::App,
@@ -106,10 +106,9 @@ macro_rules! hardened {
                 let broker = $krate::Broker::new(url).unwrap();
                 let new_app = broker.app(app.client_id(), client_secret).unwrap();
                 let operator = broker.operator(admin_secret.clone()).unwrap();
-                let validator = broker.validator();
                 let guard = agent.release_on_drop();
                 let rendered = format!(
-                    "{broker_builder:?} {broker:?} {new_app:?} {operator:?} {validator:?} {guard:?} {:?} {:?} {:?}",
+                    "{broker_builder:?} {broker:?} {new_app:?} {operator:?} {guard:?} {:?} {:?} {:?}",
                     app.sansio(),
                     app.sansio().config(),
                     app.sansio().session(),

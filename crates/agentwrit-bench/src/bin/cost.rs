@@ -93,6 +93,10 @@ const ROWS: &[(&str, &str)] = &[
         "the same route behind AgentAuth (local verification, verdict cached) + RequireScopes",
     ),
     (
+        "service-warm-usage",
+        "service-warm with scope-usage recording on (AgentAuthBuilder::record_usage, JSON Lines sink)",
+    ),
+    (
         "keygen-sign",
         "Ed25519 key generation + nonce signature (what a create must compute)",
     ),
@@ -378,7 +382,9 @@ fn measure(plan: &Plan) -> Result<Window, String> {
                 }
             })
         }
-        "service-unprotected" | "service-warm" | "service-local" => service::measure(plan),
+        "service-unprotected" | "service-warm" | "service-local" | "service-warm-usage" => {
+            service::measure(plan)
+        }
         "keygen-sign" => {
             let nonce = "7b67a75af6fb8aec9b9ccfb2fba4e8eed87f9f4b185912b01cecac7e15d20b1c";
             timed(w, n, |_| {
@@ -599,6 +605,7 @@ mod service {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
 
+    use agentwrit_tower::usage::{JsonlSink, Recorder};
     use agentwrit_tower::{AgentAuth, BrokerKey, RequireScopes};
     use axum::Router;
     use axum::routing::get;
@@ -669,11 +676,26 @@ mod service {
             .map_err(|e| e.to_string())?;
         // Cached verdicts must outlive the run (callgrind is ~50× slower).
         let hour = Duration::from_secs(3600);
+        // The usage row records into JSON Lines files in a scratch
+        // directory (written at shutdown, after the measured window).
+        let usage_dir =
+            std::env::temp_dir().join(format!("agentwrit-cost-usage-{}", std::process::id()));
+        let recorder = if plan.row == "service-warm-usage" {
+            let sink = JsonlSink::dir(&usage_dir).map_err(|e| e.to_string())?;
+            let recorder = Recorder::builder().service_name("cost").sink(sink).build();
+            Some(recorder.map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
         let router = match plan.row.as_str() {
             "service-unprotected" => route(),
-            "service-warm" => {
+            "service-warm" | "service-warm-usage" => {
                 let auth = rt.block_on(async {
-                    AgentAuth::broker(broker.url()).max_staleness(hour).build()
+                    let builder = AgentAuth::broker(broker.url()).max_staleness(hour);
+                    match &recorder {
+                        Some(recorder) => builder.record_usage(recorder.clone()).build(),
+                        None => builder.build(),
+                    }
                 });
                 protected(&auth.map_err(|e| e.to_string())?)
             }
@@ -706,7 +728,14 @@ mod service {
                 .map(|(after, before)| after.saturating_sub(before));
             let wall = wall0.elapsed();
             server.abort();
-            Ok(Window { cpu, wall })
+            Ok::<_, String>(Window { cpu, wall })
+        })
+        .and_then(|window| {
+            if let Some(recorder) = recorder {
+                recorder.shutdown().map_err(|e| e.to_string())?;
+                let _ = std::fs::remove_dir_all(&usage_dir);
+            }
+            Ok(window)
         })
     }
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use agentwrit_blocking::wire::{AuditQuery, CreateAppRequest};
-use agentwrit_blocking::{Broker, Operator, Validator};
+use agentwrit_blocking::{Broker, Operator};
 use agentwrit_devbroker::{DevBroker, DevBrokerHandle};
 
 /// The binary under test.
@@ -93,13 +93,9 @@ impl TestBroker {
         b.build().unwrap()
     }
 
-    pub fn validator(&self) -> Validator {
-        self.broker().validator()
-    }
-
     /// True when the broker accepts `token`.
     pub fn is_valid(&self, token: &str) -> bool {
-        self.validator().validate(token).unwrap().is_valid()
+        self.broker().validate(token).unwrap().is_valid()
     }
 
     /// A new app with ceiling `scopes`: (client id, client secret).
@@ -240,4 +236,185 @@ pub fn kill(pid: u32, signal: &str) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// A development broker in a process of its own (`agentwrit-devbroker`),
+/// so that a test can pause it (SIGSTOP) and resume it. Killed on drop.
+pub struct Standalone {
+    child: std::process::Child,
+    pub url: String,
+    pub admin_secret: String,
+}
+
+impl Standalone {
+    /// Builds the binary if needed (cargo, the same target directory)
+    /// and starts it on 127.0.0.1:0.
+    pub fn start() -> Standalone {
+        // Beside the binary under test: same target directory, same
+        // profile (`debug` is the `dev` profile's directory).
+        let bin = Path::new(BIN).with_file_name("agentwrit-devbroker");
+        let profile_dir = Path::new(BIN).parent().unwrap();
+        let target_dir = profile_dir.parent().unwrap();
+        let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
+            "debug" => "dev",
+            other => other,
+        };
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let built = Command::new(cargo)
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "agentwrit-devbroker",
+                "--bin",
+                "agentwrit-devbroker",
+            ])
+            .args(["--profile", profile])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .status()
+            .unwrap();
+        assert!(
+            built.success() && bin.exists(),
+            "cannot build {}",
+            bin.display()
+        );
+        let admin_secret = unique("admin-secret");
+        let mut child = Command::new(&bin)
+            .args([
+                "--port",
+                "0",
+                "--no-rate-limits",
+                "--admin-secret",
+                &admin_secret,
+            ])
+            .env_remove("AA_ADMIN_SECRET")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines =
+            std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+        let first = lines.next().unwrap().unwrap();
+        let url = first.rsplit(' ').next().unwrap().to_owned();
+        assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+        // Keep draining its stdout so that it never blocks on it.
+        std::thread::spawn(move || for _ in lines {});
+        Standalone {
+            child,
+            url,
+            admin_secret,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGSTOP: connections are still accepted by the kernel, nothing is
+    /// answered.
+    pub fn pause(&self) {
+        kill(self.pid(), "STOP");
+    }
+
+    pub fn resume(&self) {
+        kill(self.pid(), "CONT");
+    }
+
+    /// The harness's view of it.
+    pub fn as_test_broker(&self) -> TestBroker {
+        TestBroker {
+            _dev: None,
+            external: true,
+            operator: std::sync::OnceLock::new(),
+            url: self.url.clone(),
+            admin_secret: self.admin_secret.clone(),
+            ca_file: None,
+            client_cert: None,
+        }
+    }
+}
+
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        let _ = kill_quiet(self.pid(), "CONT");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn kill_quiet(pid: u32, signal: &str) -> bool {
+    Command::new("kill")
+        .args(["-s", signal, &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The lines a process writes to a pipe, as they come.
+pub fn line_reader(pipe: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(pipe)) {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The next line containing `needle` (30 s at most); the lines skipped
+/// are appended to `seen`.
+pub fn wait_line(
+    rx: &std::sync::mpsc::Receiver<String>,
+    needle: &str,
+    seen: &mut Vec<String>,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no line with {needle:?}; saw {seen:?}"),
+        }
+    }
+}
+
+/// The token's claims, decoded by `agentwrit token inspect`.
+pub fn claims(token: &str) -> serde_json::Value {
+    let out = Command::new(BIN)
+        .args(["--json", "token", "inspect", token])
+        .output()
+        .unwrap();
+    json(&out)["claims"].clone()
+}
+
+/// Seconds since the epoch, as a float.
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// True when `script` (util-linux) can give a command a pseudo-terminal.
+pub fn has_script() -> bool {
+    Command::new("script")
+        .args(["-qc", "true", "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Kills a process group when dropped (a test that fails half-way leaves
+/// no `script` or wrapper behind).
+pub struct KillGroup(pub u32);
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.0)])
+            .status();
+    }
 }

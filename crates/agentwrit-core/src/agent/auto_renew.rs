@@ -4,25 +4,34 @@
 use core::fmt;
 use std::time::SystemTime;
 
-use super::SharedAgent;
+use super::WeakAgent;
 use super::renew::RenewInPlace;
 use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::flow::{Flow, Step, TransportFailure};
 
-/// Keeps an agent's token fresh (from [`SharedAgent::auto_renew_flow`]):
+/// Keeps an agent's token fresh (from
+/// [`SharedAgent::auto_renew_flow`](crate::SharedAgent::auto_renew_flow)):
 /// waits until
 /// [`AgentState::next_renewal_at`](super::AgentState::next_renewal_at),
-/// renews in place, and again, until the agent is released or renewal is
-/// stopped. Its output is the number of renewals made.
+/// renews in place, and again, until the agent is released, renewal is
+/// stopped, or the agent's last handle is gone. Its output is the number
+/// of renewals made.
+///
+/// It holds the agent through a weak reference, so a worker driving it
+/// never keeps the agent alive: when every
+/// [`SharedAgent`](crate::SharedAgent) of the agent has been dropped, its
+/// next step finishes the flow without a request.
 ///
 /// A transport runs it on a worker (a thread or a task) and wakes that
-/// worker early after [`SharedAgent::stop_auto_renewal`] or a release;
+/// worker early after
+/// [`SharedAgent::stop_auto_renewal`](crate::SharedAgent::stop_auto_renewal)
+/// or a release;
 /// the flow answers an early [`Flow::resume`] with the same wait, or with
 /// `Done` when it was stopped.
 #[must_use = "a flow does nothing until a transport drives it"]
 pub struct AutoRenew {
-    agent: SharedAgent,
+    agent: WeakAgent,
     config: ClientConfig,
     renewing: Option<RenewInPlace>,
     renewals: u64,
@@ -43,8 +52,8 @@ impl fmt::Debug for AutoRenew {
 }
 
 impl AutoRenew {
-    /// Auto-renewal of `agent` (see [`SharedAgent::auto_renew_flow`]).
-    pub(super) fn new(agent: SharedAgent, config: &ClientConfig) -> Self {
+    /// Auto-renewal of `agent` (see `SharedAgent::auto_renew_flow`).
+    pub(super) fn new(agent: WeakAgent, config: &ClientConfig) -> Self {
         AutoRenew {
             agent,
             config: config.clone(),
@@ -59,9 +68,13 @@ impl AutoRenew {
         if self.agent.renewal_stopped() {
             return Step::Done(Ok(self.renewals));
         }
-        match self.agent.read(|s| s.next_renewal_at(now)) {
+        // Every handle gone: nobody uses the token any more; it expires.
+        let Some(agent) = self.agent.upgrade() else {
+            return Step::Done(Ok(self.renewals));
+        };
+        match agent.read(|s| s.next_renewal_at(now)) {
             Some(until) if until > now => Step::Wait { until },
-            Some(_) => match self.agent.renew_flow(&self.config) {
+            Some(_) => match agent.renew_flow(&self.config) {
                 Ok(mut flow) => {
                     let step = flow.start(now);
                     self.renewing = Some(flow);
@@ -138,30 +151,22 @@ impl Flow for AutoRenew {
         self.track(step)
     }
 
-    fn handle_transport_error(
+    fn handle_transport_failure(
         &mut self,
         failure: TransportFailure,
+        give_up: Error,
         now: SystemTime,
-    ) -> Option<Step<u64>> {
-        if self.finished {
-            return Some(Step::Done(Err(Error::invalid_state(
-                "handle_transport_error called after the flow finished",
-            ))));
-        }
-        let next = match self.renewing.as_mut() {
-            Some(f) => f.handle_transport_error(failure, now),
-            None => None,
+    ) -> Step<u64> {
+        let step = match &mut self.renewing {
+            Some(f) if !self.finished => {
+                let step = f.handle_transport_failure(failure, give_up, now);
+                self.on_renew(step, now)
+            }
+            _ => Step::Done(Err(Error::invalid_state(
+                "handle_transport_failure called without a request in flight",
+            ))),
         };
-        match next {
-            Some(step) => {
-                let step = self.on_renew(step, now);
-                Some(self.track(step))
-            }
-            None => {
-                self.finished = true;
-                None
-            }
-        }
+        self.track(step)
     }
 }
 

@@ -160,6 +160,12 @@ enum Phase {
 /// token's claims. Each request has its own retry budget; only the
 /// challenge (a read) is retried after an ambiguous transport failure.
 ///
+/// The register request is the ceremony's [`PointOfNoReturn`](crate::PointOfNoReturn)
+/// (marked in its extensions): once it may have reached the broker, an
+/// agent token may exist that only this flow's output holds, so a
+/// transport whose caller can be cancelled finishes the flow detached
+/// and releases an output nobody is waiting for.
+///
 /// ```
 /// use agentwrit_core::{AgentKey, ClientConfig, CreateAgent, CreateAgentRequest, Error};
 /// use agentwrit_wire::AccessToken;
@@ -350,7 +356,10 @@ impl CreateAgent {
                         let issued = issued(&reply, r.access_token.clone(), r.expires_in, ctx.now)?;
                         Ok(Stage::Registered(r, issued))
                     },
-                );
+                )
+                // An agent token may be issued in answer: whoever drives
+                // the ceremony must own the result from here on.
+                .point_of_no_return();
                 let step = self.call.start(now);
                 self.advance(step, now)
             }
@@ -409,17 +418,13 @@ impl Flow for CreateAgent {
         self.advance(step, now)
     }
 
-    fn handle_transport_error(
+    fn handle_transport_failure(
         &mut self,
         failure: TransportFailure,
+        give_up: Error,
         now: SystemTime,
-    ) -> Option<Step<AgentCredentials>> {
-        match self.call.handle_transport_error(failure, now) {
-            Some(step) => Some(self.advance(step, now)),
-            None => {
-                self.phase = Phase::Finished;
-                None
-            }
-        }
+    ) -> Step<AgentCredentials> {
+        let step = self.call.handle_transport_failure(failure, give_up, now);
+        self.advance(step, now)
     }
 }

@@ -57,6 +57,8 @@ pub struct EndTask {
     finished: bool,
 }
 
+// One per flow, replaced per release: boxing would only add allocations.
+#[allow(clippy::large_enum_variant)]
 enum Current {
     Idle,
     Delegated(Box<DelegatedToken>, Release),
@@ -216,15 +218,6 @@ impl Flow for EndTask {
         self.advance(step, now)
     }
 
-    fn handle_transport_error(
-        &mut self,
-        failure: TransportFailure,
-        now: SystemTime,
-    ) -> Option<Step<ReleaseOutcome>> {
-        let give_up = Error::transport(failure, self.name(), None);
-        Some(self.handle_transport_failure(failure, give_up, now))
-    }
-
     fn handle_transport_failure(
         &mut self,
         failure: TransportFailure,
@@ -262,6 +255,35 @@ impl SharedAgent {
     pub fn has_pending_release(&self) -> bool {
         !self.is_released() || !crate::sync::lock(&self.delegations).is_empty()
     }
+}
+
+/// What `with_agent` returns once `work` has finished and the task has
+/// been ended: `work`'s error if it failed (it wins over a failed
+/// release), else the release's error, else `work`'s value. Both
+/// transports' `with_agent` return this, so the precedence is decided
+/// here once.
+///
+/// ```
+/// use agentwrit_core::{Error, ReleaseOutcome, task_result};
+///
+/// let released = || Ok(ReleaseOutcome::Released);
+/// let failed = || Err(Error::Released);
+/// assert_eq!(task_result::<_, Error>(Ok(7), released()).unwrap(), 7);
+/// assert!(matches!(task_result::<i32, Error>(Ok(7), failed()), Err(Error::Released)));
+/// let work: Result<i32, Error> = Err(Error::invalid_input("x", "bad"));
+/// assert!(matches!(task_result(work, failed()), Err(Error::InvalidInput { .. })));
+/// ```
+///
+/// # Errors
+///
+/// `work`'s error, else the release's.
+pub fn task_result<T, E: From<Error>>(
+    work: Result<T, E>,
+    released: Result<ReleaseOutcome, Error>,
+) -> Result<T, E> {
+    let output = work?;
+    released?;
+    Ok(output)
 }
 
 impl Drop for EndTask {

@@ -20,7 +20,7 @@ mod renew;
 
 use core::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use agentwrit_wire::{AccessToken, Claims};
@@ -28,7 +28,7 @@ use agentwrit_wire::{AccessToken, Claims};
 pub use auto_renew::AutoRenew;
 pub use create::{CreateAgent, CreateAgentRequest, DEFAULT_MAX_TTL};
 pub use delegate::{Delegate, DelegatedToken};
-pub use end_task::EndTask;
+pub use end_task::{EndTask, task_result};
 pub use release::{Release, ReleaseInPlace, ReleaseOutcome};
 pub use renew::{Renew, RenewInPlace, Renewal};
 
@@ -299,13 +299,21 @@ impl AgentState {
     /// (so client/broker clock skew does not matter), and never earlier
     /// than `now`. `None` once released.
     ///
+    /// The broker's `exp` is in whole seconds, so a token can arrive with
+    /// up to one second less than `expires_in` left; the lifetime counted
+    /// here leaves that second out, so the renewal falls before `exp` (a
+    /// 3 s token that arrived late in the broker's second renews 1.6 s
+    /// after it arrived, not 2.4 s, which could be after `exp`). It is
+    /// never earlier than half the lifetime, so a 1 s token renews every
+    /// 0.5 s rather than in a loop.
+    ///
     /// ```
     /// # use std::time::{Duration, UNIX_EPOCH};
     /// # use agentwrit_core::*;
     /// # fn demo(state: AgentState) {
-    /// // A 300 s token received at t renews at t + 240 s.
+    /// // A 300 s token received at t renews at t + 80 % of 299 s.
     /// let t = state.credentials().received_at;
-    /// assert_eq!(state.next_renewal_at(t), Some(t + Duration::from_secs(240)));
+    /// assert_eq!(state.next_renewal_at(t), Some(t + Duration::from_millis(239_200)));
     /// # }
     /// ```
     #[must_use]
@@ -314,10 +322,11 @@ impl AgentState {
             return None;
         }
         let lifetime = Duration::from_secs(self.credentials.expires_in.unsigned_abs());
+        let after = (lifetime.saturating_sub(Duration::from_secs(1)) / 5 * 4).max(lifetime / 2);
         let at = self
             .credentials
             .received_at
-            .checked_add(lifetime / 5 * 4)
+            .checked_add(after)
             .unwrap_or(self.credentials.received_at);
         Some(at.max(now))
     }
@@ -505,12 +514,18 @@ impl SharedAgent {
     }
 
     /// A flow that renews the token at 80 % of each lifetime
-    /// ([`AgentState::next_renewal_at`]) until the agent is released or
-    /// [`SharedAgent::stop_auto_renewal`] is called. A failed renewal ends
-    /// it with that error.
+    /// ([`AgentState::next_renewal_at`]) until the agent is released,
+    /// [`SharedAgent::stop_auto_renewal`] is called, or every
+    /// `SharedAgent` of this agent is gone. A failed renewal ends it with
+    /// that error.
+    ///
+    /// The flow holds the agent through a weak reference: it never keeps
+    /// the agent alive, and once the last handle is dropped it finishes at
+    /// its next step without sending anything (the token then expires at
+    /// the end of its lifetime: dropping an agent does not release it).
     pub fn auto_renew_flow(&self, config: &ClientConfig) -> AutoRenew {
         self.stop_renewal.store(false, Ordering::SeqCst);
-        AutoRenew::new(self.clone(), config)
+        AutoRenew::new(self.downgrade(), config)
     }
 
     /// Asks a running [`AutoRenew`] flow to finish at its next step (a
@@ -520,7 +535,38 @@ impl SharedAgent {
         self.stop_renewal.store(true, Ordering::SeqCst);
     }
 
-    fn renewal_stopped(&self) -> bool {
+    /// A reference to this agent that does not keep it alive.
+    fn downgrade(&self) -> WeakAgent {
+        WeakAgent {
+            state: Arc::downgrade(&self.state),
+            stop_renewal: Arc::clone(&self.stop_renewal),
+            delegations: Arc::downgrade(&self.delegations),
+        }
+    }
+}
+
+/// A [`SharedAgent`] that does not keep the agent alive: what the
+/// auto-renewal worker holds, so that the agent's last handle ends it.
+#[derive(Clone)]
+pub(crate) struct WeakAgent {
+    state: Weak<Mutex<AgentState>>,
+    /// Only a flag: holding it keeps no token alive.
+    stop_renewal: Arc<AtomicBool>,
+    delegations: Weak<Mutex<Vec<DelegatedToken>>>,
+}
+
+impl WeakAgent {
+    /// The agent, while a handle to it is alive.
+    pub(crate) fn upgrade(&self) -> Option<SharedAgent> {
+        Some(SharedAgent {
+            state: self.state.upgrade()?,
+            stop_renewal: Arc::clone(&self.stop_renewal),
+            delegations: self.delegations.upgrade()?,
+        })
+    }
+
+    /// Whether renewal was stopped (or the agent released).
+    pub(crate) fn renewal_stopped(&self) -> bool {
         self.stop_renewal.load(Ordering::SeqCst)
     }
 }

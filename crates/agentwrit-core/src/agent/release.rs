@@ -190,12 +190,18 @@ impl Flow for ReleaseInPlace {
         }
     }
 
-    fn handle_transport_error(
+    fn handle_transport_failure(
         &mut self,
         failure: TransportFailure,
+        give_up: Error,
         now: SystemTime,
-    ) -> Option<Step<ReleaseOutcome>> {
-        let step = self.flow.as_mut()?.handle_transport_error(failure, now)?;
-        Some(self.on(step, now))
+    ) -> Step<ReleaseOutcome> {
+        match &mut self.flow {
+            Some(f) => {
+                let step = f.handle_transport_failure(failure, give_up, now);
+                self.on(step, now)
+            }
+            None => Step::Done(Err(Error::invalid_state("no request in flight"))),
+        }
     }
 }

@@ -200,21 +200,25 @@ impl Flow for RenewInPlace {
         }
     }
 
-    fn handle_transport_error(
+    fn handle_transport_failure(
         &mut self,
         failure: TransportFailure,
+        give_up: Error,
         now: SystemTime,
-    ) -> Option<Step<()>> {
+    ) -> Step<()> {
         match &mut self.stage {
             RenewStage::Renewing(f) => {
-                let step = f.handle_transport_error(failure, now)?;
-                Some(self.on_renew(step, now))
+                let step = f.handle_transport_failure(failure, give_up, now);
+                self.on_renew(step, now)
             }
             RenewStage::ReleasingOrphan(f) => {
-                let step = f.handle_transport_error(failure, now)?;
-                Some(self.on_orphan(step))
+                match f.handle_transport_failure(failure, give_up, now) {
+                    // The orphan's release gave up: say why, not only `Released`.
+                    Step::Done(Err(error)) => self.done(Err(error)),
+                    step => self.on_orphan(step),
+                }
             }
-            RenewStage::Finished => Some(self.done(Err(Error::invalid_state("flow has finished")))),
+            RenewStage::Finished => self.done(Err(Error::invalid_state("flow has finished"))),
         }
     }
 }

@@ -41,8 +41,11 @@ enum Principal {
 #[derive(Default)]
 struct Slot {
     cache: SessionCache,
-    /// The [`WithSession`] flow currently authenticating, if any.
-    authenticating: Option<u64>,
+    /// The [`WithSession`] flow currently authenticating, if any, and the
+    /// process it runs in: in a process forked while a flow of its parent
+    /// was authenticating, that flow never finishes, and its mark must not
+    /// keep the child's callers waiting.
+    authenticating: Option<(u64, u32)>,
 }
 
 /// An app's or operator's session, shared by every clone of a client:
@@ -250,7 +253,7 @@ impl<F: Flow> WithSession<F> {
 
     fn stop_authenticating(&self) {
         let mut slot = lock(&self.shared.slot);
-        if slot.authenticating == Some(self.id) {
+        if slot.authenticating.is_some_and(|(id, _)| id == self.id) {
             slot.authenticating = None;
         }
     }
@@ -264,14 +267,14 @@ impl<F: Flow> WithSession<F> {
             return self.run_with(token, now);
         }
         match slot.authenticating {
-            Some(other) if other != self.id => {
+            Some((other, process)) if other != self.id && process == crate::process::id() => {
                 drop(slot);
                 let until = now.checked_add(AUTH_POLL_INTERVAL).unwrap_or(now);
                 self.stage = Stage::WaitingForOther { until };
                 Step::Wait { until }
             }
             _ => {
-                slot.authenticating = Some(self.id);
+                slot.authenticating = Some((self.id, crate::process::id()));
                 drop(slot);
                 match self.shared.auth_flow(&self.config) {
                     Ok(auth) => {
@@ -314,7 +317,7 @@ impl<F: Flow> WithSession<F> {
                 {
                     let mut slot = lock(&self.shared.slot);
                     slot.cache.store(session);
-                    if slot.authenticating == Some(self.id) {
+                    if slot.authenticating.is_some_and(|(id, _)| id == self.id) {
                         slot.authenticating = None;
                     }
                 }
@@ -404,34 +407,22 @@ impl<F: Flow> Flow for WithSession<F> {
         }
     }
 
-    fn handle_transport_error(
+    fn handle_transport_failure(
         &mut self,
         failure: TransportFailure,
+        give_up: Error,
         now: SystemTime,
-    ) -> Option<Step<F::Output>> {
-        let next = match &mut self.stage {
-            Stage::Authenticating(auth) => auth.flow().handle_transport_error(failure, now),
-            Stage::Running { flow, .. } => {
-                return flow.handle_transport_error(failure, now);
+    ) -> Step<F::Output> {
+        match self.stage {
+            Stage::Authenticating(_) => {
+                self.auth_step(|f| f.handle_transport_failure(failure, give_up, now), now)
             }
-            _ => {
-                return Some(self.finish(Err(Error::invalid_state(
-                    "handle_transport_error called without a request in flight",
-                ))));
+            Stage::Running { .. } => {
+                self.inner_step(|f| f.handle_transport_failure(failure, give_up, now), now)
             }
-        };
-        match next {
-            Some(Step::Done(Ok(_))) => Some(self.finish(Err(Error::invalid_state(
-                "authentication finished on a transport error",
-            )))),
-            Some(Step::Done(Err(e))) => Some(self.finish(Err(e))),
-            Some(Step::Send(request)) => Some(Step::Send(request)),
-            Some(Step::Wait { until }) => Some(Step::Wait { until }),
-            None => {
-                self.stop_authenticating();
-                self.stage = Stage::Finished;
-                None
-            }
+            _ => self.finish(Err(Error::invalid_state(
+                "handle_transport_failure called without a request in flight",
+            ))),
         }
     }
 }
@@ -439,8 +430,41 @@ impl<F: Flow> Flow for WithSession<F> {
 impl<F> Drop for WithSession<F> {
     fn drop(&mut self) {
         let mut slot = lock(&self.shared.slot);
-        if slot.authenticating == Some(self.id) {
+        if slot.authenticating.is_some_and(|(id, _)| id == self.id) {
             slot.authenticating = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod fork_tests {
+    use std::sync::Arc;
+
+    use agentwrit_wire::ClientSecret;
+
+    use super::*;
+    use crate::health::Health;
+
+    #[test]
+    fn a_parent_process_authenticating_does_not_hold_up_a_child() {
+        let config = ClientConfig::new("http://127.0.0.1:8080".parse().unwrap());
+        let session = Arc::new(SharedSession::app("cm-1", ClientSecret::new("s")).unwrap());
+        let health = config.clone();
+        let make = move |_: &AccessToken| Ok(Health::new(&health));
+        // Another caller of this process is authenticating: wait for it.
+        lock(&session.slot).authenticating = Some((u64::MAX, crate::process::id()));
+        let mut waiting = session.call(&config, make.clone());
+        assert!(matches!(
+            waiting.start(std::time::UNIX_EPOCH),
+            Step::Wait { .. }
+        ));
+        // The mark was left by the process this one was forked from (its
+        // flow does not exist here): authenticate instead of waiting.
+        lock(&session.slot).authenticating = Some((u64::MAX, crate::process::id().wrapping_add(1)));
+        let mut flow = session.call(&config, make);
+        let Step::Send(request) = flow.start(std::time::UNIX_EPOCH) else {
+            panic!("expected the login request")
+        };
+        assert_eq!(request.uri().path(), "/v1/app/auth");
     }
 }

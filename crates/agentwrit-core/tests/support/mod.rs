@@ -183,6 +183,8 @@ pub struct Sent {
     pub body: Vec<u8>,
     /// When it was sent (the transcript's clock).
     pub at: SystemTime,
+    /// Marked as its flow's point of no return.
+    pub point_of_no_return: bool,
 }
 
 impl Sent {
@@ -193,6 +195,10 @@ impl Sent {
             headers: r.headers().clone(),
             body: r.body().clone(),
             at,
+            point_of_no_return: r
+                .extensions()
+                .get::<agentwrit_core::PointOfNoReturn>()
+                .is_some(),
         }
     }
 
@@ -248,7 +254,8 @@ impl Sent {
 pub enum End<T> {
     /// `Done`.
     Done(Result<T, Error>),
-    /// `handle_transport_error` returned `None`: the flow gave up.
+    /// `handle_transport_failure` finished at once with the transport
+    /// error it was handed: the flow gave up.
     GaveUp(TransportFailure),
     /// The canned answers ran out while the flow still wanted to send.
     Exhausted,
@@ -304,16 +311,19 @@ pub fn drive_at<F: Flow>(
                         };
                     }
                     Some(Answer::Respond(r)) => flow.handle_response(r, clock),
-                    Some(Answer::Fail(f)) => match flow.handle_transport_error(f, clock) {
-                        Some(next) => next,
-                        None => {
-                            return Transcript {
-                                sent,
-                                waits,
-                                end: End::GaveUp(f),
-                            };
+                    Some(Answer::Fail(f)) => {
+                        let give_up = Error::transport(f, flow.name(), None);
+                        match flow.handle_transport_failure(f, give_up, clock) {
+                            Step::Done(Err(Error::Transport { kind, .. })) if kind == f => {
+                                return Transcript {
+                                    sent,
+                                    waits,
+                                    end: End::GaveUp(f),
+                                };
+                            }
+                            next => next,
                         }
-                    },
+                    }
                 }
             }
             Step::Wait { until } => {

@@ -10,6 +10,9 @@ the operator API, and a development broker for tests
 
 from __future__ import annotations
 
+import atexit as _atexit
+
+from agentwrit_rs import _native
 from agentwrit_rs._aio import (
     AsyncAgent,
     AsyncAgentScope,
@@ -28,6 +31,7 @@ from agentwrit_rs.errors import (
     ProblemResponseError,
     RateLimitError,
     ReleasedError,
+    ScopeTypeError,
     TransportError,
 )
 from agentwrit_rs.models import (
@@ -42,6 +46,11 @@ from agentwrit_rs.models import (
 from agentwrit_rs.operator import AgentWritOperator, AsyncAgentWritOperator
 
 __version__ = "0.1.0"
+
+# Calls that outlived their callers (a release whose awaiting task was
+# cancelled, an agent whose creation was cancelled and is being released)
+# finish before the interpreter exits, for at most this many seconds.
+_atexit.register(_native.drain, 10.0)
 
 __all__ = [
     "Agent",
@@ -68,6 +77,7 @@ __all__ = [
     "RateLimitError",
     "RegisterResult",
     "ReleasedError",
+    "ScopeTypeError",
     "TransportError",
     "ValidateResult",
     "__version__",

@@ -1,25 +1,26 @@
 """The asyncio API: ``AsyncAgentWritApp``, ``AsyncAgent`` and
-``async_validate``, on the Rust async client (one shared tokio runtime).
-Every broker call is awaitable; many can be in flight on one app."""
+``async_validate``, on the Rust async client (the package's own tokio
+runtime, one per process). Every broker call is awaitable; many can be in
+flight on one app.
+
+Cancellation stops the *wait*, never a call that may have reached the
+broker: a creation cancelled at any point leaves no live token (an agent
+that arrives with nobody waiting is released at once), and a release
+(``release()``, ``release_task()``, the context managers) runs to its end
+on the Rust side even when the awaiting task is cancelled, again and
+again, as anyio and Starlette do."""
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 from agentwrit_rs import _native
-from agentwrit_rs._options import Pem, key_seed, tls_kwargs
-from agentwrit_rs.models import (
-    DelegationRecord,
-    HealthStatus,
-    ValidateResult,
-    _chain,
-    _health,
-    _validate_result,
-)
+from agentwrit_rs._agent import AgentView
+from agentwrit_rs._options import Pem, key_seed, scopes, settings
+from agentwrit_rs.models import DelegationRecord, HealthStatus, ValidateResult
 
 __all__ = [
     "AsyncAgent",
@@ -45,12 +46,13 @@ class AsyncDelegatedToken:
         """Delegate this token's scope (or less) on to ``delegate_to``."""
         if self._native is None:
             raise ValueError("this AsyncDelegatedToken was not issued by the SDK")
-        return _adelegated(await self._native.delegate(delegate_to, list(scope), ttl))
+        native = await self._native.delegate_async(delegate_to, scopes(scope, "scope"), ttl)
+        return _adelegated(native)
 
     async def release(self) -> None:
         """Revoke this delegated token at the broker (idempotent)."""
         if self._native is not None:
-            await self._native.release()
+            await self._native.release_async()
 
     @property
     def bearer_header(self) -> dict[str, str]:
@@ -58,18 +60,21 @@ class AsyncDelegatedToken:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
-def _adelegated(native: Any) -> AsyncDelegatedToken:
+def _adelegated(native: _native.Delegated) -> AsyncDelegatedToken:
     return AsyncDelegatedToken(
         access_token=native.access_token,
         expires_in=native.expires_in,
-        delegation_chain=_chain(json.loads(native.chain())),
+        delegation_chain=native.chain(),
         _native=native,
     )
 
 
-async def _release_on_exit(native: _native.AsyncAgent, exc: BaseException | None) -> None:
+async def _release_on_exit(native: _native.Agent, exc: BaseException | None) -> None:
+    # The release is started before the first await: whatever happens to
+    # this task from here on, it runs to its end on the Rust side.
+    release = native.release_task_async()
     try:
-        await native.release_task()
+        await release
     except Exception as release_error:
         if exc is None:
             raise
@@ -78,96 +83,46 @@ async def _release_on_exit(native: _native.AsyncAgent, exc: BaseException | None
             add_note(f"and releasing the agent failed: {release_error}")
 
 
-class AsyncAgent:
+class AsyncAgent(AgentView):
     """The asyncio twin of :class:`agentwrit_rs.Agent`: the same
     properties; ``renew``, ``release``, ``release_task``, ``delegate`` and
     ``stop_auto_renewal`` are coroutines. ``async with`` releases it."""
 
     __slots__ = ("_app", "_native")
 
-    def __init__(self, app: AsyncAgentWritApp, native: _native.AsyncAgent) -> None:
+    def __init__(self, app: AsyncAgentWritApp, native: _native.Agent) -> None:
         self._app = app
         self._native = native
 
-    @property
-    def agent_id(self) -> str:
-        """The agent's SPIFFE id."""
-        return self._native.agent_id
-
-    @property
-    def access_token(self) -> str:
-        """The current JWT (changes on renewal)."""
-        return self._native.access_token
-
-    @property
-    def expires_in(self) -> int:
-        """The current token's lifetime as issued, in seconds."""
-        return self._native.expires_in
-
-    @property
-    def expires_at(self) -> float:
-        """When the current token expires (Unix time)."""
-        return self._native.expires_at
-
-    @property
-    def scope(self) -> list[str]:
-        """The scope the broker granted."""
-        return self._native.scope
-
-    @property
-    def task_id(self) -> str:
-        """The task id."""
-        return self._native.task_id
-
-    @property
-    def orch_id(self) -> str:
-        """The orchestrator id."""
-        return self._native.orch_id
-
-    @property
-    def jti(self) -> str:
-        """The current token's id."""
-        return self._native.jti
-
-    @property
-    def is_released(self) -> bool:
-        """True once released."""
-        return self._native.is_released
-
-    @property
-    def bearer_header(self) -> dict[str, str]:
-        """``{"Authorization": "Bearer <token>"}``."""
-        return {"Authorization": f"Bearer {self._native.access_token}"}
-
-    def allows(self, required: list[str]) -> bool:
-        """Is ``required`` within this agent's scope?"""
-        return self._native.allows(list(required))
-
     async def renew(self) -> None:
         """Renew the token in place."""
-        await self._native.renew()
+        await self._native.renew_async()
 
     async def release(self) -> None:
-        """Revoke the token. Idempotent."""
-        await self._native.release()
+        """Revoke the token. Idempotent. Runs to its end even if the
+        awaiting task is cancelled."""
+        await self._native.release_async()
 
     async def release_task(self) -> None:
-        """Release every token this agent delegated, then the agent."""
-        await self._native.release_task()
+        """Release every token this agent delegated, then the agent. Runs
+        to its end even if the awaiting task is cancelled."""
+        await self._native.release_task_async()
 
     async def delegate(
         self, delegate_to: str, scope: list[str], *, ttl: int | None = None
     ) -> AsyncDelegatedToken:
         """Hand ``scope`` (equal or narrower) to ``delegate_to``."""
-        return _adelegated(await self._native.delegate(delegate_to, list(scope), ttl))
+        native = await self._native.delegate_async(delegate_to, scopes(scope, "scope"), ttl)
+        return _adelegated(native)
 
     def start_auto_renewal(self) -> None:
-        """Renew in the background before each token expires."""
+        """Renew in the background (a task on the package's runtime) before
+        each token expires."""
         self._native.start_auto_renewal()
 
     async def stop_auto_renewal(self) -> int | None:
         """Stop background renewal; the number of renewals made."""
-        return await self._native.stop_auto_renewal()
+        return await self._native.stop_auto_renewal_async()
 
     async def __aenter__(self) -> AsyncAgent:
         return self
@@ -180,15 +135,10 @@ class AsyncAgent:
     ) -> None:
         await _release_on_exit(self._native, exc)
 
-    def __repr__(self) -> str:
-        return (
-            f"AsyncAgent(agent_id={self.agent_id!r}, "
-            f"orch_id={self.orch_id!r}, task_id={self.task_id!r})"
-        )
-
 
 class AsyncAgentScope:
-    """``async with app.agent(...) as agent:`` — released on every exit."""
+    """``async with app.agent(...) as agent:`` — released on every exit,
+    including a cancellation during the creation itself."""
 
     __slots__ = ("_app", "_args", "_kwargs", "_agent")
 
@@ -216,7 +166,8 @@ class AsyncAgentScope:
 
 class AsyncAgentWritApp:
     """The asyncio twin of :class:`agentwrit_rs.AgentWritApp` (same
-    constructor; the broker calls are coroutines)."""
+    constructor; the broker calls are coroutines). ``timeout`` bounds each
+    call as a whole, retries included."""
 
     def __init__(
         self,
@@ -236,22 +187,22 @@ class AsyncAgentWritApp:
     ) -> None:
         self.timeout = timeout
         self.user_agent = user_agent
-        tls = tls_kwargs(
-            ca_file=ca_file,
-            ca_pem=ca_pem,
-            client_cert=client_cert,
-            client_key=client_key,
-            client_cert_pem=client_cert_pem,
-            client_key_pem=client_key_pem,
-            https_only=https_only,
-        )
-        self._native = _native.AsyncApp(
+        self._native = _native.App(
             broker_url,
             client_id,
             client_secret,
-            timeout=timeout,
-            user_agent=user_agent,
-            **tls,
+            settings(
+                timeout=timeout,
+                user_agent=user_agent,
+                ca_file=ca_file,
+                ca_pem=ca_pem,
+                client_cert=client_cert,
+                client_key=client_key,
+                client_cert_pem=client_cert_pem,
+                client_key_pem=client_key_pem,
+                https_only=https_only,
+            ),
+            asynchronous=True,
         )
 
     @classmethod
@@ -260,7 +211,7 @@ class AsyncAgentWritApp:
         app = cls.__new__(cls)
         app.timeout = 10.0
         app.user_agent = None
-        app._native = _native.AsyncApp.from_env()
+        app._native = _native.App.from_env(asynchronous=True)
         return app
 
     @property
@@ -284,17 +235,27 @@ class AsyncAgentWritApp:
         label: str | None = None,
         auto_renew: bool = False,
     ) -> AsyncAgent:
-        """Create an agent for one task."""
-        native = await self._native.create_agent(
+        """Create an agent for one task. Cancel-safe: cancelled at any
+        point (``asyncio.wait_for``, a task's ``cancel()``, a cancel scope),
+        it leaves no live token at the broker."""
+        pending = self._native.start_create_agent(
             orch_id,
             task_id,
-            list(requested_scope),
+            scopes(requested_scope, "requested_scope"),
             max_ttl=float(max_ttl),
             label=label,
             auto_renew=auto_renew,
             key_seed=key_seed(private_key),
         )
-        return AsyncAgent(self, native)
+        try:
+            await pending.wait()
+        except BaseException:
+            # Whatever interrupted the wait (a cancellation, even one that
+            # lands after the agent arrived), the agent is not ours to
+            # return: released now or as soon as it arrives.
+            pending.abandon()
+            raise
+        return AsyncAgent(self, pending.take())
 
     def agent(
         self,
@@ -310,7 +271,7 @@ class AsyncAgentWritApp:
         """``async with app.agent(orch, task, scope) as agent:``."""
         return AsyncAgentScope(
             self,
-            (orch_id, task_id, requested_scope),
+            (orch_id, task_id, scopes(requested_scope, "requested_scope")),
             {
                 "private_key": private_key,
                 "max_ttl": max_ttl,
@@ -321,11 +282,11 @@ class AsyncAgentWritApp:
 
     async def validate(self, token: str) -> ValidateResult:
         """``POST /v1/token/validate``."""
-        return _validate_result(await self._native.validate(token))
+        return await self._native.validate_async(token)
 
     async def health(self) -> HealthStatus:
         """``GET /v1/health``."""
-        return _health(await self._native.health())
+        return await self._native.health_async()
 
     async def close(self) -> None:
         """Nothing to close; for symmetry with ``async with``."""
@@ -359,15 +320,17 @@ async def async_validate(
     https_only: bool = False,
 ) -> ValidateResult:
     """The awaitable ``validate(broker_url, token)``."""
-    tls = tls_kwargs(
-        ca_file=ca_file,
-        ca_pem=ca_pem,
-        client_cert=client_cert,
-        client_key=client_key,
-        client_cert_pem=client_cert_pem,
-        client_key_pem=client_key_pem,
-        https_only=https_only,
-    )
-    return _validate_result(
-        await _native.async_validate(broker_url, token, timeout=timeout, **tls)
+    return await _native.validate_async(
+        broker_url,
+        token,
+        settings(
+            timeout=timeout,
+            ca_file=ca_file,
+            ca_pem=ca_pem,
+            client_cert=client_cert,
+            client_key=client_key,
+            client_cert_pem=client_cert_pem,
+            client_key_pem=client_key_pem,
+            https_only=https_only,
+        ),
     )

@@ -9,26 +9,23 @@ from types import TracebackType
 from typing import Any
 
 from agentwrit_rs import _native
-from agentwrit_rs._options import Pem, key_seed, tls_kwargs
-from agentwrit_rs.models import (
-    DelegatedToken,
-    HealthStatus,
-    ValidateResult,
-    _delegated,
-    _health,
-    _validate_result,
-)
+from agentwrit_rs._agent import AgentView
+from agentwrit_rs._options import Pem, key_seed, scopes, settings
+from agentwrit_rs.models import DelegatedToken, HealthStatus, ValidateResult, _delegated
 
 __all__ = ["Agent", "AgentScope", "AgentWritApp", "scope_is_subset", "validate"]
 
 
-class Agent:
+class Agent(AgentView):
     """An ephemeral agent created by :meth:`AgentWritApp.create_agent`.
 
     Its token, scope and expiry are read from the issued token.
     ``renew()`` swaps the token in place (same ``agent_id``);
     ``release()`` kills it (a second call is a no-op). Used as a context
     manager it releases itself, and every token it delegated, on exit.
+
+    Dropping the last reference to an agent does not release it (its token
+    expires at the end of its TTL) but ends its automatic renewal.
     """
 
     __slots__ = ("_app", "_native")
@@ -36,61 +33,6 @@ class Agent:
     def __init__(self, app: AgentWritApp, native: _native.Agent) -> None:
         self._app = app
         self._native = native
-
-    @property
-    def agent_id(self) -> str:
-        """The agent's SPIFFE id."""
-        return self._native.agent_id
-
-    @property
-    def access_token(self) -> str:
-        """The current JWT (changes on renewal)."""
-        return self._native.access_token
-
-    @property
-    def expires_in(self) -> int:
-        """The current token's lifetime as issued, in seconds."""
-        return self._native.expires_in
-
-    @property
-    def expires_at(self) -> float:
-        """When the current token expires (Unix time)."""
-        return self._native.expires_at
-
-    @property
-    def scope(self) -> list[str]:
-        """The scope the broker granted."""
-        return self._native.scope
-
-    @property
-    def task_id(self) -> str:
-        """The task id the agent was created for."""
-        return self._native.task_id
-
-    @property
-    def orch_id(self) -> str:
-        """The orchestrator id the agent was created for."""
-        return self._native.orch_id
-
-    @property
-    def jti(self) -> str:
-        """The current token's id (changes on renewal)."""
-        return self._native.jti
-
-    @property
-    def is_released(self) -> bool:
-        """True once released."""
-        return self._native.is_released
-
-    @property
-    def bearer_header(self) -> dict[str, str]:
-        """``{"Authorization": "Bearer <token>"}`` for HTTP requests."""
-        return {"Authorization": f"Bearer {self._native.access_token}"}
-
-    def allows(self, required: list[str]) -> bool:
-        """The broker's scope rule, locally: is ``required`` within this
-        agent's scope?"""
-        return self._native.allows(list(required))
 
     def renew(self) -> None:
         """Renew the token in place; the old one is dead at the broker."""
@@ -109,16 +51,17 @@ class Agent:
     ) -> DelegatedToken:
         """Hand ``scope`` (equal or narrower) to the registered agent
         ``delegate_to`` for ``ttl`` seconds (broker default 60)."""
-        return _delegated(self._native.delegate(delegate_to, list(scope), ttl))
+        native = self._native.delegate(delegate_to, scopes(scope, "scope"), ttl)
+        return _delegated(native)
 
     def start_auto_renewal(self) -> None:
-        """Renew in the background before each token expires."""
+        """Renew in the background (a thread) before each token expires."""
         self._native.start_auto_renewal()
 
     def stop_auto_renewal(self) -> int | None:
         """Stop background renewal; the number of renewals it made, or
-        ``None`` if it was not running. Raises the error of a failed
-        renewal."""
+        ``None`` if it was not running (in this process). Raises the error
+        of a failed renewal."""
         return self._native.stop_auto_renewal()
 
     def __enter__(self) -> Agent:
@@ -131,12 +74,6 @@ class Agent:
         tb: TracebackType | None,
     ) -> None:
         _release_on_exit(self._native.release_task, exc)
-
-    def __repr__(self) -> str:
-        return (
-            f"Agent(agent_id={self.agent_id!r}, "
-            f"orch_id={self.orch_id!r}, task_id={self.task_id!r})"
-        )
 
 
 def _release_on_exit(release: Any, exc: BaseException | None) -> None:
@@ -204,22 +141,21 @@ class AgentWritApp:
     ) -> None:
         self.timeout = timeout
         self.user_agent = user_agent
-        tls = tls_kwargs(
-            ca_file=ca_file,
-            ca_pem=ca_pem,
-            client_cert=client_cert,
-            client_key=client_key,
-            client_cert_pem=client_cert_pem,
-            client_key_pem=client_key_pem,
-            https_only=https_only,
-        )
         self._native = _native.App(
             broker_url,
             client_id,
             client_secret,
-            timeout=timeout,
-            user_agent=user_agent,
-            **tls,
+            settings(
+                timeout=timeout,
+                user_agent=user_agent,
+                ca_file=ca_file,
+                ca_pem=ca_pem,
+                client_cert=client_cert,
+                client_key=client_key,
+                client_cert_pem=client_cert_pem,
+                client_key_pem=client_key_pem,
+                https_only=https_only,
+            ),
         )
 
     @classmethod
@@ -260,7 +196,7 @@ class AgentWritApp:
         native = self._native.create_agent(
             orch_id,
             task_id,
-            list(requested_scope),
+            scopes(requested_scope, "requested_scope"),
             max_ttl=float(max_ttl),
             label=label,
             auto_renew=auto_renew,
@@ -283,7 +219,7 @@ class AgentWritApp:
         entry, released (delegations first) on every exit."""
         return AgentScope(
             self,
-            (orch_id, task_id, requested_scope),
+            (orch_id, task_id, scopes(requested_scope, "requested_scope")),
             {
                 "private_key": private_key,
                 "max_ttl": max_ttl,
@@ -294,11 +230,11 @@ class AgentWritApp:
 
     def validate(self, token: str) -> ValidateResult:
         """``POST /v1/token/validate`` on this app's connections."""
-        return _validate_result(self._native.validate(token))
+        return self._native.validate(token)
 
     def health(self) -> HealthStatus:
         """``GET /v1/health``."""
-        return _health(self._native.health())
+        return self._native.health()
 
     def close(self) -> None:
         """Nothing to close (connections are pooled and freed with the app);
@@ -333,21 +269,30 @@ def validate(
     https_only: bool = False,
 ) -> ValidateResult:
     """``POST /v1/token/validate``: any service checks a token it received.
-    Connections are pooled per broker URL."""
-    tls = tls_kwargs(
-        ca_file=ca_file,
-        ca_pem=ca_pem,
-        client_cert=client_cert,
-        client_key=client_key,
-        client_cert_pem=client_cert_pem,
-        client_key_pem=client_key_pem,
-        https_only=https_only,
+    The client is kept per process for the broker URL and every setting,
+    so connections are pooled across calls. ``timeout`` bounds the whole
+    call, retries included."""
+    return _native.validate(
+        broker_url,
+        token,
+        settings(
+            timeout=timeout,
+            ca_file=ca_file,
+            ca_pem=ca_pem,
+            client_cert=client_cert,
+            client_key=client_key,
+            client_cert_pem=client_cert_pem,
+            client_key_pem=client_key_pem,
+            https_only=https_only,
+        ),
     )
-    return _validate_result(_native.validate(broker_url, token, timeout=timeout, **tls))
 
 
 def scope_is_subset(requested: list[str], allowed: list[str]) -> bool:
     """The broker's scope rule: every scope in ``requested`` is covered by
     one in ``allowed`` (``action:resource:identifier``, ``*`` only as the
-    whole identifier)."""
+    whole identifier).
+
+    As in the official SDK, a ``str`` is taken as a sequence of
+    one-character scopes (which never match a real scope), not refused."""
     return _native.scope_is_subset(list(requested), list(allowed))

@@ -1,10 +1,9 @@
 """The data classes of ``agentwrit_rs``, field for field those of the
 official SDK (``agentwrit.models``). Token fields are left out of
-``repr()``."""
+``repr()``. The native module builds them directly from the Rust values."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +75,9 @@ class DelegatedToken:
         """Delegate this token's scope (or less) on to ``delegate_to``."""
         if self._native is None:
             raise ValueError("this DelegatedToken was not issued by the SDK")
-        return _delegated(self._native.delegate(delegate_to, list(scope), ttl))
+        from agentwrit_rs._options import scopes
+
+        return _delegated(self._native.delegate(delegate_to, scopes(scope, "scope"), ttl))
 
     def release(self) -> None:
         """Revoke this delegated token at the broker (idempotent)."""
@@ -123,62 +124,11 @@ class ProblemDetail:
     hint: str | None = None
 
 
-# Builders from what the native module returns.
-
-
-def _chain(records: list[dict[str, Any]] | None) -> list[DelegationRecord]:
-    return [
-        DelegationRecord(
-            agent=r["agent"], scope=list(r["scope"]), delegated_at=r["delegated_at"]
-        )
-        for r in records or []
-    ]
-
-
-def _claims(text: str) -> AgentClaims:
-    c = json.loads(text)
-    chain = c.get("delegation_chain")
-    return AgentClaims(
-        iss=c.get("iss", ""),
-        sub=c.get("sub", ""),
-        aud=list(c.get("aud") or []),
-        exp=c.get("exp", 0),
-        nbf=c.get("nbf", 0),
-        iat=c.get("iat", 0),
-        jti=c.get("jti", ""),
-        scope=list(c.get("scope") or []),
-        task_id=c.get("task_id") or "",
-        orch_id=c.get("orch_id") or "",
-        sid=c.get("sid"),
-        delegation_chain=_chain(chain) if chain else None,
-        chain_hash=c.get("chain_hash"),
-    )
-
-
-def _validate_result(answer: tuple[bool, str | None, str | None]) -> ValidateResult:
-    valid, error, claims = answer
-    if not valid:
-        return ValidateResult(valid=False, error=error)
-    if claims is None:
-        return ValidateResult(valid=False, error="Missing claims in valid response")
-    return ValidateResult(valid=True, claims=_claims(claims))
-
-
-def _health(text: str) -> HealthStatus:
-    h = json.loads(text)
-    return HealthStatus(
-        status=h["status"],
-        version=h.get("version", ""),
-        uptime=h.get("uptime", 0),
-        db_connected=h.get("db_connected", False),
-        audit_events_count=h.get("audit_events_count", 0),
-    )
-
-
 def _delegated(native: Any) -> DelegatedToken:
+    """A :class:`DelegatedToken` around the native one."""
     return DelegatedToken(
         access_token=native.access_token,
         expires_in=native.expires_in,
-        delegation_chain=_chain(json.loads(native.chain())),
+        delegation_chain=native.chain(),
         _native=native,
     )

@@ -5,12 +5,12 @@ clear there, because the operator asked for them."""
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 from agentwrit_rs import _native
-from agentwrit_rs._options import Pem, tls_kwargs
+from agentwrit_rs._options import Pem, settings
+from agentwrit_rs._options import scopes as _scopes
 
 __all__ = ["AgentWritOperator", "AsyncAgentWritOperator", "RevocationLevel"]
 
@@ -18,34 +18,19 @@ RevocationLevel = str
 """``"token"``, ``"agent"``, ``"task"`` or ``"chain"``."""
 
 
-def _query(
-    agent_id: str | None,
-    task_id: str | None,
-    event_type: str | None,
-    outcome: str | None,
-    since: str | None,
-    until: str | None,
-    limit: int | None,
-    offset: int | None,
-) -> str:
-    q = {
-        "agent_id": agent_id,
-        "task_id": task_id,
-        "event_type": event_type,
-        "outcome": outcome,
-        "since": since,
-        "until": until,
-        "limit": limit,
-        "offset": offset,
-    }
-    return json.dumps({k: v for k, v in q.items() if v is not None})
-
-
-def _loads(text: str) -> dict[str, Any]:
-    value = json.loads(text)
+def _dict(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TypeError("the broker's answer is not an object")
     return value
+
+
+def _native_operator(
+    broker_url: str,
+    admin_secret: str,
+    asynchronous: bool,
+    **kwargs: Any,
+) -> _native.Operator:
+    return _native.Operator(broker_url, admin_secret, settings(**kwargs), asynchronous=asynchronous)
 
 
 class AgentWritOperator:
@@ -67,7 +52,12 @@ class AgentWritOperator:
         client_key_pem: Pem | None = None,
         https_only: bool = False,
     ) -> None:
-        tls = tls_kwargs(
+        self._native = _native_operator(
+            broker_url,
+            admin_secret,
+            False,
+            timeout=timeout,
+            user_agent=user_agent,
             ca_file=ca_file,
             ca_pem=ca_pem,
             client_cert=client_cert,
@@ -75,9 +65,6 @@ class AgentWritOperator:
             client_cert_pem=client_cert_pem,
             client_key_pem=client_key_pem,
             https_only=https_only,
-        )
-        self._native = _native.Operator(
-            broker_url, admin_secret, timeout=timeout, user_agent=user_agent, **tls
         )
 
     @classmethod
@@ -98,29 +85,26 @@ class AgentWritOperator:
     ) -> dict[str, Any]:
         """Register an app with a scope ceiling; the answer holds its
         ``client_id`` and ``client_secret``."""
-        return _loads(self._native.create_app(name, list(scopes), token_ttl))
+        return _dict(self._native.create_app(name, _scopes(scopes, "scopes"), token_ttl))
 
     def list_apps(self) -> dict[str, Any]:
         """``{"apps": [...], "total": n}``."""
-        return _loads(self._native.list_apps())
+        return _dict(self._native.list_apps())
 
     def get_app(self, app_id: str) -> dict[str, Any]:
         """One app."""
-        return _loads(self._native.get_app(app_id))
+        return _dict(self._native.get_app(app_id))
 
     def update_app(
         self, app_id: str, *, scopes: list[str] | None = None, token_ttl: int | None = None
     ) -> dict[str, Any]:
         """Change an app's ceiling or token TTL."""
-        return _loads(
-            self._native.update_app(
-                app_id, None if scopes is None else list(scopes), token_ttl
-            )
-        )
+        ceiling = None if scopes is None else _scopes(scopes, "scopes")
+        return _dict(self._native.update_app(app_id, ceiling, token_ttl))
 
     def delete_app(self, app_id: str) -> dict[str, Any]:
         """Deregister an app."""
-        return _loads(self._native.delete_app(app_id))
+        return _dict(self._native.delete_app(app_id))
 
     def create_launch_token(
         self,
@@ -132,14 +116,13 @@ class AgentWritOperator:
         ttl: int | None = None,
     ) -> dict[str, Any]:
         """A launch token for registering an agent directly."""
-        return _loads(
-            self._native.launch_token(agent_name, list(allowed_scope), max_ttl, single_use, ttl)
-        )
+        allowed = _scopes(allowed_scope, "allowed_scope")
+        return _dict(self._native.launch_token(agent_name, allowed, max_ttl, single_use, ttl))
 
     def revoke(self, level: RevocationLevel, target: str) -> dict[str, Any]:
         """Revoke by ``token`` (a jti), ``agent`` (a SPIFFE id), ``task`` or
         ``chain``."""
-        return _loads(self._native.revoke(level, target))
+        return _dict(self._native.revoke(level, target))
 
     def audit_events(
         self,
@@ -153,10 +136,18 @@ class AgentWritOperator:
         limit: int | None = None,
         offset: int | None = None,
     ) -> dict[str, Any]:
-        """One page of the audit trail: ``{"events": [...], "total": ...}``."""
-        return _loads(
+        """One page of the audit trail: ``{"events": [...], "total": ...}``.
+        ``since`` and ``until`` are RFC 3339 instants."""
+        return _dict(
             self._native.audit_events(
-                _query(agent_id, task_id, event_type, outcome, since, until, limit, offset)
+                agent_id=agent_id,
+                task_id=task_id,
+                event_type=event_type,
+                outcome=outcome,
+                since=since,
+                until=until,
+                limit=limit,
+                offset=offset,
             )
         )
 
@@ -182,7 +173,12 @@ class AsyncAgentWritOperator:
         client_key_pem: Pem | None = None,
         https_only: bool = False,
     ) -> None:
-        tls = tls_kwargs(
+        self._native = _native_operator(
+            broker_url,
+            admin_secret,
+            True,
+            timeout=timeout,
+            user_agent=user_agent,
             ca_file=ca_file,
             ca_pem=ca_pem,
             client_cert=client_cert,
@@ -191,15 +187,12 @@ class AsyncAgentWritOperator:
             client_key_pem=client_key_pem,
             https_only=https_only,
         )
-        self._native = _native.AsyncOperator(
-            broker_url, admin_secret, timeout=timeout, user_agent=user_agent, **tls
-        )
 
     @classmethod
     def from_env(cls) -> AsyncAgentWritOperator:
         """As :meth:`AgentWritOperator.from_env`."""
         op = cls.__new__(cls)
-        op._native = _native.AsyncOperator.from_env()
+        op._native = _native.Operator.from_env(asynchronous=True)
         return op
 
     @property
@@ -211,29 +204,27 @@ class AsyncAgentWritOperator:
         self, name: str, scopes: list[str], *, token_ttl: int | None = None
     ) -> dict[str, Any]:
         """Register an app."""
-        return _loads(await self._native.create_app(name, list(scopes), token_ttl))
+        ceiling = _scopes(scopes, "scopes")
+        return _dict(await self._native.create_app_async(name, ceiling, token_ttl))
 
     async def list_apps(self) -> dict[str, Any]:
         """Every app."""
-        return _loads(await self._native.list_apps())
+        return _dict(await self._native.list_apps_async())
 
     async def get_app(self, app_id: str) -> dict[str, Any]:
         """One app."""
-        return _loads(await self._native.get_app(app_id))
+        return _dict(await self._native.get_app_async(app_id))
 
     async def update_app(
         self, app_id: str, *, scopes: list[str] | None = None, token_ttl: int | None = None
     ) -> dict[str, Any]:
         """Change an app."""
-        return _loads(
-            await self._native.update_app(
-                app_id, None if scopes is None else list(scopes), token_ttl
-            )
-        )
+        ceiling = None if scopes is None else _scopes(scopes, "scopes")
+        return _dict(await self._native.update_app_async(app_id, ceiling, token_ttl))
 
     async def delete_app(self, app_id: str) -> dict[str, Any]:
         """Deregister an app."""
-        return _loads(await self._native.delete_app(app_id))
+        return _dict(await self._native.delete_app_async(app_id))
 
     async def create_launch_token(
         self,
@@ -245,15 +236,14 @@ class AsyncAgentWritOperator:
         ttl: int | None = None,
     ) -> dict[str, Any]:
         """A launch token."""
-        return _loads(
-            await self._native.launch_token(
-                agent_name, list(allowed_scope), max_ttl, single_use, ttl
-            )
+        allowed = _scopes(allowed_scope, "allowed_scope")
+        return _dict(
+            await self._native.launch_token_async(agent_name, allowed, max_ttl, single_use, ttl)
         )
 
     async def revoke(self, level: RevocationLevel, target: str) -> dict[str, Any]:
         """Revoke at a level."""
-        return _loads(await self._native.revoke(level, target))
+        return _dict(await self._native.revoke_async(level, target))
 
     async def audit_events(
         self,
@@ -268,9 +258,16 @@ class AsyncAgentWritOperator:
         offset: int | None = None,
     ) -> dict[str, Any]:
         """One page of the audit trail."""
-        return _loads(
-            await self._native.audit_events(
-                _query(agent_id, task_id, event_type, outcome, since, until, limit, offset)
+        return _dict(
+            await self._native.audit_events_async(
+                agent_id=agent_id,
+                task_id=task_id,
+                event_type=event_type,
+                outcome=outcome,
+                since=since,
+                until=until,
+                limit=limit,
+                offset=offset,
             )
         )
 

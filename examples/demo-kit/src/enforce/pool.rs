@@ -12,6 +12,7 @@ use super::ToolOutcome;
 use crate::bus::EventBus;
 use crate::event::Event;
 use crate::planner::ToolCall;
+use crate::usage::UsageRecording;
 use crate::{KitError, secret_free};
 
 /// What to do with an agent at the end of the run.
@@ -76,20 +77,67 @@ pub struct AgentPool {
     orch_id: String,
     task_id: String,
     held: Vec<Held>,
+    /// This run's scope-usage recording (`None` once finished, or if it
+    /// could not start).
+    usage: Option<UsageRecording>,
 }
 
 impl AgentPool {
     /// A pool creating agents for `orch_id` / `task_id` with `app`,
     /// tracing on `bus`.
+    ///
+    /// Every scope check is recorded for the run's usage panel
+    /// ([`AgentPool::finish_usage`]), and to JSON Lines files when
+    /// `AGENTWRIT_USAGE_DIR` is set.
     #[must_use]
     pub fn new(app: App, bus: EventBus, orch_id: &str, task_id: &str) -> AgentPool {
+        let usage = match UsageRecording::start(orch_id) {
+            Ok(usage) => Some(usage),
+            Err(error) => {
+                bus.emit(Event::Failed {
+                    error: format!("scope usage is not recorded: {error}"),
+                });
+                None
+            }
+        };
         AgentPool {
             app,
             bus,
             orch_id: orch_id.to_owned(),
             task_id: task_id.to_owned(),
             held: Vec::new(),
+            usage,
         }
+    }
+
+    /// Records one scope check made outside [`AgentPool::enforce`] (e.g.
+    /// against a delegated token): the token, its claims, the scopes the
+    /// call required and whether they were granted.
+    pub fn record_check(
+        &self,
+        token: &str,
+        claims: &agentwrit_async::wire::Claims,
+        required: &[String],
+        allowed: bool,
+    ) {
+        if let Some(usage) = &self.usage {
+            usage.record(token, claims, required, allowed);
+        }
+    }
+
+    /// Ends the run's usage recording and traces [`Event::Usage`]: per
+    /// agent, granted vs used vs denied. Once; later calls do nothing.
+    pub fn finish_usage(&mut self) {
+        let Some(usage) = self.usage.take() else {
+            return;
+        };
+        let agents: Vec<(String, String, Vec<String>)> = self
+            .held
+            .iter()
+            .map(|h| (h.agent.agent_id(), h.role.clone(), h.agent.claims().scope))
+            .collect();
+        let agents = usage.finish(&agents);
+        self.bus.emit(Event::Usage { agents });
     }
 
     /// The run's bus.
@@ -207,8 +255,18 @@ impl AgentPool {
             });
             return ToolOutcome::Failed(error);
         };
-        let held = agent.claims().scope.clone();
-        if !scope_is_subset(required, &held) {
+        let claims = agent.claims();
+        let held = claims.scope.clone();
+        let allowed = scope_is_subset(required, &held);
+        if let Some(usage) = &self.usage {
+            usage.record(
+                agent.access_token().expose_secret(),
+                &claims,
+                required,
+                allowed,
+            );
+        }
+        if !allowed {
             self.bus.emit(Event::ScopeDenied {
                 role: role.to_owned(),
                 tool: call.name.clone(),
