@@ -167,6 +167,12 @@ impl RequireScopes {
                 ),
             )
         };
+        // A usage recorder wants every decision with its scopes: keep them
+        // as they are filled (otherwise no list is built unless refused).
+        // One template, the common case, needs no list: the buffer is it.
+        let records = claims.is_some_and(AgentClaims::records_usage);
+        let keep = records && self.templates.len() > 1;
+        let mut kept: Vec<String> = Vec::new();
         // Room for a typical scope, so filling it does not reallocate.
         let mut scope = String::with_capacity(128);
         let mut granted = true;
@@ -174,6 +180,9 @@ impl RequireScopes {
             scope.clear();
             template.fill(&mut scope, lookup).map_err(misconfigured)?;
             granted &= claims.is_some_and(|c| c.allows(&[scope.as_str()]));
+            if keep {
+                kept.push(scope.clone());
+            }
         }
         let claims = claims.ok_or_else(|| {
             Rejection::new(
@@ -181,21 +190,30 @@ impl RequireScopes {
                 "no verified claims: the authentication layer is not installed on this route",
             )
         })?;
-        // Granted, and no usage recorder that wants the decision: done. A
-        // refusal (whose 403 names every required scope) and a recorded
-        // decision take the list.
-        if granted && !claims.records_usage() {
+        if granted {
+            if keep {
+                claims.record_check(&kept, true);
+            } else if records {
+                claims.record_check(&[scope.as_str()], true);
+            }
             return Ok(());
         }
-        let required: Vec<String> = self
-            .templates
-            .iter()
-            .map(|t| {
-                let mut out = String::new();
-                t.fill(&mut out, lookup).map(|()| out)
-            })
-            .collect::<Result<_, _>>()
-            .map_err(misconfigured)?;
+        // Refused: the 403 names every required scope (and `require`
+        // records the refusal).
+        let required: Vec<String> = if keep {
+            kept
+        } else if records {
+            vec![scope]
+        } else {
+            self.templates
+                .iter()
+                .map(|t| {
+                    let mut out = String::new();
+                    t.fill(&mut out, lookup).map(|()| out)
+                })
+                .collect::<Result<_, _>>()
+                .map_err(misconfigured)?
+        };
         claims.require(&required)
     }
 }
