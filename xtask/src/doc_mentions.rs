@@ -10,7 +10,9 @@
 //! (a method, variant, associated constant or type); a path that starts
 //! with one of our crates must name an item with a page. Types without a
 //! page are someone else's (`Duration::from_secs`) and are skipped, as
-//! are paths qualified by another crate (`http::Request::builder`).
+//! are paths qualified by another crate or a module (`http::Request::builder`;
+//! a crate-private item is named by its module, `call::Call::handle_response`,
+//! which also tells the reader where it lives).
 //!
 //! `CHANGELOG.md` is not read: its entries name removed APIs on purpose.
 
@@ -74,14 +76,8 @@ impl Index {
                         rest = &rest[at + "id=\"reexport.".len()..];
                         let Some(end) = rest.find('"') else { break };
                         let alias = rest[..end].to_owned();
-                        // `<code>pub use agentwrit_core as sansio;</code>`
-                        if let Some(target) = rest
-                            .split("<code>pub use ")
-                            .nth(1)
-                            .and_then(|r| r.split(" as ").next())
-                            .filter(|t| t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-                        {
-                            aliases.push((alias.clone(), target.to_owned()));
+                        if let Some(target) = reexported_crate(rest) {
+                            aliases.push((alias.clone(), target));
                         }
                         items.insert(alias);
                     }
@@ -123,6 +119,28 @@ impl Index {
             std::fs::read_to_string(page).is_ok_and(|html| ids.iter().any(|id| html.contains(id)))
         }))
     }
+}
+
+/// The crate a front-page re-export names, from the HTML after its
+/// `id="reexport.NAME"`: `<code>pub use agentwrit_core as sansio;</code>`,
+/// the crate's name possibly inside a link.
+fn reexported_crate(html: &str) -> Option<String> {
+    let code = html.split("<code>").nth(1)?.split("</code>").next()?;
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in code.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let target = text.strip_prefix("pub use ")?.split(" as ").next()?.trim();
+    target
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        .then(|| target.to_owned())
 }
 
 fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) -> Result<(), String> {
@@ -323,6 +341,18 @@ mod tests {
         assert_eq!(
             paths("ProblemDetail::extensions: Map"),
             [["ProblemDetail", "extensions"]]
+        );
+    }
+
+    #[test]
+    fn re_exported_crates_are_read_with_or_without_a_link() {
+        let plain = r#"sansio"><code>pub use agentwrit_core as sansio;</code></dt>"#;
+        assert_eq!(reexported_crate(plain).as_deref(), Some("agentwrit_core"));
+        let linked = r#"sansio"><code>pub use <a class="mod" href="../agentwrit_core/index.html">agentwrit_core</a> as sansio;</code>"#;
+        assert_eq!(reexported_crate(linked).as_deref(), Some("agentwrit_core"));
+        assert_eq!(
+            reexported_crate(r#"x"><code>pub use a::{b, c};</code>"#),
+            None
         );
     }
 
