@@ -26,6 +26,7 @@ mod features;
 mod fuzz;
 mod interop;
 mod mcp;
+mod package_state;
 mod pypkg;
 mod python;
 mod release;
