@@ -62,7 +62,11 @@ pub const PIPELINE: &[Stage] = &[
             ],
             // Downloads from PyPI and npm (~75 s each on this machine, a
             // few seconds of CPU).
-            &[step("python-envs", python_envs), step("npm", npm)],
+            &[
+                step("python-envs", python_envs),
+                step("npm", npm),
+                step("node-tools", node_tools),
+            ],
         ],
     },
     Stage {
@@ -92,13 +96,16 @@ pub const PIPELINE: &[Stage] = &[
             ],
             // `cargo package` builds every publishable crate alone.
             &[step("release-dry-run", release_dry_run)],
-            // Binaries of the two builds.
+            // Binaries of the two builds, then the npm package (its
+            // native module compiles, then tsc, npm pack, and its tests in
+            // a scratch project).
             &[
                 step("fuzz", fuzz),
                 step("soak", soak),
                 step("interop-python", interop_python),
                 step("browser-check", browser_check),
                 step("mcp", mcp),
+                step("node", node),
             ],
         ],
     },
@@ -232,6 +239,17 @@ fn mcp() -> Result<(), String> {
 
 fn python() -> Result<(), String> {
     crate::pypkg::python(&[])
+}
+
+/// The npm package `agentwrit-rs`: built, packed, installed into a
+/// scratch project and tested there.
+fn node() -> Result<(), String> {
+    crate::node::node(&[])
+}
+
+/// The npm projects the Node package's build and tests use.
+fn node_tools() -> Result<(), String> {
+    crate::node::provision()
 }
 
 fn bench_compare() -> Result<(), String> {

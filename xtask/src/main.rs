@@ -26,6 +26,7 @@ mod features;
 mod fuzz;
 mod interop;
 mod mcp;
+mod node;
 mod package_state;
 mod pypkg;
 mod python;
@@ -63,13 +64,23 @@ Commands:
   conformance    the acceptance matrix and the `agentwrit run` tests against AGENTWRIT_TEST_BROKER_URL
   fuzz [--quick] every fuzz target, 1 000 000 inputs each (--quick: 20 000)
   python [--release]  the Python package agentwrit_rs: wheel built and installed
-                 into a venv (with pytest, mypy, gunicorn, anyio pinned), then
-                 pytest (fork, cancellation and audit-trail suites included),
-                 mypy --strict and stubtest
+                 into a venv (with pytest, mypy, gunicorn, anyio, and for the service
+                 side mcp, fastapi, httpx, uvicorn pinned), then pytest (fork,
+                 cancellation, audit-trail and service-side suites included), mypy
+                 --strict and stubtest; the MCP suite again against mcp 2.0.0
   interop-python the official Python SDK (agentwrit 0.3.0) lifecycle against agentwrit-devbroker
-  mcp            the example MCP server against the official MCP clients (Python mcp 2.3.0
-                 in a venv, @modelcontextprotocol/sdk 1.32.2 in an npm project, both
-                 under the target dir): discovery, 401/403 challenges, tool calls
+  mcp            the example MCP servers (Rust, and Python on the installed agentwrit_rs
+                 wheel) against the official MCP clients (Python mcp 2.3.0 in a venv,
+                 @modelcontextprotocol/sdk 1.32.2 in an npm project, both under the
+                 target dir): discovery, 401/403 challenges, tool calls
+  node [--release] [--no-test]  the npm package agentwrit-rs: native module (@napi-rs/cli
+                 3.10, pinned, under the target dir), TypeScript layer (tsc --strict),
+                 npm pack, npm install of the tarball into a scratch project, tsc
+                 --strict on the tests and examples, then node --test
+  bench-node [--creates N] [--rounds R] [--quick] [--check]  the npm package's client CPU
+                 per createAgent vs the Rust async client and a pure-JS floor, and 32
+                 concurrent creates vs sequential ones (direct, and behind a 2 ms loopback
+                 proxy), on one release development broker; medians, ratios, targets
   release --dry-run  release checks and `cargo package` (never publishes)
   soak [--lifecycles N] [--workers W] [--quick]  lifecycles against one broker (quick: 200/8)
   bench-compare [--lifecycles N] [--quick]  Rust vs the Python SDK, one table
@@ -111,6 +122,8 @@ fn main() -> ExitCode {
         "release" => release::release(rest),
         "interop-python" => interop::interop_python(rest),
         "mcp" => mcp::mcp(rest),
+        "node" => node::node(rest),
+        "bench-node" => node::bench_node(rest),
         "python" => pypkg::python(rest),
         "soak" => soak::soak(rest),
         "bench-compare" => bench_compare::bench_compare(rest),

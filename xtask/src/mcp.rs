@@ -5,10 +5,14 @@
 //! Creates (or reuses) under the target directory a virtualenv with the
 //! `mcp` package from PyPI and an npm project with
 //! `@modelcontextprotocol/sdk` from the npm registry, both at pinned
-//! versions, then runs the `official_clients` tests of
-//! `agentwrit-mcp-example` (ignored by a plain `cargo test`) with
-//! `AGENTWRIT_MCP_PYTHON` and `AGENTWRIT_MCP_NODE_DIR` pointing at them.
-//! Each test starts its own development broker and server on 127.0.0.1:0.
+//! versions; builds the Python package `agentwrit_rs` (the wheel, as
+//! `cargo xtask python` builds it) and installs it into that virtualenv,
+//! for the Python example server (`examples/mcp/python/mcp_server.py`);
+//! then runs the `official_clients` tests of `agentwrit-mcp-example`
+//! (ignored by a plain `cargo test`) with `AGENTWRIT_MCP_PYTHON` and
+//! `AGENTWRIT_MCP_NODE_DIR` pointing at them: both clients against the
+//! Rust server and against the Python server. Each test starts its own
+//! development broker and server on 127.0.0.1:0.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -62,6 +66,9 @@ pub fn provision() -> Result<(PathBuf, PathBuf), String> {
         &[PYTHON_MCP],
         PYTHON_PROBE,
     )?;
+    // The Python server runs on the installed wheel, as users run it.
+    let wheel = crate::pypkg::build_wheel(&crate::pypkg::venv_python()?, false)?;
+    crate::pypkg::install_wheel(&python, &wheel)?;
     let node_dir = ensure_npm_project(&target_dir()?.join("mcp-node"))?;
     Ok((python, node_dir))
 }

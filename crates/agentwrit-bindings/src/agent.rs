@@ -353,6 +353,12 @@ impl Delegated {
         both!(&self.client, d => d.scope())
     }
 
+    /// The delegated token's claims (its chain hash among them).
+    #[must_use]
+    pub fn claims(&self) -> Claims {
+        both!(&self.client, d => d.claims())
+    }
+
     /// The chain, oldest hop first.
     #[must_use]
     pub fn chain(&self) -> Vec<DelegationRecord> {

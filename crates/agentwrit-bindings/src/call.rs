@@ -234,9 +234,16 @@ enum State<T> {
     Abandoned,
 }
 
+/// A callback of [`Pending::when_finished`].
+type Listener = Box<dyn FnOnce() + Send + 'static>;
+
 struct Slot<T: Abandon> {
     state: Mutex<State<T>>,
+    /// True once there is nothing left to wait for: the result arrived,
+    /// or the call was given up (its result, if it comes, is abandoned).
     done: watch::Sender<bool>,
+    /// Called once `done` is set (under this lock, so none is missed).
+    listeners: Mutex<Vec<Listener>>,
     /// The caller's wait bound, its step and the broker (for the error).
     wait: Option<(Duration, &'static str, String)>,
 }
@@ -246,12 +253,29 @@ impl<T: Abandon> Slot<T> {
         Arc::new(Slot {
             state: Mutex::new(State::Running),
             done: watch::Sender::new(false),
+            listeners: Mutex::new(Vec::new()),
             wait,
         })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Nothing left to wait for: wakes the waiters, then calls the
+    /// listeners (on this thread, without any lock held).
+    fn set_done(&self) {
+        let listeners = {
+            let mut listeners = self
+                .listeners
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.done.send_replace(true);
+            std::mem::take(&mut *listeners)
+        };
+        for listener in listeners {
+            listener();
+        }
     }
 
     /// The work's result comes in: kept for the caller, or abandoned if
@@ -262,7 +286,7 @@ impl<T: Abandon> Slot<T> {
             State::Running => {
                 *state = State::Arrived(result);
                 drop(state);
-                self.done.send_replace(true);
+                self.set_done();
             }
             _ => {
                 drop(state);
@@ -288,8 +312,9 @@ pub struct Pending<T: Abandon> {
 }
 
 impl<T: Abandon> Pending<T> {
-    /// Resolves when the result is there, or when the caller's wait
-    /// bound (the deadline) has passed. Independent of `self`: it may be
+    /// Resolves when the result is there, when the call was given up
+    /// ([`abandon`](Pending::abandon)), or when the caller's wait bound
+    /// (the deadline) has passed. Independent of `self`: it may be
     /// awaited on any executor, and dropped at any time.
     pub fn finished(&self) -> impl Future<Output = ()> + Send + 'static {
         let mut done = self.slot.done.subscribe();
@@ -320,10 +345,55 @@ impl<T: Abandon> Pending<T> {
         }
     }
 
-    /// Whether the result is there.
+    /// Calls `f` once, as soon as [`finished`](Pending::finished) would
+    /// resolve: on the thread where the result arrives (or the call is
+    /// given up), at once if that has happened, or on the runtime when the
+    /// caller's wait bound passes first. No task waits in between: a
+    /// language whose promises are settled from any thread (a Node-API
+    /// deferred) settles them here, without an extra hop.
+    pub fn when_finished(&self, f: impl FnOnce() + Send + 'static) {
+        let once: Arc<Mutex<Option<Listener>>> = Arc::new(Mutex::new(Some(Box::new(f))));
+        let fire = |once: &Mutex<Option<Listener>>| {
+            let f = once.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(f) = f {
+                f();
+            }
+        };
+        let registered = {
+            let mut listeners = self
+                .slot
+                .listeners
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if *self.slot.done.borrow() {
+                false
+            } else {
+                let once = Arc::clone(&once);
+                listeners.push(Box::new(move || fire(&once)));
+                true
+            }
+        };
+        if !registered {
+            fire(&once);
+            return;
+        }
+        if let Some((bound, _, _)) = &self.slot.wait {
+            // The wait bound: a timer that ends as soon as the call does.
+            let (bound, mut done) = (*bound, self.slot.done.subscribe());
+            let timer = runtime::spawn(async move {
+                let _ = tokio::time::timeout(bound, done.wait_for(|d| *d)).await;
+                fire(&once);
+            });
+            if let Err(error) = timer {
+                tracing::warn!(%error, "could not bound the wait for a call");
+            }
+        }
+    }
+
+    /// Whether the result is there (arrived, or arrived and taken).
     #[must_use]
     pub fn is_finished(&self) -> bool {
-        *self.slot.done.borrow()
+        matches!(*self.slot.lock(), State::Arrived(_) | State::Taken)
     }
 
     /// The result, once. Before it arrives: the deadline's timeout error,
@@ -340,6 +410,8 @@ impl<T: Abandon> Pending<T> {
             State::Arrived(result) => result,
             State::Running => {
                 *state = State::Abandoned;
+                drop(state);
+                self.slot.set_done();
                 Err(match &self.slot.wait {
                     Some((deadline, step, url)) => BindingError::deadline(step, *deadline, url),
                     None => BindingError::plain(
@@ -359,7 +431,9 @@ impl<T: Abandon> Pending<T> {
     }
 
     /// Gives the result up: abandoned now if it is there, or when it
-    /// arrives. Idempotent; nothing happens once it was taken.
+    /// arrives. Idempotent; nothing happens once it was taken. Whoever
+    /// still awaits [`finished`](Pending::finished) is woken (there is
+    /// nothing left to wait for; a [`take`](Pending::take) then fails).
     pub fn abandon(&self) {
         let mut state = self.slot.lock();
         match std::mem::replace(&mut *state, State::Abandoned) {
@@ -367,9 +441,13 @@ impl<T: Abandon> Pending<T> {
                 drop(state);
                 value.abandon();
             }
-            State::Taken => *state = State::Taken,
-            _ => {}
+            State::Taken => {
+                *state = State::Taken;
+                return;
+            }
+            _ => drop(state),
         }
+        self.slot.set_done();
     }
 
     /// Waits for the result and takes it; dropping this future abandons
@@ -443,6 +521,76 @@ mod tests {
         pending.abandon();
         drop(pending);
         assert_eq!(abandoned.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn giving_a_call_up_wakes_whoever_waits_for_it() {
+        let abandoned = Arc::new(AtomicUsize::new(0));
+        let (open, gate) = gate();
+        let value = Owned(Arc::clone(&abandoned));
+        let pending = Call::nonblocking("create", Effect::Write, async move {
+            let _ = gate.await;
+            Ok(value)
+        })
+        .start();
+        let waiting = pending.finished();
+        pending.abandon();
+        // Woken at once, though the work is still running.
+        runtime::block_on(waiting).unwrap();
+        assert!(!pending.is_finished());
+        assert!(pending.take().is_err());
+        open.send(()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while abandoned.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        assert_eq!(abandoned.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_listener_runs_once_where_the_result_arrives_or_at_once() {
+        let (open, gate) = gate();
+        let pending = Call::nonblocking("create", Effect::Write, async move {
+            let _ = gate.await;
+            Ok(7_u64)
+        })
+        .start();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let early = tx.clone();
+        pending.when_finished(move || early.send("early").unwrap());
+        assert!(rx.try_recv().is_err(), "called before the result");
+        open.send(()).unwrap();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "early");
+        // Registered after the result: called at once, on this thread.
+        pending.when_finished(move || tx.send("late").unwrap());
+        assert_eq!(rx.try_recv().unwrap(), "late");
+        assert_eq!(pending.take().unwrap(), 7);
+        assert!(rx.try_recv().is_err(), "each listener runs once");
+    }
+
+    #[test]
+    fn a_listener_runs_at_the_wait_bound_and_when_a_call_is_given_up() {
+        let (_open, first) = gate();
+        let (_open2, second) = gate();
+        let slow = Call::nonblocking("validate", Effect::Write, async move {
+            let _ = first.await;
+            Ok(1_u64)
+        })
+        .deadline(Some(Duration::from_millis(20)))
+        .start();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let bound = tx.clone();
+        slow.when_finished(move || bound.send("bound").unwrap());
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "bound");
+        assert!(slow.take().unwrap_err().is_timeout());
+        let given_up = Call::nonblocking("create", Effect::Write, async move {
+            let _ = second.await;
+            Ok(2_u64)
+        })
+        .start();
+        given_up.when_finished(move || tx.send("abandoned").unwrap());
+        given_up.abandon();
+        assert_eq!(rx.try_recv().unwrap(), "abandoned");
     }
 
     #[test]

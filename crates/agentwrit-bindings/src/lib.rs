@@ -16,6 +16,7 @@
 //! | one deadline | [`Call::wait`] / [`Call::start`]: the timeout bounds the whole call, retries included |
 //! | fork | [`runtime()`], the transports' per-process HTTP clients, [`Agent`]'s renewal that stays with the parent |
 //! | values | [`ValidationResult`], [`Claims`], [`HealthResponse`], operator answers as [`serde_json::Value`] trees (no JSON text crosses the FFI) |
+//! | the service side | [`Verifier`] (tower's `AgentAuth`: broker or local mode, cache, fail closed, scope-usage recording, fork-safe), [`Refusal`] (status, challenge, problem body), [`McpToolScopes`], [`ScopeRequirement`] |
 //!
 //! Each client exists in two flavours: built on `agentwrit-blocking`
 //! (a language's synchronous API: [`Call::wait`] runs it on the calling
@@ -89,17 +90,24 @@ mod call;
 mod error;
 mod operator;
 mod runtime;
+mod service;
 mod settings;
 mod validate;
 mod value;
 
 pub use agent::{Agent, Delegated};
+/// The usage recorder's counters ([`Verifier::usage_counters`]).
+pub use agentwrit_tower_verify::usage::Counters as UsageCounters;
 pub use app::{AgentRequest, App};
 pub use call::{Abandon, Call, Effect, Pending};
 pub use error::{BindingError, ErrorKind, Result};
 pub use operator::{AuditFilter, Operator, RevocationLevel, revocation_level};
 pub use runtime::{block_on, drain, in_flight, process_id, runtime, spawn};
-pub use settings::{Options, Settings, seconds};
+pub use service::{
+    Answer, McpDecision, McpToolScopes, Refusal, ResourceOptions, ScopeRequirement, ServiceOptions,
+    UsageOptions, Verdict, Verifier, finish_usage,
+};
+pub use settings::{Options, Settings, seconds, seconds_or_zero};
 pub use validate::{Validator, scope_is_subset};
 pub use value::{ReleaseOutcome, ValidationResult};
 

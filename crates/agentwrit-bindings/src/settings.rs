@@ -81,6 +81,32 @@ pub fn seconds(field: &str, value: f64) -> Result<Duration> {
         .map_err(|e| BindingError::invalid_input(field, &e.to_string()))
 }
 
+/// `value` seconds as a duration where zero means something (a cache
+/// turned off, no leeway): finite and not negative.
+///
+/// ```
+/// use agentwrit_bindings::seconds_or_zero;
+/// assert!(seconds_or_zero("max_staleness", 0.0).unwrap().is_zero());
+/// assert!(seconds_or_zero("max_staleness", -1.0).is_err());
+/// ```
+///
+/// # Errors
+///
+/// An [`InvalidInput`](crate::ErrorKind::InvalidInput) naming `field`.
+pub fn seconds_or_zero(field: &str, value: f64) -> Result<Duration> {
+    if value == 0.0 {
+        return Ok(Duration::ZERO);
+    }
+    if !value.is_finite() || value < 0.0 {
+        return Err(BindingError::invalid_input(
+            field,
+            &format!("must be zero or a positive number of seconds, got {value}"),
+        ));
+    }
+    Duration::try_from_secs_f64(value)
+        .map_err(|e| BindingError::invalid_input(field, &e.to_string()))
+}
+
 /// Applies [`Settings`] to a transport's `BrokerBuilder` and builds it
 /// (both transports name the setters alike).
 macro_rules! apply {

@@ -23,6 +23,7 @@ pub struct DevBroker {
     handle: Mutex<Option<DevBrokerHandle>>,
     url: String,
     admin_secret: String,
+    public_key: [u8; 32],
     mode: &'static str,
     pki: Option<TestPki>,
 }
@@ -101,6 +102,7 @@ impl DevBroker {
         Ok(DevBroker {
             url: handle.url().to_owned(),
             admin_secret: handle.admin_secret().expose_secret().to_owned(),
+            public_key: handle.public_key(),
             handle: Mutex::new(Some(handle)),
             mode,
             pki,
@@ -114,6 +116,11 @@ impl DevBroker {
     #[getter]
     fn admin_secret(&self) -> &str {
         &self.admin_secret
+    }
+    /// The broker's Ed25519 public key (what a local-mode verifier pins).
+    #[getter]
+    fn public_key<'py>(&self, py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
+        pyo3::types::PyBytes::new(py, &self.public_key)
     }
     #[getter]
     fn tls_mode(&self) -> &'static str {

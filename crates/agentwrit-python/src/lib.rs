@@ -25,6 +25,7 @@ mod convert;
 mod devbroker;
 mod errors;
 mod operator;
+mod service;
 
 use pyo3::prelude::*;
 
@@ -38,7 +39,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<agent::Delegated>()?;
     m.add_class::<operator::Operator>()?;
     m.add_class::<devbroker::DevBroker>()?;
+    m.add_class::<service::Verifier>()?;
+    m.add_class::<service::Verified>()?;
+    m.add_class::<service::Refusal>()?;
+    m.add_class::<service::McpScopes>()?;
+    m.add_class::<service::ScopeRequirement>()?;
     m.add_function(wrap_pyfunction!(app::validate, m)?)?;
+    m.add_function(wrap_pyfunction!(service::finish_usage, m)?)?;
     m.add_function(wrap_pyfunction!(app::validate_async, m)?)?;
     m.add_function(wrap_pyfunction!(app::scope_is_subset, m)?)?;
     m.add_function(wrap_pyfunction!(app::drain, m)?)?;

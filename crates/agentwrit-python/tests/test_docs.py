@@ -44,3 +44,15 @@ def test_example_runs_and_leaves_no_live_token(block: str) -> None:
         )
         assert done.returncode == 0, done.stderr
         assert live_tokens(broker) == set()
+
+
+MCP_DOC = Path(__file__).parents[3] / "docs" / "mcp.md"
+
+
+def test_the_mcp_guides_python_snippets_are_python() -> None:
+    # Abridged server set-ups (with `...`): they must at least be valid
+    # Python; the example server they come from runs in `cargo xtask mcp`.
+    blocks = re.findall(r"^```python\n(.*?)^```", MCP_DOC.read_text(encoding="utf-8"), re.S | re.M)
+    assert len(blocks) >= 2
+    for block in blocks:
+        compile(block, str(MCP_DOC), "exec")

@@ -159,7 +159,8 @@
 //! The decisions are plain values and functions, usable without tower
 //! (a Python or Node verifier through a binding):
 //! [`AgentAuth::verify_token`], [`AgentAuth::authenticate_header`],
-//! [`McpScopes::authorize`], [`AgentAuth::discovery_response`] and the
+//! [`McpScopes::authorize`], [`ScopeTemplates::fill`] (per-route scopes by
+//! the same placeholder rule), [`AgentAuth::discovery_response`] and the
 //! [`Rejection`] accessors. The guide: `docs/mcp.md`.
 //!
 //! # Scope-usage evidence
@@ -218,7 +219,7 @@ pub use keys::BrokerKey;
 pub use layer::{AgentAuthLayer, AgentAuthService};
 pub use mcp::{McpLayer, McpRequestBody, McpService};
 pub use mcp_scopes::{
-    DEFAULT_MAX_BODY_BYTES, MAX_PLACEHOLDER_VALUE_LEN, McpScopes, McpScopesBuilder,
+    DEFAULT_MAX_BODY_BYTES, MAX_PLACEHOLDER_VALUE_LEN, McpScopes, McpScopesBuilder, ScopeTemplates,
 };
 pub use metadata::{ProtectedResource, WELL_KNOWN_PATH};
 pub use reject::{AuthBody, Rejection, RejectionKind};

@@ -574,6 +574,13 @@ fn placeholder_value(value: &Value) -> Result<String, &'static str> {
         Value::Number(_) => return Err("a number that is not an integer"),
         _ => return Err("not a string or an integer"),
     };
+    placeholder_text(&text)?;
+    Ok(text)
+}
+
+/// Why `text` cannot fill a placeholder, if it cannot: it would change
+/// the shape or the reach of the scope it fills.
+fn placeholder_text(text: &str) -> Result<(), &'static str> {
     if text.is_empty() {
         return Err("it is empty");
     }
@@ -589,7 +596,120 @@ fn placeholder_value(value: &Value) -> Result<String, &'static str> {
             _ => return Err("it contains whitespace, a control or a non-ASCII character"),
         }
     }
-    Ok(text)
+    Ok(())
+}
+
+/// Scope templates filled from named text values, such as an HTTP route's
+/// path parameters (`read:data:customer-{customer_id}` on
+/// `/customers/{customer_id}`), by the rules of [`McpScopes`]'
+/// placeholders: a value holding `:`, `*`, whitespace, a quote or
+/// backslash, a control or non-ASCII character, empty or over
+/// [`MAX_PLACEHOLDER_VALUE_LEN`] bytes is refused (400), never filled in,
+/// so a value can never widen the scope it fills.
+///
+/// A plain value with no tower or axum type: what a Python or Node
+/// per-route requirement (`require_scope`) decides with, through a
+/// binding. (`RequireScopes`, axum's per-route layer, fills
+/// percent-decoded path parameters as they are.)
+///
+/// ```
+/// use agentwrit_tower::{RejectionKind, ScopeTemplates};
+///
+/// let templates = ScopeTemplates::new(&["read:data:customer-{customer_id}"])?;
+/// assert_eq!(templates.names(), ["customer_id"]);
+/// assert_eq!(templates.fill(&[("customer_id", "cust-7291")])?, ["read:data:customer-cust-7291"]);
+/// // A value that would widen the scope is refused, not filled in.
+/// let wild = templates.fill(&[("customer_id", "*")]).unwrap_err();
+/// assert_eq!((wild.status().as_u16(), wild.kind()), (400, RejectionKind::BadRequest));
+/// // A template naming a value the request does not have: fail closed.
+/// assert_eq!(templates.fill(&[]).unwrap_err().status(), 500);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ScopeTemplates {
+    templates: Arc<[Template]>,
+}
+
+impl ScopeTemplates {
+    /// The templates (each `action:resource:identifier`, with `{name}`
+    /// placeholders).
+    ///
+    /// ```
+    /// assert!(agentwrit_tower::ScopeTemplates::new(&["read-data-{x}"]).is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ScopeTemplate`], as [`McpScopesBuilder::build`].
+    pub fn new<S: AsRef<str>>(templates: &[S]) -> Result<Self, ConfigError> {
+        Ok(ScopeTemplates {
+            templates: parse_all(templates)?.into(),
+        })
+    }
+
+    /// The placeholder names, in order of appearance, without duplicates.
+    ///
+    /// ```
+    /// let t = agentwrit_tower::ScopeTemplates::new(&["write:data:order-{order_id}", "read:data:{order_id}-{line}"])?;
+    /// assert_eq!(t.names(), ["order_id", "line"]);
+    /// # Ok::<(), agentwrit_tower::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for template in self.templates.iter() {
+            for part in &template.parts {
+                if let Part::Param(name) = part
+                    && !names.contains(name)
+                {
+                    names.push(name.clone());
+                }
+            }
+        }
+        names
+    }
+
+    /// The scopes for these (name, value) pairs, without duplicates.
+    ///
+    /// ```
+    /// let t = agentwrit_tower::ScopeTemplates::new(&["read:analytics:{tenant}"])?;
+    /// let bad = t.fill(&[("tenant", "bank:all")]).unwrap_err();
+    /// assert_eq!(bad.detail(), "parameter tenant cannot fill a scope: it contains ':'");
+    /// # Ok::<(), agentwrit_tower::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A 400 [`Rejection`] ([`RejectionKind::BadRequest`]) for a value that
+    /// cannot fill its placeholder; a 500 ([`RejectionKind::Misconfigured`])
+    /// for a placeholder with no value.
+    pub fn fill(&self, values: &[(&str, &str)]) -> Result<Vec<String>, Rejection> {
+        let mut out: Vec<String> = Vec::with_capacity(self.templates.len());
+        for template in self.templates.iter() {
+            let scope = template.fill_with(|name| {
+                let value = values
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| *v)
+                    .ok_or_else(|| {
+                        Rejection::new(
+                            RejectionKind::Misconfigured,
+                            format!(
+                                "the scope template names {{{name}}}, which this request does not have"
+                            ),
+                        )
+                    })?;
+                placeholder_text(value).map_err(|why| {
+                    bad(format!("parameter {name} cannot fill a scope: {why}"))
+                })?;
+                Ok(value.to_owned())
+            })?;
+            if !out.contains(&scope) {
+                out.push(scope);
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]

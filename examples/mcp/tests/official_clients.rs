@@ -23,6 +23,30 @@ use serde_json::{Value, json};
 /// How long one client action may take before it is killed.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Which example server the clients talk to.
+#[derive(Clone, Copy, Debug)]
+enum ServerKind {
+    /// The `mcp_server` binary (rmcp behind `agentwrit-tower`).
+    Rust,
+    /// `python/mcp_server.py` (the `mcp` package's `MCPServer` behind
+    /// `agentwrit_rs.mcp.McpAuth`), run by `AGENTWRIT_MCP_PYTHON`.
+    Python,
+}
+
+impl ServerKind {
+    fn start(self, broker_url: &str, extra: &[&str]) -> common::Server {
+        match self {
+            ServerKind::Rust => common::Server::start(broker_url, extra),
+            ServerKind::Python => {
+                let python = std::env::var("AGENTWRIT_MCP_PYTHON").expect(
+                    "AGENTWRIT_MCP_PYTHON is not set: run these tests with `cargo xtask mcp`",
+                );
+                common::Server::start_python(&python, broker_url, extra)
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Sdk {
     Python,
@@ -300,8 +324,12 @@ fn released_and_revoked_tokens_are_refused(
     revoked
 }
 
-fn a_named_authorization_server_satisfies_the_sdk_model(sdk: Sdk, env: &common::Env) {
-    let server = common::Server::start(
+fn a_named_authorization_server_satisfies_the_sdk_model(
+    sdk: Sdk,
+    kind: ServerKind,
+    env: &common::Env,
+) {
+    let server = kind.start(
         env.broker.url(),
         &["--authorization-server", "https://auth.example.test"],
     );
@@ -320,15 +348,15 @@ fn a_named_authorization_server_satisfies_the_sdk_model(sdk: Sdk, env: &common::
     }
 }
 
-fn every_case(sdk: Sdk) {
+fn every_case(sdk: Sdk, kind: ServerKind) {
     let env = common::env();
     // Verdicts are not reused (max staleness 0), so a release or revocation
     // is refused on the very next call.
-    let server = common::Server::start(env.broker.url(), &["--max-staleness", "0"]);
+    let server = kind.start(env.broker.url(), &["--max-staleness", "0"]);
     the_metadata_resolves(sdk, &server);
     scopes_decide_each_call(sdk, &env, &server);
     let revoked = released_and_revoked_tokens_are_refused(sdk, &env, &server);
-    a_named_authorization_server_satisfies_the_sdk_model(sdk, &env);
+    a_named_authorization_server_satisfies_the_sdk_model(sdk, kind, &env);
     drop(server);
     assert_eq!(common::assert_no_live_token(&env, &[revoked]), 3);
 }
@@ -336,11 +364,26 @@ fn every_case(sdk: Sdk) {
 #[test]
 #[ignore = "needs the official Python MCP client: cargo xtask mcp"]
 fn python_mcp_client() {
-    every_case(Sdk::Python);
+    every_case(Sdk::Python, ServerKind::Rust);
 }
 
 #[test]
 #[ignore = "needs the official TypeScript MCP client: cargo xtask mcp"]
 fn typescript_mcp_client() {
-    every_case(Sdk::Node);
+    every_case(Sdk::Node, ServerKind::Rust);
+}
+
+// The same cases against the Python server (the `mcp` package behind
+// `agentwrit_rs.mcp.McpAuth`): byte for byte the same challenges.
+
+#[test]
+#[ignore = "needs the official Python MCP client and agentwrit_rs: cargo xtask mcp"]
+fn python_server_python_mcp_client() {
+    every_case(Sdk::Python, ServerKind::Python);
+}
+
+#[test]
+#[ignore = "needs the official TypeScript MCP client and agentwrit_rs: cargo xtask mcp"]
+fn python_server_typescript_mcp_client() {
+    every_case(Sdk::Node, ServerKind::Python);
 }

@@ -80,6 +80,15 @@ class DevBroker:
         return self._native.admin_secret
 
     @property
+    def public_key(self) -> str:
+        """The broker's Ed25519 public key, base64url (the JWK's ``x``): what
+        a local-mode :class:`~agentwrit_rs.service.Verifier` pins
+        (``keys=[broker.public_key]``)."""
+        import base64
+
+        return base64.urlsafe_b64encode(self._native.public_key).rstrip(b"=").decode()
+
+    @property
     def tls_mode(self) -> str:
         """``"none"``, ``"tls"`` or ``"mtls"``."""
         return self._native.tls_mode

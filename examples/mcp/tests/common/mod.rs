@@ -28,7 +28,8 @@ pub fn env() -> Env {
     Env { broker, reg, app }
 }
 
-/// The `mcp_server` binary, running; killed when dropped.
+/// An MCP server example, running; killed when dropped: the `mcp_server`
+/// binary, or the Python server (`python/mcp_server.py`).
 pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT/mcp`.
@@ -41,7 +42,28 @@ impl Server {
     /// Starts the built binary against `broker_url` with `extra` arguments
     /// and reads what it prints until it is ready.
     pub fn start(broker_url: &str, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mcp_server"))
+        Server::spawn(
+            Command::new(env!("CARGO_BIN_EXE_mcp_server")),
+            broker_url,
+            extra,
+        )
+    }
+
+    /// Starts the Python server (`python/mcp_server.py`) with `python`
+    /// (an interpreter with `agentwrit_rs` and `mcp` installed), the same
+    /// arguments and the same output as the binary.
+    pub fn start_python(python: &str, broker_url: &str, extra: &[&str]) -> Server {
+        let mut cmd = Command::new(python);
+        cmd.arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("python")
+                .join("mcp_server.py"),
+        );
+        Server::spawn(cmd, broker_url, extra)
+    }
+
+    fn spawn(mut cmd: Command, broker_url: &str, extra: &[&str]) -> Server {
+        let mut child = cmd
             .args(["--port", "0", "--broker-url", broker_url])
             .args(extra)
             .env_remove("AGENTWRIT_BROKER_URL")

@@ -1,0 +1,3 @@
+import cjs from "./hono.cjs";
+
+export const { agentAuth, requireScopes, AgentAuth } = cjs;

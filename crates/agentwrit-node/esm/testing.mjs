@@ -1,0 +1,3 @@
+import cjs from "./testing.cjs";
+
+export const { DevBroker, UNIVERSAL_APP_SCOPES } = cjs;
