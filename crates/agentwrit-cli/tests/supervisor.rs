@@ -110,6 +110,28 @@ fn state(pid: &str) -> Option<char> {
         .and_then(|s| s.trim().chars().next())
 }
 
+/// Waits until process `pid` has no signal `sig` pending (its handler
+/// ran). Two standard signals of one number merge while pending: a
+/// `kill` sent before the wrapper took the terminal's copy would be lost
+/// in it.
+fn wait_taken(pid: u32, sig: u32) {
+    let status = format!("/proc/{pid}/status");
+    wait_for(
+        &format!("process {pid} to take signal {sig}"),
+        Duration::from_secs(30),
+        || {
+            let text = std::fs::read_to_string(&status).ok()?;
+            let pending = ["ShdPnd:", "SigPnd:"].iter().any(|key| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+                    .is_some_and(|mask| mask & (1 << (sig - 1)) != 0)
+            });
+            (!pending).then_some(())
+        },
+    );
+}
+
 /// `command` with every variable of `cmd` (the harness's environment for
 /// the binary), for starting the wrapper through `script` or `sh`.
 fn with_env_of(cmd: &Command, mut command: Command) -> Command {
@@ -403,14 +425,17 @@ fn the_terminals_ctrl_c_and_a_kill_aimed_at_the_wrapper_each_reach_the_child_exa
         stdin.write_all(key).unwrap();
         stdin.flush().unwrap();
     };
-    // Each signal is waited for before the next is sent: a second copy of
-    // one would show in the next count.
+    // Each signal is waited for (by the child, and taken by the wrapper)
+    // before the next is sent: a second copy of one would show in the
+    // next count.
     type_key(b"\x03"); // Ctrl-C: the terminal's, not sent again
     wait_line(&out, "int=1", &mut seen);
+    wait_taken(wrapper, 2);
     kill(wrapper, "INT"); // at the wrapper alone: forwarded once
     wait_line(&out, "int=2", &mut seen);
     type_key(b"\x1c"); // Ctrl-\ (SIGQUIT)
     wait_line(&out, "quit=1", &mut seen);
+    wait_taken(wrapper, 3);
     kill(wrapper, "QUIT");
     wait_line(&out, "quit=2", &mut seen);
     kill(wrapper, "USR1");
