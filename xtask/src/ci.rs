@@ -372,6 +372,8 @@ pub fn conformance(_args: &[String]) -> Result<(), String> {
         "agentwrit-cli",
         "--test",
         "run",
+        "--test",
+        "supervisor",
         "--",
         "--test-threads=1",
     ]))

@@ -61,7 +61,7 @@ Commands:
                  (no `ignore`d snippet, no fence without a language)
   dups           no duplicate versions in the transports' normal dependency trees
   features [--list]  each library crate builds alone with each supported feature set
-  conformance    the acceptance matrix and the `agentwrit run` tests against AGENTWRIT_TEST_BROKER_URL
+  conformance    the acceptance matrix and the `agentwrit run` and supervisor tests against AGENTWRIT_TEST_BROKER_URL
   fuzz [--quick] every fuzz target, 1 000 000 inputs each (--quick: 20 000)
   python [--release]  the Python package agentwrit_rs: wheel built and installed
                  into a venv (with pytest, mypy, gunicorn, anyio, and for the service
