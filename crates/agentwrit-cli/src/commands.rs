@@ -104,8 +104,7 @@ pub async fn token_release(arg: &TokenArg, out: &Out) -> Result<u8, CliError> {
 pub fn token_inspect(arg: &TokenArg, out: &Out) -> Result<u8, CliError> {
     let token = token_from(arg)?;
     // Bad input, not a broker's refusal: nothing was sent.
-    let claims = decode_claims(&token)
-        .map_err(|e| CliError::Usage(format!("not a token that can be decoded: {e}")))?;
+    let claims = decode_claims(&token).map_err(|e| not_a_jwt(&e))?;
     out.emit(&json!({"verified": false, "claims": claims}), || {
         let mut text = String::from(
             "NOT VERIFIED: decoded locally; the signature, expiry and revocation were not checked \
@@ -115,6 +114,22 @@ pub fn token_inspect(arg: &TokenArg, out: &Out) -> Result<u8, CliError> {
         text
     });
     Ok(code::OK)
+}
+
+/// The usage error for an argument `token inspect` cannot decode: what
+/// is wrong with it, and what a broker's token looks like.
+fn not_a_jwt(e: &agentwrit_async::Error) -> CliError {
+    let reason = match e {
+        agentwrit_async::Error::Decode { message, .. } => message
+            .strip_prefix("the access token's claims cannot be decoded: ")
+            .unwrap_or(message)
+            .to_owned(),
+        other => other.to_string(),
+    };
+    CliError::Usage(format!(
+        "the argument is not a JWT: {reason}; a broker's token is three base64url parts \
+         separated by dots (header.payload.signature) and starts with \"eyJ\""
+    ))
 }
 
 /// `agentwrit scope check`: exit 0 allowed, 1 denied, 2 malformed.

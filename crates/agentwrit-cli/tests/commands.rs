@@ -173,6 +173,30 @@ fn token_validate_inspect_and_release() {
         .unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&garbage_json.stderr).unwrap();
     assert_eq!(doc["error"]["class"], "usage");
+    assert_eq!(doc["error"]["exit_code"], 2);
+    // Says what is wrong with the argument, and nothing of a broker's
+    // response (none was asked for).
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("the argument is not a JWT: it is not a compact JWS")
+            && message.contains("header.payload.signature"),
+        "{message}"
+    );
+    assert!(!message.contains("broker's response"), "{message}");
+    assert!(stderr(&garbage).contains("the argument is not a JWT"));
+    // Three parts, but not base64url JSON: said too.
+    let parts = broker
+        .bare()
+        .args(["--json", "token", "inspect", "a.b!.c"])
+        .output()
+        .unwrap();
+    assert_eq!(parts.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&parts.stderr).unwrap();
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("not a JWT: the payload is not base64url;"),
+        "{message}"
+    );
 
     let release = broker
         .bare()

@@ -13,7 +13,11 @@ use std::time::Duration;
 /// [`delay`](DelayProxy::set_delay), so that a request is in flight long
 /// enough for a test to cancel its caller while it is on the way to the
 /// broker, or while its answer is on the way back. [`pause`](DelayProxy::pause)
-/// holds every chunk read from then on until [`resume`](DelayProxy::resume).
+/// holds every chunk read from then on until [`resume`](DelayProxy::resume);
+/// [`pause_at`](DelayProxy::pause_at) does the same from the first chunk
+/// that carries a given request (`POST /v1/token/renew`), so that a test
+/// knows, without guessing at timing, that exactly that request is on its
+/// way and has not reached the broker.
 ///
 /// The delay simulates the network; it synchronises nothing. One thread
 /// accepts, and each connection has a thread per direction. Dropping the
@@ -48,6 +52,8 @@ struct Shared {
     upstream: SocketAddr,
     delay: Mutex<Duration>,
     paused: Mutex<bool>,
+    /// The bytes whose first sighting pauses the proxy (`pause_at`).
+    trigger: Mutex<Option<Vec<u8>>>,
     resumed: Condvar,
     stop: AtomicBool,
     connections: AtomicUsize,
@@ -73,6 +79,7 @@ impl DelayProxy {
             upstream,
             delay: Mutex::new(delay),
             paused: Mutex::new(false),
+            trigger: Mutex::new(None),
             resumed: Condvar::new(),
             stop: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
@@ -116,6 +123,51 @@ impl DelayProxy {
     /// accepted) until [`DelayProxy::resume`].
     pub fn pause(&self) {
         *lock(&self.shared.paused) = true;
+    }
+
+    /// Pauses, as [`DelayProxy::pause`] does, at the first chunk read
+    /// from then on (in either direction) that contains `pattern`: that
+    /// chunk and every later one are held until [`DelayProxy::resume`].
+    /// Once only: the pattern is forgotten when it is seen. A pattern
+    /// split across two reads is not seen, so give the start of a request
+    /// (an HTTP/1.1 request line arrives in one read).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::net::{TcpListener, TcpStream};
+    /// use std::time::Duration;
+    /// use agentwrit_test_support::DelayProxy;
+    ///
+    /// let upstream = TcpListener::bind("127.0.0.1:0")?;
+    /// let proxy = DelayProxy::start(upstream.local_addr()?, Duration::ZERO)?;
+    /// proxy.pause_at(b"POST /v1/token/renew");
+    /// let mut client = TcpStream::connect(proxy.addr())?;
+    /// let (mut server, _) = upstream.accept()?;
+    /// let health = b"GET /v1/health HTTP/1.1\r\n\r\n";
+    /// client.write_all(health)?;
+    /// let mut got = vec![0; health.len()];
+    /// server.read_exact(&mut got)?; // not the pattern: forwarded
+    /// let renew = b"POST /v1/token/renew HTTP/1.1\r\n\r\n";
+    /// client.write_all(renew)?;
+    /// while !proxy.is_paused() {
+    ///     std::thread::yield_now();
+    /// }
+    /// proxy.resume(); // the held request goes on
+    /// let mut got = vec![0; renew.len()];
+    /// server.read_exact(&mut got)?;
+    /// assert_eq!(got, renew);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn pause_at(&self, pattern: &[u8]) {
+        *lock(&self.shared.trigger) = Some(pattern.to_vec());
+    }
+
+    /// Whether traffic is held: after [`DelayProxy::pause`], or once the
+    /// pattern of [`DelayProxy::pause_at`] was seen, until
+    /// [`DelayProxy::resume`].
+    #[must_use]
+    pub fn is_paused(&self) -> bool {
+        *lock(&self.shared.paused)
     }
 
     /// Forwards what was held, and everything after it.
@@ -183,6 +235,15 @@ fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared) {
             Ok(n) => n,
         };
         {
+            let mut trigger = lock(&shared.trigger);
+            if let Some(pattern) = trigger.as_deref()
+                && contains(&buffer[..n], pattern)
+            {
+                *trigger = None;
+                *lock(&shared.paused) = true;
+            }
+        }
+        {
             let mut paused = lock(&shared.paused);
             while *paused {
                 paused = shared
@@ -200,4 +261,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared) {
         }
     }
     let _ = to.shutdown(Shutdown::Write);
+}
+
+/// Whether `pattern` occurs in `bytes` (an empty pattern always does).
+fn contains(bytes: &[u8], pattern: &[u8]) -> bool {
+    pattern.is_empty() || bytes.windows(pattern.len()).any(|w| w == pattern)
 }

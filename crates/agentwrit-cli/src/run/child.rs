@@ -146,7 +146,7 @@ impl Child {
             pty: master_fd,
             pumps,
         };
-        child.resize();
+        let _ = child.resize();
         Ok(child)
     }
 
@@ -169,10 +169,13 @@ impl Child {
         }
     }
 
-    /// Copies the terminal's window size to the child's pseudo-terminal
-    /// (the kernel then sends the child SIGWINCH).
-    pub fn resize(&self) {
-        let Some(master) = &self.pty else { return };
+    /// Copies the terminal's window size to the child's pseudo-terminal;
+    /// true when the size changed (the kernel then sends the child
+    /// SIGWINCH).
+    pub fn resize(&self) -> bool {
+        let Some(master) = &self.pty else {
+            return false;
+        };
         let size = [
             std::io::stdout().as_fd(),
             std::io::stderr().as_fd(),
@@ -180,9 +183,13 @@ impl Child {
         ]
         .into_iter()
         .find_map(|fd| rustix::termios::tcgetwinsize(fd).ok());
-        if let Some(size) = size {
-            let _ = rustix::termios::tcsetwinsize(master, size);
+        let Some(size) = size else {
+            return false;
+        };
+        if rustix::termios::tcgetwinsize(master).ok() == Some(size) {
+            return false;
         }
+        rustix::termios::tcsetwinsize(master, size).is_ok()
     }
 
     /// Waits for the child to exit; its status.

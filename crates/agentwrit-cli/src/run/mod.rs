@@ -4,7 +4,7 @@
 //! releases every agent on every way out.
 //!
 //! The files, one idea each: [`plan`] (credentials from the command line
-//! and `agentwrit.toml`), [`env`] (the child's environment), [`child`]
+//! and `agentwrit.toml`), [`env`](mod@env) (the child's environment), [`child`]
 //! (starting, masking and reaping the child), [`exec`] (the child's own
 //! set-up before the user's command), [`signals`] (what is forwarded),
 //! [`renew`] (renewal with retries), [`tokenfile`] (safe token files).
@@ -19,7 +19,7 @@ mod signals;
 mod tokenfile;
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 use agentwrit_async::wire::LaunchToken;
@@ -55,10 +55,13 @@ pub async fn run(args: RunArgs, json: bool) -> Result<u8, CliError> {
         loop {
             tokio::select! {
                 agents = &mut created => break agents?,
-                sig = signals.next() => {
+                received = signals.next() => {
+                    let sig = received.signal;
                     if matches!(sig, Signal::INT | Signal::TERM | Signal::HUP | Signal::QUIT) {
                         // Dropping `created` drops the guards of the agents
-                        // already registered, which releases them.
+                        // already registered, which releases them; an agent
+                        // whose registration is in flight is released by
+                        // the SDK when it arrives, before the process ends.
                         return Err(CliError::Interrupted { signal: sig.as_raw() });
                     }
                 }
@@ -66,7 +69,7 @@ pub async fn run(args: RunArgs, json: bool) -> Result<u8, CliError> {
         }
     };
     let mut guard = ReleaseGuard {
-        files: Vec::new(),
+        files: tokenfile::TokenFiles::default(),
         agents,
     };
     let mut resources = Resources::default();
@@ -226,25 +229,18 @@ async fn create_agents(
 /// The release guard: owns the agents and the token files from the
 /// moment the agents exist. The normal path empties it in [`finish`];
 /// on any other path (a panic, an early return) its drop removes the
-/// token files first, then drops the agents' own guards, which end their
-/// tasks at the broker before the drop returns (the SDK's releaser
-/// thread, independent of this runtime).
+/// token files first (and no renewal can write them again), then drops
+/// the agents' own guards, which end their tasks at the broker before
+/// the drop returns (the SDK's releaser thread, independent of this
+/// runtime).
 struct ReleaseGuard {
-    files: Vec<PathBuf>,
+    files: tokenfile::TokenFiles,
     agents: Vec<AgentGuard>,
-}
-
-impl ReleaseGuard {
-    fn remove_files(&mut self) {
-        for file in self.files.drain(..) {
-            let _ = std::fs::remove_file(file);
-        }
-    }
 }
 
 impl Drop for ReleaseGuard {
     fn drop(&mut self) {
-        self.remove_files();
+        self.files.close();
         // `agents` is dropped after this: each guard releases.
     }
 }
@@ -277,10 +273,12 @@ async fn supervise(
     }
     for (c, agent) in plan.credentials.iter().zip(&guard.agents) {
         if let Some(path) = &c.token_file {
-            guard.files.push(path.clone());
-            tokenfile::write(path, agent.access_token().expose_secret()).map_err(|e| {
-                CliError::io(format!("writing the token file {}", path.display()), e)
-            })?;
+            guard
+                .files
+                .write(path, agent.access_token().expose_secret())
+                .map_err(|e| {
+                    CliError::io(format!("writing the token file {}", path.display()), e)
+                })?;
         }
     }
     if plan.serve {
@@ -359,14 +357,20 @@ async fn supervise(
         death_signal: args.parent_death_signal.0,
         json,
     })?;
-    resources.renewals = Some(renew::Renewals::start(tasks, &secrets, &events_tx, json));
+    resources.renewals = Some(renew::Renewals::start(
+        tasks,
+        &secrets,
+        &guard.files,
+        &events_tx,
+        json,
+    ));
     drop(events_tx);
 
     let mut gave_up: Option<String> = None;
     let status = loop {
         tokio::select! {
             status = child.exited() => break status?,
-            sig = signals.next() => on_signal(&child, signals, sig),
+            received = signals.next() => on_signal(&child, received),
             Some(event) = events.recv() => match event {
                 renew::Event::Renewed => {
                     if let Some(sig) = args.renew_signal.and_then(Signal::from_named_raw) {
@@ -401,28 +405,39 @@ async fn supervise(
 /// A signal during supervision: forwarded once (see [`signals`] for the
 /// rule), or, with the child on its own pseudo-terminal, job control and
 /// window size passed through.
-fn on_signal(child: &Child, signals: &Signals, sig: Signal) {
-    match sig {
-        Signal::WINCH if child.on_pty() => child.resize(),
+fn on_signal(child: &Child, received: signals::Received) {
+    match received.signal {
+        Signal::WINCH if child.on_pty() => {
+            // The child's own terminal signals it when the size changes.
+            // A SIGWINCH a process sent while the size stayed the same
+            // would otherwise be lost: forwarded.
+            let changed = child.resize();
+            if !changed && received.origin != signals::Origin::Kernel {
+                child.signal(Signal::WINCH);
+            }
+        }
         Signal::TSTP => {
-            // Ctrl-Z: the child's session has no terminal signals of its
-            // own, so stop it, then stop ourselves as the shell expects.
+            // Ctrl-Z (or `kill -TSTP`): the child's session has no
+            // terminal signals of its own, so stop it, then stop ourselves
+            // as the shell expects.
             child.signal(Signal::STOP);
             let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::STOP);
         }
         Signal::CONT => {
             child.signal(Signal::CONT);
-            child.resize();
+            let _ = child.resize();
         }
-        _ => {
-            if !signals.delivered_by_terminal(sig, child.pgid()) {
+        sig => {
+            if !signals::already_delivered(received, rustix::process::getpgrp(), child.pgid()) {
                 child.signal(sig);
             }
         }
     }
 }
 
-/// The end of every run that got its agents: the token files go first,
+/// The end of every run that got its agents: the renewals are told to
+/// stop (one in flight finishes, so that the release uses the newest
+/// token, but writes no file and announces nothing), the token files go,
 /// then the endpoint and the renewals stop, then every agent's task is
 /// ended. A second SIGINT, SIGTERM or SIGHUP since the run began stops
 /// waiting: which agents are left to expire, and when, is printed.
@@ -433,7 +448,10 @@ async fn finish(
     json: bool,
     code: u8,
 ) {
-    guard.remove_files();
+    if let Some(renewals) = &resources.renewals {
+        renewals.stop();
+    }
+    guard.files.close();
     let agents = std::mem::take(&mut guard.agents);
     let left: Vec<(String, SystemTime)> = agents
         .iter()
@@ -447,7 +465,7 @@ async fn finish(
             task.abort();
         }
         if let Some(renewals) = resources.renewals {
-            renewals.stop().await;
+            renewals.join().await;
         }
         let mut releases = tokio::task::JoinSet::new();
         for agent in agents {
@@ -470,7 +488,8 @@ async fn finish(
     loop {
         tokio::select! {
             () = &mut work => return,
-            sig = signals.next() => {
+            received = signals.next() => {
+                let sig = received.signal;
                 if !matches!(sig, Signal::INT | Signal::TERM | Signal::HUP) {
                     continue;
                 }

@@ -9,6 +9,12 @@
 //! itself fails after it may have reached the broker, the next attempt
 //! first asks whether the current token is still alive; if it is not, the
 //! credential is lost and the failure is final.
+//!
+//! Once the run ends ([`Renewals::stop`]), a renewal in flight is let
+//! finish (the broker may have replaced the token already, and the release
+//! must use the new one), but nothing more comes of it: no token file is
+//! written (the release has removed them) and no [`Event::Renewed`] is
+//! sent.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -21,7 +27,7 @@ use crate::mask::Secrets;
 use crate::output;
 use crate::time::rfc3339;
 
-use super::tokenfile;
+use super::tokenfile::TokenFiles;
 
 /// The first backoff delay between attempts.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -59,10 +65,12 @@ pub struct Renewals {
 }
 
 impl Renewals {
-    /// Starts one task per entry of `tasks`.
+    /// Starts one task per entry of `tasks`; their token files are
+    /// written through `files`.
     pub fn start(
         tasks: Vec<Task>,
         secrets: &Secrets,
+        files: &TokenFiles,
         events: &mpsc::UnboundedSender<Event>,
         json: bool,
     ) -> Renewals {
@@ -70,19 +78,28 @@ impl Renewals {
         let tasks = tasks
             .into_iter()
             .map(|task| {
+                let context = Context {
+                    secrets: secrets.clone(),
+                    files: files.clone(),
+                    events: events.clone(),
+                    json,
+                };
                 let stopped = stopped.clone();
-                let secrets = secrets.clone();
-                let events = events.clone();
-                tokio::spawn(async move { renew_loop(task, secrets, events, stopped, json).await })
+                tokio::spawn(async move { renew_loop(task, context, stopped).await })
             })
             .collect();
         Renewals { stop, tasks }
     }
 
-    /// Asks every task to stop (a renewal in flight is finished first)
-    /// and waits for them.
-    pub async fn stop(self) {
+    /// Asks every task to stop, without waiting: a renewal in flight
+    /// finishes, and then writes no file and sends no event.
+    pub fn stop(&self) {
         let _ = self.stop.send(true);
+    }
+
+    /// Stops every task (as [`Renewals::stop`]) and waits for them.
+    pub async fn join(self) {
+        self.stop();
         for task in self.tasks {
             let _ = task.await;
         }
@@ -116,13 +133,21 @@ pub fn renewal_due(agent: &Agent) -> Option<SystemTime> {
     Some(scheduled.min(latest.max(SystemTime::now())))
 }
 
-async fn renew_loop(
-    task: Task,
+/// What a renewal task shares with the run.
+struct Context {
     secrets: Secrets,
+    files: TokenFiles,
     events: mpsc::UnboundedSender<Event>,
-    mut stopped: watch::Receiver<bool>,
     json: bool,
-) {
+}
+
+async fn renew_loop(task: Task, context: Context, mut stopped: watch::Receiver<bool>) {
+    let Context {
+        secrets,
+        files,
+        events,
+        json,
+    } = context;
     loop {
         let Some(due) = renewal_due(&task.agent) else {
             return;
@@ -134,8 +159,14 @@ async fn renew_loop(
             Outcome::Renewed => {
                 let token = task.agent.access_token();
                 secrets.add(token.expose_secret());
+                if *stopped.borrow() {
+                    // The run is ending: the child is gone, its files
+                    // removed; the release takes this token.
+                    return;
+                }
+                // Refused (nothing written) if the release has begun since.
                 if let Some(path) = &task.file
-                    && let Err(e) = tokenfile::write(path, token.expose_secret())
+                    && let Err(e) = files.write(path, token.expose_secret())
                 {
                     output::notice(
                         json,
@@ -191,7 +222,7 @@ async fn renew_with_retries(
         }
         let Ok(left) = deadline.duration_since(SystemTime::now()) else {
             return Outcome::GaveUp(format!(
-                "the broker did not renew it before it expired at {} ({failures} attempts)",
+                "the broker did not renew it before it expired at {} ({failures} failed attempt(s))",
                 rfc3339(deadline)
             ));
         };

@@ -11,8 +11,51 @@
 use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rustix::fs::{Mode, OFlags};
+
+/// The token files of a run, shared by the supervisor (first tokens) and
+/// the renewal tasks (renewed ones). [`TokenFiles::close`] removes them
+/// all, once, and from then on nothing is written: a renewal that
+/// finishes while the run ends cannot bring a file back.
+#[derive(Clone, Default)]
+pub struct TokenFiles(Arc<Mutex<FilesState>>);
+
+#[derive(Default)]
+struct FilesState {
+    /// Every path written to (or attempted), to remove at the end.
+    paths: Vec<PathBuf>,
+    closed: bool,
+}
+
+impl TokenFiles {
+    /// Writes `token` to `path` (see [`write`]) and remembers the path
+    /// for [`TokenFiles::close`]; `Ok(false)`, writing nothing, once
+    /// closed.
+    pub fn write(&self, path: &Path, token: &str) -> std::io::Result<bool> {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.closed {
+            return Ok(false);
+        }
+        // Remembered before the write: whatever is at the path when the
+        // run ends (a planted file the write could not replace) goes.
+        if !state.paths.iter().any(|p| p == path) {
+            state.paths.push(path.to_path_buf());
+        }
+        write(path, token)?;
+        Ok(true)
+    }
+
+    /// Removes every file written, and refuses every later write.
+    pub fn close(&self) {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        state.closed = true;
+        for path in state.paths.drain(..) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
 
 /// Writes `token` to `path` as described in the module docs.
 pub fn write(path: &Path, token: &str) -> std::io::Result<()> {
@@ -115,6 +158,20 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
         let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
         assert_eq!(left.len(), 1, "no temporary file left");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn nothing_is_written_once_the_files_are_closed() {
+        let dir = scratch("closed");
+        let target = dir.join("token");
+        let files = TokenFiles::default();
+        assert!(files.write(&target, "first").unwrap());
+        let renewal = files.clone();
+        files.close();
+        assert!(!target.exists(), "closing removes the file");
+        assert!(!renewal.write(&target, "renewed").unwrap());
+        assert!(!target.exists(), "a late write brought the file back");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -536,6 +536,7 @@ impl Drop for KillGroup {
     fn drop(&mut self) {
         let _ = Command::new("kill")
             .args(["-s", "KILL", "--", &format!("-{}", self.0)])
+            .stderr(std::process::Stdio::null())
             .status();
     }
 }
