@@ -747,11 +747,6 @@ impl Verifier {
             None => rejection,
         }
     }
-
-    /// `rejection` with this service's `resource_metadata`, as a refusal.
-    fn attach(&self, rejection: Rejection) -> Refusal {
-        self.attach_rejection(rejection).into()
-    }
 }
 
 fn verdict_of(
@@ -816,53 +811,42 @@ impl McpToolScopes {
         self.scopes.scope_families()
     }
 
-    /// Decides `body` for a token holding `held` (its id `jti`, for the
-    /// scope-usage records when `verifier` keeps them): the required
-    /// scopes, or the refusal (with `verifier`'s `resource_metadata`).
-    ///
-    /// # Errors
-    ///
-    /// The refusal: 403 `insufficient_scope` naming every needed scope,
-    /// 403 `forbidden` for an unlisted tool, 400 for a body that is not
-    /// usable JSON-RPC or an unusable placeholder value, 413 over the
-    /// limit.
-    pub fn authorize(
-        &self,
-        verifier: &Verifier,
-        jti: Option<&str>,
-        body: &[u8],
-        held: &[String],
-    ) -> std::result::Result<Vec<String>, Box<Refusal>> {
-        let verdict = self.scopes.authorize(body, held);
-        if let Some(jti) = jti {
-            record_decision(verifier, jti, &verdict);
-        }
-        verdict.map_err(|r| Box::new(verifier.attach(r)))
-    }
-
     /// The largest body decided on (a larger one is refused with 413).
     #[must_use]
     pub fn max_body_bytes(&self) -> usize {
         self.scopes.max_body_bytes()
     }
 
-    /// The whole decision on `body` for the verified `claims`, as the MCP
-    /// layer of `agentwrit-tower` makes it: the required scopes, or the
-    /// refusal (with `verifier`'s `resource_metadata`), and the request's
-    /// JSON-RPC `id` when the body is one request (for the error
-    /// response). With usage recording on, the scope decision is recorded
-    /// for the token (allowed, or denied naming the missing scopes).
-    /// `instance` (the request path) goes into a refusal's problem.
+    /// The whole decision on `body` for a verified token holding `held`,
+    /// as the MCP layer of `agentwrit-tower` makes it (one parse of the
+    /// body): the required scopes, or the refusal (with `verifier`'s
+    /// `resource_metadata`, and `instance`, the request path, in its
+    /// problem) and the request's JSON-RPC `id` when the body is one
+    /// request (for the error response). With usage recording on, the
+    /// scope decision is recorded for the token `jti` (allowed, or denied
+    /// naming the missing scopes; nothing without a `jti`, e.g. claims from
+    /// another verifier).
+    ///
+    /// Every shell decides here: Python's `McpAuth`/`ToolScopes` and
+    /// Node's `mcpToolScopes`.
+    ///
+    /// The refusal is a 403 `insufficient_scope` naming every needed
+    /// scope, a 403 `forbidden` for an unlisted tool, a 400 for a body that
+    /// is not usable JSON-RPC or an unusable placeholder value, a 413 over
+    /// the limit.
     #[must_use]
     pub fn decide(
         &self,
         verifier: &Verifier,
         body: &[u8],
-        claims: &Claims,
+        jti: Option<&str>,
+        held: &[String],
         instance: Option<String>,
     ) -> McpDecision {
-        let verdict = self.scopes.authorize(body, &claims.scope);
-        record_decision(verifier, &claims.jti, &verdict);
+        let (id, verdict) = self.scopes.authorize_with_id(body, held);
+        if let Some(jti) = jti {
+            record_decision(verifier, jti, &verdict);
+        }
         match verdict {
             Ok(required) => McpDecision {
                 id: None,
@@ -875,7 +859,7 @@ impl McpToolScopes {
                     None => rejection,
                 };
                 McpDecision {
-                    id: request_id(body),
+                    id,
                     verdict: Err(Box::new(rejection.into())),
                 }
             }
@@ -903,15 +887,6 @@ fn record_decision(
             verifier.record(jti, &required, false);
         }
         _ => {}
-    }
-}
-
-/// The `id` of a body that is one JSON-RPC request (read again only for a
-/// refusal's answer).
-fn request_id(body: &[u8]) -> Option<serde_json::Value> {
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(serde_json::Value::Object(mut message)) => message.remove("id"),
-        _ => None,
     }
 }
 
@@ -1058,25 +1033,24 @@ mod tests {
         )
         .unwrap();
         let call = br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_customer_profile","arguments":{"customer_id":"cust-7291"}}}"#;
-        assert_eq!(
-            scopes
-                .authorize(&verifier, None, call, &["read:data:*".into()])
-                .unwrap(),
-            ["read:data:customer-cust-7291"]
+        let allowed = scopes.decide(&verifier, call, None, &["read:data:*".into()], None);
+        assert_eq!(allowed.verdict.unwrap(), ["read:data:customer-cust-7291"]);
+        assert_eq!(allowed.id, None);
+        let denied = scopes.decide(
+            &verifier,
+            call,
+            None,
+            &["read:data:customer-cust-9999".into()],
+            Some("/mcp".into()),
         );
-        let r = scopes
-            .authorize(
-                &verifier,
-                None,
-                call,
-                &["read:data:customer-cust-9999".into()],
-            )
-            .unwrap_err();
+        assert_eq!(denied.id, Some(serde_json::json!(3)));
+        let r = denied.verdict.unwrap_err();
         assert_eq!((r.status(), r.code()), (403, "insufficient_scope"));
         assert_eq!(r.required_scope(), Some("read:data:customer-cust-7291"));
         let body: serde_json::Value =
-            serde_json::from_slice(&r.jsonrpc_body(Some(&serde_json::json!(3)))).unwrap();
+            serde_json::from_slice(&r.jsonrpc_body(denied.id.as_ref())).unwrap();
         assert_eq!(body["id"], 3);
         assert_eq!(body["error"]["code"], -32003);
+        assert_eq!(body["error"]["data"]["instance"], "/mcp");
     }
 }

@@ -177,7 +177,8 @@ fn scope_decisions_are_recorded_as_usage_evidence() {
     let call = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tenant_report","arguments":{"tenant":"bank"}}}"#;
     assert!(
         tools
-            .authorize(&verifier, Some(&claims.jti), call, &held)
+            .decide(&verifier, call, Some(&claims.jti), &held, None)
+            .verdict
             .is_ok()
     );
     verifier.shutdown_usage().unwrap();

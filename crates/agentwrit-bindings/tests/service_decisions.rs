@@ -189,7 +189,8 @@ fn route_and_tool_decisions_are_recorded_per_token() {
     let ok = tools.decide(
         &verifier,
         call(1, "tenant_report", json!({"tenant": "bank"})).as_bytes(),
-        &claims,
+        Some(&claims.jti),
+        &claims.scope,
         Some("/mcp".into()),
     );
     assert_eq!(ok.verdict.unwrap(), ["read:analytics:bank"]);
@@ -198,7 +199,8 @@ fn route_and_tool_decisions_are_recorded_per_token() {
     let no = tools.decide(
         &verifier,
         call(7, "write_order", json!({"order_id": "ord-2"})).as_bytes(),
-        &claims,
+        Some(&claims.jti),
+        &claims.scope,
         Some("/mcp".into()),
     );
     assert_eq!(no.id, Some(json!(7)));
@@ -211,10 +213,25 @@ fn route_and_tool_decisions_are_recorded_per_token() {
     let init = tools.decide(
         &verifier,
         br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}"#,
-        &claims,
+        Some(&claims.jti),
+        &claims.scope,
         None,
     );
     assert!(init.verdict.unwrap().is_empty());
+    // Without a token id (claims another verifier made) the same decision
+    // is made and answered, and nothing is recorded.
+    let anonymous = tools.decide(
+        &verifier,
+        call(8, "write_order", json!({"order_id": "ord-3"})).as_bytes(),
+        None,
+        &claims.scope,
+        None,
+    );
+    assert_eq!(anonymous.id, Some(json!(8)));
+    assert_eq!(
+        anonymous.verdict.unwrap_err().required_scope(),
+        Some("write:data:order-ord-3")
+    );
 
     // Released: the next request is refused and recorded on the token.
     let token = agent.access_token();

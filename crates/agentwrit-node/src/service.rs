@@ -360,11 +360,14 @@ pub struct McpScopesSpec {
 
 /// The decision on one JSON-RPC body.
 #[napi(object, object_from_js = false)]
-pub struct Authorized {
+pub struct McpDecision {
     /// The scopes the body needed (all held).
     pub required: Option<Vec<String>>,
     /// The refusal, otherwise.
     pub refusal: Option<Refusal>,
+    /// The request's JSON-RPC `id` when refused and the body is one
+    /// request (for the error response).
+    pub id: Option<serde_json::Value>,
 }
 
 /// The scopes an MCP server's JSON-RPC messages need, decided by the
@@ -400,27 +403,32 @@ impl McpScopes {
         self.inner.scope_families()
     }
 
-    /// Decides `body` for a token holding `held` (its id `jti`, for the
-    /// scope-usage records).
+    /// The decision on `body` for a verified token holding `held` (its
+    /// id `jti`, for the scope-usage records; `null` records nothing),
+    /// `instance` (the request path) in a refusal's problem: the shared
+    /// layer's one MCP decision, as Python's shell makes it too.
     #[napi]
-    pub fn authorize(
+    pub fn decide(
         &self,
         verifier: &Verifier,
-        jti: Option<String>,
         body: Buffer,
+        jti: Option<String>,
         held: Vec<String>,
-    ) -> Authorized {
-        match self
+        instance: Option<String>,
+    ) -> McpDecision {
+        let decision = self
             .inner
-            .authorize(&verifier.inner, jti.as_deref(), &body, &held)
-        {
-            Ok(required) => Authorized {
+            .decide(&verifier.inner, &body, jti.as_deref(), &held, instance);
+        match decision.verdict {
+            Ok(required) => McpDecision {
                 required: Some(required),
                 refusal: None,
+                id: None,
             },
-            Err(refusal) => Authorized {
+            Err(refusal) => McpDecision {
                 required: None,
                 refusal: Some(Refusal { inner: *refusal }),
+                id: decision.id,
             },
         }
     }

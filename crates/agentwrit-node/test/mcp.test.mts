@@ -6,7 +6,14 @@
 // the tool's result; a cross-customer or widening argument → refused; a
 // released or revoked token → 401. No live token at the end.
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+
+import express from "express";
 
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -14,8 +21,10 @@ import {
   discoverOAuthProtectedResourceMetadata,
   extractWWWAuthenticateParams,
 } from "@modelcontextprotocol/sdk/client/auth.js";
+import { requireBearerAuth } from "@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js";
 
 import type { Agent } from "agentwrit-rs";
+import { agentWritVerifier, mcpToolScopes } from "agentwrit-rs/mcp";
 import { DevBroker } from "agentwrit-rs/testing";
 
 import { startServer } from "../examples/mcp_server.mjs";
@@ -162,4 +171,76 @@ test("a broker that cannot be asked fails closed (the SDK's 500), never a tool c
     await server.close();
     await agent.release();
   }
+});
+
+test("mcpToolScopes: the shared decision answers with the request's id and path, and records it", async () => {
+  await using broker = new DevBroker();
+  const dir = await mkdtemp(join(tmpdir(), "agentwrit-node-mcp-usage-"));
+  try {
+    const auth = broker.auth({ usage: { serviceName: "mcp-node", dir } });
+    const app = express();
+    app.post(
+      "/mcp",
+      requireBearerAuth({ verifier: agentWritVerifier(auth) }),
+      express.json(),
+      mcpToolScopes(auth, { tools: { get_customer_profile: ["read:data:customer-{customer_id}"] } }),
+      (req, res) => {
+        res.json({ jsonrpc: "2.0", id: (req.body as { id: unknown }).id, result: { reached: true } });
+      },
+    );
+    const server = app.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+    const agent = await broker.universalApp().createAgent({
+      orchId: "mcp-orch",
+      taskId: "lookup-7291",
+      scope: ["read:data:customer-cust-7291"],
+    });
+    const call = async (id: unknown, customer: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+      const r = await fetch(url, {
+        method: "POST",
+        headers: { authorization: agent.bearerHeader, "content-type": "application/json" },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id,
+          method: "tools/call",
+          params: { name: "get_customer_profile", arguments: { customer_id: customer } },
+        }),
+      });
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    };
+    try {
+      const allowed = await call(1, "cust-7291");
+      assert.equal(allowed.status, 200);
+      assert.deepEqual(allowed.body["result"], { reached: true });
+      // Refused: the JSON-RPC error carries the request's id, whatever its
+      // type, and the problem names the path (as tower's MCP layer answers).
+      for (const id of ["call-7", 8]) {
+        const denied = await call(id, "cust-9999");
+        assert.equal(denied.status, 403);
+        assert.equal(denied.body["id"], id);
+        const error = denied.body["error"] as { code: number; message: string; data: Record<string, unknown> };
+        assert.equal(error.code, -32003);
+        assert.equal(error.data["instance"], "/mcp");
+        assert.match(error.message, /read:data:customer-cust-9999/);
+      }
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await agent.release();
+    }
+    auth.close();
+    const text = (await Promise.all((await readdir(dir)).map((f) => readFile(join(dir, f), "utf8")))).join("");
+    const records = text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { task_id: string; requests: number; scopes: { scope: string; decision: string; count: number }[] });
+    assert.equal(records.length, 1, text);
+    assert.equal(records[0]?.task_id, "lookup-7291");
+    assert.equal(records[0]?.requests, 3);
+    const uses = (records[0]?.scopes ?? []).map((u) => `${u.scope} ${u.decision} ${u.count}`).sort();
+    assert.deepEqual(uses, ["read:data:customer-cust-7291 allowed 1", "read:data:customer-cust-9999 denied 2"]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  assert.deepEqual(await liveTokens(broker), new Set());
 });

@@ -188,15 +188,6 @@ function bodyBytes(req: IncomingMessage): Buffer | undefined {
   return Buffer.from(JSON.stringify(body), "utf8");
 }
 
-function requestId(req: IncomingMessage): string | number | null {
-  const body = (req as IncomingMessage & { body?: unknown }).body;
-  if (body !== null && typeof body === "object" && !Array.isArray(body)) {
-    const id = (body as { id?: unknown }).id;
-    if (typeof id === "string" || typeof id === "number") return id;
-  }
-  return null;
-}
-
 /**
  * Express middleware deciding each JSON-RPC body against the verified
  * token's scopes (`req.auth`, set by `requireBearerAuth`; the body parsed
@@ -221,10 +212,12 @@ export function mcpToolScopes(auth: AgentAuth, rules: McpScopeRules): Middleware
       next(new Error("mcpToolScopes needs the body parsed (express.json()) in front of it"));
       return;
     }
-    const decision = scopes.authorize(auth._native, claimsOf(info)?.jti ?? null, body, info.scopes);
+    // The shared layer's decision (as tower's MCP layer and Python's
+    // McpAuth make it): the scopes, or the refusal with the request's id.
+    const decision = scopes.decide(auth._native, body, claimsOf(info)?.jti ?? null, info.scopes, pathOf(req));
     if (decision.refusal !== undefined && decision.refusal !== null) {
       const refusal = decision.refusal;
-      const parts = refusal.jsonrpcResponse(requestId(req));
+      const parts = refusal.jsonrpcResponse(decision.id ?? null);
       const headers: Record<string, string> = {};
       for (const { name, value } of parts.headers) headers[name] = value;
       send(res, { status: parts.status, headers, body: parts.body });

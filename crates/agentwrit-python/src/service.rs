@@ -502,9 +502,14 @@ impl McpScopes {
         verified: &Verified,
         instance: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let decision = self
-            .inner
-            .decide(&verifier.inner, body, &verified.claims, instance);
+        let claims = &verified.claims;
+        let decision = self.inner.decide(
+            &verifier.inner,
+            body,
+            Some(&claims.jti),
+            &claims.scope,
+            instance,
+        );
         let id = match decision.id {
             Some(id) => tree_to_py(py, id)?,
             None => py.None(),

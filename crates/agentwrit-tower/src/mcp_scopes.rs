@@ -214,8 +214,22 @@ impl McpScopes {
     }
 
     /// [`authorize`](McpScopes::authorize), also returning the request's
-    /// JSON-RPC `id` when the body is one request (for the error response).
-    pub(crate) fn authorize_with_id<S: AsRef<str>>(
+    /// JSON-RPC `id` when the body is one request (an object with an `id`),
+    /// from the same parse: what an error response answers with
+    /// ([`Rejection::to_jsonrpc_response`]). The MCP layer decides with it,
+    /// and so can a verifier of another language (the bindings).
+    ///
+    /// ```
+    /// let scopes = agentwrit_tower::McpScopes::builder()
+    ///     .tool("tenant_report", &["read:analytics:{tenant}"])
+    ///     .build()?;
+    /// let call = br#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"tenant_report","arguments":{"tenant":"bank"}}}"#;
+    /// let (id, verdict) = scopes.authorize_with_id(call, &["read:analytics:hospital"]);
+    /// assert_eq!(id, Some(serde_json::json!(9)));
+    /// assert_eq!(verdict.unwrap_err().required_scope(), Some("read:analytics:bank"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn authorize_with_id<S: AsRef<str>>(
         &self,
         body: &[u8],
         held: &[S],

@@ -12,19 +12,7 @@ use std::process::Command;
 fn the_agent_calls_its_tools_is_refused_across_customers_and_releases_every_token() {
     let env = common::env();
     let server = common::Server::start(env.broker.url(), &[]);
-    let output = Command::new(env!("CARGO_BIN_EXE_mcp_agent"))
-        .env("AGENTWRIT_BROKER_URL", env.broker.url())
-        .env("AGENTWRIT_CLIENT_ID", &env.reg.client_id)
-        .env(
-            "AGENTWRIT_CLIENT_SECRET",
-            env.reg.client_secret.expose_secret(),
-        )
-        .env("AGENTWRIT_MCP_URL", &server.url)
-        .env_remove("AGENTWRIT_CA_FILE")
-        .env_remove("AGENTWRIT_CLIENT_CERT")
-        .env_remove("AGENTWRIT_CLIENT_KEY")
-        .output()
-        .unwrap();
+    let output = common::run_agent(&env, &server);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

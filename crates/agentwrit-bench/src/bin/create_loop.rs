@@ -15,29 +15,59 @@
 //! `--async` runs the creates on `agentwrit-async` (a current-thread tokio
 //! runtime, or the multi-thread one with `--multi-thread`) instead of
 //! `agentwrit-blocking`.
+//!
+//! Output errors are handled, never a panic: when the reader of its output
+//! has gone (`create_loop | head -1`), it stops writing and exits 0 (every
+//! agent it created is already released by then); any other write error
+//! is reported on stderr with exit status 1.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{self, BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use agentwrit_bench::{blocking, nonblocking, process_cpu_time};
 
-fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("create_loop: {e}");
-            ExitCode::FAILURE
-        }
+/// Why the run stopped early.
+enum Failure {
+    /// The measurement failed.
+    Run(String),
+    /// Its figures could not be written to stdout.
+    Output(io::Error),
+}
+
+impl From<String> for Failure {
+    fn from(e: String) -> Self {
+        Failure::Run(e)
     }
+}
+
+impl From<&str> for Failure {
+    fn from(e: &str) -> Self {
+        Failure::Run(e.to_owned())
+    }
+}
+
+fn main() -> ExitCode {
+    let message = match run() {
+        Ok(()) => return ExitCode::SUCCESS,
+        // Whoever read the output stopped reading: not a failure of the run.
+        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            return ExitCode::SUCCESS;
+        }
+        Err(Failure::Output(e)) => format!("cannot write to stdout: {e}"),
+        Err(Failure::Run(e)) => e,
+    };
+    // Best effort: a closed stderr is no reason to panic either.
+    let _ = writeln!(io::stderr(), "create_loop: {message}");
+    ExitCode::FAILURE
 }
 
 fn per_call(before: Option<Duration>, after: Option<Duration>, n: usize) -> Option<f64> {
     Some((after? - before?).as_secs_f64() * 1e6 / n.max(1) as f64)
 }
 
-fn run() -> Result<(), String> {
+fn run() -> Result<(), Failure> {
     let n: usize = match std::env::args().nth(1) {
         Some(v) => v.parse().map_err(|_| format!("invalid count {v:?}"))?,
         None => 1000,
@@ -65,20 +95,32 @@ fn run() -> Result<(), String> {
     let after = process_cpu_time();
     let raw = per_call(before, after, n);
 
+    report(&mut io::stdout().lock(), n, sdk, raw).map_err(Failure::Output)
+}
+
+/// Writes the figures to `out` (and flushes it).
+fn report(
+    out: &mut impl io::Write,
+    n: usize,
+    sdk: Option<f64>,
+    raw: Option<f64>,
+) -> io::Result<()> {
     match (sdk, raw) {
         (Some(sdk), Some(raw)) => {
-            println!("{n} creates: {sdk:.1} µs client CPU per create");
-            println!(
+            writeln!(out, "{n} creates: {sdk:.1} µs client CPU per create")?;
+            writeln!(
+                out,
                 "floor, {n} × 3 raw HTTP/1.1 requests on one kept-alive TcpStream: {raw:.1} µs CPU per 3 requests"
-            );
-            println!(
+            )?;
+            writeln!(
+                out,
                 "the SDK above the floor: {:.1} µs per create (Ed25519 keygen + sign alone: ≈ 56 µs)",
                 sdk - raw
-            );
+            )?;
         }
-        _ => println!("no CPU figures: /proc/self/stat unavailable"),
+        _ => writeln!(out, "no CPU figures: /proc/self/stat unavailable")?,
     }
-    Ok(())
+    out.flush()
 }
 
 /// The scope and task id of create number `i`.

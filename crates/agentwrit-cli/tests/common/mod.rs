@@ -238,6 +238,155 @@ pub fn kill(pid: u32, signal: &str) {
     assert!(status.success());
 }
 
+/// The `agentwrit-devbroker` binary for [`Standalone`]: the one the
+/// workspace build put beside the binary under test (`cargo test
+/// --workspace --all-targets`, as `cargo xtask test` runs it, builds every
+/// bin target into the profile directory), used as it is unless a source
+/// it is built from changed after it ([`is_fresh`]).
+///
+/// Otherwise (`cargo test -p agentwrit-cli` alone, from a clean target
+/// directory or after an edit) cargo builds it, once per test process,
+/// into that directory with the workspace build's package selection
+/// (`--workspace`, no test, example or bench target, so the features it
+/// resolves are those the workspace build gives its bins and the
+/// dependencies already built are reused), and only this one bin target.
+/// Never `-p agentwrit-devbroker`: features resolved for that package
+/// alone differ from the workspace's and rebuild shared dependencies.
+pub fn devbroker_bin() -> PathBuf {
+    static BIN_PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN_PATH
+        .get_or_init(|| {
+            // Same target directory, same profile (`debug` is the `dev`
+            // profile's directory).
+            let profile_dir = Path::new(BIN).parent().unwrap();
+            let bin = profile_dir.join(format!(
+                "agentwrit-devbroker{}",
+                std::env::consts::EXE_SUFFIX
+            ));
+            if is_fresh(&bin) {
+                return bin;
+            }
+            let target_dir = profile_dir.parent().unwrap();
+            let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
+                "debug" => "dev",
+                other => other,
+            };
+            let built = cargo()
+                .args([
+                    "build",
+                    "--quiet",
+                    "--workspace",
+                    "--bin",
+                    "agentwrit-devbroker",
+                ])
+                .args(["--profile", profile])
+                .arg("--target-dir")
+                .arg(target_dir)
+                .status()
+                .unwrap();
+            assert!(
+                built.success() && bin.exists(),
+                "cannot build {}",
+                bin.display()
+            );
+            bin
+        })
+        .clone()
+}
+
+/// The cargo that runs the tests, in this package's directory.
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd
+}
+
+/// Whether `bin` exists and is newer than every file of the workspace
+/// packages `agentwrit-devbroker` is built from (itself and its path
+/// dependencies, transitively) and than the workspace's `Cargo.toml` and
+/// `Cargo.lock`: what an edit or a checkout since the build would have
+/// touched. Errs towards "not fresh" (cargo then decides).
+fn is_fresh(bin: &Path) -> bool {
+    let Some(built) = std::fs::metadata(bin).and_then(|m| m.modified()).ok() else {
+        return false;
+    };
+    let Ok(out) = cargo()
+        .args([
+            "metadata",
+            "--no-deps",
+            "--offline",
+            "--format-version",
+            "1",
+        ])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+    else {
+        return false;
+    };
+    let Ok(meta) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
+        return false;
+    };
+    let Some(packages) = meta["packages"].as_array() else {
+        return false;
+    };
+    let package = |name: &str| packages.iter().find(|p| p["name"] == name);
+    // The packages it is built from: normal and build dependencies by path.
+    let mut dirs = Vec::new();
+    let mut todo = vec!["agentwrit-devbroker".to_owned()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(p) = package(&name) else {
+            return false;
+        };
+        let Some(manifest) = p["manifest_path"].as_str() else {
+            return false;
+        };
+        dirs.push(Path::new(manifest).parent().unwrap().to_path_buf());
+        for dep in p["dependencies"].as_array().into_iter().flatten() {
+            let by_path = dep["path"].is_string();
+            let built_with = dep["kind"].is_null() || dep["kind"] == "build";
+            if let (true, true, Some(dep_name)) = (by_path, built_with, dep["name"].as_str()) {
+                todo.push(dep_name.to_owned());
+            }
+        }
+    }
+    let root = Path::new(meta["workspace_root"].as_str().unwrap_or("/nonexistent"));
+    let mut files = vec![root.join("Cargo.toml"), root.join("Cargo.lock")];
+    for dir in &dirs {
+        walk(dir, &mut files);
+    }
+    files.iter().all(|f| {
+        std::fs::metadata(f)
+            .and_then(|m| m.modified())
+            .is_ok_and(|m| m <= built)
+    })
+}
+
+/// Every file under `dir` (not in hidden, `target` or `node_modules`
+/// directories).
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => {
+                if !name.starts_with('.') && name != "target" && name != "node_modules" {
+                    walk(&path, files);
+                }
+            }
+            Ok(_) => files.push(path),
+            Err(_) => {}
+        }
+    }
+}
+
 /// A development broker in a process of its own (`agentwrit-devbroker`),
 /// so that a test can pause it (SIGSTOP) and resume it. Killed on drop.
 pub struct Standalone {
@@ -247,38 +396,10 @@ pub struct Standalone {
 }
 
 impl Standalone {
-    /// Builds the binary if needed (cargo, the same target directory)
-    /// and starts it on 127.0.0.1:0.
+    /// Starts the `agentwrit-devbroker` binary ([`devbroker_bin`]) on
+    /// 127.0.0.1:0.
     pub fn start() -> Standalone {
-        // Beside the binary under test: same target directory, same
-        // profile (`debug` is the `dev` profile's directory).
-        let bin = Path::new(BIN).with_file_name("agentwrit-devbroker");
-        let profile_dir = Path::new(BIN).parent().unwrap();
-        let target_dir = profile_dir.parent().unwrap();
-        let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
-            "debug" => "dev",
-            other => other,
-        };
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let built = Command::new(cargo)
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "agentwrit-devbroker",
-                "--bin",
-                "agentwrit-devbroker",
-            ])
-            .args(["--profile", profile])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .status()
-            .unwrap();
-        assert!(
-            built.success() && bin.exists(),
-            "cannot build {}",
-            bin.display()
-        );
+        let bin = devbroker_bin();
         let admin_secret = unique("admin-secret");
         let mut child = Command::new(&bin)
             .args([

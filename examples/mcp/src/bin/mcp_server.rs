@@ -15,12 +15,25 @@
 //! document (RFC 9728) is at `/.well-known/oauth-protected-resource/mcp`.
 //! The server never forwards a client's token: the layer strips it before
 //! rmcp sees the request.
+//!
+//! With `--record-usage DIR` it records scope-usage evidence
+//! (`docs/usage-evidence.md`): per token, the scopes it was granted, the
+//! tool calls allowed and the calls denied with the scope that was missing,
+//! written as JSON Lines files in `DIR` when the token expires and, for
+//! every token still tracked, when the server stops (Ctrl-C or SIGTERM).
+//! `agentwrit usage report DIR` reads them.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use agentwrit_tower::AgentAuth;
+use agentwrit_tower::usage::{JsonlSink, Recorder};
 use clap::Parser;
+
+/// The service name in the usage records (the Python example's default,
+/// its program name, is the same).
+const SERVICE_NAME: &str = "mcp_server";
 
 /// An MCP server whose tools need AgentWrit scopes.
 #[derive(Debug, Parser)]
@@ -53,6 +66,11 @@ struct Args {
     /// of the broker, which is not one itself.
     #[arg(long)]
     authorization_server: Option<String>,
+    /// Record scope usage (per token: granted, allowed, denied with the
+    /// missing scope) as JSON Lines files in DIR (created if missing);
+    /// what is pending is written when the server stops.
+    #[arg(long, value_name = "DIR")]
+    record_usage: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -62,6 +80,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_max_level(tracing::Level::WARN)
         .init();
     let args = Args::parse();
+    // Listening before anything is printed: a signal that arrives once the
+    // server says it is ready stops it cleanly (usage records written),
+    // never by the default action.
+    let mut signals = Signals::listen()?;
 
     // The broker: given, from the environment, or embedded.
     let configured = args.broker_url.clone().or_else(|| {
@@ -98,6 +120,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(audience) = &args.audience {
         builder = builder.audience(audience);
     }
+    let recorder = match &args.record_usage {
+        Some(dir) => {
+            let recorder = Recorder::builder()
+                .service_name(SERVICE_NAME)
+                .sink(JsonlSink::dir(dir)?)
+                .build()?;
+            builder = builder.record_usage(recorder.clone());
+            Some(recorder)
+        }
+        None => None,
+    };
     let auth = builder.build()?;
 
     // rmcp accepts only these Host values (DNS-rebinding protection).
@@ -124,6 +157,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("protected resource metadata: {}", resource.metadata_url());
     println!("tokens validated at {broker_url}");
+    if let Some(dir) = &args.record_usage {
+        println!("scope usage recorded in {}", dir.display());
+    }
     if let Some((_, app)) = &embedded {
         // The embedded broker's throwaway sample app, for the agent example.
         println!("export AGENTWRIT_BROKER_URL={broker_url}");
@@ -137,36 +173,61 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("press Ctrl-C to stop");
 
     let stop = shutdown.clone();
-    axum::serve(listener, router)
+    let served = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
-            wait_for_signal().await;
+            signals.recv().await;
             stop.cancel();
         })
-        .await?;
+        .await;
+    // Every token still tracked gets its record now (reason `shutdown`),
+    // even when serving failed.
+    let recorded = recorder.as_ref().map(Recorder::shutdown).transpose();
     drop(embedded);
+    served?;
+    recorded?;
+    if let Some(dir) = &args.record_usage {
+        println!("scope-usage records written to {}", dir.display());
+    }
     Ok(())
 }
 
-/// Ctrl-C or SIGTERM.
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Ctrl-C (SIGINT) and, on Unix, SIGTERM: registered when created, so a
+/// signal arriving before the server waits for it is not lost.
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Signals {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    /// The first of them.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => {}
+                _ = self.terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -4,7 +4,9 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use agentwrit_blocking::wire::AuditQuery;
 use agentwrit_blocking::{App, Operator};
@@ -31,7 +33,10 @@ pub fn env() -> Env {
 /// An MCP server example, running; killed when dropped: the `mcp_server`
 /// binary, or the Python server (`python/mcp_server.py`).
 pub struct Server {
-    child: Child,
+    /// `None` once stopped.
+    child: Option<Child>,
+    /// What it prints after it is ready, read to the end.
+    rest: Option<std::thread::JoinHandle<Vec<String>>>,
     /// `http://127.0.0.1:PORT/mcp`.
     pub url: String,
     /// The protected-resource metadata URL it printed.
@@ -74,7 +79,8 @@ impl Server {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut server = Server {
-            child,
+            child: Some(child),
+            rest: None,
             url: String::new(),
             metadata_url: String::new(),
         };
@@ -93,16 +99,68 @@ impl Server {
             server.url.starts_with("http://127.0.0.1:"),
             "server did not start"
         );
-        std::thread::spawn(move || lines.for_each(drop));
+        server.rest = Some(std::thread::spawn(move || {
+            lines.map_while(Result::ok).collect()
+        }));
         server
+    }
+
+    /// Stops it with `signal` (`TERM`, `INT`) as a user or a supervisor
+    /// would, and waits for it to exit (at most a minute, then it is
+    /// killed and the test fails): its exit status and the lines it
+    /// printed after it was ready.
+    pub fn stop(mut self, signal: &str) -> (ExitStatus, Vec<String>) {
+        let mut child = self.child.take().unwrap();
+        let pid = child.id();
+        let sent = Command::new("kill")
+            .args(["-s", signal, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -s {signal} {pid}");
+        let (tx, rx) = mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            let status = child.wait();
+            let _ = tx.send(());
+            status
+        });
+        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+            let _ = Command::new("kill")
+                .args(["-s", "KILL", &pid.to_string()])
+                .status();
+            panic!("the server did not exit within a minute of SIG{signal}");
+        }
+        let status = waiter.join().unwrap().unwrap();
+        let rest = self.rest.take().unwrap().join().unwrap();
+        (status, rest)
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
+}
+
+/// Runs the built `mcp_agent` binary against `server` with the app of
+/// `env`: its output.
+pub fn run_agent(env: &Env, server: &Server) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mcp_agent"))
+        .env("AGENTWRIT_BROKER_URL", env.broker.url())
+        .env("AGENTWRIT_CLIENT_ID", &env.reg.client_id)
+        .env(
+            "AGENTWRIT_CLIENT_SECRET",
+            env.reg.client_secret.expose_secret(),
+        )
+        .env("AGENTWRIT_MCP_URL", &server.url)
+        .env_remove("AGENTWRIT_CA_FILE")
+        .env_remove("AGENTWRIT_CLIENT_CERT")
+        .env_remove("AGENTWRIT_CLIENT_KEY")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }
 
 /// Every agent registered at the broker is dead there: its token was
