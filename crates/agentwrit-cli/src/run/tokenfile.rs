@@ -30,7 +30,7 @@ struct FilesState {
 }
 
 impl TokenFiles {
-    /// Writes `token` to `path` (see [`write`]) and remembers the path
+    /// Writes `token` to `path` (see [`write`](fn@write)) and remembers the path
     /// for [`TokenFiles::close`]; `Ok(false)`, writing nothing, once
     /// closed.
     pub fn write(&self, path: &Path, token: &str) -> std::io::Result<bool> {
