@@ -26,8 +26,10 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 from typing import Any
 
@@ -209,13 +211,23 @@ async def serve(args: argparse.Namespace) -> None:
     print(f"MCP server listening on http://{local}{MCP_PATH}")
     print(f"protected resource metadata: {verifier.resource_metadata_url}")
     print(f"tokens validated at {broker_url}")
+    exports_dir = None
     if embedded is not None:
-        # The embedded broker's throwaway sample app, for an agent.
+        # The embedded broker's throwaway sample app, for an agent: its
+        # credentials go to a file only this user can read (a fresh 0700
+        # directory, the file 0600), never to the output.
         creds = embedded.universal_credentials()
-        print(f"export AGENTWRIT_BROKER_URL={broker_url}")
-        print(f"export AGENTWRIT_CLIENT_ID={creds.client_id}")
-        print(f"export AGENTWRIT_CLIENT_SECRET={creds.client_secret}")
-        print(f"export AGENTWRIT_MCP_URL={public_url}")
+        exports_dir = tempfile.mkdtemp(prefix="agentwrit-mcp-")
+        exports = os.path.join(exports_dir, "agent.env")
+        fd = os.open(exports, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(
+                f"export AGENTWRIT_BROKER_URL={broker_url}\n"
+                f"export AGENTWRIT_CLIENT_ID={creds.client_id}\n"
+                f"export AGENTWRIT_CLIENT_SECRET={creds.client_secret}\n"
+                f"export AGENTWRIT_MCP_URL={public_url}\n"
+            )
+        print(f"the agent's settings (the embedded broker's app): source {exports}")
     print("press Ctrl-C to stop", flush=True)
 
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
@@ -227,6 +239,8 @@ async def serve(args: argparse.Namespace) -> None:
         await uv.serve(sockets=[sock])
     finally:
         verifier.close()
+        if exports_dir is not None:
+            shutil.rmtree(exports_dir, ignore_errors=True)
         if embedded is not None:
             embedded.close()
 

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! cargo run -p agentwrit-mcp-example --bin mcp_agent      # embedded broker and server
-//! # or against a running server (mcp_server prints these exports):
+//! # or against a running server (on its embedded broker, mcp_server writes
+//! # these exports to a 0600 file and prints `source PATH`):
 //! export AGENTWRIT_BROKER_URL=... AGENTWRIT_CLIENT_ID=... AGENTWRIT_CLIENT_SECRET=...
 //! export AGENTWRIT_MCP_URL=http://127.0.0.1:8000/mcp
 //! cargo run -p agentwrit-mcp-example --bin mcp_agent -- --customer cust-7291 --order ord-4823

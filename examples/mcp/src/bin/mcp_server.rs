@@ -160,16 +160,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dir) = &args.record_usage {
         println!("scope usage recorded in {}", dir.display());
     }
-    if let Some((_, app)) = &embedded {
-        // The embedded broker's throwaway sample app, for the agent example.
-        println!("export AGENTWRIT_BROKER_URL={broker_url}");
-        println!("export AGENTWRIT_CLIENT_ID={}", app.client_id);
-        println!(
-            "export AGENTWRIT_CLIENT_SECRET={}",
-            app.client_secret.expose_secret()
-        );
-        println!("export AGENTWRIT_MCP_URL={public_url}");
-    }
+    // The embedded broker's throwaway sample app, for the agent example:
+    // its credentials go to a file only this user can read, never to the
+    // output (a secret printed once is in every log that keeps it).
+    let exports = match &embedded {
+        Some((_, app)) => {
+            let body = format!(
+                "export AGENTWRIT_BROKER_URL={broker_url}\n\
+                 export AGENTWRIT_CLIENT_ID={}\n\
+                 export AGENTWRIT_CLIENT_SECRET={}\n\
+                 export AGENTWRIT_MCP_URL={public_url}\n",
+                app.client_id,
+                app.client_secret.expose_secret()
+            );
+            let file = ExportsFile::write(&body)?;
+            println!(
+                "the agent's settings (the embedded broker's app): source {}",
+                file.path().display()
+            );
+            Some(file)
+        }
+        None => None,
+    };
     println!("press Ctrl-C to stop");
 
     let stop = shutdown.clone();
@@ -182,6 +194,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Every token still tracked gets its record now (reason `shutdown`),
     // even when serving failed.
     let recorded = recorder.as_ref().map(Recorder::shutdown).transpose();
+    drop(exports);
     drop(embedded);
     served?;
     recorded?;
@@ -229,5 +242,52 @@ impl Signals {
         {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+/// A file of `export` lines in a fresh directory of its own (0700; the
+/// file 0600, created new, never through a link), removed with the
+/// directory on drop.
+struct ExportsFile {
+    dir: PathBuf,
+}
+
+impl ExportsFile {
+    fn write(body: &str) -> std::io::Result<ExportsFile> {
+        use std::io::Write as _;
+        #[cfg(unix)]
+        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+        let base = std::env::temp_dir();
+        let mut attempt = 0u32;
+        let dir = loop {
+            let dir = base.join(format!("agentwrit-mcp-{}-{attempt}", std::process::id()));
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            builder.mode(0o700);
+            match builder.create(&dir) {
+                Ok(()) => break dir,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let file = ExportsFile { dir };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        options.open(file.path())?.write_all(body.as_bytes())?;
+        Ok(file)
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join("agent.env")
+    }
+}
+
+impl Drop for ExportsFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
