@@ -48,7 +48,7 @@ def app(broker: DevBroker) -> AgentWritApp:
 
 def brokers_of(request: pytest.FixtureRequest) -> list[DevBroker]:
     """The development brokers the test's fixtures gave it."""
-    found = []
+    found: list[DevBroker] = []
     for name in BROKER_FIXTURES:
         if name not in request.fixturenames:
             continue
