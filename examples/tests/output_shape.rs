@@ -11,8 +11,9 @@ use std::sync::OnceLock;
 ///
 /// `cargo test --all-targets` builds examples as test harnesses (with a
 /// hash in their names), and a plain `cargo test -p` may not build them at
-/// all, so the first test that needs one runs `cargo build --examples`
-/// into the same target directory and profile as this test binary.
+/// all, so the first test that needs one runs `cargo build --workspace
+/// --examples` into the same target directory and profile as this test
+/// binary.
 fn examples_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -32,13 +33,12 @@ fn examples_dir() -> &'static Path {
         let mut build = Command::new(cargo);
         build
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args([
-                "build",
-                "--quiet",
-                "--package",
-                "agentwrit-examples",
-                "--examples",
-            ])
+            // `--workspace`: the features the whole workspace's debug
+            // build resolves (`cargo xtask test` builds the examples so
+            // before the tests), so this finds them up to date instead of
+            // compiling their tree again with this package's features
+            // alone.
+            .args(["build", "--quiet", "--workspace", "--examples"])
             .arg("--target-dir")
             .arg(target_dir);
         match profile.as_str() {

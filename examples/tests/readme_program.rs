@@ -30,7 +30,11 @@ fn readme_program() -> PathBuf {
     let mut build = Command::new(cargo);
     build
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "--package", "agentwrit-examples"])
+        // `--workspace`: the features the whole workspace's debug build
+        // resolves (`cargo xtask test` builds the examples so before the
+        // tests), so this finds the example up to date instead of
+        // compiling its tree again with this package's features alone.
+        .args(["build", "--quiet", "--workspace"])
         .args(["--example", "readme_async", "--target-dir"])
         .arg(target_dir);
     match profile.as_str() {

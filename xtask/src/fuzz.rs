@@ -1,7 +1,10 @@
 //! `cargo xtask fuzz [--quick] [--inputs N] [--seconds S] [--target T]`:
-//! the arbitrary-input harness of `crates/agentwrit-fuzz`, in release.
+//! the arbitrary-input harness of `crates/agentwrit-fuzz`, from the shared
+//! optimised build ([`crate::builds`]).
 
-use crate::util::{cargo, flag, run};
+use std::process::Command;
+
+use crate::util::{flag, run};
 
 /// Runs every fuzz target: one million inputs each by default, 20 000
 /// with `--quick` (what CI runs).
@@ -21,16 +24,6 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
     if flag(args, "--quick") && !pass.iter().any(|a| a == "--inputs") {
         pass.extend(["--inputs".to_owned(), "20000".to_owned()]);
     }
-    run(cargo()
-        .args([
-            "run",
-            "--release",
-            "-q",
-            "-p",
-            "agentwrit-fuzz",
-            "--bin",
-            "fuzz",
-            "--",
-        ])
-        .args(&pass))
+    let fuzz = crate::builds::optimised_bin("fuzz")?;
+    run(Command::new(fuzz).args(&pass))
 }

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::python::{Broker, sdk_python};
-use crate::util::{binary, cargo, root, run};
+use crate::util::root;
 
 /// How long the Python script may run before it is killed.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -27,14 +27,9 @@ pub fn interop_python(args: &[String]) -> Result<(), String> {
     let start = Instant::now();
     let root = root();
     let python = sdk_python()?;
-    run(cargo().args([
-        "build",
-        "-p",
-        "agentwrit-devbroker",
-        "--bin",
-        "agentwrit-devbroker",
-    ]))?;
-    let broker = Broker::start(&binary("debug", "agentwrit-devbroker")?, &[])?;
+    // The broker from the shared optimised build: the same binary the
+    // soak and the comparison run, compiled once.
+    let broker = Broker::start(&crate::builds::optimised_bin("agentwrit-devbroker")?, &[])?;
     eprintln!("\ndevelopment broker at {}", broker.url);
     let script = root
         .join("xtask")

@@ -5,7 +5,9 @@
 //! workspace (the target directory, the members' manifests) come from
 //! `cargo metadata`, never from parsing files by hand.
 
+mod builds;
 mod metadata;
+mod pipeline;
 mod util;
 
 mod bench;
@@ -16,16 +18,21 @@ mod browser;
 mod ci;
 mod deny;
 mod doc_links;
+mod doc_mentions;
+mod doc_snippets;
+mod docs;
 mod dups;
 mod features;
 mod fuzz;
 mod interop;
 mod mcp;
 mod node;
+mod package_state;
 mod pypkg;
 mod python;
 mod release;
 mod soak;
+mod tools;
 
 use std::process::ExitCode;
 
@@ -33,13 +40,25 @@ const HELP: &str = "\
 cargo xtask <command>
 
 Commands:
-  ci             fmt, clippy -D warnings, docs, deny, dups, features, the whole
-                 test suite, then the quick modes of fuzz, interop, soak,
-                 bench-compare, bench-cost --check and the release dry run
-  test           the whole test suite (unit, integration, property, doc tests)
+  ci [--list] [--only a,b] [--stage N]  every check, as named steps in stages (lanes of
+                 a stage side by side): fmt, clippy -D warnings, docs, dups,
+                 features, with the tools installed meanwhile, deny; the whole
+                 test suite; one optimised build; then bench-cost --check, the
+                 release dry run, and the quick modes of fuzz, soak, interop,
+                 the browser check, mcp, python, bench-compare. Each step's
+                 wall and CPU seconds are printed, and a table at the end
+  test           the whole test suite (unit, integration, property, benchmarks
+                 once, doc tests; with cargo-nextest when installed)
   bench [quick]  criterion benchmarks ('quick' = a short smoke run)
   deny           cargo-deny bans/licenses/sources checks (offline)
-  install-tools  cargo-deny (the pinned version, --locked) when missing
+  install-tools  what the checks use besides the toolchain, when missing:
+                 cargo-deny (pinned), Debian's chromium and valgrind, the
+                 Python venvs and the MCP clients' venv and npm project
+  docs [--no-build]  cargo doc (warnings denied), then: no intra-doc link rendered
+                 as text in any crate's pages, doc-snippets, and every `Type::item`
+                 the Markdown names in inline code exists
+  doc-snippets   every Markdown page with Rust snippets is compiled as a doc test
+                 (no `ignore`d snippet, no fence without a language)
   dups           no duplicate versions in the transports' normal dependency trees
   features [--list]  each library crate builds alone with each supported feature set
   conformance    the acceptance matrix and the `agentwrit run` tests against AGENTWRIT_TEST_BROKER_URL
@@ -90,10 +109,13 @@ fn main() -> ExitCode {
     };
     let result = match cmd {
         "ci" => ci::ci(rest),
+        "ci-lane" => ci::ci_lane(rest),
         "test" => ci::test(rest),
         "bench" => bench::bench(rest),
         "deny" => deny::deny(rest),
-        "install-tools" => deny::install_tools(rest),
+        "install-tools" => tools::install_tools(rest),
+        "docs" => docs::docs(rest),
+        "doc-snippets" => doc_snippets::doc_snippets(rest),
         "dups" => dups::dups(rest),
         "features" => features::features(rest),
         "conformance" => ci::conformance(rest),

@@ -34,6 +34,33 @@ pub fn mcp(args: &[String]) -> Result<(), String> {
     if let Some(a) = args.first() {
         return Err(format!("mcp takes no arguments (got {a:?})"));
     }
+    let (python, node_dir) = provision()?;
+    // Selected over the whole workspace, as the debug build of `cargo
+    // xtask test` is: the same features, so nothing is compiled again.
+    let mut cmd = cargo();
+    if crate::tools::nextest_present() {
+        cmd.args(["nextest", "run", "--workspace"])
+            .args(crate::builds::TEST_TARGETS)
+            .args(["--run-ignored", "only", "-E", "binary(=official_clients)"]);
+    } else {
+        cmd.args([
+            "test",
+            "--workspace",
+            "--test",
+            "official_clients",
+            "--",
+            "--ignored",
+        ]);
+    }
+    run(cmd
+        .env("AGENTWRIT_MCP_PYTHON", &python)
+        .env("AGENTWRIT_MCP_NODE_DIR", &node_dir))
+}
+
+/// The two official clients, installed when missing: the venv's
+/// interpreter and the npm project's directory (also run on its own by
+/// CI's provisioning lane, while the code compiles).
+pub fn provision() -> Result<(PathBuf, PathBuf), String> {
     let python = ensure_venv(
         &target_dir()?.join("mcp-python-venv"),
         &[PYTHON_MCP],
@@ -43,18 +70,7 @@ pub fn mcp(args: &[String]) -> Result<(), String> {
     let wheel = crate::pypkg::build_wheel(&crate::pypkg::venv_python()?, false)?;
     crate::pypkg::install_wheel(&python, &wheel)?;
     let node_dir = ensure_npm_project(&target_dir()?.join("mcp-node"))?;
-    run(cargo()
-        .args([
-            "test",
-            "--package",
-            "agentwrit-mcp-example",
-            "--test",
-            "official_clients",
-            "--",
-            "--ignored",
-        ])
-        .env("AGENTWRIT_MCP_PYTHON", &python)
-        .env("AGENTWRIT_MCP_NODE_DIR", &node_dir))
+    Ok((python, node_dir))
 }
 
 /// An npm project in `dir` with the pinned SDK installed (from the npm

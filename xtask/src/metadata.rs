@@ -51,6 +51,19 @@ pub struct Package {
     pub manifest_path: PathBuf,
     /// Every dependency of every kind, in every target table.
     pub dependencies: Vec<Dependency>,
+    /// The package's targets (library, binaries, tests, ...).
+    #[serde(default)]
+    pub targets: Vec<Target>,
+}
+
+/// One target of a package.
+#[derive(Debug, Deserialize)]
+pub struct Target {
+    /// The target's name (`agentwrit-devbroker`, `cost`, ...).
+    pub name: String,
+    /// `lib`, `bin`, `test`, `example`, `bench`, `proc-macro`, ...
+    #[serde(default)]
+    pub kind: Vec<String>,
 }
 
 /// One dependency declaration.
@@ -68,6 +81,19 @@ pub struct Dependency {
 }
 
 impl Package {
+    /// The directories `cargo doc` writes this package's pages to: one per
+    /// library or binary, named as rustdoc names crates (`-` as `_`).
+    pub fn doc_dirs(&self) -> impl Iterator<Item = String> + '_ {
+        self.targets
+            .iter()
+            .filter(|t| {
+                t.kind
+                    .iter()
+                    .any(|k| matches!(k.as_str(), "lib" | "rlib" | "proc-macro" | "bin"))
+            })
+            .map(|t| t.name.replace('-', "_"))
+    }
+
     /// False for `publish = false` (an empty registry list).
     pub fn publishable(&self) -> bool {
         self.publish

@@ -63,6 +63,16 @@ fn io<T>(what: &Path, r: std::io::Result<T>) -> Result<T, String> {
     r.map_err(|e| format!("{}: {e}", what.display()))
 }
 
+/// The two npm projects, installed from the registry when missing: the
+/// build tools and the scratch project's dependencies (CI's provisioning
+/// lane runs this while the code compiles; `node` does it anyway).
+pub fn provision() -> Result<(), String> {
+    check_node()?;
+    let base = node_dir()?;
+    ensure_npm_project(&base.join("tools"), "agentwrit-node-tools", &TOOLS)?;
+    ensure_npm_project(&base.join("scratch"), "agentwrit-node-scratch", &SCRATCH)
+}
+
 /// Entry point of `cargo xtask node`.
 pub fn node(args: &[String]) -> Result<(), String> {
     if let Some(a) = args

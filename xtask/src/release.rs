@@ -100,8 +100,14 @@ pub fn release(args: &[String]) -> Result<(), String> {
     }
 
     if dry_run {
+        let verify_dir = target_dir()?.join("package-verify");
+        crate::package_state::forget_earlier_dry_runs(&version, &order, &verify_dir)?;
         let mut cmd = cargo();
         cmd.arg("package");
+        // The verification builds in a directory of its own, where every
+        // build of our crates is a packaged copy (see
+        // `crate::package_state`).
+        cmd.arg("--target-dir").arg(&verify_dir);
         if !flag(args, "--online") {
             cmd.arg("--offline");
         }
@@ -115,7 +121,7 @@ pub fn release(args: &[String]) -> Result<(), String> {
         }
         run(&mut cmd)?;
         eprintln!("\npackaged:");
-        let packages = target_dir()?.join("package");
+        let packages = verify_dir.join("package");
         for name in &order {
             let file = packages.join(format!("{name}-{version}.crate"));
             let size = fs::metadata(&file)
@@ -417,6 +423,7 @@ mod tests {
             readme: Some(PathBuf::from("Cargo.toml")),
             manifest_path: manifest,
             dependencies: deps,
+            targets: Vec::new(),
         }
     }
 

@@ -65,6 +65,26 @@ fn shown(cmd: &Command) -> String {
     line
 }
 
+/// CPU seconds (user and system) used so far by this process and by the
+/// children it has waited for (cargo, rustc, the test binaries, ...), from
+/// `/proc/self/stat`; `None` where there is no such file. The kernel's
+/// unit there is USER_HZ, 100 per second on every Linux architecture.
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_of(&stat)
+}
+
+/// utime + stime + cutime + cstime of a `/proc/<pid>/stat` line, in
+/// seconds.
+fn cpu_of(stat: &str) -> Option<f64> {
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // `after` starts at field 3 (state): field n is at index n - 3.
+    let ticks: Option<Vec<u64>> = (14..=17).map(|n| fields.get(n - 3)?.parse().ok()).collect();
+    Some(ticks?.iter().sum::<u64>() as f64 / 100.0)
+}
+
 /// True when `--flag` is among `args`.
 pub fn flag(args: &[String], name: &str) -> bool {
     args.iter().any(|a| a == name)
@@ -73,6 +93,16 @@ pub fn flag(args: &[String], name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_time_is_read_from_proc_stat_fields_14_to_17() {
+        let stat = "4242 (x task (1)) S 1 2 3 4 5 6 7 8 9 10 150 50 200 100 20 0 1 0";
+        assert_eq!(cpu_of(stat), Some(5.0));
+        assert_eq!(cpu_of("garbage"), None);
+        if std::path::Path::new("/proc/self/stat").exists() {
+            assert!(cpu_seconds().is_some());
+        }
+    }
 
     #[test]
     fn the_echo_names_environment_variables_but_never_their_values() {

@@ -13,7 +13,7 @@
 //!
 //! The matrix runs over three [`Scheme`]s: plain HTTP, HTTPS and mutual
 //! TLS. Over TLS each story's development broker serves a throwaway
-//! [`TestPki`] and every client the
+//! `agentwrit_devbroker::tls::TestPki` and every client the
 //! adapters build trusts its CA (and, for mTLS, presents its client
 //! certificate): the adapters look the broker URL up with
 //! [`client_tls`]. Against an external broker the TLS material comes from

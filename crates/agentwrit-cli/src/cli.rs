@@ -74,8 +74,14 @@ pub struct RunArgs {
     #[arg(long = "scope", value_name = "S", value_delimiter = ',')]
     pub scope: Vec<String>,
     /// A named credential, its own agent: `NAME=SCOPE[,SCOPE...]`, in
-    /// AGENTWRIT_<NAME>_TOKEN (repeatable).
-    #[arg(long = "credential", value_name = "NAME=SCOPES", value_parser = parse_credential)]
+    /// `AGENTWRIT_<NAME>_TOKEN` (repeatable).
+    // The help text as it was (rustdoc reads `<NAME>` outside code as HTML).
+    #[arg(
+        long = "credential",
+        value_name = "NAME=SCOPES",
+        value_parser = parse_credential,
+        help = "A named credential, its own agent: `NAME=SCOPE[,SCOPE...]`, in AGENTWRIT_<NAME>_TOKEN (repeatable)"
+    )]
     pub credential: Vec<CredentialArg>,
     /// Read credentials and outputs from this file (default:
     /// ./agentwrit.toml when it exists).

@@ -99,3 +99,6 @@ pub const MAX_BODY_BYTES: usize = server::MAX_BODY;
 #[cfg(all(doctest, feature = "test-pki"))]
 #[doc = include_str!("../../../docs/devbroker.md")]
 mod devbroker_md {}
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_md {}

@@ -6,125 +6,67 @@ use std::process::ExitCode;
 
 use agentwrit_devbroker::{DevBroker, DevBrokerHandle, TlsMode, TlsServerConfig};
 use agentwrit_wire::AdminSecret;
+use clap::Parser;
 
-const HELP: &str = "\
-agentwrit-devbroker: a development AgentWrit broker (the real broker's HTTP
-contract, in memory). Not for production.
-
-USAGE:
-    agentwrit-devbroker [OPTIONS]
-
-OPTIONS:
-    --port <PORT>            port to listen on (default 8080; 0 = any free port)
-    --bind <ADDR>            address to listen on (default 127.0.0.1)
-    --admin-secret <SECRET>  operator secret (default: $AA_ADMIN_SECRET, else a
-                             random one, printed once at startup)
-    --issuer <ISS>           JWT issuer (default empty, as the real broker)
-    --trust-domain <TD>      SPIFFE trust domain (default agentwrit.local)
-    --sample-app             register the sample apps' universal app and print
-                             the three `export AGENTWRIT_...=` lines for a shell
-    --no-rate-limits         turn off the admin and app login rate limits
-    --tls-mode <MODE>        none (plain HTTP, default), tls (HTTPS) or mtls
-                             (HTTPS, and clients must present a certificate
-                             signed by --tls-client-ca); default $AA_TLS_MODE
-    --tls-cert <FILE>        the server certificate chain, PEM (tls, mtls);
-                             default $AA_TLS_CERT
-    --tls-key <FILE>         its private key, PEM (tls, mtls); default $AA_TLS_KEY
-    --tls-client-ca <FILE>   the CA client certificates must chain to, PEM
-                             (mtls); default $AA_TLS_CLIENT_CA
-    --verbose                log each broker event (tracing, debug level)
-    -h, --help               print this help
-
-Ctrl-C (or SIGTERM) stops the broker.
-";
-
+/// agentwrit-devbroker: a development AgentWrit broker (the real broker's
+/// HTTP contract, in memory). Not for production.
+// No `Debug`: it would show the admin secret.
+#[derive(Parser)]
+#[command(
+    name = "agentwrit-devbroker",
+    version,
+    // As the hand-written parser did: the last of a repeated flag wins.
+    args_override_self = true,
+    after_help = "Ctrl-C (or SIGTERM) stops the broker."
+)]
 struct Args {
+    /// Port to listen on (0 = any free port).
+    #[arg(long, value_name = "PORT", default_value_t = 8080)]
     port: u16,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     bind: IpAddr,
+    /// Operator secret [default: $AA_ADMIN_SECRET, else a random one,
+    /// printed once at startup].
+    #[arg(long, value_name = "SECRET")]
     admin_secret: Option<String>,
+    /// JWT issuer (the real broker's default is empty too).
+    #[arg(long, value_name = "ISS", default_value = "")]
     issuer: String,
+    /// SPIFFE trust domain [default: agentwrit.local].
+    #[arg(long, value_name = "TD")]
     trust_domain: Option<String>,
+    /// Register the sample apps' universal app and print the three
+    /// `export AGENTWRIT_...=` lines for a shell.
+    #[arg(long)]
     sample_app: bool,
+    /// Turn off the admin and app login rate limits.
+    #[arg(long)]
     no_rate_limits: bool,
-    verbose: bool,
+    /// none (plain HTTP), tls (HTTPS) or mtls (HTTPS, and clients must
+    /// present a certificate signed by --tls-client-ca) [default:
+    /// $AA_TLS_MODE, else none].
+    #[arg(long, value_name = "MODE")]
     tls_mode: Option<TlsMode>,
+    /// The server certificate chain, PEM (tls, mtls) [default:
+    /// $AA_TLS_CERT].
+    #[arg(long, value_name = "FILE")]
     tls_cert: Option<PathBuf>,
+    /// Its private key, PEM (tls, mtls) [default: $AA_TLS_KEY].
+    #[arg(long, value_name = "FILE")]
     tls_key: Option<PathBuf>,
+    /// The CA client certificates must chain to, PEM (mtls) [default:
+    /// $AA_TLS_CLIENT_CA].
+    #[arg(long, value_name = "FILE")]
     tls_client_ca: Option<PathBuf>,
-}
-
-enum Parsed {
-    Run(Args),
-    Help,
-}
-
-fn parse(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
-    let mut a = Args {
-        port: 8080,
-        bind: IpAddr::from([127, 0, 0, 1]),
-        admin_secret: None,
-        issuer: String::new(),
-        trust_domain: None,
-        sample_app: false,
-        no_rate_limits: false,
-        verbose: false,
-        tls_mode: None,
-        tls_cert: None,
-        tls_key: None,
-        tls_client_ca: None,
-    };
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = |name: &str| -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(Parsed::Help),
-            "--port" => {
-                let v = value("--port")?;
-                a.port = v.parse().map_err(|_| format!("invalid port {v:?}"))?;
-            }
-            "--bind" => {
-                let v = value("--bind")?;
-                a.bind = v.parse().map_err(|_| format!("invalid address {v:?}"))?;
-            }
-            "--admin-secret" => a.admin_secret = Some(value("--admin-secret")?),
-            "--issuer" => a.issuer = value("--issuer")?,
-            "--trust-domain" => a.trust_domain = Some(value("--trust-domain")?),
-            "--sample-app" => a.sample_app = true,
-            "--no-rate-limits" => a.no_rate_limits = true,
-            "--verbose" => a.verbose = true,
-            "--tls-mode" => {
-                let v = value("--tls-mode")?;
-                a.tls_mode = Some(v.parse().map_err(|e| format!("--tls-mode: {e}"))?);
-            }
-            "--tls-cert" => a.tls_cert = Some(value("--tls-cert")?.into()),
-            "--tls-key" => a.tls_key = Some(value("--tls-key")?.into()),
-            "--tls-client-ca" => a.tls_client_ca = Some(value("--tls-client-ca")?.into()),
-            other => return Err(format!("unknown argument {other:?} (see --help)")),
-        }
-    }
-    Ok(Parsed::Run(a))
+    /// Log each broker event to stderr (tracing, debug level).
+    #[arg(long)]
+    verbose: bool,
 }
 
 fn main() -> ExitCode {
-    let args = match parse(std::env::args().skip(1)) {
-        Ok(Parsed::Run(a)) => a,
-        Ok(Parsed::Help) => {
-            print!("{HELP}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("agentwrit-devbroker: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    // Usage errors exit 2 with clap's message; --help and --version exit 0.
+    let args = Args::parse();
     if args.verbose {
         tracing_subscriber::fmt()
             .with_max_level(tracing::Level::DEBUG)

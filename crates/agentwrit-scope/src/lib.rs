@@ -513,3 +513,8 @@ mod tests {
         assert_eq!(s.as_str(), "a:b:c:d");
     }
 }
+
+// The README's snippet, compiled as a doc test so it keeps matching the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_md {}

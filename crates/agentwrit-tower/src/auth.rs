@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use agentwrit_core::{ClaimChecks, Clock, SystemClock};
 use http::HeaderMap;
 
-use crate::cache::{Cache, key_of};
+use crate::cache::{Cache, Key};
 use crate::check::{BrokerCheck, BrokerTls, LocalCheck, Verdict};
 use crate::{
     AgentAuthLayer, AgentClaims, BrokerKey, ConfigError, McpLayer, McpScopes, ProtectedResource,
@@ -25,7 +25,8 @@ pub const DEFAULT_BROKER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Checks agent tokens for a service: in *broker* mode at the broker's
 /// `/v1/token/validate`, in *local* mode against pinned broker keys (with
 /// an optional broker re-check); either way through a bounded cache keyed
-/// by the token's SHA-256.
+/// by a keyed hash of the token (SipHash-1-3-128 under a per-process
+/// random key; the token itself is never stored).
 ///
 /// Cheap to clone (one `Arc`). Install it with [`AgentAuth::layer`].
 ///
@@ -62,6 +63,12 @@ struct Inner {
     public_prefixes: Vec<String>,
     resource: Option<ProtectedResource>,
     usage: Option<agentwrit_usage::Recorder>,
+}
+
+/// What the cache alone can say about a token.
+enum Cached {
+    Decided(Result<AgentClaims, Rejection>),
+    Miss(Key),
 }
 
 enum Mode {
@@ -340,32 +347,107 @@ impl AgentAuth {
     }
 
     async fn verify_token_inner(&self, token: &str) -> Result<AgentClaims, Rejection> {
-        let inner = &self.inner;
-        let usage = inner.usage.as_ref();
-        crate::bearer::check_shape(token).inspect_err(|_| {
-            usage.inspect(|u| u.refused(token));
-        })?;
-        let now = || inner.clock.now();
-        let verdict = inner
-            .cache
-            .get_or_check(key_of(token), now, || self.check(token))
-            .await;
+        match self.verify_cached(token.as_bytes()) {
+            Cached::Decided(result) => result,
+            Cached::Miss(key) => {
+                crate::bearer::check_shape(token).inspect_err(|_| {
+                    self.inner.usage.as_ref().inspect(|u| u.refused(token));
+                })?;
+                let now = || self.inner.clock.now();
+                // Boxed: the check's future (an HTTP call, in broker mode)
+                // is large, and only a miss needs it; unboxed, every
+                // request's future would carry (and move) its space.
+                let verdict = self
+                    .inner
+                    .cache
+                    .get_or_check(key, now, || Box::pin(self.check(token)))
+                    .await;
+                self.conclude(verdict, now(), token.as_bytes())
+            }
+        }
+    }
+
+    /// [`AgentAuth::authenticate`] when it needs no wait: no token, a
+    /// malformed header, or a fresh cached verdict; `None` on a cache miss
+    /// (a check to run, or another request's to join).
+    pub(crate) fn authenticate_now(
+        &self,
+        headers: &HeaderMap,
+    ) -> Option<Result<AgentClaims, Rejection>> {
+        let token = match crate::bearer::bearer_bytes(headers) {
+            Ok(token) => token,
+            Err(rejection) => {
+                self.inner.usage.as_ref().inspect(|u| u.missing_token());
+                return Some(Err(self.attach_metadata(rejection)));
+            }
+        };
+        match self.verify_cached(token) {
+            Cached::Decided(result) => Some(result.map_err(|r| self.attach_metadata(r))),
+            Cached::Miss(_) => None,
+        }
+    }
+
+    /// The verdict of `token` if the cache holds a fresh one (or the token
+    /// is too long to look up), else the key to check it under.
+    fn verify_cached(&self, token: &[u8]) -> Cached {
+        // The length bound first, so an oversized token is never hashed.
+        if let Err(rejection) = crate::bearer::check_len(token) {
+            self.record_refused(token);
+            return Cached::Decided(Err(rejection));
+        }
+        let key = self.inner.cache.key(token);
+        let now = self.inner.clock.now();
+        match self.inner.cache.fresh(key, now) {
+            // Only a token that passed the shape check can have a verdict
+            // cached, and a hit is that same token (see the cache's
+            // security argument): no need to check its shape again.
+            Some(verdict) => Cached::Decided(self.conclude(verdict, now, token)),
+            None => Cached::Miss(key),
+        }
+    }
+
+    /// Counts a refused token, when usage is recorded. The recorder reads
+    /// the token as text; one that is not UTF-8 is not a compact JWS and
+    /// is counted when `authenticate` refuses it.
+    fn record_refused(&self, token: &[u8]) {
+        if let (Some(usage), Ok(text)) = (&self.inner.usage, std::str::from_utf8(token)) {
+            usage.refused(text);
+        }
+    }
+
+    /// A verdict made an answer: the claims, once the service's own rules
+    /// accept them, or the rejection (counted by the usage recorder, when
+    /// there is one).
+    fn conclude(
+        &self,
+        verdict: Verdict,
+        now: SystemTime,
+        token: &[u8],
+    ) -> Result<AgentClaims, Rejection> {
         match verdict {
             Verdict::Valid(claims) => {
-                self.accept(&claims, now()).inspect_err(|_| {
-                    usage.inspect(|u| u.refused(token));
-                })?;
-                Ok(match usage {
-                    Some(u) => crate::record::accepted(u, token, claims),
+                self.accept(&claims, now)
+                    .inspect_err(|_| self.record_refused(token))?;
+                // A token with a verdict passed the shape check: UTF-8
+                // (read as text only when usage is recorded).
+                let recorder =
+                    self.inner.usage.as_ref().and_then(|usage| {
+                        std::str::from_utf8(token).ok().map(|text| (usage, text))
+                    });
+                Ok(match recorder {
+                    Some((usage, text)) => crate::record::accepted(usage, text, claims),
                     None => AgentClaims::new(claims),
                 })
             }
             Verdict::Invalid(reason) => {
-                usage.inspect(|u| u.refused(token));
+                self.record_refused(token);
                 Err(Rejection::new(RejectionKind::InvalidToken, reason))
             }
             Verdict::Unavailable(error) => {
-                usage.inspect(|u| u.verifier_unavailable());
+                self.inner
+                    .usage
+                    .as_ref()
+                    .inspect(|u| u.verifier_unavailable());
                 tracing::warn!(%error, "the token broker cannot be reached; failing closed");
                 Err(Rejection::new(
                     RejectionKind::BrokerUnavailable,
@@ -705,8 +787,8 @@ impl AgentAuthBuilder {
     ///
     /// # Errors
     ///
-    /// A bad broker URL, no keys in local mode, or an HTTP client that
-    /// cannot be built.
+    /// A bad broker URL, no keys in local mode, an HTTP client that
+    /// cannot be built, or no randomness for the cache's secret key.
     pub fn build(self) -> Result<AgentAuth, ConfigError> {
         let mut checks = ClaimChecks::new().with_leeway(self.leeway);
         if let Some(issuer) = self.issuer {
@@ -726,7 +808,8 @@ impl AgentAuthBuilder {
         Ok(AgentAuth {
             inner: Arc::new(Inner {
                 mode,
-                cache: Cache::new(self.max_staleness, self.capacity),
+                cache: Cache::new(self.max_staleness, self.capacity)
+                    .map_err(|e| ConfigError::Random(e.to_string()))?,
                 clock: self.clock,
                 checks,
                 audience: self.audience,

@@ -17,6 +17,19 @@ pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// The scheme is matched without regard to case (RFC 7235); the spaces
 /// around the token are ignored.
 pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
+    let bytes = bearer_bytes(headers)?;
+    std::str::from_utf8(bytes).map_err(|_| {
+        Rejection::new(
+            RejectionKind::InvalidToken,
+            "the bearer token is not a compact JWS",
+        )
+    })
+}
+
+/// [`bearer_token`] before its UTF-8 check: the token's bytes, which is
+/// all a cache lookup needs (a token that is not UTF-8 was never cached,
+/// so it misses, and [`bearer_token`] refuses it then).
+pub(crate) fn bearer_bytes(headers: &HeaderMap) -> Result<&[u8], Rejection> {
     let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(Rejection::new(
@@ -41,14 +54,12 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
             "the authorization scheme is not Bearer",
         ));
     }
-    let token = std::str::from_utf8(rest)
-        .map_err(|_| {
-            Rejection::new(
-                RejectionKind::InvalidToken,
-                "the bearer token is not a compact JWS",
-            )
-        })?
-        .trim_matches(' ');
+    let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
+    let end = rest
+        .iter()
+        .rposition(|&b| b != b' ')
+        .map_or(start, |i| i + 1);
+    let token = &rest[start..end];
     if token.is_empty() {
         return Err(Rejection::new(
             RejectionKind::InvalidToken,
@@ -58,15 +69,21 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
     Ok(token)
 }
 
-/// Refuses, without asking anyone, a token over [`MAX_TOKEN_LEN`] or one
-/// that is not three non-empty base64url parts. One pass over the bytes.
-pub(crate) fn check_shape(token: &str) -> Result<(), Rejection> {
+/// Refuses a token over [`MAX_TOKEN_LEN`] (without reading it).
+pub(crate) fn check_len(token: &[u8]) -> Result<(), Rejection> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(Rejection::new(
             RejectionKind::InvalidToken,
             format!("the bearer token exceeds {} KiB", MAX_TOKEN_LEN / 1024),
         ));
     }
+    Ok(())
+}
+
+/// Refuses, without asking anyone, a token over [`MAX_TOKEN_LEN`] or one
+/// that is not three non-empty base64url parts. One pass over the bytes.
+pub(crate) fn check_shape(token: &str) -> Result<(), Rejection> {
+    check_len(token.as_bytes())?;
     if token.is_empty() {
         return Err(Rejection::new(
             RejectionKind::InvalidToken,

@@ -1,28 +1,71 @@
-//! A bounded cache of broker verdicts, keyed by the SHA-256 of the token,
-//! with single-flight misses.
+//! A bounded cache of verdicts (the broker's, or a local verification's),
+//! keyed by a keyed hash of the token, with single-flight misses.
 //!
-//! Each entry is fresh for at most `max_staleness` after the broker gave it
-//! and never past the token's `exp`. Concurrent misses on one token share
-//! one in-flight check (a `tokio::sync::OnceCell` per key): if the request
-//! running the check is cancelled, a waiting one runs it instead. Broker
-//! failures are shared with the waiters of that flight but never cached.
+//! Each entry is fresh for at most `max_staleness` after the verdict was
+//! given and never past the token's `exp`. Concurrent misses on one token
+//! share one in-flight check (a `tokio::sync::OnceCell` per key): if the
+//! request running the check is cancelled, a waiting one runs it instead.
+//! Broker failures are shared with the waiters of that flight but never
+//! cached.
+//!
+//! The key is a keyed hash of the token (SipHash-1-3, 128-bit output,
+//! under a secret key from the operating system); the argument that no
+//! token is ever served another's verdict (collisions, an attacker who
+//! controls tokens, the token never stored, timing) is in the crate
+//! documentation, section "The cache", where users read it.
 
 use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sha2::{Digest, Sha256};
+use rand_core::{OsRng, RngCore as _};
+use siphasher::sip128::SipHasher13;
 use tokio::sync::OnceCell;
 
 use crate::check::Verdict;
 
-/// The cache key: SHA-256 of the token (the token itself is never kept).
-pub(crate) type Key = [u8; 32];
+/// The cache key of a token: its SipHash-1-3-128 under the cache's secret
+/// key (see the module documentation). The token itself is never kept.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Key(u128);
 
-pub(crate) fn key_of(token: &str) -> Key {
-    Sha256::digest(token.as_bytes()).into()
+/// The hash map's hasher: the key is already a keyed pseudorandom value,
+/// so its own low 64 bits choose the bucket (hashing it again with the
+/// map's default SipHash would add nothing but instructions).
+#[derive(Clone, Copy, Default)]
+struct KeyBits;
+
+impl BuildHasher for KeyBits {
+    type Hasher = KeyBitsHasher;
+
+    fn build_hasher(&self) -> KeyBitsHasher {
+        KeyBitsHasher(0)
+    }
+}
+
+#[derive(Default)]
+struct KeyBitsHasher(u64);
+
+impl Hasher for KeyBitsHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        // Truncation intended: the low half of a pseudorandom value.
+        self.0 ^= key as u64;
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `Key` (one `write_u128`) is ever hashed here; any other
+        // input still gets a usable (if weak) hash.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
 }
 
 struct Entry {
@@ -34,25 +77,41 @@ type Flight = Arc<OnceCell<Verdict>>;
 
 #[derive(Default)]
 struct State {
-    entries: HashMap<Key, Entry>,
+    entries: HashMap<Key, Entry, KeyBits>,
     /// Insertion order, for eviction; may hold keys already removed.
     order: VecDeque<Key>,
-    inflight: HashMap<Key, Flight>,
+    inflight: HashMap<Key, Flight, KeyBits>,
 }
 
 pub(crate) struct Cache {
+    /// The keyed hash, holding this cache's secret key. No `Debug`
+    /// anywhere shows it.
+    hasher: SipHasher13,
     max_staleness: Duration,
     capacity: usize,
     state: Mutex<State>,
 }
 
 impl Cache {
-    pub(crate) fn new(max_staleness: Duration, capacity: usize) -> Self {
-        Cache {
+    /// A cache with a fresh secret key from the operating system.
+    ///
+    /// # Errors
+    ///
+    /// When the operating system's random number generator fails.
+    pub(crate) fn new(max_staleness: Duration, capacity: usize) -> Result<Self, rand_core::Error> {
+        let mut secret = [0u8; 16];
+        OsRng.try_fill_bytes(&mut secret)?;
+        Ok(Cache {
+            hasher: SipHasher13::new_with_key(&secret),
             max_staleness,
             capacity,
             state: Mutex::new(State::default()),
-        }
+        })
+    }
+
+    /// The key of `token` in this cache.
+    pub(crate) fn key(&self, token: &[u8]) -> Key {
+        Key(self.hasher.hash(token).as_u128())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -65,6 +124,14 @@ impl Cache {
 
     pub(crate) fn len(&self) -> usize {
         self.lock().entries.len()
+    }
+
+    /// The cached verdict for `key` if still fresh at `now` (the fast path:
+    /// one lock, one map lookup).
+    pub(crate) fn fresh(&self, key: Key, now: SystemTime) -> Option<Verdict> {
+        let state = self.lock();
+        let entry = state.entries.get(&key)?;
+        (now < entry.fresh_until).then(|| entry.verdict.clone())
     }
 
     /// The cached verdict for `key` if still fresh at `now`, else the
@@ -206,10 +273,10 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_misses_share_one_check() {
-        let cache = Arc::new(Cache::new(Duration::from_secs(5), 10));
+        let cache = Arc::new(Cache::new(Duration::from_secs(5), 10).unwrap());
         let calls = Arc::new(AtomicUsize::new(0));
         let gate = Arc::new(tokio::sync::Notify::new());
-        let key = key_of("t");
+        let key = cache.key(b"t");
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..64 {
             let (cache, calls, gate) = (cache.clone(), calls.clone(), gate.clone());
@@ -242,8 +309,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_cancelled_check_is_taken_over_and_leaves_nothing() {
-        let cache = Cache::new(Duration::from_secs(5), 10);
-        let key = key_of("t");
+        let cache = Cache::new(Duration::from_secs(5), 10).unwrap();
+        let key = cache.key(b"t");
         // Cancelled alone: the flight is removed.
         let pending = cache.get_or_check(key, || at(T0), std::future::pending::<Verdict>);
         tokio::select! {
@@ -260,7 +327,7 @@ mod tests {
 
     #[tokio::test]
     async fn freshness_staleness_expiry_and_failures() {
-        let cache = Cache::new(Duration::from_secs(5), 10);
+        let cache = Cache::new(Duration::from_secs(5), 10).unwrap();
         let now = std::sync::Mutex::new(T0);
         let clock = || at(*now.lock().unwrap());
         let calls = AtomicUsize::new(0);
@@ -268,7 +335,7 @@ mod tests {
             calls.fetch_add(1, Ordering::SeqCst);
             async move { v }
         };
-        let k = key_of("a");
+        let k = cache.key(b"a");
         cache.get_or_check(k, clock, || check(valid(T0 + 3))).await;
         cache.get_or_check(k, clock, || check(valid(T0 + 3))).await;
         assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -290,7 +357,7 @@ mod tests {
             .await;
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         // Failures are never cached.
-        let f = key_of("b");
+        let f = cache.key(b"b");
         for _ in 0..2 {
             cache
                 .get_or_check(f, clock, || check(Verdict::Unavailable("down".into())))
@@ -298,16 +365,53 @@ mod tests {
         }
         assert_eq!(calls.load(Ordering::SeqCst), 5);
         // Zero staleness: no cache at all.
-        let off = Cache::new(Duration::ZERO, 10);
+        let off = Cache::new(Duration::ZERO, 10).unwrap();
         off.get_or_check(k, clock, || check(valid(T0 + 300))).await;
         assert_eq!(off.len(), 0);
     }
 
+    #[test]
+    fn keys_are_stable_within_a_cache_and_secret_to_it() {
+        let a = Cache::new(Duration::from_secs(5), 10).unwrap();
+        let b = Cache::new(Duration::from_secs(5), 10).unwrap();
+        let token = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2ln";
+        assert!(a.key(token.as_bytes()) == a.key(token.as_bytes()));
+        assert!(a.key(token.as_bytes()) != a.key(b"eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ5In0.c2ln"));
+        // Each cache draws its own secret key: the same token has another
+        // key elsewhere (a 2^-128 chance of equality).
+        assert!(a.key(token.as_bytes()) != b.key(token.as_bytes()));
+        // Not the unkeyed SipHash either.
+        let unkeyed = SipHasher13::new_with_key(&[0; 16]).hash(token.as_bytes());
+        assert!(a.key(token.as_bytes()) != Key(unkeyed.as_u128()));
+    }
+
+    #[tokio::test]
+    async fn the_fast_path_sees_fresh_entries_only() {
+        let cache = Cache::new(Duration::from_secs(5), 10).unwrap();
+        let key = cache.key(b"t");
+        assert!(cache.fresh(key, at(T0)).is_none());
+        cache
+            .get_or_check(key, || at(T0), || async { valid(T0 + 300) })
+            .await;
+        assert!(matches!(
+            cache.fresh(key, at(T0 + 4)),
+            Some(Verdict::Valid(_))
+        ));
+        assert!(cache.fresh(key, at(T0 + 5)).is_none());
+        assert!(cache.fresh(cache.key(b"u"), at(T0)).is_none());
+    }
+
+    #[test]
+    fn the_map_hasher_uses_the_key_s_own_bits() {
+        let key = Key(0x1234_5678_9abc_def0_0fed_cba9_8765_4321);
+        assert_eq!(KeyBits.hash_one(key), 0x0fed_cba9_8765_4321);
+    }
+
     #[tokio::test]
     async fn capacity_is_a_hard_cap() {
-        let cache = Cache::new(Duration::from_secs(60), 16);
+        let cache = Cache::new(Duration::from_secs(60), 16).unwrap();
         for i in 0..1000 {
-            let key = key_of(&i.to_string());
+            let key = cache.key(i.to_string().as_bytes());
             cache
                 .get_or_check(key, || at(T0), || async { Verdict::Invalid("no".into()) })
                 .await;
@@ -317,7 +421,7 @@ mod tests {
         assert_eq!(cache.len(), 16);
         // The newest are kept.
         let state = cache.lock();
-        assert!(state.entries.contains_key(&key_of("999")));
-        assert!(!state.entries.contains_key(&key_of("0")));
+        assert!(state.entries.contains_key(&cache.key(b"999")));
+        assert!(!state.entries.contains_key(&cache.key(b"0")));
     }
 }

@@ -44,6 +44,11 @@ impl AgentClaims {
         self
     }
 
+    /// Whether scope decisions on these claims are recorded.
+    pub(crate) fn records_usage(&self) -> bool {
+        self.usage.is_some()
+    }
+
     /// Records a scope decision made for this token elsewhere in the crate
     /// (the MCP layer's per-tool scopes), when usage recording is on.
     pub(crate) fn record_check<S: AsRef<str>>(&self, required: &[S], allowed: bool) {

@@ -8,9 +8,9 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 
-use crate::{AgentAuth, AuthBody, RejectionKind};
+use crate::{AgentAuth, AgentClaims, AuthBody, Rejection, RejectionKind};
 
-/// A tower [`Layer`] that authenticates every request with an
+/// A tower `Layer` that authenticates every request with an
 /// [`AgentAuth`]: it reads `Authorization: Bearer`, checks the token, puts
 /// the [`AgentClaims`](crate::AgentClaims) in the request's extensions and
 /// calls the inner service, or answers with the [`Rejection`](crate::Rejection)
@@ -101,11 +101,6 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        // The clone is not ready; the one `poll_ready` readied is the one
-        // called.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let auth = self.auth.clone();
         let span = tracing::info_span!(
             "agentwrit.auth",
             method = %req.method(),
@@ -115,40 +110,90 @@ where
             task_id = tracing::field::Empty,
             decision = tracing::field::Empty,
         );
-        let fut = async move {
-            let span = tracing::Span::current();
-            if let Some(response) = auth.discovery_response(req.method(), req.uri().path()) {
-                span.record("decision", "discovery");
-                return Ok(response.map(AuthBody::problem));
-            }
-            if auth.is_public(req.uri().path()) {
-                span.record("decision", "public");
-                return inner.call(req).await.map(|r| r.map(AuthBody::inner));
-            }
-            match auth.authenticate(req.headers()).await {
-                Ok(claims) => {
-                    span.record("sub", claims.sub());
-                    span.record("jti", claims.jti());
-                    if let Some(task) = claims.task_id() {
-                        span.record("task_id", task);
-                    }
-                    span.record("decision", "allowed");
-                    req.extensions_mut().insert(claims);
-                    inner.call(req).await.map(|r| r.map(AuthBody::inner))
-                }
-                Err(rejection) => {
-                    span.record("decision", decision(rejection.kind()));
-                    tracing::debug!(
-                        status = rejection.status().as_u16(),
-                        detail = rejection.detail(),
-                        "request rejected"
-                    );
-                    Ok(rejection.with_instance(req.uri().path()).to_response())
-                }
-            }
+        // The protected-resource metadata, when one is configured, is
+        // answered here.
+        if let Some(response) = self.auth.discovery_response(req.method(), req.uri().path()) {
+            let discovery = async move {
+                tracing::Span::current().record("decision", "discovery");
+                Ok(response.map(AuthBody::problem))
+            };
+            return Box::pin(discovery.instrument(span));
+        }
+        // Decided at once (a public path, no token, a malformed header, or
+        // a cached verdict): the inner service, the one `poll_ready`
+        // readied, is called now, with no clone and no wait.
+        let decided = if self.auth.is_public(req.uri().path()) {
+            span.record("decision", "public");
+            Some(Ok(None))
+        } else {
+            self.auth
+                .authenticate_now(req.headers())
+                .map(|r| r.map(Some))
         };
-        Box::pin(fut.instrument(span))
+        match decided {
+            Some(Ok(claims)) => {
+                if let Some(claims) = claims {
+                    admit(&span, claims, &mut req);
+                }
+                let answer = self.inner.call(req);
+                Box::pin(
+                    async move { answer.await.map(|r| r.map(AuthBody::inner)) }.instrument(span),
+                )
+            }
+            Some(Err(rejection)) => {
+                let path = req.uri().path().to_owned();
+                let refusal = async move {
+                    let span = tracing::Span::current();
+                    Ok(refuse(&span, rejection, &path))
+                };
+                Box::pin(refusal.instrument(span))
+            }
+            // A cache miss: the check waits (for the broker, or for another
+            // request's check of the same token).
+            None => {
+                // The clone is not ready; the one `poll_ready` readied is
+                // the one called.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let auth = self.auth.clone();
+                let fut = async move {
+                    let span = tracing::Span::current();
+                    match auth.authenticate(req.headers()).await {
+                        Ok(claims) => {
+                            admit(&span, claims, &mut req);
+                            inner.call(req).await.map(|r| r.map(AuthBody::inner))
+                        }
+                        Err(rejection) => Ok(refuse(&span, rejection, req.uri().path())),
+                    }
+                };
+                Box::pin(fut.instrument(span))
+            }
+        }
     }
+}
+
+/// An allowed request: its span records who, and the inner service gets
+/// the claims in the request's extensions.
+fn admit<B>(span: &tracing::Span, claims: AgentClaims, req: &mut Request<B>) {
+    span.record("sub", claims.sub());
+    span.record("jti", claims.jti());
+    if let Some(task) = claims.task_id() {
+        span.record("task_id", task);
+    }
+    span.record("decision", "allowed");
+    req.extensions_mut().insert(claims);
+}
+
+/// A refused request: its span records why, and the rejection is the
+/// answer.
+fn refuse<B>(span: &tracing::Span, rejection: Rejection, path: &str) -> Response<AuthBody<B>> {
+    span.record("decision", decision(rejection.kind()));
+    tracing::debug!(
+        status = rejection.status().as_u16(),
+        detail = rejection.detail(),
+        "request rejected"
+    );
+    rejection.with_instance(path).to_response()
 }
 
 /// The span's `decision` for a rejection.

@@ -66,10 +66,68 @@
 //!
 //! # The cache
 //!
-//! Keyed by the SHA-256 of the token (the token itself is never stored),
-//! bounded by [`AgentAuthBuilder::cache_capacity`] (oldest out first);
-//! concurrent requests with the same uncached token share one check
-//! (single-flight). Broker failures are never cached.
+//! Bounded by [`AgentAuthBuilder::cache_capacity`] (oldest out first);
+//! each verdict is reused for at most `max_staleness` and never past the
+//! token's `exp`; concurrent requests with the same uncached token share
+//! one check (single-flight). Broker failures are never cached. A request
+//! whose verdict is cached is decided without waiting, and the layer then
+//! calls your service directly.
+//!
+//! ## The cache key, and why it is safe
+//!
+//! The key of a token is SipHash-1-3 with 128-bit output of the token's
+//! bytes, under a 128-bit key drawn from the operating system's random
+//! number generator when the cache is built (one per [`AgentAuth`], so at
+//! least one per process). It costs about 2 instructions per byte of token
+//! where the SHA-256 it replaced cost 45 (a ~700-byte agent token: ~1 500
+//! instructions instead of ~31 000, most of what the layer added to a
+//! request). SipHash-1-3 is the variant Rust's standard library keys its
+//! `HashMap` with, against the same kind of adversary (chosen inputs, a
+//! secret key, outputs never shown); the authors' conservative SipHash-2-4
+//! costs ~800 more instructions per request here, which would put the
+//! layer over its budget (1.5× an unprotected route, `cargo xtask
+//! bench-cost`). Moving to it is a one-word change (`SipHasher24`).
+//!
+//! What the cache must guarantee is that a token only ever gets **its own**
+//! verdict. A key collision between two tokens would hand one token the
+//! other's verdict: a forged token the claims of a valid one, or a valid
+//! token a cached refusal. The argument, case by case:
+//!
+//! * **Accidental collisions.** SipHash is a pseudorandom function:
+//!   under a key nobody knows, its outputs on distinct inputs are
+//!   indistinguishable from independent uniform 128-bit values. With at
+//!   most `n` entries alive (the capacity, 10 000 by default) and `q`
+//!   tokens looked up over the process's life, the chance that any looked-up
+//!   token collides with any entry is at most `q·n / 2^128`: for a million
+//!   requests a second for a hundred years against 10 000 entries, about
+//!   `2^-63`.
+//! * **An attacker who controls tokens.** To be served a victim's verdict,
+//!   an attacker must send a token whose key equals the key of a cached
+//!   token. The key depends on the secret hash key, which never leaves this
+//!   process (not in `Debug`, logs, errors or responses), and the attacker
+//!   never sees a key either: all a probe reveals is whether its own token
+//!   was accepted. Without the hash key, each probe hits a given entry
+//!   with probability `2^-128`; precomputation is useless, since the hash
+//!   key is fresh per process and unknown. This is exactly the setting
+//!   SipHash was designed for (keyed, with attacker-chosen inputs). An
+//!   unkeyed fast hash (FNV, xxHash, or SipHash with a fixed key) would
+//!   not do: there collisions can be computed offline.
+//! * **The token is never stored.** Entries hold the 16-byte key and the
+//!   verdict (claims, or the refusal's reason), never the token, so a heap
+//!   dump or a `Debug` print of the cache yields nothing to replay. Unlike
+//!   SHA-256, the key is not even a public function of the token: without
+//!   the hash key, a leaked key cannot be checked against a guessed token.
+//! * **Timing.** A lookup hashes the whole token (the time depends on its
+//!   length only) and finds the entry by its key in a hash map; the token
+//!   itself is never compared byte by byte, so how long a lookup takes says
+//!   nothing about how much of a cached token an attacker has guessed. The
+//!   map's buckets are chosen by the key's own bits: they are as
+//!   unpredictable as the key, so an attacker cannot aim tokens at one
+//!   bucket either (no hash flooding).
+//! * **The shape check.** A fresh hit skips the shape check in
+//!   [`AgentAuth::verify_token`]: only a token that passed it can have a
+//!   verdict cached, and a hit means this very token (bar the collisions
+//!   above).
 //!
 //! # MCP servers: the OAuth protected-resource dialect
 //!
@@ -198,4 +256,24 @@ pub enum ConfigError {
     /// An [`McpScopes`] template that is not a scope.
     #[error("invalid scope template: {0}")]
     ScopeTemplate(String),
+    /// The operating system's random number generator failed, so the
+    /// cache's secret key could not be drawn.
+    #[error("the operating system's random number generator failed: {0}")]
+    Random(String),
 }
+
+// The Rust snippets of the crate's README and of `docs/service-side.md`,
+// compiled as doc tests so they keep matching the API (`cargo xtask
+// doc-snippets` checks that every page with Rust snippets is included
+// somewhere).
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../README.md")]
+mod readme_md {}
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../../../docs/service-side.md")]
+mod service_side_md {}
+// Its OTLP snippet needs the `usage-otlp` feature (on in the workspace's
+// doc tests: the command line enables it).
+#[cfg(all(doctest, feature = "usage-otlp"))]
+#[doc = include_str!("../../../docs/usage-evidence.md")]
+mod usage_evidence_md {}

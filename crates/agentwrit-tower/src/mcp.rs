@@ -17,7 +17,7 @@ use crate::layer::decision;
 use crate::mcp_scopes::too_large;
 use crate::{AgentAuth, AuthBody, McpScopes, Rejection, RejectionKind};
 
-/// A tower [`Layer`] for an MCP server's endpoint (streamable HTTP), made
+/// A tower `Layer` for an MCP server's endpoint (streamable HTTP), made
 /// with [`AgentAuth::mcp_layer`]. For every request it:
 ///
 /// 1. answers `GET` on the [`ProtectedResource`](crate::ProtectedResource)'s

@@ -3,9 +3,9 @@
 //! `/customers/{id}`).
 
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use axum::extract::{FromRequestParts as _, RawPathParams};
 use axum::response::{IntoResponse, Response};
@@ -54,6 +54,23 @@ enum Part {
 }
 
 impl Template {
+    /// Appends the template to `out`, each placeholder replaced by
+    /// `param(name)`; the name of a placeholder without a value is the
+    /// error.
+    fn fill<'p>(
+        &self,
+        out: &mut String,
+        param: impl Fn(&str) -> Option<&'p str>,
+    ) -> Result<(), String> {
+        for part in &self.parts {
+            match part {
+                Part::Literal(s) => out.push_str(s),
+                Part::Param(name) => out.push_str(param(name).ok_or_else(|| name.clone())?),
+            }
+        }
+        Ok(())
+    }
+
     /// `{name}` (name of ASCII letters, digits and `_`) is a placeholder;
     /// every other character is literal.
     fn parse(template: &str) -> Self {
@@ -120,44 +137,83 @@ impl RequireScopes {
     ///
     /// The name of a placeholder with no parameter.
     pub fn scopes_for(&self, params: &[(&str, &str)]) -> Result<Vec<String>, String> {
+        let lookup = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
         self.templates
             .iter()
             .map(|t| {
                 let mut out = String::new();
-                for part in &t.parts {
-                    match part {
-                        Part::Literal(s) => out.push_str(s),
-                        Part::Param(name) => out.push_str(
-                            params
-                                .iter()
-                                .find(|(k, _)| k == name)
-                                .map(|(_, v)| *v)
-                                .ok_or_else(|| name.clone())?,
-                        ),
-                    }
-                }
+                t.fill(&mut out, lookup)?;
                 Ok(out)
             })
             .collect()
     }
 
+    /// The check of one request: each template filled from the route's
+    /// parameters into one reused buffer and checked against the claims,
+    /// with no list built unless the answer is a refusal (whose 403 names
+    /// every required scope) or usage is recorded.
     fn check(
         &self,
         claims: Option<&AgentClaims>,
-        params: &[(&str, &str)],
+        params: Option<&RawPathParams>,
     ) -> Result<(), Rejection> {
-        let required = self.scopes_for(params).map_err(|name| {
-                Rejection::new(
-                    RejectionKind::Misconfigured,
-                    format!("the scope template names path parameter {{{name}}}, which this route does not have"),
-                )
-            })?;
+        let lookup =
+            |name: &str| params.and_then(|p| p.iter().find(|(k, _)| *k == name).map(|(_, v)| v));
+        let misconfigured = |name: String| {
+            Rejection::new(
+                RejectionKind::Misconfigured,
+                format!(
+                    "the scope template names path parameter {{{name}}}, which this route does not have"
+                ),
+            )
+        };
+        // A usage recorder wants every decision with its scopes: keep them
+        // as they are filled (otherwise no list is built unless refused).
+        // One template, the common case, needs no list: the buffer is it.
+        let records = claims.is_some_and(AgentClaims::records_usage);
+        let keep = records && self.templates.len() > 1;
+        let mut kept: Vec<String> = Vec::new();
+        // Room for a typical scope, so filling it does not reallocate.
+        let mut scope = String::with_capacity(128);
+        let mut granted = true;
+        for template in self.templates.iter() {
+            scope.clear();
+            template.fill(&mut scope, lookup).map_err(misconfigured)?;
+            granted &= claims.is_some_and(|c| c.allows(&[scope.as_str()]));
+            if keep {
+                kept.push(scope.clone());
+            }
+        }
         let claims = claims.ok_or_else(|| {
             Rejection::new(
                 RejectionKind::Misconfigured,
                 "no verified claims: the authentication layer is not installed on this route",
             )
         })?;
+        if granted {
+            if keep {
+                claims.record_check(&kept, true);
+            } else if records {
+                claims.record_check(&[scope.as_str()], true);
+            }
+            return Ok(());
+        }
+        // Refused: the 403 names every required scope (and `require`
+        // records the refusal).
+        let required: Vec<String> = if keep {
+            kept
+        } else if records {
+            vec![scope]
+        } else {
+            self.templates
+                .iter()
+                .map(|t| {
+                    let mut out = String::new();
+                    t.fill(&mut out, lookup).map(|()| out)
+                })
+                .collect::<Result<_, _>>()
+                .map_err(misconfigured)?
+        };
         claims.require(&required)
     }
 }
@@ -205,26 +261,34 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let require = self.require.clone();
-        Box::pin(async move {
-            let (mut parts, body) = req.into_parts();
-            // A route without parameters has none to read: an empty list.
-            let params = RawPathParams::from_request_parts(&mut parts, &()).await;
-            let pairs: Vec<(&str, &str)> = params
-                .as_ref()
-                .map_or_else(|_| Vec::new(), |params| params.iter().collect());
-            let verdict = require.check(parts.extensions.get::<AgentClaims>(), &pairs);
-            drop(pairs);
-            drop(params);
-            match verdict {
-                Ok(()) => inner
-                    .call(Request::from_parts(parts, body))
-                    .await
-                    .map(IntoResponse::into_response),
-                Err(rejection) => Ok(rejection.with_instance(parts.uri.path()).into_response()),
+        let (mut parts, body) = req.into_parts();
+        // axum keeps the matched route's parameters in the request's
+        // extensions, so reading them is ready at once: the check runs
+        // here, and the inner service is called now (it is the one
+        // `poll_ready` readied), with no clone and no await before it.
+        // Should the read ever wait, the parameters count as absent: a
+        // template that needs one then fails closed (500, misconfigured).
+        let params = {
+            let read = pin!(RawPathParams::from_request_parts(&mut parts, &()));
+            match read.poll(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(Ok(params)) => Some(params),
+                Poll::Ready(Err(_)) | Poll::Pending => None,
             }
-        })
+        };
+        // A route without parameters has none to read.
+        let verdict = self
+            .require
+            .check(parts.extensions.get::<AgentClaims>(), params.as_ref());
+        drop(params);
+        match verdict {
+            Ok(()) => {
+                let answer = self.inner.call(Request::from_parts(parts, body));
+                Box::pin(async move { answer.await.map(IntoResponse::into_response) })
+            }
+            Err(rejection) => {
+                let response = rejection.with_instance(parts.uri.path()).into_response();
+                Box::pin(async move { Ok(response) })
+            }
+        }
     }
 }

@@ -307,3 +307,10 @@ impl ServerHandler for Tools {
             )
     }
 }
+
+// The Rust snippets of `docs/mcp.md`, compiled as doc tests so they keep
+// matching the API (`cargo xtask doc-snippets` checks every page with
+// Rust snippets is included somewhere).
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/mcp.md")]
+mod mcp_md {}

@@ -142,8 +142,8 @@ struct DeskInner {
 /// The desk: broker, planner, runs. Cheap to clone.
 ///
 /// Routes ([`Desk::router`]): `GET /` the page; `POST /api/tickets` a
-/// [`RunRequest`] (`text`, `scenario`, option `natural_expiry`) answered
-/// with [`RunStarted`]; the kit's `GET /api/runs/{id}/events` (SSE),
+/// the kit's `RunRequest` (`text`, `scenario`, option `natural_expiry`)
+/// answered with its `RunStarted`; the kit's `GET /api/runs/{id}/events` (SSE),
 /// `GET /api/runs/{id}` and `GET /api/runs/latest`.
 ///
 /// ```

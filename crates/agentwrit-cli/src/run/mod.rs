@@ -4,7 +4,7 @@
 //! releases every agent on every way out.
 //!
 //! The files, one idea each: [`plan`] (credentials from the command line
-//! and `agentwrit.toml`), [`env`] (the child's environment), [`child`]
+//! and `agentwrit.toml`), [`env`](mod@env) (the child's environment), [`child`]
 //! (starting, masking and reaping the child), [`exec`] (the child's own
 //! set-up before the user's command), [`signals`] (what is forwarded),
 //! [`renew`] (renewal with retries), [`tokenfile`] (safe token files).
