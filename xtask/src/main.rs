@@ -64,10 +64,11 @@ Commands:
   conformance    the acceptance matrix and the `agentwrit run` and supervisor tests against AGENTWRIT_TEST_BROKER_URL
   fuzz [--quick] every fuzz target, 1 000 000 inputs each (--quick: 20 000)
   python [--release]  the Python package agentwrit_rs: wheel built and installed
-                 into a venv (with pytest, mypy, gunicorn, anyio, and for the service
-                 side mcp, fastapi, httpx, uvicorn pinned), then pytest (fork,
-                 cancellation, audit-trail and service-side suites included), mypy
-                 --strict and stubtest; the MCP suite again against mcp 2.0.0
+                 into a venv (with pytest, pytest-timeout, mypy, gunicorn, anyio, and
+                 for the service side mcp, fastapi, httpx, uvicorn pinned), then pytest
+                 (fork, cancellation, audit-trail and service-side suites included;
+                 each test bounded to 300 s, the run to 45 min), mypy --strict and
+                 stubtest; the MCP suite again against mcp 2.0.0
   interop-python the official Python SDK (agentwrit 0.3.0) lifecycle against agentwrit-devbroker
   mcp            the example MCP servers (Rust, and Python on the installed agentwrit_rs
                  wheel) against the official MCP clients (Python mcp 2.3.0 in a venv,

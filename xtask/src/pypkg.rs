@@ -22,10 +22,12 @@ use crate::util::{flag, root, run, target_dir};
 /// (`--preload`, the fork tests) and anyio (repeated cancellation, as
 /// Starlette and FastAPI deliver it); and what the service side is tested
 /// with: the official `mcp` package (server and client), FastAPI (with
-/// its test client's httpx) and uvicorn.
-const TOOLS: [&str; 9] = [
+/// its test client's httpx) and uvicorn; and pytest-timeout, which bounds
+/// every test ([`PYTEST_TIMEOUT`]).
+const TOOLS: [&str; 10] = [
     "maturin==1.16.0",
     "pytest==9.2.0",
+    "pytest-timeout==2.4.0",
     "mypy==2.4.1",
     "gunicorn==27.0.1",
     "anyio==4.16.0",
@@ -36,25 +38,41 @@ const TOOLS: [&str; 9] = [
 ];
 
 const PROBE: &str = "import importlib.metadata as m, sys; \
-    v = {d: m.version(d) for d in ('maturin', 'pytest', 'mypy', 'gunicorn', 'anyio', \
-    'mcp', 'fastapi', 'httpx', 'uvicorn')}; \
-    sys.exit(0 if v == {'maturin': '1.16.0', 'pytest': '9.2.0', 'mypy': '2.4.1', \
+    v = {d: m.version(d) for d in ('maturin', 'pytest', 'pytest-timeout', 'mypy', 'gunicorn', \
+    'anyio', 'mcp', 'fastapi', 'httpx', 'uvicorn')}; \
+    sys.exit(0 if v == {'maturin': '1.16.0', 'pytest': '9.2.0', 'pytest-timeout': '2.4.0', \
+    'mypy': '2.4.1', \
     'gunicorn': '27.0.1', 'anyio': '4.16.0', 'mcp': '2.3.0', 'fastapi': '0.165.0', \
     'httpx': '0.28.1', 'uvicorn': '0.55.0'} else 1)";
 
 /// The oldest `mcp` release supported (the first 2.x): `test_mcp.py` runs
 /// again against it, in a venv of its own.
-const OLDEST_MCP: [&str; 4] = [
+const OLDEST_MCP: [&str; 5] = [
     "pytest==9.2.0",
+    "pytest-timeout==2.4.0",
     "mcp==2.0.0",
     "httpx==0.28.1",
     "uvicorn==0.55.0",
 ];
 
 const OLDEST_MCP_PROBE: &str = "import importlib.metadata as m, sys; \
-    v = {d: m.version(d) for d in ('pytest', 'mcp', 'httpx', 'uvicorn')}; \
-    sys.exit(0 if v == {'pytest': '9.2.0', 'mcp': '2.0.0', 'httpx': '0.28.1', \
-    'uvicorn': '0.55.0'} else 1)";
+    v = {d: m.version(d) for d in ('pytest', 'pytest-timeout', 'mcp', 'httpx', 'uvicorn')}; \
+    sys.exit(0 if v == {'pytest': '9.2.0', 'pytest-timeout': '2.4.0', 'mcp': '2.0.0', \
+    'httpx': '0.28.1', 'uvicorn': '0.55.0'} else 1)";
+
+/// The bounds of a pytest run (pytest-timeout): each test at most
+/// `--timeout` seconds, the whole session at most `--session-timeout`
+/// (each test's bound is cut to what is left of it). A test past its
+/// bound ends the run with every thread's stack (`thread`: it works even
+/// where the main thread waits inside the native module, which `signal`
+/// could not interrupt), so a hang is a failure with a diagnosis, never a
+/// CI run that stalls. The slowest tests (gunicorn under load, the doc
+/// examples on a loaded 2-core machine) take well under a minute.
+const PYTEST_BOUNDS: [&str; 3] = [
+    "--timeout=300",
+    "--timeout-method=thread",
+    "--session-timeout=2700",
+];
 
 /// The interpreter of the package's virtualenv (`<target>/agentwrit-rs-venv`).
 pub fn venv_python() -> Result<PathBuf, String> {
@@ -133,14 +151,11 @@ pub fn python(args: &[String]) -> Result<(), String> {
     let tests = crate_dir.join("tests");
     // From the tests' directory, so the package's source directory
     // (python/) is not on sys.path: what is imported is the installed wheel.
-    run(Command::new(&python).current_dir(&tests).args([
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        ".",
-    ]))?;
+    run(Command::new(&python)
+        .current_dir(&tests)
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .args(PYTEST_BOUNDS)
+        .arg("."))?;
     let cache = target_dir()?.join("agentwrit-rs-mypy-cache");
     run(Command::new(&python)
         .current_dir(&tests)
@@ -165,13 +180,10 @@ pub fn python(args: &[String]) -> Result<(), String> {
         OLDEST_MCP_PROBE,
     )?;
     install_wheel(&oldest, &wheel)?;
-    run(Command::new(&oldest).current_dir(&tests).args([
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "test_mcp.py",
-    ]))?;
+    run(Command::new(&oldest)
+        .current_dir(&tests)
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .args(PYTEST_BOUNDS)
+        .arg("test_mcp.py"))?;
     Ok(())
 }

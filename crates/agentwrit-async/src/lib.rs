@@ -83,8 +83,9 @@
 //! # Transport
 //!
 //! rustls, redirects off, response bodies capped at 1 MiB (a larger body
-//! is not read beyond the cap), a 5 s connect and 10 s overall timeout per
-//! request (see [`BrokerBuilder`]), connection pooling, HTTP/2 when offered.
+//! is not read beyond the cap), a 5 s connect timeout and a 10 s deadline
+//! for each broker request, its retries included (see
+//! [`BrokerBuilder::timeout`]), connection pooling, HTTP/2 when offered.
 //! Every type is `Send + Sync`; every future is `Send`. Each request runs in a `tracing` span named `agentwrit` with
 //! the flow step (`create_agent.register`, ...), status and the broker's
 //! request id; no span or event carries a secret.

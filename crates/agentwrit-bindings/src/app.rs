@@ -135,7 +135,7 @@ impl App {
         };
         Ok(App {
             client,
-            deadline: settings.timeout(),
+            deadline: Some(settings.timeout()),
         })
     }
 

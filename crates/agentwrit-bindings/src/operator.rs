@@ -132,7 +132,7 @@ impl Operator {
         };
         Ok(Operator {
             client,
-            deadline: settings.timeout(),
+            deadline: Some(settings.timeout()),
         })
     }
 

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use agentwrit_blocking::sansio::DEFAULT_TIMEOUT;
+
 use crate::error::{BindingError, Result};
 
 /// What a caller may set on a client, as the language handed it over:
@@ -12,13 +14,17 @@ use crate::error::{BindingError, Result};
 /// ```
 /// use agentwrit_bindings::{Options, Settings};
 /// let settings = Settings::new(Options { timeout_secs: Some(2.5), ..Options::default() })?;
-/// assert_eq!(settings.timeout(), Some(std::time::Duration::from_millis(2500)));
+/// assert_eq!(settings.timeout(), std::time::Duration::from_millis(2500));
+/// // Unset: 10 s for the whole call, retries included.
+/// let default = Settings::new(Options::default())?;
+/// assert_eq!(default.timeout(), std::time::Duration::from_secs(10));
 /// # Ok::<(), agentwrit_bindings::BindingError>(())
 /// ```
 #[derive(Clone, Default)]
 pub struct Options {
     /// The deadline of one call, in seconds (finite, positive): it bounds
-    /// the whole call, retries included, and each request.
+    /// the whole call, retries included, and each request. `None`: the
+    /// SDK's default, `agentwrit-core`'s `DEFAULT_TIMEOUT` (10 s).
     pub timeout_secs: Option<f64>,
     /// The `User-Agent` header.
     pub user_agent: Option<String>,
@@ -35,13 +41,27 @@ pub struct Options {
 /// Checked [`Options`]: what a client is built from, and (every field)
 /// the key of a cached client, so two calls that differ in any setting
 /// never share one.
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Settings {
-    timeout: Option<Duration>,
+    timeout: Duration,
     user_agent: Option<String>,
     ca_pem: Option<Vec<u8>>,
     identity: Option<(Vec<u8>, Vec<u8>)>,
     https_only: bool,
+}
+
+impl Default for Settings {
+    /// What [`Options::default()`] gives: the SDK's default deadline,
+    /// nothing else set.
+    fn default() -> Self {
+        Settings {
+            timeout: DEFAULT_TIMEOUT,
+            user_agent: None,
+            ca_pem: None,
+            identity: None,
+            https_only: false,
+        }
+    }
 }
 
 // By hand: the client key is a secret.
@@ -113,9 +133,7 @@ macro_rules! apply {
     ($builder:expr, $settings:expr) => {{
         let s: &Settings = $settings;
         let mut b = $builder;
-        if let Some(t) = s.timeout {
-            b = b.timeout(t);
-        }
+        b = b.timeout(s.timeout);
         if let Some(ua) = &s.user_agent {
             b = b.user_agent(ua.clone());
         }
@@ -140,7 +158,8 @@ impl Settings {
         let timeout = options
             .timeout_secs
             .map(|t| seconds("timeout", t))
-            .transpose()?;
+            .transpose()?
+            .unwrap_or(DEFAULT_TIMEOUT);
         let identity = match (options.client_cert_pem, options.client_key_pem) {
             (Some(cert), Some(key)) => Some((cert, key)),
             (None, None) => None,
@@ -160,10 +179,11 @@ impl Settings {
         })
     }
 
-    /// The deadline of one call (`None`: the transports' default, 30 s
-    /// per request).
+    /// The deadline of one call, retries included, which also bounds each
+    /// of its requests (by default `agentwrit-core`'s `DEFAULT_TIMEOUT`,
+    /// 10 s).
     #[must_use]
-    pub fn timeout(&self) -> Option<Duration> {
+    pub fn timeout(&self) -> Duration {
         self.timeout
     }
 

@@ -43,7 +43,7 @@ impl Validator {
         Ok(Validator {
             client,
             broker_url: broker_url.to_owned(),
-            deadline: settings.timeout(),
+            deadline: Some(settings.timeout()),
             identity: Arc::new(()),
         })
     }

@@ -77,7 +77,8 @@
 //! # Transport
 //!
 //! rustls, redirects off, response bodies capped at 1 MiB, a 5 s connect
-//! and 10 s overall timeout per request (see [`BrokerBuilder`]), connection
+//! timeout and a 10 s deadline for each broker request, its retries
+//! included (see [`BrokerBuilder::timeout`]), connection
 //! pooling. Each request runs in a `tracing` span named `agentwrit` with
 //! the flow step (`create_agent.register`, ...), status and the broker's
 //! request id; no span or event carries a secret.

@@ -1,17 +1,42 @@
-// The sample apps in TypeScript, run as programs against their embedded
-// development broker, print what the Rust examples print: the same
+// The sample apps in TypeScript, run as programs against a development
+// broker of the test's, print what the Rust examples print: the same
 // templates as `examples/tests/output_shape.rs` (ids, tokens and jtis
-// differ, placeholders mark them).
+// differ, placeholders mark them), and leave no live token at that
+// broker's audit trail. Without the broker variables a sample starts a
+// broker of its own, in its own process.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
-/** Runs `examples/<name>.mjs` without the broker variables (so it embeds a broker). */
-async function run(name: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+import { DevBroker } from "agentwrit-rs/testing";
+
+import { liveTokens, registrations } from "./support.mjs";
+
+/** The broker variables a sample reads (`AgentWritApp.fromEnv()`) for `broker`'s universal app. */
+function brokerEnv(broker: DevBroker): Record<string, string> {
+  const c = broker.universalCredentials();
+  return { AGENTWRIT_BROKER_URL: broker.url, AGENTWRIT_CLIENT_ID: c.clientId, AGENTWRIT_CLIENT_SECRET: c.clientSecret };
+}
+
+/** A broker whose tokens carry the issuer the sample apps' output shows. */
+function sampleBroker(): DevBroker {
+  return new DevBroker({ issuer: "agentwrit" });
+}
+
+/**
+ * Runs `examples/<name>.mjs` with `vars` as its broker variables (none:
+ * it embeds a broker).
+ */
+async function run(
+  name: string,
+  args: string[],
+  vars: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env = { ...process.env };
   for (const v of ["AGENTWRIT_BROKER_URL", "AGENTWRIT_CLIENT_ID", "AGENTWRIT_CLIENT_SECRET"]) delete env[v];
+  Object.assign(env, vars);
   const child = spawn(process.execPath, [fileURLToPath(new URL(`../examples/${name}.mjs`, import.meta.url)), ...args], {
     env,
     timeout: 60_000,
@@ -47,11 +72,20 @@ function matches(template: string, line: string): boolean {
   return n !== undefined && matches(rest.slice(end), tail.slice(n));
 }
 
-function check(name: string, out: { code: number | null; stdout: string; stderr: string }, expected: string): void {
+function check(
+  name: string,
+  out: { code: number | null; stdout: string; stderr: string },
+  expected: string,
+  embedded = false,
+): void {
   assert.equal(out.code, 0, `${name} failed: ${out.stderr}\n${out.stdout}`);
-  const stderr = out.stderr.trimEnd().split("\n");
-  assert.equal(stderr.length, 1, `${name}: one line about the embedded broker, got ${out.stderr}`);
-  assert.match(stderr[0] ?? "", /embedded development broker/);
+  if (embedded) {
+    const stderr = out.stderr.trimEnd().split("\n");
+    assert.equal(stderr.length, 1, `${name}: one line about the embedded broker, got ${out.stderr}`);
+    assert.match(stderr[0] ?? "", /embedded development broker/);
+  } else {
+    assert.equal(out.stderr, "", `${name}: nothing on stderr with a broker configured`);
+  }
   const got = out.stdout.split("\n");
   const want = expected.split("\n");
   for (let i = 0; i < Math.min(got.length, want.length); i++) {
@@ -131,8 +165,12 @@ Cross-tenant isolation verified.
 Pipeline complete. All tenants processed with isolated scopes.
 `;
 
-test("order worker: the sample app's output, line for line", async () => {
-  check("order_worker", await run("order_worker", ["--customer", "cust-7291", "--order", "ord-4823"]), ORDER_WORKER);
+test("order worker: the sample app's output, line for line, and no live token", async () => {
+  await using broker = sampleBroker();
+  const out = await run("order_worker", ["--customer", "cust-7291", "--order", "ord-4823"], brokerEnv(broker));
+  check("order_worker", out, ORDER_WORKER);
+  assert.equal(await registrations(broker), 1);
+  assert.deepEqual(await liveTokens(broker), new Set(), "a token the sample obtained is still alive");
 });
 
 test("order worker without its arguments: usage, exit 2", async () => {
@@ -141,8 +179,17 @@ test("order worker without its arguments: usage, exit 2", async () => {
   assert.match(out.stderr, /usage: order_worker/);
 });
 
-test("data pipeline: the sample app's output, line for line", async () => {
-  check("data_pipeline", await run("data_pipeline", []), DATA_PIPELINE);
+test("data pipeline: the sample app's output, line for line, and no live token", async () => {
+  await using broker = sampleBroker();
+  check("data_pipeline", await run("data_pipeline", [], brokerEnv(broker)), DATA_PIPELINE);
+  assert.equal(await registrations(broker), 4, "three tenants and the isolation test");
+  assert.deepEqual(await liveTokens(broker), new Set(), "a token the sample obtained is still alive");
+});
+
+test("without the broker variables a sample embeds a broker, and says so", async () => {
+  // The broker lives and dies in the sample's process: nothing it issued
+  // outlives the run. The sample checks its own released token dead.
+  check("order_worker", await run("order_worker", ["--customer", "cust-7291", "--order", "ord-4823"]), ORDER_WORKER, true);
 });
 
 test("the matcher is strict", () => {

@@ -18,10 +18,12 @@ export async function events(broker: DevBroker): Promise<AuditEvent[]> {
  * The agents' current tokens (the registration's, or the last renewal's)
  * that the broker never saw released or revoked, and that have not
  * expired by `nowMs` on the broker's clock (a registration's token
- * expires `ttl` seconds after it was issued).
+ * expires `ttl` seconds after it was issued; a renewal keeps the
+ * lifetime, so its token expires `ttl` seconds after the renewal).
  */
 export async function liveTokens(broker: DevBroker, nowMs = Date.now()): Promise<Set<string>> {
   const current = new Map<string, string>();
+  const ttls = new Map<string, number>();
   const expired = new Set<string>();
   const tasks = new Map<string, string>();
   const dead = new Set<string>();
@@ -38,8 +40,10 @@ export async function liveTokens(broker: DevBroker, nowMs = Date.now()): Promise
     if (e.eventType === "token_issued" || e.eventType === "token_renewed") {
       current.set(agent, m[1]);
       tasks.set(agent, e.taskId ?? "");
-      const ttl = /ttl=(\d+)/.exec(e.detail)?.[1];
-      if (ttl !== undefined && Date.parse(e.timestamp) + Number(ttl) * 1000 <= nowMs) expired.add(m[1]);
+      const issuedTtl = /ttl=(\d+)/.exec(e.detail)?.[1];
+      if (issuedTtl !== undefined) ttls.set(agent, Number(issuedTtl));
+      const ttl = ttls.get(agent);
+      if (ttl !== undefined && Date.parse(e.timestamp) + ttl * 1000 <= nowMs) expired.add(m[1]);
     } else if (e.eventType === "token_released") {
       dead.add(m[1]);
     }

@@ -22,7 +22,7 @@ export interface TlsOptions {
 
 /** How a client talks to the broker. */
 export interface ClientOptions {
-  /** The deadline of one call in milliseconds, retries included (default: the transport's 30 s per request). */
+  /** The deadline of one call in milliseconds: the whole call, its retries and the waits between them included (default 10 000: 10 s, as Python's `timeout=`). */
   timeoutMs?: number;
   /** The `User-Agent` header. */
   userAgent?: string;

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from agentwrit_rs import AgentWritOperator
@@ -30,11 +31,26 @@ def events(broker: DevBroker, **filters: Any) -> list[dict[str, Any]]:
         offset += 500
 
 
-def live_tokens(broker: DevBroker) -> set[str]:
+def _unix(timestamp: str) -> float:
+    """An audit event's RFC 3339 timestamp (nanoseconds, ``Z``) in Unix
+    seconds."""
+    found = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z", timestamp)
+    assert found, f"unexpected audit timestamp {timestamp!r}"
+    whole = datetime.strptime(found.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    return whole.timestamp() + float(f"0.{found.group(2) or '0'}")
+
+
+def live_tokens(broker: DevBroker, now: float | None = None) -> set[str]:
     """The agents' current tokens (the registration's, or the last
-    renewal's) that the broker never saw released or revoked."""
+    renewal's) that the broker never saw released or revoked, and that
+    have not expired by ``now`` (Unix seconds; default: the present) on
+    the broker's clock: a token issued with ``ttl=N`` (a renewal keeps the
+    lifetime) is dead ``N`` seconds after its event at the latest."""
+    now = time.time() if now is None else now
     current: dict[str, str] = {}
     tasks: dict[str, str] = {}
+    ttls: dict[str, int] = {}
+    expired: set[str] = set()
     dead: set[str] = set()
     revoked: set[tuple[str, str]] = set()
     for e in events(broker):
@@ -51,12 +67,18 @@ def live_tokens(broker: DevBroker) -> set[str]:
         if kind in ("token_issued", "token_renewed"):
             current[agent] = match.group(1)
             tasks[agent] = e.get("task_id") or ""
+            ttl = re.search(r"ttl=(\d+)", detail)
+            if ttl:
+                ttls[agent] = int(ttl.group(1))
+            if agent in ttls and _unix(e["timestamp"]) + ttls[agent] <= now:
+                expired.add(match.group(1))
         elif kind == "token_released":
             dead.add(match.group(1))
     return {
         jti
         for agent, jti in current.items()
         if jti not in dead
+        and jti not in expired
         and ("token", jti) not in revoked
         and ("agent", agent) not in revoked
         and ("task", tasks.get(agent, "")) not in revoked

@@ -55,6 +55,7 @@ def test_the_async_api_covers_the_lifecycle(broker: DevBroker) -> None:
             await a.release_task()
             for token in (a.access_token, hop1.access_token, hop2.access_token):
                 assert not (await app.validate(token)).valid
+            await asyncio.gather(b.release(), c.release())
 
     asyncio.run(main())
 
@@ -156,6 +157,7 @@ def test_with_releases_the_agent_and_its_delegations_on_an_exception(app: AgentW
     assert not app.validate(seen["agent"]).valid
     assert not app.validate(seen["delegated"]).valid
     assert app.validate(helper.access_token).valid
+    helper.release()
 
 
 def test_an_agent_is_its_own_context_manager(app: AgentWritApp) -> None:
@@ -198,6 +200,8 @@ def test_multi_hop_delegation(app: AgentWritApp) -> None:
     a.release_task()
     assert not app.validate(ab.access_token).valid
     assert not app.validate(bc.access_token).valid
+    for helper in (b, c, d):
+        helper.release()
 
 
 def test_operator_calls(broker: DevBroker) -> None:
@@ -246,11 +250,13 @@ def test_async_operator_calls(broker: DevBroker) -> None:
 def test_objects_from_the_async_app_work_across_event_loops(broker: DevBroker) -> None:
     app: AsyncAgentWritApp = broker.async_universal_app()
 
-    async def create() -> str:
-        return (await app.create_agent("orch", "loop", SCOPE)).access_token
+    async def create() -> agentwrit.AsyncAgent:
+        return await app.create_agent("orch", "loop", SCOPE)
 
     async def check(token: str) -> bool:
         return (await app.validate(token)).valid
 
-    token = asyncio.run(create())
-    assert asyncio.run(check(token))
+    agent = asyncio.run(create())
+    assert asyncio.run(check(agent.access_token))
+    asyncio.run(agent.release())  # a third loop
+    assert not asyncio.run(check(agent.access_token))

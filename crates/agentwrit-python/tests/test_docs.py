@@ -23,6 +23,17 @@ def test_the_reference_has_examples() -> None:
     assert len(BLOCKS) >= 15
 
 
+def test_no_example_sends_to_a_fixed_port() -> None:
+    # A dead broker is a loopback port bound and closed, never a port
+    # someone else may be listening on. 8000 only names the in-process
+    # MCP example's resource (its test client opens no socket).
+    for block in BLOCKS:
+        ports = set(re.findall(r"127\.0\.0\.1:(\d+)", block))
+        assert ports <= {"8000"}, f"a fixed port in an example: {sorted(ports)}\n{block}"
+        if "8000" in ports:
+            assert "TestClient(" in block, block
+
+
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"example-{i + 1}" for i in range(len(BLOCKS))])
 def test_example_runs_and_leaves_no_live_token(block: str) -> None:
     with DevBroker() as broker:

@@ -12,6 +12,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import queue
 import re
 import signal
 import subprocess
@@ -21,7 +22,7 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -155,6 +156,52 @@ def test_a_parent_that_used_the_async_api_forks_working_children(broker: DevBrok
     assert live_tokens(broker) == set()
 
 
+def gunicorn_address(server: subprocess.Popen[str], limit: float) -> str:
+    """The address gunicorn says it listens at, read from its log within
+    ``limit`` seconds: a thread reads the log (to its end, so gunicorn
+    never blocks on a full pipe) and this waits on what it hands over,
+    never on a read that may not return."""
+    assert server.stderr is not None
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump(stream: IO[str]) -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, args=(server.stderr,), daemon=True).start()
+    log: list[str] = []
+    deadline = time.monotonic() + limit
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        log.append(line)
+        found = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", line)
+        if found:
+            return found.group(1)
+    raise AssertionError(f"gunicorn did not start within {limit} s:\n{''.join(log)}")
+
+
+def test_the_start_up_wait_is_bounded() -> None:
+    # A process that prints nothing and never exits: the wait gives up.
+    silent = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # (Before, the read itself blocked: this test hung.)
+        with pytest.raises(AssertionError, match="did not start within"):
+            gunicorn_address(silent, limit=0.5)
+    finally:
+        silent.kill()
+        silent.wait()
+
+
 def test_gunicorn_preload_serves_concurrent_lifecycles(broker: DevBroker) -> None:
     c = broker.universal_credentials()
     env = {
@@ -176,19 +223,7 @@ def test_gunicorn_preload_serves_concurrent_lifecycles(broker: DevBroker) -> Non
         text=True,
     )
     try:
-        assert server.stderr is not None
-        base = None
-        deadline = time.monotonic() + 60
-        while base is None and time.monotonic() < deadline:
-            line = server.stderr.readline()
-            if not line:
-                break
-            found = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", line)
-            if found:
-                base = found.group(1)
-        assert base is not None, "gunicorn did not start"
-        # Keep reading its log so it never blocks on a full pipe.
-        threading.Thread(target=server.stderr.read, daemon=True).start()
+        base = gunicorn_address(server, limit=60.0)
 
         def request(i: int) -> dict[str, Any]:
             with urllib.request.urlopen(f"{base}/req-{i}", timeout=60) as response:

@@ -1,4 +1,5 @@
-"""Renewal ends with the last handle (29.3), shielded async releases
+"""Renewal ends with the last handle (29.3; shown with a witness agent,
+not a clock), shielded async releases
 (29.4), one deadline per call and complete cache keys (29.5), checked at
 the broker."""
 
@@ -6,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import anyio
 import pytest
@@ -15,74 +15,114 @@ import pytest
 import agentwrit_rs
 from agentwrit_rs import _native
 from agentwrit_rs.testing import DevBroker
-from support import DelayProxy, Silent, events, live_tokens
+from support import DelayProxy, Silent, events, eventually, live_tokens
 
 SCOPE = ["read:data:customer-7291"]
 
 
-def renewals(broker: DevBroker, agent_id: str) -> int:
-    return len(events(broker, agent_id=agent_id, event_type="token_renewed"))
+def count(broker: DevBroker, event_type: str, agent_id: str, after: int = 0) -> int:
+    """The events of ``event_type`` for ``agent_id`` past the first
+    ``after`` events of the audit trail."""
+    return sum(
+        1
+        for e in events(broker)[after:]
+        if e["event_type"] == event_type and e.get("agent_id") == agent_id
+    )
 
 
-def released(broker: DevBroker, agent_id: str) -> int:
-    return len(events(broker, agent_id=agent_id, event_type="token_released"))
-
-
-def wait_past(expires_at: float, extra: float) -> None:
-    """Short TTLs stand in for a clock: wait until `extra` seconds after a
-    token's expiry."""
-    left = expires_at + extra - time.time()
-    if left > 0:
-        time.sleep(left)
+def wait_for(what: str, check: Callable[[], bool]) -> None:
+    assert eventually(check, limit=30.0), f"the audit trail never showed {what}"
 
 
 @pytest.fixture
 def short_lived() -> Iterator[DevBroker]:
+    # Two-second tokens: a renewal every 1.6 s (80 % of the lifetime).
     with DevBroker(max_ttl=2) as broker:
         yield broker
 
 
+def check_renewal_ends_with_the_last_handle(
+    broker: DevBroker,
+    create: Callable[[str], tuple[str, str]],
+    end_witness: Callable[[], None],
+    valid: Callable[[str], bool],
+) -> None:
+    """What the Rust acceptance test checks on both transports, with a
+    witness instead of a clock: ``create(task)`` makes an auto-renewing
+    agent and drops every reference to it except the one the witness
+    keeps (``end_witness`` releases that one). The first agent renews
+    while held, then is dropped; a witness agent made after the drop
+    renews twice, which takes longer than the first one's next renewal was
+    due; then the audit trail must show the first agent's renewal stopped,
+    and no release of it either: its token expires at its TTL."""
+    dropped_id, token = create("dropped")  # renewed once while held, then dropped
+    gc.collect()
+    mark = len(events(broker))
+    witness_id, _ = create("witness")
+    wait_for(
+        "two renewals of the witness",
+        lambda: count(broker, "token_renewed", witness_id, after=mark) >= 2,
+    )
+    end_witness()
+    # A renewer still running would have renewed the first agent at least
+    # twice since the mark (its period is the witness's, and it started
+    # earlier); one renewal already in flight at the drop may land after it.
+    assert count(broker, "token_renewed", dropped_id, after=mark) <= 1, (
+        "the agent was renewed after its last reference was dropped"
+    )
+    # Decided semantics: a drop releases nothing (that is what `with` is
+    # for); the token dies at the end of its TTL, with no renewal to save it.
+    assert count(broker, "token_released", dropped_id) == 0
+    assert eventually(lambda: not valid(token), limit=10.0), "the dropped agent's token lives on"
+    assert eventually(lambda: live_tokens(broker) == set(), limit=10.0)
+
+
 def test_dropping_an_auto_renewing_agent_ends_its_renewal(short_lived: DevBroker) -> None:
     app = short_lived.universal_app()
-    agent = app.create_agent("orch", "sync", SCOPE, max_ttl=2, auto_renew=True)
-    first = agent.jti
-    deadline = time.monotonic() + 10
-    while agent.jti == first and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert agent.jti != first, "no renewal while the agent was held"
-    agent_id, expires_at = agent.agent_id, agent.expires_at
-    at_drop = renewals(short_lived, agent_id)
-    del agent
-    gc.collect()
-    # The token held at the drop expires at `expires_at` (whole seconds, so
-    # up to 1 s early); a renewer still running would renew every 1.6 s
-    # (80 % of 2 s): by 4 s past it, at least twice more.
-    wait_past(expires_at, 4.0)
-    assert renewals(short_lived, agent_id) <= at_drop + 1  # at most one in flight
-    # Decided semantics: not released, it expires at its TTL.
-    assert released(short_lived, agent_id) == 0
+    kept: list[agentwrit_rs.Agent] = []
+
+    def create(task: str) -> tuple[str, str]:
+        agent = app.create_agent("orch", task, SCOPE, max_ttl=2, auto_renew=True)
+        agent_id = agent.agent_id
+        wait_for(f"a renewal of {task}", lambda: count(short_lived, "token_renewed", agent_id) >= 1)
+        if task == "witness":
+            kept.append(agent)
+        return agent_id, agent.access_token  # `agent` ends here unless kept
+
+    def end_witness() -> None:
+        kept.pop().release()
+
+    check_renewal_ends_with_the_last_handle(
+        short_lived, create, end_witness, lambda token: app.validate(token).valid
+    )
 
 
 def test_garbage_collecting_an_async_auto_renewing_agent_ends_its_renewal(
     short_lived: DevBroker,
 ) -> None:
     app = short_lived.async_universal_app()
+    kept: list[agentwrit_rs.AsyncAgent] = []
 
-    async def create() -> tuple[str, float, str]:
-        agent = await app.create_agent("orch", "async", SCOPE, max_ttl=2, auto_renew=True)
-        first = agent.jti
-        deadline = time.monotonic() + 10
-        while agent.jti == first and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        return agent.agent_id, agent.expires_at, first
+    def create(task: str) -> tuple[str, str]:
+        async def made() -> agentwrit_rs.AsyncAgent:
+            return await app.create_agent("orch", task, SCOPE, max_ttl=2, auto_renew=True)
 
-    agent_id, expires_at, first = asyncio.run(create())  # the agent is garbage here
-    gc.collect()
-    at_drop = renewals(short_lived, agent_id)
-    assert at_drop >= 1, "no renewal while the agent was held"
-    wait_past(expires_at, 4.0)
-    assert renewals(short_lived, agent_id) <= at_drop + 1
-    assert released(short_lived, agent_id) == 0
+        # The event loop that made it is gone when this returns: only the
+        # agent object (and the witness list) could keep the renewal alive.
+        agent = asyncio.run(made())
+        agent_id = agent.agent_id
+        wait_for(f"a renewal of {task}", lambda: count(short_lived, "token_renewed", agent_id) >= 1)
+        if task == "witness":
+            kept.append(agent)
+        return agent_id, agent.access_token
+
+    def end_witness() -> None:
+        asyncio.run(kept.pop().release())
+
+    def valid(token: str) -> bool:
+        return asyncio.run(app.validate(token)).valid
+
+    check_renewal_ends_with_the_last_handle(short_lived, create, end_witness, valid)
 
 
 def test_an_async_release_finishes_under_anyio_repeated_cancellation() -> None:

@@ -109,6 +109,7 @@ def test_the_app_logs_in_once_on_first_use_and_reuses_its_session(broker: DevBro
     for task in ("a", "b", "c"):
         agent = app.create_agent("orch", task, ["read:data:x"])
         assert app.validate(agent.access_token).valid
+        agent.release()
     assert logins() == 1  # one login, its app token reused until near expiry
 
 
@@ -122,6 +123,8 @@ def test_create_agent_with_scope(app: AgentWritApp) -> None:
     assert agent.access_token.count(".") == 2
     short = app.create_agent("order-worker", "short", SCOPE, max_ttl=120, label="short-lived")
     assert short.expires_in == 120
+    agent.release()
+    short.release()
 
 
 def test_a_scope_beyond_the_ceiling_is_a_403_with_the_problem(app: AgentWritApp) -> None:
@@ -169,6 +172,7 @@ def test_renew_keeps_the_identity_and_kills_the_old_token(app: AgentWritApp) -> 
     assert agent.scope == SCOPE and agent.expires_in == 300
     assert not app.validate(old_token).valid
     assert app.validate(agent.access_token).valid
+    agent.release()
 
 
 def test_delegate_narrower_and_a_403_on_widening(app: AgentWritApp) -> None:
@@ -187,6 +191,8 @@ def test_delegate_narrower_and_a_403_on_widening(app: AgentWritApp) -> None:
     with pytest.raises(agentwrit.AuthorizationError) as info:
         a.delegate(b.agent_id, ["read:data:*"])
     assert info.value.problem.error_code == "scope_violation"
+    a.release_task()
+    b.release()
 
 
 def test_release_is_idempotent_and_a_released_agent_cannot_act(app: AgentWritApp) -> None:
@@ -199,6 +205,7 @@ def test_release_is_idempotent_and_a_released_agent_cannot_act(app: AgentWritApp
         agent.renew()
     with pytest.raises(agentwrit.AgentWritError):
         agent.delegate(other.agent_id, SCOPE)
+    other.release()
 
 
 def test_health(app: AgentWritApp) -> None:
@@ -252,3 +259,5 @@ def test_a_caller_supplied_key_is_used(app: AgentWritApp) -> None:
     b = app.create_agent("orch", "k2", SCOPE, private_key=Ed25519Like())
     assert a.agent_id != b.agent_id
     assert app.validate(a.access_token).valid and app.validate(b.access_token).valid
+    a.release()
+    b.release()

@@ -4,6 +4,7 @@ secrets absent from every repr() and exception text."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import traceback
 from pathlib import Path
 
@@ -90,6 +91,9 @@ def test_tls_files_are_read_like_the_environment_variables(tmp_path: Path) -> No
 def test_secrets_never_appear_in_repr_or_exceptions(broker: DevBroker) -> None:
     creds = broker.universal_credentials()
     secret = creds.client_secret
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
     app = broker.universal_app()
     agent = app.create_agent("orch", "task", SCOPE)
     other = app.create_agent("orch", "other", ["read:data:none"])
@@ -116,7 +120,7 @@ def test_secrets_never_appear_in_repr_or_exceptions(broker: DevBroker) -> None:
         lambda: app.create_agent("orch", "task", ["delete:data:*"]),
         lambda: agent.delegate(other.agent_id, ["read:data:*"]),
         lambda: agentwrit.AgentWritOperator(broker.url, broker.admin_secret + "x").list_apps(),
-        lambda: AgentWritApp("http://127.0.0.1:1", creds.client_id, secret).create_agent(
+        lambda: AgentWritApp(closed, creds.client_id, secret).create_agent(
             "o", "t", SCOPE
         ),
     ):
@@ -125,6 +129,7 @@ def test_secrets_never_appear_in_repr_or_exceptions(broker: DevBroker) -> None:
         except agentwrit.AgentWritError as e:
             failures.append(e)
     agent.release()
+    other.release()
     try:
         agent.renew()
     except agentwrit.AgentWritError as e:

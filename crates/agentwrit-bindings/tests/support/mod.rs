@@ -70,6 +70,11 @@ fn jti_after(detail: &str, key: &str) -> Option<String> {
     )
 }
 
+/// The broker's whole audit trail, oldest first.
+pub fn audit(broker: &DevBrokerHandle) -> Vec<serde_json::Value> {
+    events(&operator(broker))
+}
+
 fn operator(broker: &DevBrokerHandle) -> Operator {
     Operator::new(
         Flavour::Blocking,

@@ -1,6 +1,9 @@
 //! An MCP agent: for each task it gets a token from the broker with only
 //! the scopes that task needs, calls the tool server with rmcp's client,
-//! and releases the token when the task ends, on every path.
+//! and releases the token when the task ends, on every path — Ctrl-C
+//! included: an interrupt ends the task where it is, releases its token
+//! (or the agent whose creation was under way, once it arrives) and exits
+//! with status 130.
 //!
 //! ```text
 //! cargo run -p agentwrit-mcp-example --bin mcp_agent      # embedded broker and server
@@ -12,6 +15,7 @@
 //! ```
 
 use std::error::Error;
+use std::process::ExitCode;
 
 use agentwrit_async::{Agent, App};
 use clap::Parser;
@@ -51,8 +55,48 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> ExitCode {
     let args = Args::parse();
+    // `biased`: the interrupt is polled first, so its handler is in place
+    // before the work takes its first step (nothing is obtained before).
+    let outcome = tokio::select! {
+        biased;
+        () = interrupted() => None,
+        result = agent(&args) => Some(result),
+    };
+    // Here the work's future has been dropped if the interrupt won: the
+    // guard inside `with_agent` handed the task's release to the SDK's
+    // releaser, and a creation under way was handed over the same way (its
+    // agent is released when it arrives). Outside any task on this
+    // multi-thread runtime, that drop waits for the release (bounded), and
+    // the runtime's shutdown after `main` waits for the rest: the token is
+    // dead at the broker before the process ends.
+    match outcome {
+        Some(Ok(())) => ExitCode::SUCCESS,
+        Some(Err(e)) => {
+            eprintln!("mcp_agent: {e}");
+            ExitCode::FAILURE
+        }
+        None => {
+            eprintln!("mcp_agent: interrupted; the task's token is released");
+            // 128 + SIGINT, as a shell reports a process ended by Ctrl-C.
+            ExitCode::from(130)
+        }
+    }
+}
+
+/// Completes on Ctrl-C (SIGINT). If the handler cannot be installed, it
+/// says so and never completes: the work then runs to its end.
+async fn interrupted() {
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        eprintln!("mcp_agent: cannot listen for Ctrl-C ({e}); an interrupt will end the process");
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The agent's work: with a broker and a server configured, against them;
+/// otherwise in this process.
+async fn agent(args: &Args) -> Result<(), BoxError> {
     let configured = std::env::var("AGENTWRIT_BROKER_URL").is_ok_and(|v| !v.is_empty());
     let mcp_url = args.mcp_url.clone().or_else(|| {
         std::env::var("AGENTWRIT_MCP_URL")
@@ -60,7 +104,7 @@ async fn main() -> Result<(), BoxError> {
             .filter(|v| !v.is_empty())
     });
     match (configured, mcp_url) {
-        (true, Some(url)) => run(&App::from_env()?, &url, &args).await,
+        (true, Some(url)) => run(&App::from_env()?, &url, args).await,
         (true, None) => {
             Err("AGENTWRIT_BROKER_URL is set: also set AGENTWRIT_MCP_URL (or --mcp-url)".into())
         }
@@ -85,7 +129,7 @@ async fn main() -> Result<(), BoxError> {
                 Some(url) => url,
                 None => embedded_server(broker.url(), shutdown.clone()).await?,
             };
-            let result = run(&app, &url, &args).await;
+            let result = run(&app, &url, args).await;
             shutdown.cancel();
             result
         }
