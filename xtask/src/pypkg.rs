@@ -23,7 +23,7 @@ use crate::util::{flag, root, run, target_dir};
 /// Starlette and FastAPI deliver it); and what the service side is tested
 /// with: the official `mcp` package (server and client), FastAPI (with
 /// its test client's httpx) and uvicorn; and pytest-timeout, which bounds
-/// every test ([`PYTEST_TIMEOUT`]).
+/// every test ([`PYTEST_BOUNDS`]).
 const TOOLS: [&str; 10] = [
     "maturin==1.16.0",
     "pytest==9.2.0",
