@@ -45,6 +45,7 @@ impl AgentClaims {
     }
 
     /// Whether scope decisions on these claims are recorded.
+    #[cfg(feature = "axum")]
     pub(crate) fn records_usage(&self) -> bool {
         self.usage.is_some()
     }
