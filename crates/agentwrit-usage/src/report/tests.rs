@@ -1,3 +1,4 @@
+use super::audit::{bracket_list, detail_value};
 use super::*;
 
 #[test]
