@@ -16,12 +16,25 @@ pub fn docs(args: &[String]) -> Result<(), String> {
     if let Some(other) = args.iter().find(|a| *a != "--no-build") {
         return Err(format!("docs: unknown argument {other:?}"));
     }
+    let doc_dir = target_dir()?.join("doc");
     if !flag(args, "--no-build") {
+        // rustdoc links to another crate's pages only when their directory
+        // already exists as it starts ("local" docs); in a fresh target
+        // directory, crates documented side by side would otherwise render
+        // each other's links as text, depending on the order they ran in.
+        for dir in crate::metadata::metadata()?
+            .packages
+            .iter()
+            .flat_map(crate::metadata::Package::doc_dirs)
+        {
+            let dir = doc_dir.join(dir);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("docs: creating {}: {e}", dir.display()))?;
+        }
         run(cargo()
             .args(["doc", "--workspace", "--no-deps"])
             .env("RUSTDOCFLAGS", "-D warnings"))?;
     }
-    let doc_dir = target_dir()?.join("doc");
     let mut failed = Vec::new();
     for result in [
         crate::doc_links::check(&doc_dir),

@@ -11,7 +11,7 @@ use crate::transport::Transport;
 
 /// A token delegated to another agent: it can delegate further (A → B →
 /// C) and be released. Released with the task of the agent it came from
-/// ([`Agent::release_task`], [`App::with_agent`](crate::App::with_agent)).
+/// ([`Agent::release_task`](crate::Agent::release_task), [`App::with_agent`](crate::App::with_agent)).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -235,7 +235,7 @@ impl DelegatedToken {
     ///
     /// # Errors
     ///
-    /// As [`Agent::delegate`].
+    /// As [`Agent::delegate`](crate::Agent::delegate).
     pub async fn delegate<S: AsRef<str>>(
         &self,
         delegate_to: &str,

@@ -246,7 +246,7 @@ impl AgentAuthBuilder {
     /// Records scope usage (off by default): for every token this
     /// authenticator accepts, the scopes its requests required (through
     /// [`RequireScopes`](crate::RequireScopes),
-    /// [`AgentClaims::require`] or the MCP layer's [`McpScopes`](crate::McpScopes))
+    /// [`AgentClaims::require`](crate::AgentClaims::require) or the MCP layer's [`McpScopes`](crate::McpScopes))
     /// and what was decided, and the requests
     /// refused after it was accepted (expired, revoked or released), into
     /// `recorder` ([`usage::Recorder`](crate::usage::Recorder): JSON Lines

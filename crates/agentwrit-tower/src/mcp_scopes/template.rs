@@ -150,7 +150,7 @@ fn placeholder_text(text: &str) -> Result<(), &'static str> {
 
 /// Scope templates filled from named text values, such as an HTTP route's
 /// path parameters (`read:data:customer-{customer_id}` on
-/// `/customers/{customer_id}`), by the rules of [`McpScopes`]'
+/// `/customers/{customer_id}`), by the rules of [`McpScopes`](crate::McpScopes)'
 /// placeholders: a value holding `:`, `*`, whitespace, a quote or
 /// backslash, a control or non-ASCII character, empty or over
 /// [`MAX_PLACEHOLDER_VALUE_LEN`] bytes is refused (400), never filled in,
@@ -189,7 +189,7 @@ impl ScopeTemplates {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::ScopeTemplate`], as [`McpScopesBuilder::build`].
+    /// [`ConfigError::ScopeTemplate`], as [`McpScopesBuilder::build`](crate::McpScopesBuilder::build).
     pub fn new<S: AsRef<str>>(templates: &[S]) -> Result<Self, ConfigError> {
         Ok(ScopeTemplates {
             templates: parse_all(templates)?.into(),

@@ -82,7 +82,7 @@ impl RecorderBuilder {
 
     /// The most tokens tracked at once (default [`DEFAULT_CAPACITY`]).
     /// When full, the token expiring soonest is written out early (reason
-    /// `capacity`) and counted in [`Counters::tokens_evicted`].
+    /// `capacity`) and counted in [`Counters::tokens_evicted`](crate::Counters::tokens_evicted).
     pub fn capacity(mut self, tokens: usize) -> Self {
         self.capacity = tokens.max(1);
         self

@@ -9,7 +9,7 @@ use crate::ReadError;
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
 pub struct Report {
-    /// [`REPORT_SCHEMA`].
+    /// [`REPORT_SCHEMA`](crate::REPORT_SCHEMA).
     pub schema: &'static str,
     /// When it was made.
     pub generated_at: String,
