@@ -334,7 +334,7 @@ mod tests {
 
     #[test]
     fn every_rust_row_is_known_to_the_cost_binary() {
-        let src = include_str!("../../../crates/agentwrit-bench/src/bin/cost.rs");
+        let src = include_str!("../../../crates/agentwrit-bench/src/bin/cost/main.rs");
         for row in ROWS.iter().filter(|r| r.runner == Runner::Rust) {
             assert!(src.contains(&format!("\"{}\",", row.name)), "{}", row.name);
         }
