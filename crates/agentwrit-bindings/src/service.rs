@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use agentwrit_blocking::wire::Claims;
 use agentwrit_tower_verify::usage::{Counters, Recorder, UsageError};
-use agentwrit_tower_verify::{AgentAuth, ConfigError, Rejection, RejectionKind};
+use agentwrit_tower_verify::{AgentAuth, ConfigError, Rejection};
 
 use crate::call::{Abandon, Call, Effect};
 use crate::error::{BindingError, ErrorKind, Result};
@@ -208,17 +208,7 @@ impl Refusal {
     /// `forbidden`, `bad_request`, `payload_too_large`.
     #[must_use]
     pub fn code(&self) -> &'static str {
-        match self.rejection.kind() {
-            RejectionKind::MissingToken => "missing_token",
-            RejectionKind::InvalidToken => "invalid_token",
-            RejectionKind::InsufficientScope => "insufficient_scope",
-            RejectionKind::BrokerUnavailable => "broker_unavailable",
-            RejectionKind::Misconfigured => "misconfigured",
-            RejectionKind::Forbidden => "forbidden",
-            RejectionKind::BadRequest => "bad_request",
-            RejectionKind::PayloadTooLarge => "payload_too_large",
-            _ => "refused",
-        }
+        self.rejection.kind().code()
     }
 
     /// The human-readable detail (never the token).

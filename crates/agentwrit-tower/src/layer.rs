@@ -8,7 +8,7 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 
-use crate::{AgentAuth, AgentClaims, AuthBody, Rejection, RejectionKind};
+use crate::{AgentAuth, AgentClaims, AuthBody, Rejection};
 
 /// A tower `Layer` that authenticates every request with an
 /// [`AgentAuth`]: it reads `Authorization: Bearer`, checks the token, puts
@@ -187,25 +187,11 @@ fn admit<B>(span: &tracing::Span, claims: AgentClaims, req: &mut Request<B>) {
 /// A refused request: its span records why, and the rejection is the
 /// answer.
 fn refuse<B>(span: &tracing::Span, rejection: Rejection, path: &str) -> Response<AuthBody<B>> {
-    span.record("decision", decision(rejection.kind()));
+    span.record("decision", rejection.kind().code());
     tracing::debug!(
         status = rejection.status().as_u16(),
         detail = rejection.detail(),
         "request rejected"
     );
     rejection.with_instance(path).to_response()
-}
-
-/// The span's `decision` for a rejection.
-pub(crate) fn decision(kind: RejectionKind) -> &'static str {
-    match kind {
-        RejectionKind::MissingToken => "missing_token",
-        RejectionKind::InvalidToken => "invalid_token",
-        RejectionKind::InsufficientScope => "insufficient_scope",
-        RejectionKind::BrokerUnavailable => "broker_unavailable",
-        RejectionKind::Misconfigured => "misconfigured",
-        RejectionKind::Forbidden => "forbidden",
-        RejectionKind::BadRequest => "bad_request",
-        RejectionKind::PayloadTooLarge => "payload_too_large",
-    }
 }

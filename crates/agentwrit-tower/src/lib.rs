@@ -191,6 +191,7 @@
 
 mod auth;
 mod bearer;
+mod body;
 mod cache;
 mod check;
 mod claims;

@@ -13,7 +13,7 @@ use http_body_util::BodyExt as _;
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 
-use crate::layer::decision;
+use crate::body::EitherBody;
 use crate::mcp_scopes::too_large;
 use crate::{AgentAuth, AuthBody, McpScopes, Rejection, RejectionKind};
 
@@ -163,7 +163,7 @@ where
                 return Ok(response.map(AuthBody::inner));
             }
             let refuse = |rejection: Rejection, id: Option<&serde_json::Value>| {
-                span.record("decision", decision(rejection.kind()));
+                span.record("decision", rejection.kind().code());
                 tracing::debug!(
                     status = rejection.status().as_u16(),
                     detail = rejection.detail(),
@@ -269,13 +269,7 @@ where
 /// ```
 #[derive(Debug)]
 pub struct McpRequestBody<B> {
-    inner: RequestInner<B>,
-}
-
-#[derive(Debug)]
-enum RequestInner<B> {
-    Buffered(Option<Bytes>),
-    Inner(B),
+    inner: EitherBody<B>,
 }
 
 impl<B> McpRequestBody<B> {
@@ -286,13 +280,13 @@ impl<B> McpRequestBody<B> {
     /// ```
     pub fn inner(body: B) -> Self {
         McpRequestBody {
-            inner: RequestInner::Inner(body),
+            inner: EitherBody::Inner(body),
         }
     }
 
     pub(crate) fn buffered(bytes: Bytes) -> Self {
         McpRequestBody {
-            inner: RequestInner::Buffered(Some(bytes).filter(|b| !b.is_empty())),
+            inner: EitherBody::Bytes(Some(bytes).filter(|b| !b.is_empty())),
         }
     }
 }
@@ -308,25 +302,14 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        match &mut self.get_mut().inner {
-            RequestInner::Inner(body) => Pin::new(body).poll_frame(cx),
-            RequestInner::Buffered(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-        }
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.inner {
-            RequestInner::Inner(body) => body.is_end_stream(),
-            RequestInner::Buffered(bytes) => bytes.is_none(),
-        }
+        self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.inner {
-            RequestInner::Inner(body) => body.size_hint(),
-            RequestInner::Buffered(bytes) => {
-                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
-            }
-        }
+        self.inner.size_hint()
     }
 }

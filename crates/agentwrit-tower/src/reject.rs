@@ -11,6 +11,8 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use http_body::{Body, Frame, SizeHint};
 
+use crate::body::EitherBody;
+
 /// Why a request was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -42,6 +44,31 @@ pub enum RejectionKind {
     /// The request body is over the configured limit: 413, `error_code`
     /// `payload_too_large`.
     PayloadTooLarge,
+}
+
+impl RejectionKind {
+    /// A stable name for the kind, in `snake_case`: the `decision` of the
+    /// request span, and what a language binding reports as a refusal's
+    /// code.
+    ///
+    /// ```
+    /// use agentwrit_tower::RejectionKind;
+    /// assert_eq!(RejectionKind::InsufficientScope.code(), "insufficient_scope");
+    /// assert_eq!(RejectionKind::MissingToken.code(), "missing_token");
+    /// ```
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            RejectionKind::MissingToken => "missing_token",
+            RejectionKind::InvalidToken => "invalid_token",
+            RejectionKind::InsufficientScope => "insufficient_scope",
+            RejectionKind::BrokerUnavailable => "broker_unavailable",
+            RejectionKind::Misconfigured => "misconfigured",
+            RejectionKind::Forbidden => "forbidden",
+            RejectionKind::BadRequest => "bad_request",
+            RejectionKind::PayloadTooLarge => "payload_too_large",
+        }
+    }
 }
 
 /// The JSON-RPC error code an MCP rejection carries
@@ -447,13 +474,7 @@ fn description_byte(b: u8) -> bool {
 /// ```
 #[derive(Debug)]
 pub struct AuthBody<B> {
-    inner: Inner<B>,
-}
-
-#[derive(Debug)]
-enum Inner<B> {
-    Passthrough(B),
-    Problem(Option<Bytes>),
+    inner: EitherBody<B>,
 }
 
 impl<B> AuthBody<B> {
@@ -464,13 +485,13 @@ impl<B> AuthBody<B> {
     /// ```
     pub fn inner(body: B) -> Self {
         AuthBody {
-            inner: Inner::Passthrough(body),
+            inner: EitherBody::Inner(body),
         }
     }
 
     pub(crate) fn problem(bytes: Bytes) -> Self {
         AuthBody {
-            inner: Inner::Problem(Some(bytes)),
+            inner: EitherBody::Bytes(Some(bytes)),
         }
     }
 }
@@ -486,26 +507,15 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        match &mut self.get_mut().inner {
-            Inner::Passthrough(body) => Pin::new(body).poll_frame(cx),
-            Inner::Problem(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-        }
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.inner {
-            Inner::Passthrough(body) => body.is_end_stream(),
-            Inner::Problem(bytes) => bytes.is_none(),
-        }
+        self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.inner {
-            Inner::Passthrough(body) => body.size_hint(),
-            Inner::Problem(bytes) => {
-                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
-            }
-        }
+        self.inner.size_hint()
     }
 }
 
