@@ -11,14 +11,23 @@ use std::path::Path;
 
 /// `Type::method` for every `pub fn` / `pub async fn` inside an
 /// `impl Type {` block, and `fn name` for free public functions, in the
-/// crate at `dir`, with whether each is async.
+/// crate at `dir` (every file under its `src/`), with whether each is
+/// async.
 fn public_methods(dir: &Path) -> BTreeSet<(String, bool)> {
     let mut found = BTreeSet::new();
-    let mut files: Vec<_> = std::fs::read_dir(dir.join("src"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-        .collect();
+    // Every `.rs` file under `src/`, submodules' directories included.
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.join("src")];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
     files.sort();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
