@@ -19,6 +19,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use crate::util::{cpu_seconds, target_dir};
@@ -173,12 +174,33 @@ struct Running {
     start: Instant,
 }
 
+static LANE_EXE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+
+/// The program the lanes run: a copy of this xtask binary, made once,
+/// before any step. A step that builds the workspace (`debug-build`, with
+/// the whole workspace's features) may rebuild xtask and replace the file
+/// this process was started from; the lanes of later stages must not
+/// depend on it.
+fn lane_exe() -> Result<PathBuf, String> {
+    LANE_EXE
+        .get_or_init(|| {
+            let own = std::env::current_exe().map_err(|e| format!("xtask's own path: {e}"))?;
+            let dir = target_dir()?.join("ci-logs");
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let copy = dir.join(format!("xtask-lanes-{}", std::process::id()));
+            std::fs::copy(&own, &copy)
+                .map_err(|e| format!("copying {} to {}: {e}", own.display(), copy.display()))?;
+            Ok(copy)
+        })
+        .clone()
+}
+
 /// Runs a stage's lanes side by side; returns every step's timing, the
 /// stage's wall time, and the failures.
 fn run_parallel(stage: usize, lanes: &[Lane]) -> Result<(Vec<Timing>, Vec<String>), String> {
     let logs = target_dir()?.join("ci-logs");
     std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
-    let exe = std::env::current_exe().map_err(|e| format!("xtask's own path: {e}"))?;
+    let exe = lane_exe()?;
     let mut running = Vec::new();
     for (lane, steps) in lanes.iter().enumerate() {
         let first = steps.first().map_or("empty", |s| s.name);
@@ -270,6 +292,9 @@ pub fn run(pipeline: &[Stage], select: &Select) -> Result<(), String> {
             }
         }
     }
+    if !matches!(select, Select::Only(_)) {
+        lane_exe()?;
+    }
     let start = Instant::now();
     let mut timings: Vec<Timing> = Vec::new();
     let mut stage_walls: Vec<(usize, f64)> = Vec::new();
@@ -322,6 +347,9 @@ pub fn run(pipeline: &[Stage], select: &Select) -> Result<(), String> {
         if failure.is_some() {
             break;
         }
+    }
+    if let Some(Ok(copy)) = LANE_EXE.get() {
+        let _ = std::fs::remove_file(copy);
     }
     eprintln!(
         "{}",
