@@ -26,8 +26,9 @@ fn readme_program() -> PathBuf {
         .unwrap()
         .to_owned();
     let target_dir = profile_dir.parent().unwrap();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| String::from("cargo"));
-    let mut build = Command::new(cargo);
+    // Without the variables cargo set for this test (see `nested_cargo`):
+    // the build then finds everything up to date.
+    let mut build = agentwrit_test_support::nested_cargo();
     build
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         // `--workspace`: the features the whole workspace's debug build

@@ -296,7 +296,10 @@ pub fn devbroker_bin() -> PathBuf {
 
 /// The cargo that runs the tests, in this package's directory.
 fn cargo() -> Command {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // Without the variables cargo set for this test: a build script that
+    // depends on them would rebuild its crate (and everything above it)
+    // here, and again in the next build outside the test.
+    let mut cmd = agentwrit_test_support::nested_cargo();
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd
 }
