@@ -239,6 +239,7 @@ pub fn build(release: bool) -> Result<PathBuf, String> {
     if release {
         napi.arg("--release");
     }
+    crate::util::builds_as_by_hand(&mut napi);
     run(&mut napi)?;
 
     // The TypeScript layer, strict, into the package.

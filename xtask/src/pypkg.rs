@@ -103,6 +103,7 @@ pub fn build_wheel(python: &Path, release: bool) -> Result<PathBuf, String> {
         .parent()
         .ok_or("the venv's interpreter has no directory")?;
     let mut build = Command::new(bin.join("maturin"));
+    crate::util::builds_as_by_hand(&mut build);
     build
         .arg("build")
         .arg("--manifest-path")

@@ -25,7 +25,17 @@ pub fn cargo() -> Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| String::from("cargo"));
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root());
+    builds_as_by_hand(&mut cmd);
     cmd
+}
+
+/// Removes the variables `cargo xtask` (a `cargo run`) set for xtask
+/// itself (`CARGO_PKG_NAME=xtask`, `CARGO_MANIFEST_DIR`, ...) from a
+/// command that builds Rust (cargo, maturin, napi): ring's build script
+/// depends on them, so builds run with them and builds run by hand (or by
+/// a test) would rebuild ring and everything above it in turn.
+pub fn builds_as_by_hand(cmd: &mut Command) -> &mut Command {
+    agentwrit_test_support::strip_cargo_run_env(cmd)
 }
 
 /// Runs `cmd`, echoing it and its duration; fails on a non-zero exit.

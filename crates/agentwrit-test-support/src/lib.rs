@@ -37,52 +37,64 @@ use std::fmt;
 
 pub use proxy::DelayProxy;
 
-/// The variables cargo (or nextest) sets for the test being run (the
-/// package's name, version, manifest directory, its build script's
-/// `OUT_DIR`, ...), by prefix or name.
-const TEST_ONLY_PREFIXES: [&str; 4] = [
+/// The variables cargo (or nextest) sets for a program it runs — a test,
+/// or a binary under `cargo run` such as `cargo xtask` — (the package's
+/// name, version, manifest directory, its build script's `OUT_DIR`, ...),
+/// by prefix or name.
+const RUN_ONLY_PREFIXES: [&str; 4] = [
     "CARGO_PKG_",
     "CARGO_MANIFEST_",
     "CARGO_CRATE_",
     "CARGO_BIN_",
 ];
-const TEST_ONLY_NAMES: [&str; 4] = [
+const RUN_ONLY_NAMES: [&str; 4] = [
     "CARGO_PRIMARY_PACKAGE",
     "CARGO_TARGET_TMPDIR",
     "CARGO_RUSTC_CURRENT_DIR",
     "OUT_DIR",
 ];
 
-/// The test runner's own cargo (`$CARGO`, else `cargo` on the `PATH`), for
-/// a test that builds part of the workspace, without the variables cargo
-/// set for the test itself.
+/// Removes from `cmd`'s environment the variables cargo set for the
+/// program this process is (a test, or a binary under `cargo run`), so
+/// that a build `cmd` runs sees the environment a build run by hand sees.
 ///
 /// A build script may declare that it depends on such a variable (ring's
-/// reads `OUT_DIR` and `CARGO_PKG_NAME` through `rerun-if-env-changed`): a build run
-/// from inside a test would see it changed, rebuild that crate and
-/// everything above it, and the next build outside the test would rebuild
+/// reads `OUT_DIR` and `CARGO_PKG_NAME` through `rerun-if-env-changed`):
+/// a build run with them would see them changed, rebuild that crate and
+/// everything above it, and the next build without them would rebuild
 /// them again.
+///
+/// ```
+/// let mut cmd = std::process::Command::new("cargo");
+/// agentwrit_test_support::strip_cargo_run_env(&mut cmd);
+/// assert!(cmd.get_envs().any(|(k, v)| k == "CARGO_PKG_NAME" && v.is_none()));
+/// assert!(cmd.get_envs().any(|(k, v)| k == "OUT_DIR" && v.is_none()));
+/// ```
+pub fn strip_cargo_run_env(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    for (name, _) in std::env::vars_os() {
+        let Some(text) = name.to_str() else { continue };
+        if RUN_ONLY_PREFIXES.iter().any(|p| text.starts_with(p)) || RUN_ONLY_NAMES.contains(&text) {
+            cmd.env_remove(&name);
+        }
+    }
+    // Named even when this process does not have them (a doc test, say),
+    // so the command says what it removes.
+    cmd.env_remove("CARGO_PKG_NAME").env_remove("OUT_DIR")
+}
+
+/// The test runner's own cargo (`$CARGO`, else `cargo` on the `PATH`), for
+/// a test that builds part of the workspace, without the variables cargo
+/// set for the test itself ([`strip_cargo_run_env`]).
 ///
 /// ```
 /// let cargo = agentwrit_test_support::nested_cargo();
 /// assert!(cargo.get_envs().any(|(k, v)| k == "CARGO_PKG_NAME" && v.is_none()));
-/// assert!(cargo.get_envs().any(|(k, v)| k == "OUT_DIR" && v.is_none()));
 /// ```
 #[must_use]
 pub fn nested_cargo() -> std::process::Command {
     let mut cmd =
         std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    for (name, _) in std::env::vars_os() {
-        let Some(text) = name.to_str() else { continue };
-        if TEST_ONLY_PREFIXES.iter().any(|p| text.starts_with(p)) || TEST_ONLY_NAMES.contains(&text)
-        {
-            cmd.env_remove(&name);
-        }
-    }
-    // Named even when this process does not have it (a doc test, say), so
-    // the command says what it removes.
-    cmd.env_remove("CARGO_PKG_NAME");
-    cmd.env_remove("OUT_DIR");
+    strip_cargo_run_env(&mut cmd);
     cmd
 }
 
