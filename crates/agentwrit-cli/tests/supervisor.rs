@@ -389,6 +389,10 @@ fn the_terminals_ctrl_c_and_a_kill_aimed_at_the_wrapper_each_reach_the_child_exa
         eprintln!("script (util-linux) is not here: skipped");
         return;
     }
+    if ignored_here(2) || ignored_here(3) {
+        eprintln!("SIGINT or SIGQUIT is ignored in this test process (inherited): skipped");
+        return;
+    }
     let broker = TestBroker::start();
     let (cmd, _) = broker.with_app(&[SCOPE]);
     // The child counts SIGINTs and SIGQUITs; SIGUSR1 makes it report.
@@ -880,6 +884,10 @@ fn a_second_sigterm_during_a_slow_release_stops_waiting_and_names_the_agent() {
 
 #[test]
 fn a_signal_while_the_agent_is_being_created_aborts_the_run_and_the_agent_is_released() {
+    if ignored_here(2) {
+        eprintln!("SIGINT is ignored in this test process (inherited): skipped");
+        return;
+    }
     let broker = TestBroker::start();
     let Some(proxy) = proxy_in_front(&broker) else {
         return;
