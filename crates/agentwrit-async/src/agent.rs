@@ -526,12 +526,11 @@ impl Agent {
             .shared
             .delegate_flow(config, delegate_to, scope, ttl)?;
         let token = self.transport().drive(flow).await?;
-        self.inner.shared.track_delegation(&token);
-        Ok(DelegatedToken {
-            transport: self.transport().clone(),
-            origin: self.inner.shared.clone(),
+        Ok(DelegatedToken::tracked(
+            self.transport().clone(),
+            self.inner.shared.clone(),
             token,
-        })
+        ))
     }
 
     /// Starts renewing the token in the background (a task on the current

@@ -444,12 +444,11 @@ impl Agent {
             .shared
             .delegate_flow(config, delegate_to, scope, ttl)?;
         let token = self.transport().drive(flow)?;
-        self.inner.shared.track_delegation(&token);
-        Ok(DelegatedToken {
-            transport: self.transport().clone(),
-            origin: self.inner.shared.clone(),
+        Ok(DelegatedToken::tracked(
+            self.transport().clone(),
+            self.inner.shared.clone(),
             token,
-        })
+        ))
     }
 
     /// Starts renewing the token in the background (a thread) at 80 % of

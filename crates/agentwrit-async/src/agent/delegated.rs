@@ -29,9 +29,9 @@ use crate::transport::Transport;
 /// ```
 #[derive(Clone)]
 pub struct DelegatedToken {
-    pub(super) transport: Transport,
-    pub(super) origin: SharedAgent,
-    pub(super) token: agentwrit_core::DelegatedToken,
+    transport: Transport,
+    origin: SharedAgent,
+    token: agentwrit_core::DelegatedToken,
 }
 
 impl fmt::Debug for DelegatedToken {
@@ -41,6 +41,21 @@ impl fmt::Debug for DelegatedToken {
 }
 
 impl DelegatedToken {
+    /// A token `origin` just delegated, recorded with it so that ending
+    /// `origin`'s task releases it too.
+    pub(super) fn tracked(
+        transport: Transport,
+        origin: SharedAgent,
+        token: agentwrit_core::DelegatedToken,
+    ) -> DelegatedToken {
+        origin.track_delegation(&token);
+        DelegatedToken {
+            transport,
+            origin,
+            token,
+        }
+    }
+
     /// The delegated token. Its `Debug` is redacted.
     ///
     /// ```
@@ -246,12 +261,11 @@ impl DelegatedToken {
             .token
             .delegate_flow(&self.transport.config, delegate_to, scope, ttl)?;
         let token = self.transport.drive(flow).await?;
-        self.origin.track_delegation(&token);
-        Ok(DelegatedToken {
-            transport: self.transport.clone(),
-            origin: self.origin.clone(),
+        Ok(DelegatedToken::tracked(
+            self.transport.clone(),
+            self.origin.clone(),
             token,
-        })
+        ))
     }
 
     /// Releases the delegated token (a 401 means it was already dead).
